@@ -1,0 +1,33 @@
+import type { ResultSet, Statement } from '../rpc/results.js';
+import type { SqlValue } from '../rpc/values.js';
+
+export type EngineKind = 'do-sqlite' | 'libsql' | 'pglite';
+
+/** Runs statements: an engine, or an open transaction on one. */
+export interface Executor {
+  /** Runs one Postgres-dialect statement with `$n` parameters; rows are in the `rpc/` value model. */
+  query(sql: string, params?: SqlValue[]): Promise<ResultSet>;
+}
+
+export interface BatchOptions {
+  /** All statements in one transaction: any failure leaves nothing behind. */
+  atomic?: boolean;
+}
+
+/**
+ * A storage engine. Every implementation takes the same Postgres-dialect SQL and returns the
+ * same values (the conformance suite in tests/conformance holds them to it).
+ */
+export interface StorageEngine extends Executor {
+  readonly kind: EngineKind;
+  /** Like `query`, for statements run for their effect. */
+  execute(sql: string, params?: SqlValue[]): Promise<{ affected: number }>;
+  /** Statements in order; with `atomic`, all or nothing. Without it, stops at the first failure. */
+  batch(statements: Statement[], opts?: BatchOptions): Promise<ResultSet[]>;
+  /**
+   * An interactive transaction: commits when `fn` resolves, rolls back when it throws. A statement
+   * that fails inside it aborts it: later statements are refused, as in Postgres.
+   */
+  transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,3 @@
+export * from './values.js';
+export * from './errors.js';
+export * from './results.js';

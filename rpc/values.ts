@@ -1,0 +1,101 @@
+/**
+ * The engine-neutral SQL value model shared by every layer.
+ *
+ * In JS a value is one of: null, boolean, number (int within ±2^53-1, or float), bigint (int8
+ * beyond 2^53), string (text, uuid, numeric as an exact decimal string, date as YYYY-MM-DD),
+ * Date (timestamp, timestamptz), Uint8Array (bytea), or a JSON object/array (json, jsonb).
+ * capnweb carries all of these natively; JSON needs the tagged encoding below.
+ */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type SqlValue = null | boolean | number | bigint | string | Date | Uint8Array | JsonValue[] | { [key: string]: JsonValue };
+
+/** Column types as the client sees them (Postgres names; varchar and friends report as text). */
+export const SQL_TYPES = [
+  'bool', 'int2', 'int4', 'int8', 'float4', 'float8', 'numeric', 'text', 'json', 'jsonb',
+  'bytea', 'date', 'timestamp', 'timestamptz', 'uuid', 'unknown',
+] as const;
+export type SqlType = (typeof SQL_TYPES)[number];
+
+export interface Field {
+  name: string;
+  type: SqlType;
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** int8 values inside the safe range are numbers, outside it bigints: exact either way. */
+export function normalizeInt(v: bigint | number): number | bigint {
+  if (typeof v === 'number') return v;
+  return v <= MAX_SAFE && v >= -MAX_SAFE ? Number(v) : v;
+}
+
+/**
+ * Canonical exact decimal text: no leading zeros, no trailing fractional zeros, no "-0".
+ * Numeric values compare equal across engines (Postgres keeps scale, SQLite does not).
+ */
+export function canonicalNumeric(text: string): string {
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text.trim());
+  if (!m) return text; // NaN, Infinity: pass through as Postgres spells them
+  const [, sign, intRaw = '', fracRaw = '', expRaw] = m;
+  let digits = intRaw + fracRaw;
+  let point = intRaw.length + (expRaw ? Number(expRaw) : 0);
+  if (point < 0) { digits = '0'.repeat(-point) + digits; point = 0; }
+  if (point > digits.length) digits += '0'.repeat(point - digits.length);
+  const int = digits.slice(0, point).replace(/^0+/, '') || '0';
+  const frac = digits.slice(point).replace(/0+$/, '');
+  const body = frac ? `${int}.${frac}` : int;
+  return sign === '-' && body !== '0' ? `-${body}` : body;
+}
+
+/** Dates travel as `YYYY-MM-DD` so no time zone can shift them. */
+export function formatDate(d: Date): string {
+  return d.toISOString().slice(0, 10);
+}
+
+export function isJsonObject(v: unknown): v is JsonValue[] | { [key: string]: JsonValue } {
+  return typeof v === 'object' && v !== null && !(v instanceof Date) && !(v instanceof Uint8Array);
+}
+
+// ---- JSON wire encoding -------------------------------------------------------------------
+// Scalars that JSON holds exactly stay bare; everything else is a one-key tagged object, and
+// every object on the wire is a tag, so a JSON value can never be mistaken for another type.
+
+export type WireValue =
+  | null | boolean | number | string
+  | { $int8: string } | { $float: 'NaN' | 'Infinity' | '-Infinity' } | { $ts: string }
+  | { $bytea: string } | { $json: JsonValue };
+
+export function toWire(v: SqlValue): WireValue {
+  if (v === null || typeof v === 'boolean' || typeof v === 'string') return v;
+  if (typeof v === 'number') return Number.isFinite(v) ? v : { $float: String(v) as 'NaN' };
+  if (typeof v === 'bigint') return { $int8: v.toString() };
+  if (v instanceof Date) return { $ts: v.toISOString() };
+  if (v instanceof Uint8Array) return { $bytea: bytesToBase64(v) };
+  return { $json: v };
+}
+
+export function fromWire(w: unknown): SqlValue {
+  if (w === null || typeof w === 'boolean' || typeof w === 'string' || typeof w === 'number') return w;
+  if (w === undefined) return null;
+  if (typeof w !== 'object' || Array.isArray(w)) throw new TypeError(`not a wire value: ${JSON.stringify(w)}`);
+  const tag = w as Record<string, unknown>;
+  if (typeof tag.$int8 === 'string') return normalizeInt(BigInt(tag.$int8));
+  if (typeof tag.$float === 'string') return Number(tag.$float);
+  if (typeof tag.$ts === 'string') return new Date(tag.$ts);
+  if (typeof tag.$bytea === 'string') return base64ToBytes(tag.$bytea);
+  if ('$json' in tag) return tag.$json as JsonValue;
+  throw new TypeError(`unknown wire tag: ${Object.keys(tag).join(', ')}`);
+}
+
+function bytesToBase64(bytes: Uint8Array): string {
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(bin);
+}
+
+function base64ToBytes(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}

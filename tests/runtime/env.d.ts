@@ -1,0 +1,5 @@
+declare namespace Cloudflare {
+  interface Env {
+    HOST: DurableObjectNamespace<import('./worker.js').TestHost>;
+  }
+}

@@ -1,0 +1,10 @@
+import { DurableObject } from 'cloudflare:workers';
+
+/** An empty DO: runtime tests reach its storage with `runInDurableObject`. */
+export class TestHost extends DurableObject {}
+
+export default {
+  fetch(): Response {
+    return new Response('runtime test worker');
+  },
+};
