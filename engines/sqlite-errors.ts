@@ -4,7 +4,8 @@ import { VitessError } from '../rpc/errors.js';
 export function sqliteError(e: unknown): VitessError {
   if (e instanceof VitessError) return e;
   const raw = e instanceof Error ? e.message : String(e);
-  const msg = raw.replace(/^(SQLITE_[A-Z_]+: |Error: )+/, '');
+  // libsql prefixes the code, DO SQLite appends it: keep only SQLite's own words.
+  const msg = raw.replace(/^(SQLITE_[A-Z_]+: |Error: )+/, '').replace(/: SQLITE_[A-Z_]+( \(extended: [A-Z_]+\))?$/, '');
   let m: RegExpExecArray | null;
   if ((m = /(UNIQUE|NOT NULL|PRIMARY KEY) constraint failed: ([\w.", ]+)/.exec(msg))) {
     const cols = m[2]!.split(',').map((s) => s.trim());

@@ -157,8 +157,19 @@ export class SqliteRenderer {
 
   private ref(name: string, table: QName | undefined, scope: Scope): Typed {
     const col = this.resolve(name, table?.name, scope);
+    // SQLite (with DQS, as in DO SQLite) would read an unknown "name" as a string literal:
+    // when every table in scope is known, an unresolved column is an error here instead.
+    if (!col && this.allKnown(scope)) {
+      const qualified = table ? `${table.name}.${name}` : name;
+      throw new VitessError('NOT_FOUND', `column "${qualified}" does not exist`, { columns: [name], ...(table ? { table: table.name } : {}) });
+    }
     const sql = table ? `${quoteIdent(table.name)}.${quoteIdent(name)}` : quoteIdent(name);
     return { sql, type: col?.type ?? 'unknown' };
+  }
+
+  private allKnown(scope: Scope | undefined): boolean {
+    for (let s = scope; s; s = s.parent) if (s.sources.some((src) => !src.columns)) return false;
+    return true;
   }
 
   private resolve(name: string, table: string | undefined, scope: Scope | undefined): CatalogColumn | undefined {
@@ -363,13 +374,11 @@ export class SqliteRenderer {
     sql += cols.map((c) => c.sql).join(', ');
     if (from.length) sql += ` FROM ${from.join(' ').replace(/ , /g, ', ')}`;
     if (q.where) sql += ` WHERE ${this.expr(q.where, scope).sql}`;
-    if (q.groupBy?.length) sql += ` GROUP BY ${q.groupBy.map((g) => (g.type === 'integer' ? String(g.value) : this.expr(g, scope).sql)).join(', ')}`;
+    // GROUP BY and ORDER BY may also name output columns: they resolve after the inputs.
+    const outScope: Scope = { sources: [...scope.sources, { alias: '', columns: cols.map((c) => c.column) }], ctes: new Map(), ...(scope.parent ? { parent: scope.parent } : {}) };
+    if (q.groupBy?.length) sql += ` GROUP BY ${q.groupBy.map((g) => (g.type === 'integer' ? String(g.value) : this.expr(g, outScope).sql)).join(', ')}`;
     if (q.having) sql += ` HAVING ${this.expr(q.having, scope).sql}`;
-    if (q.orderBy?.length) {
-      // ORDER BY may name output aliases, so they join the scope for resolution.
-      const outScope: Scope = { sources: [{ alias: '', columns: cols.map((c) => c.column) }], ctes: new Map(), parent: scope };
-      sql += ` ORDER BY ${this.orderBy(q.orderBy, outScope)}`;
-    }
+    if (q.orderBy?.length) sql += ` ORDER BY ${this.orderBy(q.orderBy, outScope)}`;
     if (q.limit?.limit || q.limit?.offset) {
       sql += ` LIMIT ${q.limit.limit ? this.expr(q.limit.limit, scope).sql : '-1'}`;
       if (q.limit.offset) sql += ` OFFSET ${this.expr(q.limit.offset, scope).sql}`;
