@@ -62,12 +62,12 @@ export function isJsonObject(v: unknown): v is JsonValue[] | { [key: string]: Js
 
 export type WireValue =
   | null | boolean | number | string
-  | { $int8: string } | { $float: 'NaN' | 'Infinity' | '-Infinity' } | { $ts: string }
+  | { $int8: string } | { $float: 'NaN' | 'Infinity' | '-Infinity' | '-0' } | { $ts: string }
   | { $bytea: string } | { $json: JsonValue };
 
 export function toWire(v: SqlValue): WireValue {
   if (v === null || typeof v === 'boolean' || typeof v === 'string') return v;
-  if (typeof v === 'number') return Number.isFinite(v) ? v : { $float: String(v) as 'NaN' };
+  if (typeof v === 'number') return Number.isFinite(v) && !Object.is(v, -0) ? v : { $float: (Object.is(v, -0) ? '-0' : String(v)) as 'NaN' };
   if (typeof v === 'bigint') return { $int8: v.toString() };
   if (v instanceof Date) return { $ts: v.toISOString() };
   if (v instanceof Uint8Array) return { $bytea: bytesToBase64(v) };

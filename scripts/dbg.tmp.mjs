@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+// Build-time half of running PGlite in workerd (see engines/pglite-workerd.ts).
+//
+// workerd refuses to compile wasm from bytes at run time, but PGlite does exactly that for
+// Emscripten `addFunction` thunks and for the shared libraries it dlopen()s from its fs bundle
+// (dict_snowball.so during initdb, plpgsql.so, encoding converters). So we run PGlite once here,
+// in Node, record every byte buffer it compiles, and write each one out as a .wasm file that
+// wrangler compiles at build time (`CompiledWasm` rule). Also written: PGlite's own pglite.wasm,
+// initdb.wasm and pglite.data, a data directory right after initdb (cold starts skip initdb), and
+// modules.js(+ .d.ts) importing all of it. Output: engines/pglite-wasm/generated/ (gitignored).
+//
+// Runs as `postinstall` and at the start of `npm run build`; skips work when the stamp matches
+// (same PGlite version, same script). `--force` regenerates.
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outDir = join(root, 'engines/pglite-wasm/generated');
+const require = createRequire(import.meta.url);
+const pgliteDist = dirname(require.resolve('@electric-sql/pglite'));
+const pgliteVersion = JSON.parse(await readFile(join(pgliteDist, '../package.json'), 'utf8')).version;
+const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+
+const stamp = JSON.stringify({ pgliteVersion, script: sha256(await readFile(fileURLToPath(import.meta.url))) });
+const stampFile = join(outDir, 'stamp.json');
+if (!process.argv.includes('--force') && (await readFile(stampFile, 'utf8').catch(() => '')) === stamp) {
+  console.log(`pglite-modules: up to date (PGlite ${pgliteVersion})`);
+  process.exit(0);
+}
+
+// Give PGlite the same inputs as in workerd, compiled before recording starts, so that only
+// the buffers PGlite itself compiles at run time get recorded.
+const read = (name) => readFile(join(pgliteDist, name));
+const pgliteWasmModule = new WebAssembly.Module(await read('pglite.wasm'));
+const initdbWasmModule = new WebAssembly.Module(await read('initdb.wasm'));
+const fsBundle = new Blob([await read('pglite.data')]);
+const { PGlite } = await import('@electric-sql/pglite');
+
+/** sha256 hex → bytes of every buffer compiled from now on. */
+const recorded = new Map();
+const record = (src) => {
+  const bytes = ArrayBuffer.isView(src)
+    ? new Uint8Array(src.buffer, src.byteOffset, src.byteLength).slice()
+    : new Uint8Array(src.slice(0));
+  recorded.set(sha256(bytes), bytes);
+};
+const isBytes = (src) => ArrayBuffer.isView(src) || src instanceof ArrayBuffer;
+const { Module, compile, instantiate } = WebAssembly;
+WebAssembly.Module = new Proxy(Module, {
+  construct(target, args, newTarget) {
+    if (isBytes(args[0])) record(args[0]);
+    return Reflect.construct(target, args, newTarget);
+  },
+});
+WebAssembly.compile = (src, ...rest) => (record(src), compile(src, ...rest));
+WebAssembly.instantiate = (src, ...rest) => (isBytes(src) && record(src), instantiate(src, ...rest));
+
+// What a shard does; each step may pull in a thunk or a shared library.
+const exercise = async (pg) => {
+  console.log("step 63");
+  await pg.exec(`
+    CREATE TABLE t (id int PRIMARY KEY, name text, n numeric, at timestamptz DEFAULT now(), j jsonb);
+    CREATE TABLE audit (id serial PRIMARY KEY, op text, row_id int);
+    CREATE FUNCTION audit_t() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN INSERT INTO audit (op, row_id) VALUES (TG_OP, NEW.id); RETURN NEW; END $$;
+    CREATE TRIGGER t_audit AFTER INSERT OR UPDATE ON t FOR EACH ROW EXECUTE FUNCTION audit_t();
+    DO $$ BEGIN PERFORM 1; END $$;`);
+  console.log("step 70");
+  await pg.query('INSERT INTO t (id, name, n, j) VALUES ($1, $2, $3, $4)', [1, 'Zoë 日本 🚀', '1.5', { a: [1] }]);
+  console.log("step 71");
+  await pg.query('UPDATE t SET name = upper(name) WHERE id = $1', [1]);
+  console.log("step 72");
+  await pg.query('SELECT * FROM t JOIN audit ON audit.row_id = t.id ORDER BY audit.id');
+  console.log("step 73");
+  await pg.query("SELECT to_tsvector('english', name) FROM t");
+  // An encoding conversion: dlopens utf8_and_iso8859_1.so.
+  console.log("step 75");
+  await pg.query("SELECT convert_to('Zoë', 'LATIN1'), convert_from('\\x5a6feb'::bytea, 'LATIN1')");
+  console.log("step 76");
+  await pg.transaction(async (tx) => tx.query('SELECT count(*) FROM t'));
+  console.log("step 77");
+  await pg.dumpDataDir('none');
+};
+
+const options = { pgliteWasmModule, initdbWasmModule, fsBundle };
+console.log("line 81");
+const fresh = await PGlite.create(options); // runs initdb
+console.log("line 82");
+await fresh.exec('CHECKPOINT'); // so a cold start from the dump has no WAL to replay
+const pgdata = new Uint8Array(await (await fresh.dumpDataDir('none')).arrayBuffer());
+await exercise(fresh);
+console.log("line 85");
+await fresh.close();
+console.log("line 86");
+const restored = await PGlite.create({ ...options, loadDataDir: new Blob([pgdata]) });
+await exercise(restored);
+console.log("line 88");
+await restored.close();
+
+// Write everything out, replacing what was there.
+await rm(outDir, { recursive: true, force: true });
+await mkdir(outDir, { recursive: true });
+for (const name of ['pglite.wasm', 'initdb.wasm', 'pglite.data']) {
+  await copyFile(join(pgliteDist, name), join(outDir, name));
+}
+await writeFile(join(outDir, 'pgdata.data'), pgdata);
+const side = [...recorded].sort(([a], [b]) => a.localeCompare(b));
+for (const [hash, bytes] of side) await writeFile(join(outDir, `m${hash.slice(0, 16)}.wasm`), bytes);
+
+const js = `// Generated by scripts/pglite-modules.mjs from @electric-sql/pglite@${pgliteVersion}. Do not edit.
+// Imported only inside workerd: wrangler's module rules turn .wasm into WebAssembly.Module
+// (CompiledWasm) and .data into ArrayBuffer (Data).
+import pgliteWasm from './pglite.wasm';
+import initdbWasm from './initdb.wasm';
+import fsBundle from './pglite.data';
+import pgdata from './pgdata.data';
+${side.map(([hash], i) => `import m${i} from './m${hash.slice(0, 16)}.wasm';`).join('\n')}
+
+export { pgliteWasm, initdbWasm, fsBundle, pgdata };
+export const pgliteVersion = '${pgliteVersion}';
+/** sha256 (hex) of the bytes PGlite compiles at run time → the same module, compiled at build time. */
+export const sideModules = {
+${side.map(([hash, bytes], i) => `  '${hash}': m${i}, // ${bytes.length} bytes`).join('\n')}
+};
+`;
+const dts = `// Generated by scripts/pglite-modules.mjs. Do not edit.
+export declare const pgliteWasm: WebAssembly.Module;
+export declare const initdbWasm: WebAssembly.Module;
+/** pglite.data, PGlite's fs bundle. */
+export declare const fsBundle: ArrayBuffer;
+/** Uncompressed tar of the data directory right after initdb. */
+export declare const pgdata: ArrayBuffer;
+export declare const pgliteVersion: string;
+export declare const sideModules: Readonly<Record<string, WebAssembly.Module>>;
+`;
+await writeFile(join(outDir, 'modules.js'), js);
+await writeFile(join(outDir, 'modules.d.ts'), dts);
+await writeFile(stampFile, stamp);
+const files = await readdir(outDir);
+console.log(
+  `pglite-modules: PGlite ${pgliteVersion}: ${side.length} run-time modules ` +
+    `(${side.map(([, b]) => b.length).join(', ')} bytes), data dir ${pgdata.length} bytes, ${files.length} files in ${outDir}`,
+);

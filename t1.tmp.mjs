@@ -1,0 +1,10 @@
+import { readFile } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+const d = 'node_modules/@electric-sql/pglite/dist/';
+const pgliteWasmModule = new WebAssembly.Module(await readFile(d+'pglite.wasm'));
+const initdbWasmModule = new WebAssembly.Module(await readFile(d+'initdb.wasm'));
+const fsBundle = new Blob([await readFile(d+'pglite.data')]);
+console.time('create');
+const pg = await PGlite.create({ pgliteWasmModule, initdbWasmModule, fsBundle , debug: process.argv[2] ? 1 : 0});
+console.timeEnd('create');
+console.log((await pg.query('select 1 as x')).rows);

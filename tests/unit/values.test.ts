@@ -1,0 +1,79 @@
+import { deserialize, serialize } from 'capnweb';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { asVitessError, encodeError, VitessError } from '../../rpc/errors.js';
+import { canonicalNumeric, fromWire, toWire, type JsonValue, type SqlValue } from '../../rpc/values.js';
+
+const json: fc.Arbitrary<JsonValue> = fc.jsonValue() as fc.Arbitrary<JsonValue>;
+const sqlValue: fc.Arbitrary<SqlValue> = fc.oneof(
+  fc.constant(null),
+  fc.boolean(),
+  fc.integer(),
+  fc.double({ noNaN: false }),
+  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).filter((b) => b > BigInt(Number.MAX_SAFE_INTEGER) || b < -BigInt(Number.MAX_SAFE_INTEGER)),
+  fc.string(),
+  fc.date({ noInvalidDate: true }),
+  fc.uint8Array(),
+  fc.array(json),
+  fc.dictionary(fc.string(), json, { noNullPrototype: true }),
+);
+
+describe('value model', () => {
+  it('round-trips every value through the JSON wire encoding', () => {
+    fc.assert(fc.property(sqlValue, (v) => {
+      expect(fromWire(JSON.parse(JSON.stringify(toWire(v))))).toEqual(v);
+    }), { numRuns: 2000 });
+  });
+
+  it('round-trips every value through capnweb serialization', () => {
+    fc.assert(fc.property(fc.array(sqlValue), (row) => {
+      // In Node capnweb hands bytes back as a Buffer: a Uint8Array with the same bytes.
+      const back = deserialize(serialize(row)) as SqlValue[];
+      expect(back.map((v) => (v instanceof Uint8Array ? new Uint8Array(v) : v))).toEqual(row);
+    }), { numRuns: 500 });
+  });
+
+  it('never mistakes a JSON object for a tagged value', () => {
+    const tricky = { $int8: '5', $ts: 'x' };
+    expect(fromWire(JSON.parse(JSON.stringify(toWire(tricky))))).toEqual(tricky);
+  });
+
+  it('keeps int8 exact beyond 2^53, and safe ones as numbers', () => {
+    expect(fromWire({ $int8: '9007199254740993' })).toBe(9007199254740993n);
+    expect(fromWire({ $int8: '42' })).toBe(42);
+  });
+
+  it.each([
+    ['1.50', '1.5'], ['0012.000', '12'], ['-0.0', '0'], ['.5', '0.5'], ['-3', '-3'], ['1e3', '1000'],
+    ['1.25E-2', '0.0125'], ['1e+21', '1000000000000000000000'], ['NaN', 'NaN'], ['100', '100'],
+  ])('canonical numeric %s → %s', (input, out) => {
+    expect(canonicalNumeric(input)).toBe(out);
+  });
+
+  it('canonical numeric preserves the value of any decimal', () => {
+    fc.assert(fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (d) => {
+      expect(Number(canonicalNumeric(String(d)))).toBe(d === 0 ? 0 : d);
+    }));
+  });
+});
+
+describe('typed errors', () => {
+  it('cross an RPC boundary as a message and come back with code and details', () => {
+    const e = new VitessError('CONSTRAINT', 'unique constraint violated on users (email)', { table: 'users', columns: ['email'] });
+    const back = asVitessError(new Error(encodeError(e).message));
+    expect(back.code).toBe('CONSTRAINT');
+    expect(back.message).toBe(e.message);
+    expect(back.details).toEqual(e.details);
+  });
+
+  it('mark only transient failures retryable', () => {
+    expect(new VitessError('UNAVAILABLE', 'x').retryable).toBe(true);
+    expect(new VitessError('CONFLICT', 'x').retryable).toBe(true);
+    expect(new VitessError('CONSTRAINT', 'x').retryable).toBe(false);
+    expect(new VitessError('SYNTAX', 'x').retryable).toBe(false);
+  });
+
+  it('unknown errors become INTERNAL', () => {
+    expect(asVitessError(new Error('boom')).code).toBe('INTERNAL');
+  });
+});
