@@ -99,3 +99,18 @@ function base64ToBytes(b64: string): Uint8Array {
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
 }
+
+// ---- capnweb encoding -----------------------------------------------------------------------
+// capnweb passes bigint, Date and bytes natively, but drops object keys that shadow
+// Object.prototype members ("toString", "constructor", …): JSON values cross it as JSON text.
+
+export type RpcValue = Exclude<SqlValue, JsonValue[] | { [key: string]: JsonValue }> | { $json: string };
+
+export function toRpc(v: SqlValue): RpcValue {
+  return isJsonObject(v) ? { $json: JSON.stringify(v) } : v;
+}
+
+export function fromRpc(v: RpcValue): SqlValue {
+  if (v instanceof Uint8Array) return v.constructor === Uint8Array ? v : new Uint8Array(v);
+  return isJsonObject(v) ? (JSON.parse(v.$json) as JsonValue) : v;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toSqlite, type Catalog } from '../../engines/dialect/sqlite.js';
+import { toSqlite, type Catalog, type CatalogColumn } from '../../engines/dialect/sqlite.js';
 import { VitessError } from '../../rpc/errors.js';
 
 const catalog: Catalog = {
@@ -9,7 +9,7 @@ const catalog: Catalog = {
       { name: 'meta', type: 'jsonb' as const }, { name: 'created', type: 'timestamptz' as const }, { name: 'born', type: 'date' as const },
     ],
     orders: [{ name: 'id', type: 'int4' as const }, { name: 'user_id', type: 'int8' as const }, { name: 'total', type: 'numeric' as const }],
-  } as Record<string, { name: string; type: never }[]>)[t],
+  } as Record<string, CatalogColumn[]>)[t],
 };
 const sql = (q: string) => toSqlite(q, catalog).sql;
 
