@@ -71,8 +71,9 @@ const exercise = async (pg) => {
   await pg.query('UPDATE t SET name = upper(name) WHERE id = $1', [1]);
   await pg.query('SELECT * FROM t JOIN audit ON audit.row_id = t.id ORDER BY audit.id');
   await pg.query("SELECT to_tsvector('english', name) FROM t");
-  // An encoding conversion: dlopens utf8_and_iso8859_1.so.
-  await pg.query("SELECT convert_to('Zoë', 'LATIN1'), convert_from('\\x5a6feb'::bytea, 'LATIN1')");
+  // An encoding conversion: dlopens utf8_and_iso8859_1.so. (Not UTF8 → LATIN1 of non-ASCII
+  // text: in PGlite 0.5.16 that returns no row and hangs the next query, in Node too.)
+  await pg.query("SELECT convert_from('\\x5a6feb'::bytea, 'LATIN1')");
   await pg.transaction(async (tx) => tx.query('SELECT count(*) FROM t'));
   await pg.dumpDataDir('none');
 };

@@ -1,0 +1,84 @@
+// `npm run bench`: baselines measured side by side in one run, written to bench/RESULTS.md.
+// Node engines run in this process (from dist/); workerd engines inside a DO under wrangler dev.
+import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { LibsqlEngine } from '../dist/engines/libsql.js';
+import { PgliteEngine } from '../dist/engines/pglite.js';
+import { startWrangler } from '../scripts/wrangler-dev.mjs';
+import { INSERTS, pointOps, SELECTS } from './engines.mjs';
+import { fmt, table } from './measure.mjs';
+
+const COLD_STARTS = 5;
+const results = [];
+const log = (msg) => process.stdout.write(`${msg}\n`);
+
+async function node(name, open) {
+  log(`bench: ${name} …`);
+  const db = await open();
+  results.push({ name, ...(await pointOps(db)) });
+  await db.close();
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'vitess-bench-'));
+try {
+  await node('libsql, Node, file', () => LibsqlEngine.open(`file:${join(dir, 'bench.db')}`));
+  await node('libsql, Node, memory', () => LibsqlEngine.open(':memory:'));
+  await node('pglite, Node, memory', async () => new PgliteEngine(await PGlite.create()));
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
+
+log('bench: starting wrangler dev for the workerd engines …');
+const worker = await startWrangler({ config: 'bench/wrangler.jsonc', readyPath: '/ready' });
+const coldStarts = { fresh: [], preinit: [] };
+try {
+  const get = async (path) => {
+    const res = await fetch(worker.url + path);
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return res.json();
+  };
+  for (const engine of ['do-sqlite', 'pglite']) {
+    log(`bench: ${engine}, workerd DO …`);
+    results.push({ name: `${engine}, workerd DO`, ...(await get(`/point?engine=${engine}`)) });
+  }
+  for (let i = 0; i < COLD_STARTS; i++) {
+    log(`bench: PGlite cold start ${i + 1}/${COLD_STARTS} …`);
+    coldStarts.fresh.push(await get('/coldstart?mode=fresh'));
+    coldStarts.preinit.push(await get('/coldstart?mode=preinit'));
+  }
+} finally {
+  await worker.stop();
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const freshMs = median(coldStarts.fresh);
+const preinitMs = median(coldStarts.preinit);
+const md = `# Benchmark results
+
+Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)} (${process.platform}, Node ${process.version} for the Node rows).
+Every row ran in the same run, on the same machine. Baselines later ratios are measured against.
+
+## Point operations per engine and runtime
+
+${INSERTS} single-row autocommit \`INSERT\`s, then ${SELECTS} primary-key \`SELECT\`s, one at a time, Postgres-dialect SQL
+through the engine (so SQLite rows include the dialect translation).
+
+${table(['engine, runtime', 'insert ops/s', 'insert p50 ms', 'insert p99 ms', 'select ops/s', 'select p50 ms', 'select p99 ms'],
+  results.map((r) => [r.name, fmt(r.insert.ops), fmt(r.insert.p50, 3), fmt(r.insert.p99, 3), fmt(r.select.ops), fmt(r.select.p50, 3), fmt(r.select.p99, 3)]))}
+
+## PGlite cold start inside a Durable Object
+
+Time from a new DO to a PGlite that has answered \`SELECT 1\`; median of ${COLD_STARTS}.
+
+${table(['start', 'median ms', 'all runs ms'], [
+  ['fresh initdb', fmt(freshMs), coldStarts.fresh.map((x) => fmt(x)).join(', ')],
+  ['pre-initialized data directory', fmt(preinitMs), coldStarts.preinit.map((x) => fmt(x)).join(', ')],
+])}
+
+Pre-initialized vs fresh: ${fmt(freshMs / preinitMs, 1)}× faster (target: pre-initialized ≤ 500 ms).
+`;
+await writeFile(new URL('./RESULTS.md', import.meta.url), md);
+log(md);

@@ -1,0 +1,72 @@
+// Starts `wrangler dev` on a free loopback port and waits until it answers; used by the
+// benchmarks and the end-to-end tests. Stop it with `stop()` (SIGTERM, then SIGKILL).
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * @param {{ config?: string, persistTo?: string, port?: number, readyPath?: string, timeoutMs?: number }} opts
+ * @returns {Promise<{ url: string, port: number, child: import('node:child_process').ChildProcess, stop: () => Promise<void>, kill: () => Promise<void>, output: () => string }>}
+ */
+export async function startWrangler(opts = {}) {
+  const port = opts.port ?? (await freePort());
+  const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false'];
+  if (opts.config) args.push('--config', opts.config);
+  if (opts.persistTo) args.push('--persist-to', opts.persistTo);
+  // Wrangler needs Node >= 22: run it with the node@22 binary from node_modules/.bin.
+  const node = join(root, 'node_modules/.bin/node');
+  const child = spawn(node, [join(root, 'node_modules/wrangler/bin/wrangler.js'), ...args], {
+    cwd: root,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Own process group, so workerd (wrangler's child) goes down with it.
+    detached: true,
+  });
+  const killGroup = (signal) => { try { process.kill(-child.pid, signal); } catch { /* already gone */ } };
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${out}`);
+    if (Date.now() > deadline) {
+      killGroup('SIGKILL');
+      throw new Error(`wrangler dev did not answer on ${url} in time:\n${out}`);
+    }
+    const ok = await fetch(url + (opts.readyPath ?? '/'), { signal: AbortSignal.timeout(2000) }).then(() => true, () => false);
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    killGroup('SIGTERM');
+    const timer = setTimeout(() => killGroup('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  /** The crash test's way out: no shutdown, no flush, for wrangler and workerd alike. */
+  const kill = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    killGroup('SIGKILL');
+    await exited;
+  };
+  return { url, port, child, stop, kill, output: () => out };
+}

@@ -1,0 +1,10 @@
+import { PGlite } from '@electric-sql/pglite';
+const pg = await PGlite.create();
+const q = process.argv[2];
+console.log((await pg.query(q)).rows);
+console.log('next');
+console.log((await pg.query('SELECT 1 as x')).rows);
+console.log(await pg.exec('BEGIN; select 2 as y; COMMIT'));
+console.log('begin');
+await pg.query('BEGIN');
+console.log('ok');

@@ -1,0 +1,11 @@
+import { readFile } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+const pgdata = new Blob([await readFile('engines/pglite-wasm/generated/pgdata.data')]);
+const extra = process.argv.slice(2);
+let t = performance.now();
+const pg = await PGlite.create({ loadDataDir: pgdata, initialMemory: extra.includes('small') ? 128*1024*1024 : undefined, startParams: extra.includes('sb') ? [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'] : undefined });
+console.log('create ms', performance.now() - t);
+console.log('heap MB', pg.mod.HEAPU8.length / 2**20, process.memoryUsage().rss/2**20);
+console.log((await pg.query('show shared_buffers')).rows);
+await pg.exec("create table x (id int primary key, v text); insert into x select g, repeat('x', 100) from generate_series(1,100000) g;");
+console.log('heap MB', pg.mod.HEAPU8.length / 2**20, process.memoryUsage().rss/2**20);
