@@ -1,7 +1,8 @@
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import type { CatalogColumn } from './dialect/sqlite.js';
-import type { BatchOptions, Executor, StorageEngine } from './engine.js';
+import { CLEAR_SQL, columnsFromRows, COLUMNS_SQL, decodeChanges, DRAIN_SQL, isInternalTable, RECORD_DDL_SQL, SETUP_SQL, TABLES_SQL, triggerSql, type ColumnInfo } from './capture-sqlite.js';
+import type { BatchOptions, CaptureSink, Executor, StorageEngine } from './engine.js';
 import { checkBatchSize } from './limits.js';
 import { Mutex } from './mutex.js';
 import { CATALOG_SQL, catalogFromRows, prepareSqlite, sqliteResult } from './sqlite-codec.js';
@@ -18,8 +19,55 @@ export class DoSqliteEngine implements StorageEngine {
   private catalog: Map<string, CatalogColumn[]> | undefined;
   // Other calls into the same DO wait on the input gate; this covers overlapping calls in one request.
   private readonly lock = new Mutex();
+  private sink: CaptureSink | undefined;
+  private readonly captured = new Map<string, ColumnInfo[]>();
 
   constructor(private readonly storage: DurableObjectStorage) {}
+
+  private exec(sql: string, ...args: SqlStorageValue[]): unknown[][] {
+    return [...this.storage.sql.exec(sql, ...args).raw()];
+  }
+
+  /** (Re)installs capture triggers on every user table: after any DDL, columns or names may have changed. */
+  private installTriggers(): void {
+    this.captured.clear();
+    for (const [name] of this.exec(TABLES_SQL)) {
+      const table = String(name);
+      if (isInternalTable(table)) continue;
+      const columns = columnsFromRows(this.exec(COLUMNS_SQL, table));
+      for (const stmt of triggerSql(table, columns)) this.exec(stmt);
+      this.captured.set(table, columns);
+    }
+  }
+
+  /** Drains captured changes to the sink; runs inside the unit's transaction. */
+  private flush(): void {
+    if (!this.sink) return;
+    const rows = this.exec(DRAIN_SQL);
+    if (!rows.length) return;
+    this.exec(CLEAR_SQL);
+    this.sink(decodeChanges(rows, (t) => this.captured.get(t) ?? []));
+  }
+
+  /** One unit of work: with capture on, a transaction that ends by draining its changes. */
+  private unit<T>(fn: () => T): T {
+    if (!this.sink) return fn();
+    return this.storage.transactionSync(() => {
+      const out = fn();
+      this.flush();
+      return out;
+    });
+  }
+
+  async enableCapture(sink: CaptureSink): Promise<void> {
+    await this.lock.run(async () => {
+      this.storage.transactionSync(() => {
+        this.exec(SETUP_SQL);
+        this.installTriggers();
+      });
+      this.sink = sink;
+    });
+  }
 
   private runSync(sql: string, params: SqlValue[] = []): ResultSet {
     try {
@@ -28,7 +76,13 @@ export class DoSqliteEngine implements StorageEngine {
       const cursor = this.storage.sql.exec(stmt.sql, ...(args as SqlStorageValue[]));
       const raw = [...cursor.raw()];
       const columns = cursor.columnNames;
-      if (stmt.ddl) this.catalog = undefined;
+      if (stmt.ddl) {
+        this.catalog = undefined;
+        if (this.sink) {
+          this.installTriggers();
+          this.exec(RECORD_DDL_SQL, sql);
+        }
+      }
       // rowsWritten counts index writes too; changes() is the row count Postgres reports.
       const changes = stmt.table && !stmt.ddl ? Number(this.storage.sql.exec('SELECT changes()').one()['changes()']) : 0;
       return sqliteResult(stmt, columns, raw, changes);
@@ -38,7 +92,7 @@ export class DoSqliteEngine implements StorageEngine {
   }
 
   async query(sql: string, params?: SqlValue[]): Promise<ResultSet> {
-    return this.lock.run(async () => this.runSync(sql, params));
+    return this.lock.run(async () => this.unit(() => this.runSync(sql, params)));
   }
 
   async execute(sql: string, params?: SqlValue[]): Promise<{ affected: number }> {
@@ -47,11 +101,14 @@ export class DoSqliteEngine implements StorageEngine {
 
   batch(statements: Statement[], opts: BatchOptions = {}): Promise<ResultSet[]> {
     checkBatchSize(statements.length);
-    const all = () => statements.map((s) => this.runSync(s.sql, s.params));
     return this.lock.run(async () => {
-      if (!opts.atomic) return all();
+      if (!opts.atomic) return statements.map((s) => this.unit(() => this.runSync(s.sql, s.params)));
       try {
-        return this.storage.transactionSync(all);
+        return this.storage.transactionSync(() => {
+          const out = statements.map((s) => this.runSync(s.sql, s.params));
+          this.flush();
+          return out;
+        });
       } catch (e) {
         this.catalog = undefined;
         throw e;
@@ -63,7 +120,11 @@ export class DoSqliteEngine implements StorageEngine {
     const tx: Executor = { query: async (sql, params) => this.runSync(sql, params) };
     return this.lock.run(async () => {
       try {
-        return await this.storage.transaction(() => TransactionHandle.run(tx, fn));
+        return await this.storage.transaction(async () => {
+          const out = await TransactionHandle.run(tx, fn);
+          this.flush();
+          return out;
+        });
       } catch (e) {
         this.catalog = undefined;
         throw e;

@@ -1,3 +1,4 @@
+import type { Change } from '../rpc/changes.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 
@@ -8,6 +9,14 @@ export interface Executor {
   /** Runs one Postgres-dialect statement with `$n` parameters; rows are in the `rpc/` value model. */
   query(sql: string, params?: SqlValue[]): Promise<ResultSet>;
 }
+
+/**
+ * Receives the changes of each committed unit of work (a statement, an atomic batch, a
+ * transaction), in commit order. SQLite engines call it inside the transaction, so what it
+ * writes to the same database commits or rolls back with the data; PGlite calls it right after
+ * its commit, under the engine's lock. A sink that throws inside the transaction aborts it.
+ */
+export type CaptureSink = (changes: Change[]) => void;
 
 export interface BatchOptions {
   /** All statements in one transaction: any failure leaves nothing behind. */
@@ -29,5 +38,10 @@ export interface StorageEngine extends Executor {
    * that fails inside it aborts it: later statements are refused, as in Postgres.
    */
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
+  /**
+   * Installs change capture on every user table (and on each table created later; a table
+   * without a primary key is then refused) and sends every committed change to `sink`.
+   */
+  enableCapture(sink: CaptureSink): Promise<void>;
   close(): Promise<void>;
 }

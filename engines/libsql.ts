@@ -2,7 +2,8 @@ import { createClient, type Client, type ResultSet as LibsqlResult, type Transac
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import type { CatalogColumn } from './dialect/sqlite.js';
-import type { BatchOptions, Executor, StorageEngine } from './engine.js';
+import { CLEAR_SQL, columnsFromRows, COLUMNS_SQL, decodeChanges, DRAIN_SQL, isInternalTable, RECORD_DDL_SQL, SETUP_SQL, TABLES_SQL, triggerSql, type ColumnInfo } from './capture-sqlite.js';
+import type { BatchOptions, CaptureSink, Executor, StorageEngine } from './engine.js';
 import { checkBatchSize } from './limits.js';
 import { Mutex } from './mutex.js';
 import { CATALOG_SQL, catalogFromRows, prepareSqlite, sqliteResult } from './sqlite-codec.js';
@@ -19,7 +20,44 @@ export class LibsqlEngine implements StorageEngine {
   // One connection: transactions hold it, so everything else waits its turn.
   private readonly lock = new Mutex();
 
+  private sink: CaptureSink | undefined;
+  private readonly captured = new Map<string, ColumnInfo[]>();
+
   private constructor(private readonly client: Client) {}
+
+  /** (Re)installs capture triggers on every user table: after any DDL, columns or names may have changed. */
+  private async installTriggers(on: Client | Transaction): Promise<void> {
+    this.captured.clear();
+    for (const [name] of rawRows(await on.execute(TABLES_SQL))) {
+      const table = String(name);
+      if (isInternalTable(table)) continue;
+      const columns = columnsFromRows(rawRows(await on.execute({ sql: COLUMNS_SQL, args: [table] })));
+      for (const stmt of triggerSql(table, columns)) await on.execute(stmt);
+      this.captured.set(table, columns);
+    }
+  }
+
+  /** Drains captured changes to the sink, inside the unit's transaction. */
+  private async flush(tx: Transaction): Promise<void> {
+    if (!this.sink) return;
+    const rows = rawRows(await tx.execute(DRAIN_SQL));
+    if (!rows.length) return;
+    await tx.execute(CLEAR_SQL);
+    this.sink(decodeChanges(rows, (t) => this.captured.get(t) ?? []));
+  }
+
+  /** One unit of work: with capture on, a transaction that ends by draining its changes. */
+  private unit<T>(fn: (on: Client | Transaction) => Promise<T>): Promise<T> {
+    return this.sink ? this.inTransaction(fn) : fn(this.client);
+  }
+
+  async enableCapture(sink: CaptureSink): Promise<void> {
+    await this.lock.run(() => this.inTransaction(async (tx) => {
+      await tx.execute(SETUP_SQL);
+      await this.installTriggers(tx);
+    }));
+    this.sink = sink;
+  }
 
   /** `url`: `:memory:` (default) or `file:path.db`. */
   static async open(url = ':memory:'): Promise<LibsqlEngine> {
@@ -33,7 +71,13 @@ export class LibsqlEngine implements StorageEngine {
       this.catalog ??= catalogFromRows(rawRows(await on.execute(CATALOG_SQL)));
       const { stmt, args } = prepareSqlite(sql, params, this.catalog, 'libsql');
       const rs = await on.execute({ sql: stmt.sql, args: args as never });
-      if (stmt.ddl) this.catalog = undefined;
+      if (stmt.ddl) {
+        this.catalog = undefined;
+        if (this.sink) {
+          await this.installTriggers(on);
+          await on.execute({ sql: RECORD_DDL_SQL, args: [sql] });
+        }
+      }
       // libsql reports no row count for statements that return rows; with RETURNING it is one row each.
       return sqliteResult(stmt, rs.columns, rawRows(rs), rs.columns.length ? rs.rows.length : rs.rowsAffected);
     } catch (e) {
@@ -49,6 +93,7 @@ export class LibsqlEngine implements StorageEngine {
     const tx = await this.client.transaction('write');
     try {
       const result = await fn(tx);
+      await this.flush(tx);
       await tx.commit();
       return result;
     } catch (e) {
@@ -61,7 +106,7 @@ export class LibsqlEngine implements StorageEngine {
   }
 
   query(sql: string, params?: SqlValue[]): Promise<ResultSet> {
-    return this.lock.run(() => this.run(this.client, sql, params));
+    return this.lock.run(() => this.unit((on) => this.run(on, sql, params)));
   }
 
   async execute(sql: string, params?: SqlValue[]): Promise<{ affected: number }> {
@@ -70,12 +115,18 @@ export class LibsqlEngine implements StorageEngine {
 
   batch(statements: Statement[], opts: BatchOptions = {}): Promise<ResultSet[]> {
     checkBatchSize(statements.length);
-    const all = async (on: Client | Transaction) => {
+    return this.lock.run(async () => {
+      if (opts.atomic) {
+        return this.inTransaction(async (tx) => {
+          const out: ResultSet[] = [];
+          for (const s of statements) out.push(await this.run(tx, s.sql, s.params));
+          return out;
+        });
+      }
       const out: ResultSet[] = [];
-      for (const s of statements) out.push(await this.run(on, s.sql, s.params));
+      for (const s of statements) out.push(await this.unit((on) => this.run(on, s.sql, s.params)));
       return out;
-    };
-    return this.lock.run(() => (opts.atomic ? this.inTransaction(all) : all(this.client)));
+    });
   }
 
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {

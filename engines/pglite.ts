@@ -2,13 +2,16 @@ import type { PGliteInterface, Results, Transaction } from '@electric-sql/pglite
 import { VitessError } from '../rpc/errors.js';
 import type { ResultSet, Row, Statement } from '../rpc/results.js';
 import { canonicalNumeric, isJsonObject, normalizeInt, type SqlType, type SqlValue } from '../rpc/values.js';
-import type { BatchOptions, Executor, StorageEngine } from './engine.js';
+import type { Change } from '../rpc/changes.js';
+import { COLUMNS_SQL, decodeChanges, DRAIN_SQL, RECORD_DDL_SQL, SETUP_SQL, triggerSql, UNCAPTURED_SQL, type PgColumn } from './capture-pg.js';
+import type { BatchOptions, CaptureSink, Executor, StorageEngine } from './engine.js';
+import { Mutex } from './mutex.js';
 import { checkBatchSize, checkStatementSize, checkValueSize, LIMITS, refuseTransactionControl } from './limits.js';
 import { pgError } from './pg-errors.js';
 import { TransactionHandle } from './transaction.js';
 
 /** Postgres type OIDs → the engine-neutral type. */
-const OID_TYPES: Record<number, SqlType> = {
+export const OID_TYPES: Record<number, SqlType> = {
   16: 'bool', 21: 'int2', 23: 'int4', 20: 'int8', 700: 'float4', 701: 'float8', 1700: 'numeric',
   25: 'text', 1043: 'text', 1042: 'text', 19: 'text', 705: 'text', 114: 'json', 3802: 'jsonb',
   17: 'bytea', 1082: 'date', 1114: 'timestamp', 1184: 'timestamptz', 2950: 'uuid',
@@ -44,24 +47,89 @@ function toResult(r: Results<Row>): ResultSet {
   return { rows, fields, affected: dml ? r.affectedRows ?? 0 : 0 };
 }
 
+type On = PGliteInterface | Transaction;
+const isDdlCommand = (command: string | undefined): boolean => /^(CREATE|ALTER|DROP|COMMENT) /.test(command ?? '');
+
 /** Postgres through PGlite, in Node, browsers or a Durable Object (see pglite-workerd.ts). */
 export class PgliteEngine implements StorageEngine {
   readonly kind = 'pglite';
+  // Units of work run one at a time, so captured changes reach the sink in commit order.
+  private readonly lock = new Mutex();
+  private sink: CaptureSink | undefined;
+  private columns: Map<string, PgColumn[]> | undefined;
 
   constructor(readonly pg: PGliteInterface) {}
 
-  private async run(on: PGliteInterface | Transaction, sql: string, params: SqlValue[] = []): Promise<ResultSet> {
+  private async run(on: On, sql: string, params: SqlValue[] = []): Promise<ResultSet> {
     refuseTransactionControl(sql);
     checkStatementSize(sql);
+    // Row triggers do not see TRUNCATE: with capture on, it would vanish from the log.
+    if (this.sink && /^\s*TRUNCATE\b/i.test(sql)) throw new VitessError('UNSUPPORTED', 'TRUNCATE is not supported on a captured shard; use DELETE', { construct: 'TRUNCATE' });
     try {
-      return toResult(await on.query<Row>(sql, bindParams(params), { parsers: PARSERS }));
+      const r = await on.query<Row>(sql, bindParams(params), { parsers: PARSERS });
+      if (this.sink && isDdlCommand(r.command)) {
+        await this.installTriggers(on);
+        await on.query(RECORD_DDL_SQL, [sql]);
+      }
+      return toResult(r);
     } catch (e) {
       throw pgError(e);
     }
   }
 
+  private async installTriggers(on: On): Promise<void> {
+    this.columns = undefined;
+    const uncaptured = await on.query<{ name: string; has_pk: boolean }>(UNCAPTURED_SQL);
+    for (const t of uncaptured.rows) await on.query(triggerSql(t.name, t.has_pk));
+  }
+
+  private async drain(on: On): Promise<Change[]> {
+    const rows = (await on.query<{ seq: unknown; tbl: string | null; op: string; row: string | null; old: string | null; ddl: string | null }>(DRAIN_SQL)).rows;
+    if (!rows.length) return [];
+    if (!this.columns) {
+      const cols = (await on.query<{ tbl: string; col: string; oid: number; pk: number }>(COLUMNS_SQL)).rows;
+      this.columns = new Map();
+      for (const c of cols) {
+        const list = this.columns.get(c.tbl) ?? [];
+        list.push({ name: c.col, type: OID_TYPES[c.oid] ?? 'text', pk: c.pk });
+        this.columns.set(c.tbl, list);
+      }
+    }
+    const columns = this.columns;
+    return decodeChanges(rows, (t) => columns.get(t) ?? []);
+  }
+
+  /**
+   * One unit of work under the lock. With capture on it is a transaction that drains its
+   * changes before committing; the sink hears of them right after the commit.
+   */
+  private unit<T>(fn: (on: On) => Promise<T>, transactional = false): Promise<T> {
+    return this.lock.run(async () => {
+      if (!this.sink && !transactional) return fn(this.pg);
+      let changes: Change[] = [];
+      const out = await this.pg.transaction(async (tx) => {
+        const result = await fn(tx);
+        if (this.sink) changes = await this.drain(tx);
+        return result;
+      }).catch((e: unknown) => {
+        this.columns = undefined;
+        throw e;
+      });
+      if (changes.length) this.sink?.(changes);
+      return out;
+    });
+  }
+
+  async enableCapture(sink: CaptureSink): Promise<void> {
+    await this.lock.run(() => this.pg.transaction(async (tx) => {
+      for (const sql of SETUP_SQL) await tx.query(sql);
+      await this.installTriggers(tx);
+    }));
+    this.sink = sink;
+  }
+
   query(sql: string, params?: SqlValue[]): Promise<ResultSet> {
-    return this.run(this.pg, sql, params);
+    return this.unit((on) => this.run(on, sql, params));
   }
 
   async execute(sql: string, params?: SqlValue[]): Promise<{ affected: number }> {
@@ -70,19 +138,23 @@ export class PgliteEngine implements StorageEngine {
 
   async batch(statements: Statement[], opts: BatchOptions = {}): Promise<ResultSet[]> {
     checkBatchSize(statements.length);
-    const all = async (on: PGliteInterface | Transaction) => {
+    if (!opts.atomic) {
+      const out: ResultSet[] = [];
+      for (const s of statements) out.push(await this.query(s.sql, s.params));
+      return out;
+    }
+    return this.unit(async (on) => {
       const out: ResultSet[] = [];
       for (const s of statements) out.push(await this.run(on, s.sql, s.params));
       return out;
-    };
-    return opts.atomic ? this.pg.transaction(all) : all(this.pg);
+    }, true);
   }
 
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
-    return this.pg.transaction((t) => TransactionHandle.run({ query: (sql, params) => this.run(t, sql, params) }, fn));
+    return this.unit((on) => TransactionHandle.run({ query: (sql, params) => this.run(on, sql, params) }, fn), true);
   }
 
   async close(): Promise<void> {
-    await this.pg.close();
+    await this.lock.run(() => this.pg.close());
   }
 }

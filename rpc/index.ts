@@ -1,3 +1,4 @@
 export * from './values.js';
 export * from './errors.js';
 export * from './results.js';
+export * from './changes.js';
