@@ -30,7 +30,7 @@ export const UNCAPTURED_SQL = `SELECT c.relname AS name, EXISTS (SELECT 1 FROM p
     AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = '_vt_cap')`;
 
 export const COLUMNS_SQL = `SELECT c.relname AS tbl, a.attname AS col, a.atttypid::int AS oid,
-    coalesce(array_position(i.indkey::int2[], a.attnum), 0) AS pk
+    coalesce((SELECT k.ord FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) WHERE k.attnum = a.attnum), 0)::int AS pk
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
   LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary

@@ -48,7 +48,8 @@ function toResult(r: Results<Row>): ResultSet {
 }
 
 type On = PGliteInterface | Transaction;
-const isDdlCommand = (command: string | undefined): boolean => /^(CREATE|ALTER|DROP|COMMENT) /.test(command ?? '');
+// PGlite reports only the first word of the command tag ("CREATE", "ALTER").
+const isDdlCommand = (command: string | undefined): boolean => /^(CREATE|ALTER|DROP|COMMENT)\b/.test(command ?? '');
 
 /** Postgres through PGlite, in Node, browsers or a Durable Object (see pglite-workerd.ts). */
 export class PgliteEngine implements StorageEngine {

@@ -1,0 +1,140 @@
+// The shard's ordered change log, in the Durable Object's own SQLite: one record per committed
+// transaction, LSNs gap-free from 1. For a DO-SQLite primary it shares the database (and the
+// transaction) with the data; for PGlite it is what makes a commit durable.
+import type { Change, LogRecord } from '../rpc/changes.js';
+import { VitessError } from '../rpc/errors.js';
+import { decodeChanges, encodeChanges } from './codec.js';
+
+export interface PullOptions {
+  maxRecords?: number;
+  /** Stop before a page grows past this many bytes of encoded changes (at least one record is returned). */
+  maxBytes?: number;
+}
+
+export interface PullResult {
+  records: LogRecord[];
+  /** The newest LSN in the log when pulled. */
+  lastLsn: number;
+}
+
+export interface TrimPolicy {
+  /** Keep at least the newest this many records, whatever listeners acknowledged. */
+  keepRecords: number;
+  /** Keep records younger than this, whatever listeners acknowledged. */
+  keepMs: number;
+  /** Never keep more than this many records: a listener further behind must re-bootstrap. */
+  maxRecords: number;
+}
+
+export const DEFAULT_TRIM: TrimPolicy = { keepRecords: 1000, keepMs: 10 * 60_000, maxRecords: 100_000 };
+
+export interface Listener {
+  id: string;
+  ackedLsn: number;
+}
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS _vt_log (lsn INTEGER PRIMARY KEY, ts INTEGER NOT NULL, txid TEXT NOT NULL, changes TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS _vt_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS _vt_listeners (id TEXT PRIMARY KEY, acked_lsn INTEGER NOT NULL, updated INTEGER NOT NULL)`,
+];
+
+export class ChangeLog {
+  private last: number;
+  private first: number;
+
+  constructor(private readonly sql: SqlStorage) {
+    for (const s of SCHEMA) sql.exec(s);
+    this.last = Number(this.meta('last_lsn') ?? 0);
+    // After a trim the log may be empty; the first LSN still available is one past the trim point.
+    this.first = Number(this.meta('first_lsn') ?? 1);
+  }
+
+  private meta(key: string): string | undefined {
+    const rows = [...this.sql.exec(`SELECT value FROM _vt_meta WHERE key = ?`, key)];
+    return rows[0]?.value as string | undefined;
+  }
+
+  private setMeta(key: string, value: string | number): void {
+    this.sql.exec(`INSERT INTO _vt_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, String(value));
+  }
+
+  get lastLsn(): number {
+    return this.last;
+  }
+
+  /** Oldest LSN a pull can still start from. */
+  get firstLsn(): number {
+    return this.first;
+  }
+
+  /**
+   * Appends one committed transaction. Synchronous, so inside a DO SQLite transaction it commits
+   * or rolls back with the data it describes; the in-memory LSN follows only once that is known,
+   * so callers roll it back with `reload()` when the surrounding transaction fails.
+   */
+  append(changes: Change[], txid: string, ts = Date.now()): LogRecord {
+    const lsn = this.last + 1;
+    this.sql.exec(`INSERT INTO _vt_log (lsn, ts, txid, changes) VALUES (?, ?, ?, ?)`, lsn, ts, txid, encodeChanges(changes));
+    this.setMeta('last_lsn', lsn);
+    this.last = lsn;
+    return { lsn, ts, txid, changes };
+  }
+
+  /** Re-reads the LSNs from storage (after a rolled-back transaction that appended). */
+  reload(): void {
+    this.last = Number(this.meta('last_lsn') ?? 0);
+    this.first = Number(this.meta('first_lsn') ?? 1);
+  }
+
+  /** Records with `lsn >= fromLsn`, oldest first, bounded by count and bytes. */
+  pull(fromLsn: number, opts: PullOptions = {}): PullResult {
+    if (fromLsn < this.first) {
+      throw new VitessError('NOT_FOUND', `LSN ${fromLsn} is below the log's trim point (${this.first}); re-bootstrap from a snapshot`, { limit: 'log retention' });
+    }
+    const maxRecords = Math.max(1, opts.maxRecords ?? 1000);
+    const maxBytes = opts.maxBytes ?? 1024 * 1024;
+    const records: LogRecord[] = [];
+    let bytes = 0;
+    for (const r of this.sql.exec(`SELECT lsn, ts, txid, changes FROM _vt_log WHERE lsn >= ? ORDER BY lsn LIMIT ?`, fromLsn, maxRecords)) {
+      const size = String(r.changes).length;
+      if (records.length && bytes + size > maxBytes) break;
+      bytes += size;
+      records.push({ lsn: Number(r.lsn), ts: Number(r.ts), txid: String(r.txid), changes: decodeChanges(String(r.changes)) });
+    }
+    return { records, lastLsn: this.last };
+  }
+
+  register(id: string, fromLsn = this.last): void {
+    this.sql.exec(`INSERT INTO _vt_listeners (id, acked_lsn, updated) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, fromLsn, Date.now());
+  }
+
+  ack(id: string, lsn: number): void {
+    this.sql.exec(`UPDATE _vt_listeners SET acked_lsn = max(acked_lsn, ?), updated = ? WHERE id = ?`, lsn, Date.now(), id);
+  }
+
+  unregister(id: string): void {
+    this.sql.exec(`DELETE FROM _vt_listeners WHERE id = ?`, id);
+  }
+
+  listeners(): Listener[] {
+    return [...this.sql.exec(`SELECT id, acked_lsn FROM _vt_listeners ORDER BY id`)].map((r) => ({ id: String(r.id), ackedLsn: Number(r.acked_lsn) }));
+  }
+
+  /**
+   * Deletes records no one needs: below every listener's acknowledgement and outside the
+   * retention window, and in any case beyond `maxRecords`. Returns the new first LSN.
+   */
+  trim(policy: TrimPolicy = DEFAULT_TRIM, now = Date.now()): number {
+    const acked = this.listeners().reduce((m, l) => Math.min(m, l.ackedLsn + 1), this.last + 1);
+    const byCount = this.last - policy.keepRecords + 1;
+    const byAge = Number([...this.sql.exec(`SELECT coalesce(min(lsn), ?) AS lsn FROM _vt_log WHERE ts >= ?`, this.last + 1, now - policy.keepMs)][0]!.lsn);
+    const hardFloor = this.last - policy.maxRecords + 1;
+    const keepFrom = Math.max(hardFloor, Math.min(acked, byCount, byAge));
+    if (keepFrom <= this.first) return this.first;
+    this.sql.exec(`DELETE FROM _vt_log WHERE lsn < ?`, keepFrom);
+    this.setMeta('first_lsn', keepFrom);
+    this.first = keepFrom;
+    return keepFrom;
+  }
+}
