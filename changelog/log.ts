@@ -35,6 +35,7 @@ export interface Listener {
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS _vt_log (lsn INTEGER PRIMARY KEY, ts INTEGER NOT NULL, txid TEXT NOT NULL, changes TEXT NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS _vt_log_txid ON _vt_log (txid)`,
   `CREATE TABLE IF NOT EXISTS _vt_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS _vt_listeners (id TEXT PRIMARY KEY, acked_lsn INTEGER NOT NULL, updated INTEGER NOT NULL)`,
 ];
@@ -85,6 +86,11 @@ export class ChangeLog {
   reload(): void {
     this.last = Number(this.meta('last_lsn') ?? 0);
     this.first = Number(this.meta('first_lsn') ?? 1);
+  }
+
+  /** Whether a transaction with this id is in the (retained) log: a decided 2PC commit. */
+  hasTxid(txid: string): boolean {
+    return [...this.sql.exec(`SELECT 1 FROM _vt_log WHERE txid = ? LIMIT 1`, txid)].length > 0;
   }
 
   /** Records with `lsn >= fromLsn`, oldest first, bounded by count and bytes. */

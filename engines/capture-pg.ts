@@ -8,6 +8,8 @@ import { canonicalNumeric, normalizeInt, type SqlType } from '../rpc/values.js';
 
 export const SETUP_SQL = [
   `CREATE TABLE IF NOT EXISTS _vt_changes (seq bigserial PRIMARY KEY, tbl text, op text, row jsonb, old jsonb, ddl text)`,
+  // Units drain their own changes; leftovers can only come from recovery replay, already logged.
+  `DELETE FROM _vt_changes`,
   `CREATE OR REPLACE FUNCTION _vt_image(r jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS
      $$ SELECT coalesce(jsonb_object_agg(key, value #>> '{}'), '{}'::jsonb) FROM jsonb_each(r) $$`,
   `CREATE OR REPLACE FUNCTION _vt_capture() RETURNS trigger LANGUAGE plpgsql AS $$

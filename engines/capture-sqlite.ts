@@ -76,6 +76,9 @@ function decodeImage(json: string, columns: ColumnInfo[]): Row {
   return row;
 }
 
+export const primaryKeyOf = (columns: ColumnInfo[]): string[] =>
+  columns.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
+
 const pick = (row: Row, columns: ColumnInfo[]): Row =>
   Object.fromEntries(columns.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => [c.name, row[c.name] ?? null]));
 

@@ -1,13 +1,17 @@
+import type { Change } from '../rpc/changes.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import type { CatalogColumn } from './dialect/sqlite.js';
-import { CLEAR_SQL, columnsFromRows, COLUMNS_SQL, decodeChanges, DRAIN_SQL, isInternalTable, RECORD_DDL_SQL, SETUP_SQL, TABLES_SQL, triggerSql, type ColumnInfo } from './capture-sqlite.js';
-import type { BatchOptions, CaptureSink, Executor, StorageEngine } from './engine.js';
+import { CLEAR_SQL, columnsFromRows, COLUMNS_SQL, decodeChanges, DRAIN_SQL, isInternalTable, primaryKeyOf, RECORD_DDL_SQL, SETUP_SQL, TABLES_SQL, triggerSql, type ColumnInfo } from './capture-sqlite.js';
+import type { BatchOptions, CaptureSink, Executor, StorageEngine, TableInfo } from './engine.js';
 import { checkBatchSize } from './limits.js';
 import { Mutex } from './mutex.js';
 import { CATALOG_SQL, catalogFromRows, prepareSqlite, sqliteResult } from './sqlite-codec.js';
 import { sqliteError } from './sqlite-errors.js';
 import { TransactionHandle } from './transaction.js';
+
+/** Thrown to roll back a transaction that did what it had to (see `prepare`). */
+const ROLLED_BACK = Symbol('rolled back');
 
 /**
  * A Durable Object's own SQLite (`ctx.storage.sql`). It refuses BEGIN: atomic batches run in
@@ -40,13 +44,19 @@ export class DoSqliteEngine implements StorageEngine {
     }
   }
 
+  /** Takes the captured changes out of _vt_changes; runs inside the unit's transaction. */
+  private drain(): Change[] {
+    const rows = this.exec(DRAIN_SQL);
+    if (!rows.length) return [];
+    this.exec(CLEAR_SQL);
+    return decodeChanges(rows, (t) => this.captured.get(t) ?? []);
+  }
+
   /** Drains captured changes to the sink; runs inside the unit's transaction. */
   private flush(): void {
     if (!this.sink) return;
-    const rows = this.exec(DRAIN_SQL);
-    if (!rows.length) return;
-    this.exec(CLEAR_SQL);
-    this.sink(decodeChanges(rows, (t) => this.captured.get(t) ?? []));
+    const changes = this.drain();
+    if (changes.length) this.sink(changes);
   }
 
   /** One unit of work: with capture on, a transaction that ends by draining its changes. */
@@ -57,6 +67,11 @@ export class DoSqliteEngine implements StorageEngine {
       this.flush();
       return out;
     });
+  }
+
+  async tables(): Promise<TableInfo[]> {
+    return this.exec(TABLES_SQL).map(([n]) => String(n)).filter((t) => !isInternalTable(t)).sort()
+      .map((name) => ({ name, primaryKey: primaryKeyOf(columnsFromRows(this.exec(COLUMNS_SQL, name))) }));
   }
 
   async enableCapture(sink: CaptureSink): Promise<void> {
@@ -129,6 +144,22 @@ export class DoSqliteEngine implements StorageEngine {
         this.catalog = undefined;
         throw e;
       }
+    });
+  }
+
+  prepare(fn: (tx: Executor) => Promise<void>): Promise<Change[]> {
+    const tx: Executor = { query: async (sql, params) => this.runSync(sql, params) };
+    return this.lock.run(async () => {
+      let changes: Change[] = [];
+      await this.storage.transaction(async () => {
+        await TransactionHandle.run(tx, fn);
+        changes = this.drain();
+        throw ROLLED_BACK;
+      }).catch((e: unknown) => {
+        this.catalog = undefined;
+        if (e !== ROLLED_BACK) throw e;
+      });
+      return changes;
     });
   }
 

@@ -18,6 +18,12 @@ export interface Executor {
  */
 export type CaptureSink = (changes: Change[]) => void;
 
+export interface TableInfo {
+  name: string;
+  /** Primary-key columns in key order. */
+  primaryKey: string[];
+}
+
 export interface BatchOptions {
   /** All statements in one transaction: any failure leaves nothing behind. */
   atomic?: boolean;
@@ -43,5 +49,13 @@ export interface StorageEngine extends Executor {
    * without a primary key is then refused) and sends every committed change to `sink`.
    */
   enableCapture(sink: CaptureSink): Promise<void>;
+  /** User tables (not the engine's own `_vt_` tables), with their primary keys. */
+  tables(): Promise<TableInfo[]>;
+  /**
+   * The prepare step of two-phase commit: runs `fn` as a transaction, then rolls it back and
+   * returns the changes it made, for the caller to keep durably and re-apply on commit.
+   * Requires capture.
+   */
+  prepare(fn: (tx: Executor) => Promise<void>): Promise<Change[]>;
   close(): Promise<void>;
 }

@@ -1,9 +1,10 @@
 import { createClient, type Client, type ResultSet as LibsqlResult, type Transaction } from '@libsql/client';
+import type { Change } from '../rpc/changes.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import type { CatalogColumn } from './dialect/sqlite.js';
-import { CLEAR_SQL, columnsFromRows, COLUMNS_SQL, decodeChanges, DRAIN_SQL, isInternalTable, RECORD_DDL_SQL, SETUP_SQL, TABLES_SQL, triggerSql, type ColumnInfo } from './capture-sqlite.js';
-import type { BatchOptions, CaptureSink, Executor, StorageEngine } from './engine.js';
+import { CLEAR_SQL, columnsFromRows, COLUMNS_SQL, decodeChanges, DRAIN_SQL, isInternalTable, primaryKeyOf, RECORD_DDL_SQL, SETUP_SQL, TABLES_SQL, triggerSql, type ColumnInfo } from './capture-sqlite.js';
+import type { BatchOptions, CaptureSink, Executor, StorageEngine, TableInfo } from './engine.js';
 import { checkBatchSize } from './limits.js';
 import { Mutex } from './mutex.js';
 import { CATALOG_SQL, catalogFromRows, prepareSqlite, sqliteResult } from './sqlite-codec.js';
@@ -37,18 +38,33 @@ export class LibsqlEngine implements StorageEngine {
     }
   }
 
+  /** Takes the captured changes out of _vt_changes, inside the unit's transaction. */
+  private async drain(tx: Transaction): Promise<Change[]> {
+    const rows = rawRows(await tx.execute(DRAIN_SQL));
+    if (!rows.length) return [];
+    await tx.execute(CLEAR_SQL);
+    return decodeChanges(rows, (t) => this.captured.get(t) ?? []);
+  }
+
   /** Drains captured changes to the sink, inside the unit's transaction. */
   private async flush(tx: Transaction): Promise<void> {
     if (!this.sink) return;
-    const rows = rawRows(await tx.execute(DRAIN_SQL));
-    if (!rows.length) return;
-    await tx.execute(CLEAR_SQL);
-    this.sink(decodeChanges(rows, (t) => this.captured.get(t) ?? []));
+    const changes = await this.drain(tx);
+    if (changes.length) this.sink(changes);
   }
 
   /** One unit of work: with capture on, a transaction that ends by draining its changes. */
   private unit<T>(fn: (on: Client | Transaction) => Promise<T>): Promise<T> {
     return this.sink ? this.inTransaction(fn) : fn(this.client);
+  }
+
+  tables(): Promise<TableInfo[]> {
+    return this.lock.run(async () => {
+      const names = rawRows(await this.client.execute(TABLES_SQL)).map(([n]) => String(n)).filter((t) => !isInternalTable(t)).sort();
+      const out: TableInfo[] = [];
+      for (const name of names) out.push({ name, primaryKey: primaryKeyOf(columnsFromRows(rawRows(await this.client.execute({ sql: COLUMNS_SQL, args: [name] })))) });
+      return out;
+    });
   }
 
   async enableCapture(sink: CaptureSink): Promise<void> {
@@ -131,6 +147,20 @@ export class LibsqlEngine implements StorageEngine {
 
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
     return this.lock.run(() => this.inTransaction((t) => TransactionHandle.run({ query: (sql, params) => this.run(t, sql, params) }, fn)));
+  }
+
+  prepare(fn: (tx: Executor) => Promise<void>): Promise<Change[]> {
+    return this.lock.run(async () => {
+      const tx = await this.client.transaction('write');
+      try {
+        await TransactionHandle.run({ query: (sql, params) => this.run(tx, sql, params) }, fn);
+        return await this.drain(tx);
+      } finally {
+        await tx.rollback();
+        tx.close();
+        this.catalog = undefined;
+      }
+    });
   }
 
   async close(): Promise<void> {

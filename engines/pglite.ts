@@ -4,7 +4,7 @@ import type { ResultSet, Row, Statement } from '../rpc/results.js';
 import { canonicalNumeric, isJsonObject, normalizeInt, type SqlType, type SqlValue } from '../rpc/values.js';
 import type { Change } from '../rpc/changes.js';
 import { COLUMNS_SQL, decodeChanges, DRAIN_SQL, RECORD_DDL_SQL, SETUP_SQL, triggerSql, UNCAPTURED_SQL, type PgColumn } from './capture-pg.js';
-import type { BatchOptions, CaptureSink, Executor, StorageEngine } from './engine.js';
+import type { BatchOptions, CaptureSink, Executor, StorageEngine, TableInfo } from './engine.js';
 import { Mutex } from './mutex.js';
 import { checkBatchSize, checkStatementSize, checkValueSize, LIMITS, refuseTransactionControl } from './limits.js';
 import { pgError } from './pg-errors.js';
@@ -121,6 +121,17 @@ export class PgliteEngine implements StorageEngine {
     });
   }
 
+  tables(): Promise<TableInfo[]> {
+    return this.lock.run(async () => {
+      const cols = (await this.pg.query<{ tbl: string; col: string; pk: number }>(COLUMNS_SQL)).rows.filter((c) => !c.tbl.startsWith('_vt_'));
+      const names = [...new Set(cols.map((c) => c.tbl))].sort();
+      return names.map((name) => ({
+        name,
+        primaryKey: cols.filter((c) => c.tbl === name && c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.col),
+      }));
+    });
+  }
+
   async enableCapture(sink: CaptureSink): Promise<void> {
     await this.lock.run(() => this.pg.transaction(async (tx) => {
       for (const sql of SETUP_SQL) await tx.query(sql);
@@ -153,6 +164,23 @@ export class PgliteEngine implements StorageEngine {
 
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
     return this.unit((on) => TransactionHandle.run({ query: (sql, params) => this.run(on, sql, params) }, fn), true);
+  }
+
+  prepare(fn: (tx: Executor) => Promise<void>): Promise<Change[]> {
+    return this.lock.run(() => this.pg.transaction(async (tx) => {
+      try {
+        await TransactionHandle.run({ query: (sql, params) => this.run(tx, sql, params) }, fn);
+        return await this.drain(tx);
+      } finally {
+        this.columns = undefined;
+        await tx.rollback();
+      }
+    }));
+  }
+
+  /** The data directory as a tarball, taken between units of work (so it matches the log). */
+  dumpDataDir(): Promise<Blob> {
+    return this.lock.run(() => this.pg.dumpDataDir('none') as Promise<Blob>);
   }
 
   async close(): Promise<void> {

@@ -96,7 +96,8 @@ export function decodeRows(stmt: SqliteStatement, columns: string[], raw: unknow
 /** SQL reading every user table's columns in one go; feed its rows to `catalogFromRows`. */
 export const CATALOG_SQL =
   `SELECT m.name AS tbl, p.name AS col, p.type AS type FROM sqlite_master AS m, pragma_table_info(m.name) AS p ` +
-  `WHERE m.type = 'table' ORDER BY m.name, p.cid`;
+  // DO SQLite refuses to describe its own _cf_ tables ("not authorized").
+  `WHERE m.type = 'table' AND m.name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY m.name, p.cid`;
 
 export function catalogFromRows(rows: unknown[][]): Map<string, CatalogColumn[]> {
   const tables = new Map<string, CatalogColumn[]>();

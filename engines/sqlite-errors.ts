@@ -14,6 +14,11 @@ export function sqliteError(e: unknown): VitessError {
     const kind = m[1] === 'NOT NULL' ? 'not-null' : 'unique';
     return new VitessError('CONSTRAINT', `${kind} constraint violated on ${table} (${columns.join(', ')})`, { table, columns });
   }
+  if ((m = /CHECK constraint failed: (\w+)_(bool|int2|int4|int8|float4|float8|numeric|json|jsonb|date|timestamp|timestamptz)$/.exec(msg.trim()))) {
+    // The dialect's own type CHECKs (sqlite-ddl.ts): Postgres would refuse the input as invalid.
+    const [, where = '', type] = m;
+    return new VitessError('INVALID', `invalid input for type ${type} (${where.replace('_', '.')})`, { constraint: `${where}_${type}` });
+  }
   if ((m = /CHECK constraint failed: (.+)/.exec(msg))) {
     return new VitessError('CONSTRAINT', `check constraint "${m[1]!.trim()}" violated`, { constraint: m[1]!.trim() });
   }

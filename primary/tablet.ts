@@ -1,35 +1,132 @@
 import { DurableObject } from 'cloudflare:workers';
+import { changeStatements } from '../changelog/apply.js';
+import { ChangeLog, DEFAULT_TRIM, type PullOptions, type PullResult, type TrimPolicy } from '../changelog/log.js';
+import { snapshotPage, type SnapshotPage } from '../changelog/snapshot.js';
+import { parseOne } from '../engines/dialect/parse.js';
 import { DoSqliteEngine } from '../engines/do-sqlite.js';
 import type { BatchOptions, EngineKind, StorageEngine } from '../engines/engine.js';
+import { Mutex } from '../engines/mutex.js';
 import { PgliteEngine } from '../engines/pglite.js';
 import { createWorkerdPGlite } from '../engines/pglite-workerd.js';
+import type { Change, LogRecord } from '../rpc/changes.js';
 import { encodeError, VitessError } from '../rpc/errors.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
+import { DEFAULT_TX_TIMEOUT_MS, pullLoop, ROLLBACK_REQUESTED, type TxDriver } from './interactive.js';
+import { PgliteSnapshots } from './pglite-snapshots.js';
+import { PreparedStore } from './prepared.js';
+
+/** A result as the tablet returns it: with the shard's LSN after the statement. */
+export type TabletResult = ResultSet & { lsn: number };
+
+export interface TxOutcome {
+  outcome: 'committed' | 'rolled back' | 'prepared';
+  lsn: number;
+}
+
+/** Receives records as they commit (replica DOs, gateway streams). Pull is the fallback. */
+export interface LogListener {
+  push(records: LogRecord[]): Promise<void>;
+}
+
+export interface TabletStatus {
+  engine: EngineKind | null;
+  lsn: number;
+  firstLsn: number;
+  listeners: { id: string; ackedLsn: number; pushing: boolean }[];
+  prepared: { txid: string; preparedAt: number }[];
+  snapshot?: { lsn: number; bytes: number; taken: number };
+}
+
+/** Writers wait at most this long for the shard (behind a transaction or a prepared one). */
+const WRITE_WAIT_MS = 10_000;
+/** A PGlite primary snapshots its data directory after this many records (and on its alarm). */
+const PGLITE_SNAPSHOT_EVERY = 500;
+const ALARM_MS = 5_000;
+
+function isReadOnly(sql: string): boolean {
+  try {
+    const { ast } = parseOne(sql);
+    if (ast.type === 'with') return ast.bind.every((b) => b.statement.type === 'select') && ast.in.type === 'select';
+    return ast.type === 'select' || ast.type === 'union' || ast.type === 'union all' || ast.type === 'values';
+  } catch {
+    return false; // let the engine report it; treat as a write meanwhile
+  }
+}
 
 /**
- * VTTablet: the primary of one shard, a Durable Object running one storage engine. The engine
- * is fixed by the first call (the keyspace's engine) and kept in the DO's storage; a call
- * naming another engine is refused rather than silently served by the wrong one.
+ * VTTablet: the primary of one shard. Executes statements on its engine, writes one change-log
+ * record per commit (in the same transaction on DO SQLite; before acknowledging on PGlite),
+ * serves the log (pull, wait, push), snapshots, and takes part in two-phase commit.
  */
 export class VTTablet extends DurableObject {
+  private readonly log: ChangeLog;
+  private readonly prepared: PreparedStore;
+  private readonly pgSnapshots: PgliteSnapshots;
   private engine: Promise<StorageEngine> | undefined;
+  private kind: EngineKind | undefined;
+  /** Writers take turns here; a prepared transaction keeps it until decided. */
+  private readonly writeLock = new Mutex();
+  private unprepared: Promise<void> = Promise.resolve();
+  private releasePrepared: (() => void) | undefined;
+  /** Id recorded on the log record of the unit committing now. */
+  private txid: string | undefined;
+  private readonly waiters = new Set<{ lsn: number; wake: () => void }>();
+  private readonly pushers = new Map<string, LogListener>();
+  private trimPolicy: TrimPolicy = DEFAULT_TRIM;
+
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env as never);
+    this.log = new ChangeLog(ctx.storage.sql);
+    this.prepared = new PreparedStore(ctx.storage.sql);
+    this.pgSnapshots = new PgliteSnapshots(ctx.storage);
+    if (this.prepared.list().length) this.holdForPrepared();
+  }
+
+  // ---- engine -------------------------------------------------------------------------------
+
+  /** The sink every engine commit ends in: one log record, then wake readers and listeners. */
+  private readonly sink = (changes: Change[]): void => {
+    const record = this.log.append(changes, this.txid ?? crypto.randomUUID());
+    if (this.txid && this.prepared.get(this.txid)) this.prepared.delete(this.txid);
+    this.committed(record);
+  };
 
   private open(kind: EngineKind): Promise<StorageEngine> {
-    this.engine ??= (async () => {
-      const stored = await this.ctx.storage.get<EngineKind>('engine');
-      if (!stored) await this.ctx.storage.put('engine', kind);
-      const actual = stored ?? kind;
-      if (actual === 'pglite') return new PgliteEngine(await createWorkerdPGlite());
-      return new DoSqliteEngine(this.ctx.storage);
-    })().catch((e: unknown) => {
+    this.engine ??= this.start(kind).catch((e: unknown) => {
       this.engine = undefined;
       throw e;
     });
-    return this.engine.then(async (engine) => {
+    return this.engine.then((engine) => {
       if (engine.kind !== kind) throw new VitessError('INVALID', `this shard runs ${engine.kind}, not ${kind}`);
       return engine;
     });
+  }
+
+  private async start(requested: EngineKind): Promise<StorageEngine> {
+    const stored = await this.ctx.storage.get<EngineKind>('engine');
+    if (!stored) await this.ctx.storage.put('engine', requested);
+    this.kind = stored ?? requested;
+    if (this.kind !== 'pglite') {
+      const engine = new DoSqliteEngine(this.ctx.storage);
+      await engine.enableCapture(this.sink);
+      return engine;
+    }
+    // PGlite keeps its data in memory: load the newest snapshot, then replay the log after it.
+    const snapshot = this.pgSnapshots.latest();
+    const data = this.pgSnapshots.load();
+    const engine = new PgliteEngine(await createWorkerdPGlite(data ? { dataDir: data } : {}));
+    for (let from = (snapshot?.lsn ?? 0) + 1; from <= this.log.lastLsn;) {
+      const { records } = this.log.pull(from, { maxRecords: 500 });
+      for (const r of records) {
+        await engine.transaction(async (tx) => {
+          for (const c of r.changes) for (const s of changeStatements(c)) await tx.query(s.sql, s.params);
+        });
+      }
+      from = records.at(-1)!.lsn + 1;
+    }
+    await engine.enableCapture(this.sink);
+    return engine;
   }
 
   /** Errors cross Workers RPC as plain Errors: the code rides in the message. */
@@ -41,11 +138,248 @@ export class VTTablet extends DurableObject {
     }
   }
 
-  query(kind: EngineKind, sql: string, params: SqlValue[] = []): Promise<ResultSet> {
-    return this.guard(async () => (await this.open(kind)).query(sql, params));
+  /**
+   * One write at a time, and none while a transaction is prepared, waiting at most
+   * WRITE_WAIT_MS. The prepared hold is awaited outside the lock, so that the decision that
+   * releases it (commitPrepared, which takes the lock) is never stuck behind a waiter.
+   */
+  private async write<T>(txid: string, fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + WRITE_WAIT_MS;
+    for (;;) {
+      await this.untilUnprepared(deadline);
+      const out = await this.writeLock.run(async (): Promise<{ value: T } | undefined> => {
+        if (this.releasePrepared) return undefined; // prepared while we queued: wait again
+        this.txid = txid;
+        try {
+          return { value: await fn() };
+        } catch (e) {
+          this.log.reload(); // an append in a rolled-back transaction did not happen
+          throw e;
+        } finally {
+          this.txid = undefined;
+        }
+      }, Math.max(1, deadline - Date.now()), 'shard write lock');
+      if (out) return out.value;
+    }
   }
 
-  batch(kind: EngineKind, statements: Statement[], opts: BatchOptions = {}): Promise<ResultSet[]> {
-    return this.guard(async () => (await this.open(kind)).batch(statements, opts));
+  private async untilUnprepared(deadline: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new VitessError('TIMEOUT', 'a prepared cross-shard transaction holds this shard; try again', { limit: 'lock wait' })), Math.max(0, deadline - Date.now()));
+    });
+    await Promise.race([this.unprepared, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  private holdForPrepared(): void {
+    if (this.releasePrepared) return;
+    this.unprepared = new Promise((resolve) => { this.releasePrepared = resolve; });
+  }
+
+  private maybeReleasePrepared(): void {
+    if (this.prepared.list().length || !this.releasePrepared) return;
+    this.releasePrepared();
+    this.releasePrepared = undefined;
+    this.unprepared = Promise.resolve();
+  }
+
+  private committed(record: LogRecord): void {
+    for (const w of [...this.waiters]) if (record.lsn >= w.lsn) w.wake();
+    for (const [id, listener] of this.pushers) {
+      // Push is best effort: a listener that fails is dropped and catches up by pulling.
+      listener.push([record]).catch(() => this.pushers.delete(id));
+    }
+    void this.ctx.storage.getAlarm().then((at) => (at === null ? this.ctx.storage.setAlarm(Date.now() + ALARM_MS) : undefined));
+  }
+
+  private result(r: ResultSet): TabletResult {
+    return { ...r, lsn: this.log.lastLsn };
+  }
+
+  // ---- execution ----------------------------------------------------------------------------
+
+  query(kind: EngineKind, sql: string, params: SqlValue[] = []): Promise<TabletResult> {
+    return this.guard(async () => {
+      const engine = await this.open(kind);
+      if (isReadOnly(sql)) return this.result(await engine.query(sql, params));
+      return this.write(crypto.randomUUID(), async () => this.result(await engine.query(sql, params)));
+    });
+  }
+
+  batch(kind: EngineKind, statements: Statement[], opts: BatchOptions = {}): Promise<TabletResult[]> {
+    return this.guard(async () => {
+      const engine = await this.open(kind);
+      return this.write(crypto.randomUUID(), async () => (await engine.batch(statements, opts)).map((r) => this.result(r)));
+    });
+  }
+
+  /**
+   * An interactive transaction: statements are pulled from `driver` until it says commit,
+   * rollback or (with `twoPhase`) prepare. Rolled back on error, on the driver's word, and
+   * when `timeoutMs` (default 10 s) passes.
+   */
+  transaction(kind: EngineKind, txid: string, driver: TxDriver, opts: { timeoutMs?: number; twoPhase?: boolean } = {}): Promise<TxOutcome> {
+    return this.guard(async () => {
+      const engine = await this.open(kind);
+      const body = pullLoop(driver, txid, opts.timeoutMs ?? DEFAULT_TX_TIMEOUT_MS);
+      try {
+        return await this.write(txid, async (): Promise<TxOutcome> => {
+          if (!opts.twoPhase) {
+            await engine.transaction(async (tx) => {
+              if ((await body(tx)) === 'prepare') throw new VitessError('INVALID', 'prepare needs a two-phase transaction');
+            });
+            return { outcome: 'committed', lsn: this.log.lastLsn };
+          }
+          const changes = await engine.prepare(async (tx) => {
+            if ((await body(tx)) !== 'prepare') throw new VitessError('INVALID', 'a two-phase transaction ends with prepare or rollback');
+          });
+          this.prepared.put(txid, changes);
+          this.holdForPrepared();
+          return { outcome: 'prepared', lsn: this.log.lastLsn };
+        });
+      } catch (e) {
+        if (e === ROLLBACK_REQUESTED) return { outcome: 'rolled back', lsn: this.log.lastLsn };
+        throw e;
+      }
+    });
+  }
+
+  /** Commits a prepared transaction: its changes are applied as one record carrying its txid. Idempotent. */
+  commitPrepared(txid: string): Promise<TxOutcome> {
+    return this.guard(async () => {
+      const changes = this.prepared.get(txid);
+      if (!changes) {
+        if (this.log.hasTxid(txid)) return { outcome: 'committed', lsn: this.log.lastLsn };
+        throw new VitessError('NOT_FOUND', `transaction ${txid} is not prepared on this shard`);
+      }
+      const engine = await this.open(this.kind ?? (await this.ctx.storage.get<EngineKind>('engine')) ?? 'do-sqlite');
+      // Runs under the write lock without waiting on itself: the prepared hold is for others.
+      await this.writeLock.run(async () => {
+        this.txid = txid;
+        try {
+          await engine.transaction(async (tx) => {
+            for (const c of changes) for (const s of changeStatements(c)) await tx.query(s.sql, s.params);
+          });
+          // An empty transaction commits no record; it is decided all the same.
+          this.prepared.delete(txid);
+        } catch (e) {
+          this.log.reload();
+          throw e;
+        } finally {
+          this.txid = undefined;
+        }
+      });
+      this.maybeReleasePrepared();
+      return { outcome: 'committed', lsn: this.log.lastLsn };
+    });
+  }
+
+  /** Forgets a prepared transaction. Idempotent. */
+  rollbackPrepared(txid: string): Promise<TxOutcome> {
+    return this.guard(async () => {
+      this.prepared.delete(txid);
+      this.maybeReleasePrepared();
+      return { outcome: 'rolled back', lsn: this.log.lastLsn };
+    });
+  }
+
+  listPrepared(): { txid: string; preparedAt: number }[] {
+    return this.prepared.list();
+  }
+
+  // ---- the log ----------------------------------------------------------------------------
+
+  pull(fromLsn: number, opts: PullOptions = {}): Promise<PullResult> {
+    return this.guard(async () => this.log.pull(fromLsn, opts));
+  }
+
+  /** Resolves with the current LSN once it reaches `lsn`, or when `timeoutMs` passes. */
+  async waitFor(lsn: number, timeoutMs = 5_000): Promise<number> {
+    if (this.log.lastLsn >= lsn) return this.log.lastLsn;
+    await new Promise<void>((resolve) => {
+      const w = { lsn, wake: () => { this.waiters.delete(w); clearTimeout(timer); resolve(); } };
+      const timer = setTimeout(w.wake, timeoutMs);
+      this.waiters.add(w);
+    });
+    return this.log.lastLsn;
+  }
+
+  /** Registers a listener whose acknowledgements hold back the trim point. */
+  register(id: string, fromLsn?: number): number {
+    this.log.register(id, fromLsn);
+    return this.log.lastLsn;
+  }
+
+  /** Registers and also pushes each new record to `listener` (while this DO lives). */
+  subscribe(id: string, listener: LogListener, fromLsn?: number): number {
+    this.log.register(id, fromLsn);
+    // A stub passed into a call is released when the call returns: keep a duplicate.
+    const kept = (listener as LogListener & { dup?: () => LogListener }).dup?.() ?? listener;
+    this.pushers.set(id, kept);
+    return this.log.lastLsn;
+  }
+
+  ack(id: string, lsn: number): void {
+    this.log.ack(id, lsn);
+  }
+
+  unregister(id: string): void {
+    this.log.unregister(id);
+    this.pushers.delete(id);
+  }
+
+  /**
+   * Trims now with `policy` (kept for later trims too). A PGlite primary replays from its data
+   * directory snapshot, so it takes a fresh one first and never trims past it.
+   */
+  trim(policy?: Partial<TrimPolicy>): Promise<number> {
+    return this.guard(async () => {
+      if (policy) this.trimPolicy = { ...this.trimPolicy, ...policy };
+      if (this.kind === 'pglite' && (this.pgSnapshots.latest()?.lsn ?? 0) < this.log.lastLsn) await this.snapshotDataDir();
+      return this.trimNow();
+    });
+  }
+
+  private trimNow(): number {
+    // A PGlite primary replays from its snapshot: records after it must stay.
+    const snap = this.kind === 'pglite' ? this.pgSnapshots.latest()?.lsn ?? 0 : Infinity;
+    const policy = { ...this.trimPolicy, maxRecords: Math.max(this.trimPolicy.maxRecords, this.log.lastLsn - snap) };
+    if (this.kind === 'pglite') policy.keepRecords = Math.max(policy.keepRecords, this.log.lastLsn - snap);
+    return this.log.trim(policy);
+  }
+
+  /** One page of `table` in primary-key order, after `afterKey`; with the LSN it was read at. */
+  snapshot(kind: EngineKind, table: string, afterKey: SqlValue[] | null, limit = 500): Promise<SnapshotPage> {
+    return this.guard(async () => ({ ...(await snapshotPage(await this.open(kind), table, afterKey, limit)), lsn: this.log.lastLsn }));
+  }
+
+  /** Takes a PGlite data-directory snapshot now (also done by the alarm). */
+  snapshotDataDir(): Promise<{ lsn: number; bytes: number } | null> {
+    return this.guard(async () => {
+      if (this.kind !== 'pglite' || !this.engine) return null;
+      const engine = (await this.engine) as PgliteEngine;
+      // Under the write lock, so the data directory is exactly the state at this LSN.
+      return this.writeLock.run(async () => this.pgSnapshots.save(await engine.dumpDataDir(), this.log.lastLsn));
+    });
+  }
+
+  status(): TabletStatus {
+    const snap = this.kind === 'pglite' ? this.pgSnapshots.latest() : undefined;
+    return {
+      engine: this.kind ?? null,
+      lsn: this.log.lastLsn,
+      firstLsn: this.log.firstLsn,
+      listeners: this.log.listeners().map((l) => ({ ...l, pushing: this.pushers.has(l.id) })),
+      prepared: this.prepared.list(),
+      ...(snap ? { snapshot: snap } : {}),
+    };
+  }
+
+  override async alarm(): Promise<void> {
+    if (this.kind === 'pglite') {
+      const snap = this.pgSnapshots.latest();
+      if (this.log.lastLsn - (snap?.lsn ?? 0) >= PGLITE_SNAPSHOT_EVERY || (snap && snap.lsn < this.log.lastLsn)) await this.snapshotDataDir();
+    }
+    this.trimNow();
   }
 }

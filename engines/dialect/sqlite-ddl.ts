@@ -11,6 +11,9 @@ function typeCheck(table: string, column: string, type: SqlType): string {
   const body = ((): string | undefined => {
     switch (type) {
       case 'bool': return `${c} IN (0, 1)`;
+      // SQLite would keep text it cannot convert ('x' in an INT column); Postgres refuses it.
+      case 'int2': case 'int4': case 'int8': return `typeof(${c}) IN ('integer', 'null')`;
+      case 'float4': case 'float8': case 'numeric': return `typeof(${c}) IN ('integer', 'real', 'null')`;
       case 'json': case 'jsonb': return `json_valid(${c})`;
       case 'date': return `date(${c}) IS ${c}`;
       case 'timestamp': case 'timestamptz': return `strftime(${TIMESTAMP_FORMAT}, ${c}) IS ${c}`;
@@ -32,7 +35,7 @@ function constraintName(c: { constraintName?: { name: string } | undefined }): s
   return c.constraintName ? ` CONSTRAINT ${quoteIdent(c.constraintName.name)}` : '';
 }
 
-function columnDef(r: SqliteRenderer, table: string, col: CreateColumnDef, primaryKey: boolean): string {
+function columnDef(r: SqliteRenderer, table: string, col: CreateColumnDef, primaryKey: boolean, scope: ReturnType<SqliteRenderer['newScope']>): string {
   if (col.collate) throw unsupported('COLLATE');
   if (col.dataType.kind === 'array') throw unsupported(`array column ${col.name.name}`);
   const type = pgTypeOf(col.dataType);
@@ -45,14 +48,13 @@ function columnDef(r: SqliteRenderer, table: string, col: CreateColumnDef, prima
   let sql = `${name} ${sqliteDeclaredType(col.dataType)}`;
   // SQLite lets non-integer primary keys hold NULL; Postgres never does.
   if (primaryKey) sql += ' PRIMARY KEY NOT NULL';
-  const scope = r.newScope();
   for (const c of col.constraints ?? []) {
     switch (c.type) {
       case 'primary key': break;
       case 'not null': sql += `${constraintName(c)} NOT NULL`; break;
       case 'null': break;
       case 'unique': sql += `${constraintName(c)} UNIQUE`; break;
-      case 'default': sql += `${constraintName(c)} DEFAULT (${r.storeAs(type, r.expr(c.default, scope))})`; break;
+      case 'default': sql += `${constraintName(c)} DEFAULT (${r.storeAs(type, r.expr(c.default, r.newScope()))})`; break;
       case 'check': sql += `${constraintName(c)} CHECK (${r.expr(c.expr, scope).sql})`; break;
       case 'reference': sql += `${constraintName(c)}${references(c)}`; break;
       default: throw unsupported(`column constraint ${(c as { type: string }).type.toUpperCase()}`);
@@ -78,9 +80,9 @@ export function createTable(r: SqliteRenderer, s: CreateTableStatement): string 
   // A single-column primary key is written inline, where SQLite needs it for SERIAL (rowid) columns.
   const singlePk = inlinePk.length === 1 ? inlinePk[0]!.name.name
     : tablePk?.type === 'primary key' && tablePk.columns.length === 1 ? tablePk.columns[0]!.name : undefined;
-  const parts = cols.map((c) => columnDef(r, table, c, c.name.name === singlePk));
   const scope = r.newScope();
   scope.sources.push({ alias: table, columns: cols.map((c) => ({ name: c.name.name, type: pgTypeOf(c.dataType) })) });
+  const parts = cols.map((c) => columnDef(r, table, c, c.name.name === singlePk, scope));
   for (const c of s.constraints ?? []) {
     switch (c.type) {
       case 'primary key':
@@ -135,7 +137,12 @@ export function alterTable(r: SqliteRenderer, s: AlterTableStatement): string {
       if (change.column.constraints?.some((c) => c.type === 'primary key' || c.type === 'unique')) {
         throw unsupported('ADD COLUMN with PRIMARY KEY or UNIQUE', 'is not supported on SQLite engines; add the column, then CREATE UNIQUE INDEX');
       }
-      return `${head} ADD COLUMN ${columnDef(r, table, change.column, false)}`;
+      {
+        const scope = r.newScope();
+        const existing = r.catalog.columns(table);
+        scope.sources.push({ alias: table, columns: existing && [...existing, { name: change.column.name.name, type: pgTypeOf(change.column.dataType) }] });
+        return `${head} ADD COLUMN ${columnDef(r, table, change.column, false, scope)}`;
+      }
     case 'drop column':
       if (change.ifExists) throw unsupported('DROP COLUMN IF EXISTS');
       return `${head} DROP COLUMN ${quoteIdent(change.column.name)}`;

@@ -1,0 +1,215 @@
+// The shard primary (VTTablet) in workerd, on both engines: execution, change log, interactive
+// and two-phase transactions, listeners, trim, snapshots, and restarts (DO eviction).
+import { evictDurableObject } from 'cloudflare:test';
+import { env, RpcTarget } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import type { EngineKind } from '../../engines/engine.js';
+import type { TxReply, TxStep } from '../../primary/interactive.js';
+import type { VTTablet } from '../../primary/tablet.js';
+import type { LogRecord } from '../../rpc/changes.js';
+import { asVitessError } from '../../rpc/errors.js';
+import type { SqlValue } from '../../rpc/values.js';
+
+type Tablet = Pick<VTTablet, 'query' | 'batch' | 'transaction' | 'commitPrepared' | 'rollbackPrepared' | 'pull' | 'waitFor'
+  | 'register' | 'subscribe' | 'ack' | 'trim' | 'snapshot' | 'status' | 'snapshotDataDir' | 'listPrepared'>;
+
+let seq = 0;
+const tablet = (kind: EngineKind, name = `${kind}-${++seq}-${Math.random()}`) => {
+  const stub = env.TABLET.get(env.TABLET.idFromName(name));
+  return { t: stub as unknown as Tablet, stub, kind };
+};
+
+/** A transaction driver that replays a script of statements and then ends as told. */
+class Script extends RpcTarget {
+  readonly replies: TxReply[] = [];
+  private i = 0;
+  constructor(private readonly steps: (TxStep | ((last: TxReply) => TxStep))[]) { super(); }
+  async next(reply: TxReply): Promise<TxStep> {
+    if (reply) this.replies.push(reply);
+    const step = this.steps[this.i++];
+    if (!step) return { end: 'commit' };
+    return typeof step === 'function' ? step(reply) : step;
+  }
+}
+
+/** Never answers: the transaction must time out. */
+class Silent extends RpcTarget {
+  next(): Promise<TxStep> { return new Promise(() => undefined); }
+}
+
+class Collector extends RpcTarget {
+  readonly records: LogRecord[] = [];
+  async push(records: LogRecord[]): Promise<void> { this.records.push(...records); }
+}
+
+/**
+ * Restarts the DO (in-memory state gone, storage kept). workerd will not evict a DO that runs
+ * PGlite ("active references"), so PGlite restarts are covered by the crash test instead
+ * (tests/e2e/crash.test.ts), which kills the whole runtime.
+ */
+const restart = async (stub: DurableObjectStub, kind: EngineKind): Promise<void> => {
+  if (kind === 'do-sqlite') await evictDurableObject(stub);
+};
+
+const code = async (p: Promise<unknown>): Promise<string> => p.then(() => 'resolved', (e) => asVitessError(e).code);
+const rows = async (t: Tablet, kind: EngineKind, sql: string, params?: SqlValue[]) => (await t.query(kind, sql, params)).rows;
+
+describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
+  it('executes, logs one record per commit with gap-free LSNs, and returns the LSN', async () => {
+    const { t } = tablet(kind);
+    const r1 = await t.query(kind, 'CREATE TABLE items (id INT PRIMARY KEY, name TEXT, qty INT)');
+    const r2 = await t.query(kind, "INSERT INTO items VALUES (1, 'a', 1), (2, 'b', 2)");
+    const r3 = await t.batch(kind, [{ sql: "UPDATE items SET qty = 5 WHERE id = 1" }, { sql: 'DELETE FROM items WHERE id = 2' }], { atomic: true });
+    const read = await t.query(kind, 'SELECT * FROM items');
+    expect([r1.lsn, r2.lsn, r3[1]!.lsn, read.lsn]).toEqual([1, 2, 3, 3]);
+    const { records, lastLsn } = await t.pull(1);
+    expect(lastLsn).toBe(3);
+    expect(records.map((r) => r.lsn)).toEqual([1, 2, 3]);
+    expect(records[0]!.changes).toEqual([{ ddl: 'CREATE TABLE items (id INT PRIMARY KEY, name TEXT, qty INT)' }]);
+    expect(records[2]!.changes).toEqual([
+      { table: 'items', op: 'update', key: { id: 1 }, row: { id: 1, name: 'a', qty: 5 } },
+      { table: 'items', op: 'delete', key: { id: 2 } },
+    ]);
+    expect((await t.pull(3, { maxRecords: 1 })).records.map((r) => r.lsn)).toEqual([3]);
+  }, 60_000);
+
+  it('a failed statement in an atomic batch leaves no row and no log record; the shard keeps serving', async () => {
+    const { t } = tablet(kind);
+    await t.query(kind, 'CREATE TABLE b (id INT PRIMARY KEY, v TEXT NOT NULL)');
+    expect(await code(t.batch(kind, [{ sql: "INSERT INTO b VALUES (1, 'x')" }, { sql: 'INSERT INTO b VALUES (2, NULL)' }], { atomic: true }))).toBe('CONSTRAINT');
+    expect(await code(t.query(kind, 'SELEC 1'))).toBe('SYNTAX');
+    expect(await code(t.query(kind, 'SELECT * FROM nope'))).toBe('NOT_FOUND');
+    expect(await code(t.query(kind, "INSERT INTO b VALUES ('x', 'y')"))).toMatch(/INVALID|CONSTRAINT/);
+    expect(await code(t.query(kind, `SELECT '${'x'.repeat(101 * 1024)}'`))).toBe('LIMIT_EXCEEDED');
+    expect(await rows(t, kind, 'SELECT count(*) AS n FROM b')).toEqual([{ n: 0 }]);
+    expect((await t.pull(1)).lastLsn).toBe(1);
+    await t.query(kind, "INSERT INTO b VALUES (1, 'ok')");
+    expect((await t.pull(1)).lastLsn).toBe(2);
+  }, 60_000);
+
+  it('refuses a table without a primary key, naming it', async () => {
+    const { t } = tablet(kind);
+    const err = await t.query(kind, 'CREATE TABLE loose (a INT)').catch((e) => asVitessError(e));
+    expect(err).toMatchObject({ code: 'INVALID', message: expect.stringMatching(/"loose" has no primary key/) });
+    expect((await t.pull(1)).lastLsn).toBe(0);
+  }, 60_000);
+
+  it('interactive transactions: own writes visible, commit, rollback on request, on error and on timeout', async () => {
+    const { t } = tablet(kind);
+    await t.query(kind, 'CREATE TABLE acc (id INT PRIMARY KEY, bal INT NOT NULL CHECK (bal >= 0))');
+    await t.query(kind, 'INSERT INTO acc VALUES (1, 100), (2, 0)');
+    const s = new Script([
+      { sql: 'UPDATE acc SET bal = bal - 30 WHERE id = 1' },
+      { sql: 'UPDATE acc SET bal = bal + 30 WHERE id = 2' },
+      { sql: 'SELECT bal FROM acc WHERE id = 2' },
+    ]);
+    expect(await t.transaction(kind, 'tx-1', s)).toMatchObject({ outcome: 'committed', lsn: 3 });
+    expect(s.replies.at(-1)).toMatchObject({ result: { rows: [{ bal: 30 }] } });
+    expect((await t.pull(3)).records[0]!.txid).toBe('tx-1');
+
+    expect(await t.transaction(kind, 'tx-2', new Script([{ sql: 'DELETE FROM acc' }, { end: 'rollback' }]))).toMatchObject({ outcome: 'rolled back' });
+    expect(await code(t.transaction(kind, 'tx-3', new Script([{ sql: 'DELETE FROM acc WHERE id = 2' }, { sql: 'UPDATE acc SET bal = -1 WHERE id = 1' }])))).toBe('CONSTRAINT');
+    expect(await code(t.transaction(kind, 'tx-4', new Silent(), { timeoutMs: 300 }))).toBe('TIMEOUT');
+    expect(await rows(t, kind, 'SELECT * FROM acc ORDER BY id')).toEqual([{ id: 1, bal: 70 }, { id: 2, bal: 30 }]);
+    expect((await t.pull(1)).lastLsn).toBe(3);
+  }, 60_000);
+
+  it('200 concurrent read-modify-write transactions lose no update', async () => {
+    const { t } = tablet(kind);
+    await t.query(kind, 'CREATE TABLE counter (id INT PRIMARY KEY, n INT NOT NULL)');
+    await t.query(kind, 'INSERT INTO counter VALUES (1, 0)');
+    await Promise.all(Array.from({ length: 200 }, (_, i) => t.transaction(kind, `inc-${i}`, new Script([
+      { sql: 'SELECT n FROM counter WHERE id = 1' },
+      (last) => ({ sql: 'UPDATE counter SET n = $1 WHERE id = 1', params: [((last as unknown as { result: { rows: { n: number }[] } }).result.rows[0]!.n) + 1] }),
+    ]))));
+    expect(await rows(t, kind, 'SELECT n FROM counter')).toEqual([{ n: 200 }]);
+    expect((await t.pull(1)).lastLsn).toBe(202);
+  }, 120_000);
+
+  it('waitFor resolves once the LSN is reached, or at its timeout', async () => {
+    const { t } = tablet(kind);
+    await t.query(kind, 'CREATE TABLE w (id INT PRIMARY KEY)');
+    expect(await t.waitFor(2, 50)).toBe(1);
+    const waiting = t.waitFor(2, 10_000);
+    await t.query(kind, 'INSERT INTO w VALUES (1)');
+    expect(await waiting).toBe(2);
+  }, 60_000);
+
+  it('pushes committed records to a subscribed listener', async () => {
+    const { t } = tablet(kind);
+    const c = new Collector();
+    await t.subscribe('gw-1', c);
+    await t.query(kind, 'CREATE TABLE p (id INT PRIMARY KEY)');
+    await t.query(kind, 'INSERT INTO p VALUES (1)');
+    await t.waitFor(2, 1000);
+    await expect.poll(() => c.records.map((r) => r.lsn)).toEqual([1, 2]);
+  }, 60_000);
+
+  it('trims below the listeners’ acknowledgements and the retention window; the log stays bounded', async () => {
+    const { t } = tablet(kind);
+    await t.query(kind, 'CREATE TABLE tr (id INT PRIMARY KEY, v INT)');
+    await t.register('replica-a', 0);
+    for (let i = 0; i < 60; i++) await t.query(kind, 'INSERT INTO tr VALUES ($1, $1)', [i]);
+    expect(await t.trim({ keepRecords: 10, keepMs: 0, maxRecords: 1000 })).toBe(1); // replica-a acked nothing
+    await t.ack('replica-a', 40);
+    expect(await t.trim()).toBe(41);
+    expect(await code(t.pull(5))).toBe('NOT_FOUND');
+    // A listener that never acknowledges cannot hold more than maxRecords.
+    for (let i = 60; i < 120; i++) await t.query(kind, 'INSERT INTO tr VALUES ($1, $1)', [i]);
+    const first = await t.trim({ maxRecords: 25 });
+    const status = await t.status();
+    expect(status.lsn - first + 1).toBeLessThanOrEqual(kind === 'pglite' ? status.lsn : 25);
+    expect((await t.pull(first)).records[0]!.lsn).toBe(first);
+  }, 120_000);
+
+  it('serves consistent snapshot pages in primary-key order', async () => {
+    const { t } = tablet(kind);
+    await t.query(kind, 'CREATE TABLE s (a INT, b TEXT, v INT, PRIMARY KEY (a, b))');
+    for (let i = 0; i < 7; i++) await t.query(kind, 'INSERT INTO s VALUES ($1, $2, $3)', [i % 3, `k${i}`, i]);
+    const seen: unknown[] = [];
+    let after: SqlValue[] | null = null;
+    do {
+      const page = await t.snapshot(kind, 's', after, 3);
+      seen.push(...page.rows);
+      after = page.nextKey;
+    } while (after);
+    expect(seen).toEqual(await rows(t, kind, 'SELECT * FROM s ORDER BY a, b'));
+    expect(await code(t.snapshot(kind, 'missing', null))).toBe('NOT_FOUND');
+  }, 60_000);
+
+  it('two-phase commit: prepared writes are invisible, hold the shard, survive a restart and are decidable', async () => {
+    const { t, stub } = tablet(kind);
+    await t.query(kind, 'CREATE TABLE tp (id INT PRIMARY KEY, v TEXT)');
+    await t.query(kind, "INSERT INTO tp VALUES (1, 'before')");
+    const prep = await t.transaction(kind, 'gtx-1', new Script([{ sql: "UPDATE tp SET v = 'after' WHERE id = 1" }, { sql: "INSERT INTO tp VALUES (2, 'new')" }, { end: 'prepare' }]), { twoPhase: true });
+    expect(prep.outcome).toBe('prepared');
+    expect(await rows(t, kind, 'SELECT * FROM tp ORDER BY id')).toEqual([{ id: 1, v: 'before' }]);
+    const blocked = t.query(kind, "INSERT INTO tp VALUES (3, 'waits')");
+    await restart(stub, kind); // a restart while prepared
+    expect((await t.listPrepared()).map((p) => p.txid)).toEqual(['gtx-1']);
+    expect(await t.commitPrepared('gtx-1')).toMatchObject({ outcome: 'committed' });
+    expect(await t.commitPrepared('gtx-1')).toMatchObject({ outcome: 'committed' }); // idempotent
+    await blocked.catch(() => t.query(kind, "INSERT INTO tp VALUES (3, 'waits')"));
+    expect(await rows(t, kind, 'SELECT * FROM tp ORDER BY id')).toEqual([{ id: 1, v: 'after' }, { id: 2, v: 'new' }, { id: 3, v: 'waits' }]);
+    const log = (await t.pull(1)).records;
+    expect(log.filter((r) => r.txid === 'gtx-1')).toHaveLength(1);
+
+    await t.transaction(kind, 'gtx-2', new Script([{ sql: 'DELETE FROM tp' }, { end: 'prepare' }]), { twoPhase: true });
+    expect(await t.rollbackPrepared('gtx-2')).toMatchObject({ outcome: 'rolled back' });
+    expect(await rows(t, kind, 'SELECT count(*) AS n FROM tp')).toEqual([{ n: 3 }]);
+    expect(await code(t.commitPrepared('never-prepared'))).toBe('NOT_FOUND');
+  }, 120_000);
+
+  it('keeps every acknowledged write across a restart', async () => {
+    const { t, stub } = tablet(kind);
+    await t.query(kind, 'CREATE TABLE d (id INT PRIMARY KEY, v JSONB, big BIGINT)');
+    for (let i = 0; i < 20; i++) await t.query(kind, 'INSERT INTO d VALUES ($1, $2, $3)', [i, { i }, 2n ** 60n + BigInt(i)]);
+    if (kind === 'pglite') await t.snapshotDataDir();
+    for (let i = 20; i < 30; i++) await t.query(kind, 'INSERT INTO d VALUES ($1, $2, $3)', [i, { i }, 2n ** 60n + BigInt(i)]);
+    await restart(stub, kind);
+    const after = await rows(t, kind, 'SELECT count(*) AS n, max(big) AS m FROM d');
+    expect(after).toEqual([{ n: 30, m: 2n ** 60n + 29n }]);
+    await t.query(kind, 'INSERT INTO d VALUES (30, NULL, NULL)');
+    expect((await t.pull(1)).records.map((r) => r.lsn)).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
+  }, 120_000);
+});
