@@ -155,7 +155,7 @@ const K = Uint32Array.from(
     .map((h) => parseInt(h, 16)),
 );
 
-export function sha256Hex(data: Uint8Array): string {
+function sha256Hex(data: Uint8Array): string {
   const blocks = new Uint8Array((((data.length + 8) >> 6) + 1) << 6);
   blocks.set(data);
   blocks[data.length] = 0x80;

@@ -1,7 +1,7 @@
 import { WorkerEntrypoint } from 'cloudflare:workers';
 import type { VTTablet } from '../primary/tablet.js';
 import { VitessError } from '../rpc/errors.js';
-import { fromWire } from '../rpc/values.js';
+import { fromWire, toWire, type SqlValue } from '../rpc/values.js';
 import { errorResponse, resultJson } from './http.js';
 import { DEFAULT_KEYSPACES, type Keyspace } from './keyspaces.js';
 
@@ -10,7 +10,7 @@ export interface Env {
 }
 
 /** The tablet's RPC surface as the gateway calls it (the generated stub type is too deep for tsc). */
-type TabletStub = Pick<VTTablet, 'query' | 'batch'>;
+type TabletStub = Pick<VTTablet, 'query' | 'batch' | 'pull' | 'status'>;
 
 interface SqlRequest {
   sql?: unknown;
@@ -26,6 +26,10 @@ export class VTGate extends WorkerEntrypoint<Env> {
     return ks;
   }
 
+  private tablet(ks: Keyspace, shard = ks.shards[0]!): TabletStub {
+    return this.env.TABLET.getByName(`${ks.name}/${shard}`) as unknown as TabletStub;
+  }
+
   private async sql(req: Request): Promise<Response> {
     const body = (await req.json().catch(() => {
       throw new VitessError('INVALID', 'request body must be JSON: { "sql": "...", "params": [...], "keyspace": "main" }');
@@ -34,17 +38,39 @@ export class VTGate extends WorkerEntrypoint<Env> {
     if (body.params !== undefined && !Array.isArray(body.params)) throw new VitessError('INVALID', 'field "params" must be an array');
     const ks = this.keyspace(body.keyspace);
     const params = ((body.params as unknown[] | undefined) ?? []).map(fromWire);
-    const tablet = this.env.TABLET.getByName(`${ks.name}/${ks.shards[0]}`) as unknown as TabletStub;
-    return Response.json(resultJson(await tablet.query(ks.engine, body.sql, params)));
+    const r = await this.tablet(ks).query(ks.engine, body.sql, params);
+    return Response.json({ ...(resultJson(r) as object), lsn: r.lsn });
+  }
+
+  /** The shard's change log from an LSN, values in the JSON wire encoding. */
+  private async log(url: URL): Promise<Response> {
+    const ks = this.keyspace(url.searchParams.get('keyspace') ?? undefined);
+    const from = Number(url.searchParams.get('from') ?? 1);
+    const max = Number(url.searchParams.get('max') ?? 1000);
+    const { records, lastLsn } = await this.tablet(ks).pull(from, { maxRecords: max });
+    const wire = (row: Record<string, SqlValue> | undefined) => row && Object.fromEntries(Object.entries(row).map(([k, v]) => [k, toWire(v)]));
+    return Response.json({
+      lastLsn,
+      records: records.map((r) => ({ ...r, changes: r.changes.map((c) => ('ddl' in c ? c : { ...c, key: wire(c.key), row: wire(c.row) })) })),
+    });
+  }
+
+  private async status(): Promise<Response> {
+    const keyspaces = await Promise.all(DEFAULT_KEYSPACES.map(async (ks) => ({
+      ...ks,
+      primaries: await Promise.all(ks.shards.map(async (shard) => ({ shard, ...(await this.tablet(ks, shard).status()) }))),
+    })));
+    return Response.json({ keyspaces });
   }
 
   override async fetch(req: Request): Promise<Response> {
     const url = new URL(req.url);
     try {
       if (req.method === 'POST' && url.pathname === '/sql') return await this.sql(req);
-      if (req.method === 'GET' && url.pathname === '/status') return Response.json({ keyspaces: DEFAULT_KEYSPACES });
+      if (req.method === 'GET' && url.pathname === '/status') return await this.status();
+      if (req.method === 'GET' && url.pathname === '/log') return await this.log(url);
       if (req.method === 'GET' && url.pathname === '/') {
-        return new Response(`Vitess.do gateway\n\nPOST /sql {"sql","params","keyspace"}  ·  GET /status\nkeyspaces: ${DEFAULT_KEYSPACES.map((k) => `${k.name} (${k.engine})`).join(', ')}\n`, {
+        return new Response(`Vitess.do gateway\n\nPOST /sql {"sql","params","keyspace"}  ·  GET /status  ·  GET /log?keyspace=main&from=1\nkeyspaces: ${DEFAULT_KEYSPACES.map((k) => `${k.name} (${k.engine})`).join(', ')}\n`, {
           headers: { 'content-type': 'text/plain; charset=utf-8' },
         });
       }

@@ -12,6 +12,7 @@
 // Runs as `postinstall` and at the start of `npm run build`; skips work when the stamp matches
 // (same PGlite version, same script). `--force` regenerates.
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -26,7 +27,8 @@ const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
 const stamp = JSON.stringify({ pgliteVersion, script: sha256(await readFile(fileURLToPath(import.meta.url))) });
 const stampFile = join(outDir, 'stamp.json');
-if (!process.argv.includes('--force') && (await readFile(stampFile, 'utf8').catch(() => '')) === stamp) {
+const current = (await readFile(stampFile, 'utf8').catch(() => '')) === stamp && existsSync(join(outDir, 'modules.js'));
+if (current && !process.argv.includes('--force')) {
   console.log(`pglite-modules: up to date (PGlite ${pgliteVersion})`);
   process.exit(0);
 }
@@ -78,7 +80,21 @@ const exercise = async (pg) => {
   await pg.dumpDataDir('none');
 };
 
-const options = { pgliteWasmModule, initdbWasmModule, fsBundle };
+// Settings for a PGlite inside a DO (128 MB per isolate; the wasm memory alone starts at 128 MB).
+// PGlite's defaults grow that memory to ~190 MB (shared_buffers=128MB) and keep 16 MB WAL
+// segments up to min_wal_size=80MB in its in-memory fs (WAL is only trimmed by CHECKPOINT: a
+// single-user postgres has no checkpointer). initdb writes these into postgresql.conf (the WAL
+// sizes must fit the segment size, so they go with the data dir); shared_buffers is also passed
+// at start, for data dirs made elsewhere. Exported to the runtime below.
+const initdbArgs = ['--wal-segsize=1', '--set', 'shared_buffers=16MB', '--set', 'min_wal_size=2MB', '--set', 'max_wal_size=4MB'];
+const postgresArgs = ['-c', 'shared_buffers=16MB'];
+const options = {
+  pgliteWasmModule,
+  initdbWasmModule,
+  fsBundle,
+  initDbStartParams: initdbArgs,
+  startParams: [...PGlite.defaultStartParams, ...postgresArgs],
+};
 const fresh = await PGlite.create(options); // runs initdb
 await fresh.exec('CHECKPOINT'); // so a cold start from the dump has no WAL to replay
 const pgdata = new Uint8Array(await (await fresh.dumpDataDir('none')).arrayBuffer());
@@ -109,6 +125,9 @@ ${side.map(([hash], i) => `import m${i} from './m${hash.slice(0, 16)}.wasm';`).j
 
 export { pgliteWasm, initdbWasm, fsBundle, pgdata };
 export const pgliteVersion = '${pgliteVersion}';
+/** initdb arguments and postgres settings the data dir was made with; use the same at run time. */
+export const initdbArgs = ${JSON.stringify(initdbArgs)};
+export const postgresArgs = ${JSON.stringify(postgresArgs)};
 /** sha256 (hex) of the bytes PGlite compiles at run time → the same module, compiled at build time. */
 export const sideModules = {
 ${side.map(([hash, bytes], i) => `  '${hash}': m${i}, // ${bytes.length} bytes`).join('\n')}
@@ -122,6 +141,8 @@ export declare const fsBundle: ArrayBuffer;
 /** Uncompressed tar of the data directory right after initdb. */
 export declare const pgdata: ArrayBuffer;
 export declare const pgliteVersion: string;
+export declare const initdbArgs: string[];
+export declare const postgresArgs: string[];
 export declare const sideModules: Readonly<Record<string, WebAssembly.Module>>;
 `;
 await writeFile(join(outDir, 'modules.js'), js);

@@ -41,10 +41,12 @@ export async function startWrangler(opts = {}) {
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { out += d; });
+  // A process killed by a signal has a null exitCode: look at both.
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${out}`);
+    if (exited()) throw new Error(`wrangler dev exited (${child.exitCode ?? child.signalCode}):\n${out}`);
     if (Date.now() > deadline) {
       killGroup('SIGKILL');
       throw new Error(`wrangler dev did not answer on ${url} in time:\n${out}`);
@@ -54,19 +56,19 @@ export async function startWrangler(opts = {}) {
     await new Promise((r) => setTimeout(r, 250));
   }
   const stop = async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
+    if (exited()) return;
+    const done = new Promise((r) => child.once('exit', r));
     killGroup('SIGTERM');
     const timer = setTimeout(() => killGroup('SIGKILL'), 5000);
-    await exited;
+    await done;
     clearTimeout(timer);
   };
   /** The crash test's way out: no shutdown, no flush, for wrangler and workerd alike. */
   const kill = async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
+    if (exited()) return;
+    const done = new Promise((r) => child.once('exit', r));
     killGroup('SIGKILL');
-    await exited;
+    await done;
   };
   return { url, port, child, stop, kill, output: () => out };
 }

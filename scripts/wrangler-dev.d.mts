@@ -1,0 +1,15 @@
+import type { ChildProcess } from 'node:child_process';
+
+export interface WranglerDev {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  /** SIGTERM, then SIGKILL after 5 s. */
+  stop(): Promise<void>;
+  /** SIGKILL to wrangler and workerd at once: no shutdown, no flush. */
+  kill(): Promise<void>;
+  output(): string;
+}
+
+export function freePort(): Promise<number>;
+export function startWrangler(opts?: { config?: string; persistTo?: string; port?: number; readyPath?: string; timeoutMs?: number }): Promise<WranglerDev>;
