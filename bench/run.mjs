@@ -34,6 +34,9 @@ try {
 log('bench: starting wrangler dev for the workerd engines …');
 const worker = await startWrangler({ config: 'bench/wrangler.jsonc', readyPath: '/ready' });
 const coldStarts = { fresh: [], preinit: [] };
+const capture = [];
+const DATA_MB = [4, 16];
+const withData = [];
 try {
   const get = async (path) => {
     const res = await fetch(worker.url + path);
@@ -43,6 +46,14 @@ try {
   for (const engine of ['do-sqlite', 'pglite']) {
     log(`bench: ${engine}, workerd DO …`);
     results.push({ name: `${engine}, workerd DO`, ...(await get(`/point?engine=${engine}`)) });
+  }
+  for (const engine of ['do-sqlite', 'pglite']) {
+    log(`bench: ${engine}, capture on vs off …`);
+    capture.push({ engine, ...(await get(`/capture?engine=${engine}`)) });
+  }
+  for (const mb of DATA_MB) {
+    log(`bench: PGlite primary cold start with ${mb} MB …`);
+    withData.push({ mb, ...(await get(`/coldstart-data?mb=${mb}`)) });
   }
   for (let i = 0; i < COLD_STARTS; i++) {
     log(`bench: PGlite cold start ${i + 1}/${COLD_STARTS} …`);
@@ -79,6 +90,22 @@ ${table(['start', 'median ms', 'all runs ms'], [
 ])}
 
 Pre-initialized vs fresh: ${fmt(freshMs / preinitMs, 1)}× faster (target: pre-initialized ≤ 500 ms).
+
+## Change capture and the change log (inside a DO)
+
+Single-row \`INSERT\`s on the same engine, without capture and with capture (triggers, one
+change-log record per commit in the DO's SQLite). Then the whole log pulled back in pages of
+1,000 records.
+
+${table(['engine', 'inserts/s, no capture', 'inserts/s, capture', 'ratio (target ≥ 0.6)', 'log pull records/s'],
+  capture.map((c) => [c.engine, fmt(c.without.ops), fmt(c.withCapture.ops), fmt(c.withCapture.ops / c.without.ops, 2), fmt(c.pullPerSec)]))}
+
+## PGlite primary cold start with data
+
+Rows of ~1 KB written, the data directory dumped (after a CHECKPOINT), then a new PGlite started
+from that snapshot until it answers \`SELECT count(*)\`.
+
+${table(['rows written', 'snapshot MB', 'cold start ms'], withData.map((d) => [`~${d.mb} MB`, fmt(d.snapshotBytes / 1e6, 1), fmt(d.ms)]))}
 `;
 await writeFile(new URL('./RESULTS.md', import.meta.url), md);
 log(md);

@@ -6,6 +6,8 @@
 // Import this module only from code bundled by wrangler (the generated module imports .wasm and
 // .data files). Do not enable nodejs_compat: PGlite then takes its Node path (file URLs).
 import { MemoryFS, PGlite } from '@electric-sql/pglite';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import {
   fsBundle,
   initdbArgs,
@@ -123,7 +125,7 @@ export function installWasmShim(): void {
   const isBytes = (src: unknown): src is Bytes => src instanceof ArrayBuffer || ArrayBuffer.isView(src);
   const precompiled = (src: Bytes): WebAssembly.Module => {
     const bytes = src instanceof ArrayBuffer ? new Uint8Array(src) : new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
-    const hash = sha256Hex(bytes);
+    const hash = bytesToHex(sha256(bytes));
     const module = state.modules[hash];
     if (!module) {
       throw new Error(
@@ -145,40 +147,4 @@ export function installWasmShim(): void {
     const module = precompiled(src);
     return { module, instance: await instantiate(module, imports) };
   };
-}
-
-// SHA-256 (FIPS 180-4). Sync, because `new WebAssembly.Module(bytes)` is; crypto.subtle is async
-// and node:crypto needs nodejs_compat. Only run on the few small buffers PGlite compiles.
-const K = Uint32Array.from(
-  '428a2f98 71374491 b5c0fbcf e9b5dba5 3956c25b 59f111f1 923f82a4 ab1c5ed5 d807aa98 12835b01 243185be 550c7dc3 72be5d74 80deb1fe 9bdc06a7 c19bf174 e49b69c1 efbe4786 0fc19dc6 240ca1cc 2de92c6f 4a7484aa 5cb0a9dc 76f988da 983e5152 a831c66d b00327c8 bf597fc7 c6e00bf3 d5a79147 06ca6351 14292967 27b70a85 2e1b2138 4d2c6dfc 53380d13 650a7354 766a0abb 81c2c92e 92722c85 a2bfe8a1 a81a664b c24b8b70 c76c51a3 d192e819 d6990624 f40e3585 106aa070 19a4c116 1e376c08 2748774c 34b0bcb5 391c0cb3 4ed8aa4a 5b9cca4f 682e6ff3 748f82ee 78a5636f 84c87814 8cc70208 90befffa a4506ceb bef9a3f7 c67178f2'
-    .split(' ')
-    .map((h) => parseInt(h, 16)),
-);
-
-function sha256Hex(data: Uint8Array): string {
-  const blocks = new Uint8Array((((data.length + 8) >> 6) + 1) << 6);
-  blocks.set(data);
-  blocks[data.length] = 0x80;
-  const view = new DataView(blocks.buffer);
-  view.setUint32(blocks.length - 8, Math.floor(data.length / 0x20000000)); // bit length, high word
-  view.setUint32(blocks.length - 4, (data.length << 3) >>> 0);
-  const H = Uint32Array.of(0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19);
-  const W = new Uint32Array(64);
-  const rotr = (x: number, n: number) => (x >>> n) | (x << (32 - n));
-  for (let off = 0; off < blocks.length; off += 64) {
-    for (let i = 0; i < 16; i++) W[i] = view.getUint32(off + i * 4);
-    for (let i = 16; i < 64; i++) {
-      const x = W[i - 15]!;
-      const y = W[i - 2]!;
-      W[i] = (rotr(x, 7) ^ rotr(x, 18) ^ (x >>> 3)) + W[i - 16]! + (rotr(y, 17) ^ rotr(y, 19) ^ (y >>> 10)) + W[i - 7]!;
-    }
-    let a = H[0]!, b = H[1]!, c = H[2]!, d = H[3]!, e = H[4]!, f = H[5]!, g = H[6]!, h = H[7]!;
-    for (let i = 0; i < 64; i++) {
-      const t1 = (h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i]! + W[i]!) | 0;
-      const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) | 0;
-      h = g; g = f; f = e; e = (d + t1) | 0; d = c; c = b; b = a; a = (t1 + t2) | 0;
-    }
-    H[0]! += a; H[1]! += b; H[2]! += c; H[3]! += d; H[4]! += e; H[5]! += f; H[6]! += g; H[7]! += h;
-  }
-  return Array.from(H, (x) => x.toString(16).padStart(8, '0')).join('');
 }

@@ -178,9 +178,15 @@ export class PgliteEngine implements StorageEngine {
     }));
   }
 
-  /** The data directory as a tarball, taken between units of work (so it matches the log). */
+  /**
+   * The data directory as a tarball, taken between units of work (so it matches the log).
+   * CHECKPOINT first: single-user Postgres has no checkpointer, so WAL would only grow.
+   */
   dumpDataDir(): Promise<Blob> {
-    return this.lock.run(() => this.pg.dumpDataDir('none') as Promise<Blob>);
+    return this.lock.run(async () => {
+      await this.pg.query('CHECKPOINT');
+      return (await this.pg.dumpDataDir('none')) as Blob;
+    });
   }
 
   async close(): Promise<void> {
