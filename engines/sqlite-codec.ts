@@ -13,7 +13,9 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 function bindOne(v: SqlValue | undefined, flavor: SqliteFlavor, index: number): unknown {
   if (v === undefined) throw new VitessError('INVALID', `no value bound for parameter $${index + 1}`);
-  if (v === null || typeof v === 'number') return v;
+  if (v === null) return v;
+  // libsql binds every JS number as a REAL; whole numbers go as integers, as Postgres would take them.
+  if (typeof v === 'number') return flavor === 'libsql' && Number.isSafeInteger(v) ? BigInt(v) : v;
   if (typeof v === 'boolean') return v ? 1 : 0;
   if (typeof v === 'string') {
     checkValueSize(encoder.encode(v).length, index);

@@ -104,13 +104,17 @@ function base64ToBytes(b64: string): Uint8Array {
 // capnweb passes bigint, Date and bytes natively, but drops object keys that shadow
 // Object.prototype members ("toString", "constructor", …): JSON values cross it as JSON text.
 
-export type RpcValue = Exclude<SqlValue, JsonValue[] | { [key: string]: JsonValue }> | { $json: string };
+// It also sends -0 as 0, so that one number travels tagged.
+
+export type RpcValue = Exclude<SqlValue, JsonValue[] | { [key: string]: JsonValue }> | { $json: string } | { $float: '-0' };
 
 export function toRpc(v: SqlValue): RpcValue {
+  if (Object.is(v, -0)) return { $float: '-0' };
   return isJsonObject(v) ? { $json: JSON.stringify(v) } : v;
 }
 
 export function fromRpc(v: RpcValue): SqlValue {
   if (v instanceof Uint8Array) return v.constructor === Uint8Array ? v : new Uint8Array(v);
-  return isJsonObject(v) ? (JSON.parse(v.$json) as JsonValue) : v;
+  if (!isJsonObject(v)) return v;
+  return '$float' in v ? -0 : (JSON.parse(v.$json) as JsonValue);
 }

@@ -235,8 +235,8 @@ export class SqliteRenderer {
           if (o.type === 'timestamp' || o.type === 'timestamptz') throw unsupported(`cast from ${o.type} to text`, 'would format differently on SQLite; cast in the client');
           return `CAST(${o.sql} AS TEXT)`;
         case 'bool':
-          return `(CASE WHEN ${o.sql} IS NULL THEN NULL WHEN lower(${o.sql}) IN ('t','true','y','yes','on','1') THEN 1 ` +
-            `WHEN lower(${o.sql}) IN ('f','false','n','no','off','0') THEN 0 END)`;
+          return `(CASE WHEN ${o.sql} IS NULL THEN NULL WHEN typeof(${o.sql}) IN ('integer', 'real') THEN (${o.sql} <> 0) ` +
+            `WHEN lower(${o.sql}) IN ('t','true','y','yes','on','1') THEN 1 WHEN lower(${o.sql}) IN ('f','false','n','no','off','0') THEN 0 END)`;
         case 'json': case 'jsonb': return `json(${o.sql})`;
         case 'date': return `date(${o.sql})`;
         case 'timestamp': case 'timestamptz': return `strftime(${TIMESTAMP_FORMAT}, ${o.sql})`;
@@ -261,7 +261,11 @@ export class SqliteRenderer {
     const r = this.expr(right, scope);
     if (op === 'AND' || op === 'OR') return { sql: `(${l.sql} ${op} ${r.sql})`, type: 'bool' };
     if (COMPARISONS.has(op)) return { sql: `(${l.sql} ${op} ${r.sql})`, type: 'bool' };
-    if (op === 'IN' || op === 'NOT IN') return { sql: `(${l.sql} ${op} ${r.sql})`, type: 'bool' };
+    if (op === 'IN' || op === 'NOT IN') {
+      // `x IN ($1)` parses as a bare parameter, not a list: SQLite needs the parentheses back.
+      const list = right.type === 'list' || right.type === 'select' || right.type === 'union' || right.type === 'union all' || right.type === 'with' ? r.sql : `(${r.sql})`;
+      return { sql: `(${l.sql} ${op} ${list})`, type: 'bool' };
+    }
     if (ARITHMETIC.has(op)) return { sql: `(${l.sql} ${op} ${r.sql})`, type: arithmeticType(l.type, r.type) };
     if (op === '||') return { sql: `(${l.sql} || ${r.sql})`, type: 'text' };
     // SQLite's LIKE ignores ASCII case; Postgres LIKE does not. GLOB is case-sensitive, so the

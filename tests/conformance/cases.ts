@@ -301,6 +301,13 @@ c('IN and NOT IN lists', async (db) => {
   expect(await rows(db, 'SELECT id FROM q2 WHERE id NOT IN (1, 2, 3) ORDER BY id')).toEqual([{ id: 4 }, { id: 5 }]);
 });
 
+c('IN with a single parameter, and a boolean cast of a parameter (regressions)', async (db) => {
+  await people(db, 'q2b');
+  expect(await rows(db, 'SELECT id FROM q2b WHERE id IN ($1)', [2])).toEqual([{ id: 2 }]);
+  expect(await rows(db, 'SELECT id FROM q2b WHERE active = $1::boolean ORDER BY id', [true])).toEqual([{ id: 1 }, { id: 3 }, { id: 5 }]);
+  expect(await rows(db, "SELECT id FROM q2b WHERE active = 'false'::boolean")).toEqual([{ id: 2 }]);
+});
+
 c('BETWEEN and NOT BETWEEN', async (db) => {
   await people(db, 'q3');
   expect(await rows(db, 'SELECT id FROM q3 WHERE age BETWEEN 25 AND 36 ORDER BY id')).toEqual([{ id: 1 }, { id: 2 }, { id: 5 }]);
