@@ -48,6 +48,7 @@ function toResult(r: Results<Row>): ResultSet {
 }
 
 type On = PGliteInterface | Transaction;
+const MAYBE_DDL = /^\s*(CREATE|ALTER|DROP|COMMENT)\b/i;
 // PGlite reports only the first word of the command tag ("CREATE", "ALTER").
 const isDdlCommand = (command: string | undefined): boolean => /^(CREATE|ALTER|DROP|COMMENT)\b/.test(command ?? '');
 
@@ -107,6 +108,14 @@ export class PgliteEngine implements StorageEngine {
   private unit<T>(fn: (on: On) => Promise<T>, transactional = false): Promise<T> {
     return this.lock.run(async () => {
       if (!this.sink && !transactional) return fn(this.pg);
+      if (!transactional) {
+        // One autocommit statement: its trigger rows commit with it, and the drain that follows
+        // cannot interleave with anything (the lock). Half the round trips of BEGIN…COMMIT.
+        const out = await fn(this.pg);
+        const changes = await this.drain(this.pg);
+        if (changes.length) this.sink?.(changes);
+        return out;
+      }
       let changes: Change[] = [];
       const out = await this.pg.transaction(async (tx) => {
         const result = await fn(tx);
@@ -141,7 +150,8 @@ export class PgliteEngine implements StorageEngine {
   }
 
   query(sql: string, params?: SqlValue[]): Promise<ResultSet> {
-    return this.unit((on) => this.run(on, sql, params));
+    // DDL installs triggers and is recorded after it runs: all of it must commit or none.
+    return this.unit((on) => this.run(on, sql, params), MAYBE_DDL.test(sql));
   }
 
   async execute(sql: string, params?: SqlValue[]): Promise<{ affected: number }> {
