@@ -4,6 +4,8 @@
 // VReplication copy phase). A DDL record in between means: start the snapshot again.
 import type { StorageEngine } from '../engines/engine.js';
 import { VitessError } from '../rpc/errors.js';
+import { consistentHashId, hashId } from '../rpc/keyspace/hash.js';
+import { inRange, parseKeyRange } from '../rpc/keyspace/keyrange.js';
 import type { Row } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 
@@ -16,9 +18,22 @@ export interface SnapshotPage {
   lsn: number;
 }
 
+/** Keep only rows whose keyspace id (by `vindex` of `column`) falls in `range` (e.g. `40-80`). */
+export interface KeyRangeFilter {
+  column: string;
+  vindex: 'hash' | 'consistent_hash';
+  range: string;
+}
+
 const q = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
-export async function snapshotPage(db: StorageEngine, table: string, afterKey: SqlValue[] | null, limit: number): Promise<Omit<SnapshotPage, 'lsn'>> {
+/**
+ * One page of `table`. With a key-range filter the page holds only the rows in the range (maybe
+ * none), while `nextKey` still advances over every row read, so paging ends as it would without.
+ */
+export async function snapshotPage(db: StorageEngine, table: string, afterKey: SqlValue[] | null, limit: number, filter?: KeyRangeFilter): Promise<Omit<SnapshotPage, 'lsn'>> {
+  const bad = filter && parseKeyRange(filter.range);
+  if (typeof bad === 'string') throw new VitessError('INVALID', bad);
   const info = (await db.tables()).find((t) => t.name === table);
   if (!info) throw new VitessError('NOT_FOUND', `table "${table}" does not exist`, { table });
   const pk = info.primaryKey;
@@ -26,6 +41,14 @@ export async function snapshotPage(db: StorageEngine, table: string, afterKey: S
   const after = afterKey ? `WHERE (${cols}) > (${pk.map((_, i) => `$${i + 1}`).join(', ')})` : '';
   const sql = `SELECT * FROM ${q(table)} ${after} ORDER BY ${cols} LIMIT ${Math.max(1, Math.min(limit, 5000))}`;
   const rows = (await db.query(sql, afterKey ?? [])).rows;
+  if (filter && rows.length && !(filter.column in rows[0]!)) {
+    throw new VitessError('NOT_FOUND', `column "${filter.column}" does not exist in table "${table}"`, { table, columns: [filter.column] });
+  }
   const last = rows.length === limit ? rows.at(-1) : undefined;
-  return { table, rows, nextKey: last ? pk.map((k) => last[k] ?? null) : null };
+  const idOf = filter?.vindex === 'consistent_hash' ? consistentHashId : hashId;
+  const kept = filter ? rows.filter((r) => {
+    const id = idOf(r[filter.column] ?? null);
+    return id !== undefined && inRange(id, filter.range);
+  }) : rows;
+  return { table, rows: kept, nextKey: last ? pk.map((k) => last[k] ?? null) : null };
 }

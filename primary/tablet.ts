@@ -1,7 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { changeStatements } from '../changelog/apply.js';
 import { ChangeLog, DEFAULT_TRIM, type PullOptions, type PullResult, type TrimPolicy } from '../changelog/log.js';
-import { snapshotPage, type SnapshotPage } from '../changelog/snapshot.js';
+import { snapshotPage, type KeyRangeFilter, type SnapshotPage } from '../changelog/snapshot.js';
 import { parseOne } from '../engines/dialect/parse.js';
 import { DoSqliteEngine } from '../engines/do-sqlite.js';
 import type { BatchOptions, EngineKind, StorageEngine } from '../engines/engine.js';
@@ -348,9 +348,12 @@ export class VTTablet extends DurableObject {
     return this.log.trim(policy);
   }
 
-  /** One page of `table` in primary-key order, after `afterKey`; with the LSN it was read at. */
-  snapshot(kind: EngineKind, table: string, afterKey: SqlValue[] | null, limit = 500): Promise<SnapshotPage> {
-    return this.guard(async () => ({ ...(await snapshotPage(await this.open(kind), table, afterKey, limit)), lsn: this.log.lastLsn }));
+  /**
+   * One page of `table` in primary-key order, after `afterKey`, optionally only the rows in a
+   * key range (what a new shard needs when resharding); with the LSN it was read at.
+   */
+  snapshot(kind: EngineKind, table: string, afterKey: SqlValue[] | null, limit = 500, keyRange?: KeyRangeFilter): Promise<SnapshotPage> {
+    return this.guard(async () => ({ ...(await snapshotPage(await this.open(kind), table, afterKey, limit, keyRange)), lsn: this.log.lastLsn }));
   }
 
   /** Takes a PGlite data-directory snapshot now (also done by the alarm). */

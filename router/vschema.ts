@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { VitessError } from '../rpc/errors.js';
-import { checkCoverage, equalRanges, parseKeyRange, type KeyRange } from './vindex/keyrange.js';
+import { checkCoverage, equalRanges, parseKeyRange, type KeyRange } from '../rpc/keyspace/keyrange.js';
 
 /** Cloudflare location hints, where replica DOs can be placed. */
 export const REGIONS = ['wnam', 'enam', 'sam', 'weur', 'eeur', 'apac', 'oc', 'afr', 'me'] as const;

@@ -47,6 +47,11 @@ export function canonicalNumeric(text: string): string {
   return sign === '-' && body !== '0' ? `-${body}` : body;
 }
 
+const NUMERIC_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** Whether a string is a decimal number (as Postgres would read it for a numeric column). */
+export const isNumericText = (s: string): boolean => NUMERIC_TEXT.test(s.trim());
+
 /** Dates travel as `YYYY-MM-DD` so no time zone can shift them. */
 export function formatDate(d: Date): string {
   return d.toISOString().slice(0, 10);

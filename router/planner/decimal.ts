@@ -2,7 +2,7 @@
  * Exact decimal arithmetic on canonical numeric strings (see rpc/values.ts), as bigint scaled by
  * a power of ten: SUM and AVG of `numeric` merge across shards without rounding.
  */
-import { canonicalNumeric } from '../../rpc/values.js';
+import { canonicalNumeric, isNumericText } from '../../rpc/values.js';
 
 export interface Dec {
   /** The value times 10^scale. */
@@ -10,9 +10,6 @@ export interface Dec {
   scale: number;
 }
 
-const NUMERIC = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-
-export const isNumericText = (s: string): boolean => NUMERIC.test(s.trim());
 
 /** Parses a number, bigint or numeric text; undefined for anything else (NaN, Infinity, text). */
 export function toDec(v: unknown): Dec | undefined {

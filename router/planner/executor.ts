@@ -5,8 +5,9 @@
 import { VitessError } from '../../rpc/errors.js';
 import type { ResultSet, Row } from '../../rpc/results.js';
 import type { Field, SqlValue } from '../../rpc/values.js';
-import { shardFor, type KeyspaceId } from '../vindex/keyrange.js';
-import { hashId, keyspaceIdFor } from '../vindex/vindex.js';
+import { shardFor, type KeyspaceId } from '../../rpc/keyspace/keyrange.js';
+import { hashId } from '../../rpc/keyspace/hash.js';
+import { keyspaceIdFor } from '../vindex/vindex.js';
 import type { LookupSpec } from '../vschema.js';
 import { KEY_COLUMN, lookupColumn } from './dml.js';
 import { explainLines } from './explain.js';

@@ -8,6 +8,8 @@ import type { TxReply, TxStep } from '../../primary/interactive.js';
 import type { VTTablet } from '../../primary/tablet.js';
 import type { LogRecord } from '../../rpc/changes.js';
 import { asVitessError } from '../../rpc/errors.js';
+import { hashId } from '../../rpc/keyspace/hash.js';
+import { inRange } from '../../rpc/keyspace/keyrange.js';
 import type { SqlValue } from '../../rpc/values.js';
 
 type Tablet = Pick<VTTablet, 'query' | 'batch' | 'transaction' | 'commitPrepared' | 'rollbackPrepared' | 'pull' | 'waitFor'
@@ -175,6 +177,30 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
     } while (after);
     expect(seen).toEqual(await rows(t, kind, 'SELECT * FROM s ORDER BY a, b'));
     expect(await code(t.snapshot(kind, 'missing', null))).toBe('NOT_FOUND');
+  }, 60_000);
+
+  it('filters snapshot pages by key range: the halves partition the table by keyspace id', async () => {
+    const { t } = tablet(kind);
+    await t.query(kind, 'CREATE TABLE kr (id INT PRIMARY KEY, v TEXT)');
+    for (let i = 0; i < 40; i += 10) await t.batch(kind, Array.from({ length: 10 }, (_, j) => ({ sql: 'INSERT INTO kr VALUES ($1, $2)', params: [i + j, `v${i + j}`] })), { atomic: true });
+    const read = async (range: string) => {
+      const out: number[] = [];
+      let after: SqlValue[] | null = null;
+      do {
+        const page = await t.snapshot(kind, 'kr', after, 7, { column: 'id', vindex: 'hash', range });
+        out.push(...page.rows.map((r) => r.id as number));
+        after = page.nextKey;
+      } while (after);
+      return out;
+    };
+    const low = await read('-80');
+    const high = await read('80-');
+    expect([...low, ...high].sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    for (const id of low) expect(inRange(hashId(id)!, '-80')).toBe(true);
+    for (const id of high) expect(inRange(hashId(id)!, '80-')).toBe(true);
+    expect(low.length).toBeGreaterThan(0);
+    expect(high.length).toBeGreaterThan(0);
+    expect(await code(t.snapshot(kind, 'kr', null, 10, { column: 'id', vindex: 'hash', range: 'zz' }))).toBe('INVALID');
   }, 60_000);
 
   it('two-phase commit: prepared writes are invisible, hold the shard, survive a restart and are decidable', async () => {

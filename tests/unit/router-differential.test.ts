@@ -13,7 +13,7 @@ import { openPglite } from '../../engines/postgres.js';
 import type { ShardCursor } from '../../router/planner/executor.js';
 import { Planner } from '../../router/planner/planner.js';
 import { parseVSchema } from '../../router/vschema.js';
-import { equalRanges } from '../../router/vindex/keyrange.js';
+import { equalRanges } from '../../rpc/keyspace/keyrange.js';
 import type { ResultSet } from '../../rpc/results.js';
 import type { SqlValue } from '../../rpc/values.js';
 

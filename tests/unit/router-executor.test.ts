@@ -6,8 +6,8 @@ import { execute, type ShardCursor } from '../../router/planner/executor.js';
 import type { Plan } from '../../router/planner/plan.js';
 import { planQuery } from '../../router/planner/planner.js';
 import { MemorySchema } from '../../router/planner/schema.js';
-import { shardFor } from '../../router/vindex/keyrange.js';
-import { hashId } from '../../router/vindex/vindex.js';
+import { shardFor } from '../../rpc/keyspace/keyrange.js';
+import { hashId } from '../../rpc/keyspace/hash.js';
 import { parseVSchema } from '../../router/vschema.js';
 
 const vschema = parseVSchema({

@@ -1,10 +1,11 @@
 import { createCipheriv } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { desZeroKey } from '../../router/vindex/des.js';
-import { checkCoverage, equalRanges, firstId, parseKeyRange, shardFor, type KeyRange } from '../../router/vindex/keyrange.js';
-import { canonicalKey, consistentHashId, hashId, keyspaceIdFor, rangeShard } from '../../router/vindex/vindex.js';
-import { xxhash64 } from '../../router/vindex/xxhash64.js';
+import { desZeroKey } from '../../rpc/keyspace/des.js';
+import { checkCoverage, equalRanges, firstId, parseKeyRange, shardFor, type KeyRange } from '../../rpc/keyspace/keyrange.js';
+import { canonicalKey, consistentHashId, hashId } from '../../rpc/keyspace/hash.js';
+import { keyspaceIdFor, rangeShard } from '../../router/vindex/vindex.js';
+import { xxhash64 } from '../../rpc/keyspace/xxhash64.js';
 
 const hex = (x: bigint) => x.toString(16).padStart(16, '0');
 const enc = (s: string) => new TextEncoder().encode(s);
