@@ -17,6 +17,10 @@ export class PreparedStore {
     return r ? decodeChanges(String(r.changes)) : undefined;
   }
 
+  has(txid: string): boolean {
+    return [...this.sql.exec(`SELECT 1 FROM _vt_prepared WHERE txid = ?`, txid)].length > 0;
+  }
+
   delete(txid: string): void {
     this.sql.exec(`DELETE FROM _vt_prepared WHERE txid = ?`, txid);
   }

@@ -40,8 +40,9 @@ export interface TabletStatus {
 
 /** Writers wait at most this long for the shard (behind a transaction or a prepared one). */
 const WRITE_WAIT_MS = 10_000;
-/** A PGlite primary snapshots its data directory after this many records (and on its alarm). */
+/** A PGlite primary snapshots its data directory after this many records, or once a minute while written to (on its alarm). */
 const PGLITE_SNAPSHOT_EVERY = 500;
+const PGLITE_SNAPSHOT_MAX_AGE_MS = 60_000;
 const ALARM_MS = 5_000;
 
 function isReadOnly(sql: string): boolean {
@@ -88,7 +89,8 @@ export class VTTablet extends DurableObject {
   /** The sink every engine commit ends in: one log record, then wake readers and listeners. */
   private readonly sink = (changes: Change[]): void => {
     const record = this.log.append(changes, this.txid ?? crypto.randomUUID());
-    if (this.txid && this.prepared.get(this.txid)) this.prepared.delete(this.txid);
+    // Committing a prepared transaction: it stops being prepared in the same commit.
+    if (this.txid && this.prepared.has(this.txid)) this.prepared.delete(this.txid);
     this.committed(record);
   };
 
@@ -380,8 +382,10 @@ export class VTTablet extends DurableObject {
 
   override async alarm(): Promise<void> {
     if (this.kind === 'pglite') {
+      // Often enough to keep replay short, rarely enough not to rewrite the data directory constantly.
       const snap = this.pgSnapshots.latest();
-      if (this.log.lastLsn - (snap?.lsn ?? 0) >= PGLITE_SNAPSHOT_EVERY || (snap && snap.lsn < this.log.lastLsn)) await this.snapshotDataDir();
+      const since = this.log.lastLsn - (snap?.lsn ?? 0);
+      if (since >= PGLITE_SNAPSHOT_EVERY || (since > 0 && Date.now() - (snap?.taken ?? 0) >= PGLITE_SNAPSHOT_MAX_AGE_MS)) await this.snapshotDataDir();
     }
     this.trimNow();
   }
