@@ -13,8 +13,6 @@ export const CHANGES_TABLE = '_vt_changes';
 
 export const SETUP_SQL = `CREATE TABLE IF NOT EXISTS ${CHANGES_TABLE} (seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT, op TEXT, row TEXT, old TEXT, ddl TEXT)`;
 
-/** Tables that belong to the engine or the platform (SQLite, DO storage, Miniflare's `__miniflare_do_name`), never captured. */
-export const isInternalTable = (name: string): boolean => /^(_vt_|sqlite_|_cf_|__)/.test(name);
 
 export interface ColumnInfo {
   name: string;

@@ -3,9 +3,9 @@ import type { Change } from '../rpc/changes.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import type { CatalogColumn } from './dialect/sqlite.js';
-import { CLEAR_SQL, columnsFromRows, COLUMNS_SQL, decodeChanges, DRAIN_SQL, isInternalTable, primaryKeyOf, RECORD_DDL_SQL, SETUP_SQL, TABLES_SQL, triggerSql, type ColumnInfo } from './capture-sqlite.js';
+import { CLEAR_SQL, columnsFromRows, COLUMNS_SQL, decodeChanges, DRAIN_SQL, primaryKeyOf, RECORD_DDL_SQL, SETUP_SQL, TABLES_SQL, triggerSql, type ColumnInfo } from './capture-sqlite.js';
 import type { BatchOptions, CaptureSink, Executor, StorageEngine, TableInfo } from './engine.js';
-import { checkBatchSize } from './limits.js';
+import { checkBatchSize, checkTableName, isInternalTable } from './limits.js';
 import { Mutex } from './mutex.js';
 import { CATALOG_SQL, catalogFromRows, prepareSqlite, sqliteResult } from './sqlite-codec.js';
 import { sqliteError } from './sqlite-errors.js';
@@ -86,6 +86,8 @@ export class LibsqlEngine implements StorageEngine {
     try {
       this.catalog ??= catalogFromRows(rawRows(await on.execute(CATALOG_SQL)));
       const { stmt, args } = prepareSqlite(sql, params, this.catalog, 'libsql');
+      // On a captured shard a reserved name would go unreplicated or clash with the engine's tables.
+      if (this.sink && stmt.ddl && stmt.table) checkTableName(stmt.table);
       const rs = await on.execute({ sql: stmt.sql, args: args as never });
       if (stmt.ddl) {
         this.catalog = undefined;

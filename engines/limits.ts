@@ -36,3 +36,13 @@ export function refuseTransactionControl(sql: string): void {
     throw new VitessError('UNSUPPORTED', `${m[1]!.toUpperCase()} is not accepted as a statement; use transaction() or batch(…, { atomic: true })`, { construct: m[1]!.toUpperCase() });
   }
 }
+
+/** Tables that belong to the engine or the platform (SQLite, DO storage, Miniflare's `__miniflare_do_name`). */
+export const isInternalTable = (name: string): boolean => /^(_vt_|sqlite_|_cf_|__)/.test(name);
+
+/** User DDL may not create or change them: they would go unreplicated, or break the engine. */
+export function checkTableName(name: string): void {
+  if (isInternalTable(name)) {
+    throw new VitessError('INVALID', `table name "${name}" is reserved (names starting with _vt_, __, _cf_ or sqlite_ belong to the engine)`, { table: name });
+  }
+}

@@ -122,6 +122,13 @@ describe('capture refuses what it cannot replicate', () => {
     await db.close();
   });
 
+  it('libsql: a reserved table name, which would go unreplicated', async () => {
+    const { db, log } = await source('libsql');
+    await expect(db.query('CREATE TABLE __shadow (id INT PRIMARY KEY)')).rejects.toMatchObject({ code: 'INVALID', message: expect.stringMatching(/"__shadow" is reserved/) });
+    expect(log).toEqual([]);
+    await db.close();
+  });
+
   it.each(['libsql', 'pglite'] as const)('%s: a failed atomic batch leaves no row and no log record', async (kind) => {
     const { db, log } = await source(kind);
     await db.query('CREATE TABLE ab (id INT PRIMARY KEY)');
