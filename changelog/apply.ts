@@ -1,6 +1,6 @@
 // The applier shared by replica DOs, embedded replicas and PGlite recovery: log records become
 // Postgres-dialect statements (so any engine can apply them), run in LSN order, idempotently.
-import type { StorageEngine } from '../engines/engine.js';
+import type { Executor, StorageEngine } from '../engines/engine.js';
 import type { Change, LogRecord } from '../rpc/changes.js';
 import { VitessError } from '../rpc/errors.js';
 import type { Statement } from '../rpc/results.js';
@@ -35,6 +35,11 @@ function sameValue(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
+/** Makes every change of one record happen, in order, inside the caller's transaction. */
+export async function applyChanges(tx: Executor, changes: Change[]): Promise<void> {
+  for (const c of changes) for (const s of changeStatements(c)) await tx.query(s.sql, s.params);
+}
+
 const APPLIED_SETUP = `CREATE TABLE IF NOT EXISTS _vt_applied (id INT PRIMARY KEY, lsn BIGINT NOT NULL)`;
 
 /** The LSN applied so far (0 for a fresh database). */
@@ -54,7 +59,7 @@ export async function applyRecords(db: StorageEngine, records: LogRecord[]): Pro
     if (r.lsn <= applied) continue;
     if (r.lsn !== applied + 1) throw new VitessError('INVALID', `log gap: applied LSN ${applied}, next record is ${r.lsn}`);
     await db.transaction(async (tx) => {
-      for (const c of r.changes) for (const s of changeStatements(c)) await tx.query(s.sql, s.params);
+      await applyChanges(tx, r.changes);
       await tx.query('INSERT INTO _vt_applied (id, lsn) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET lsn = EXCLUDED.lsn', [r.lsn]);
     });
     applied = r.lsn;

@@ -25,6 +25,8 @@ export class DoSqliteEngine implements StorageEngine {
   private readonly lock = new Mutex();
   private sink: CaptureSink | undefined;
   private readonly captured = new Map<string, ColumnInfo[]>();
+  /** A statement that can fire triggers ran since the last drain (a SELECT cannot, on SQLite). */
+  private wrote = false;
 
   constructor(private readonly storage: DurableObjectStorage) {}
 
@@ -46,6 +48,8 @@ export class DoSqliteEngine implements StorageEngine {
 
   /** Takes the captured changes out of _vt_changes; runs inside the unit's transaction. */
   private drain(): Change[] {
+    if (!this.wrote) return [];
+    this.wrote = false;
     const rows = this.exec(DRAIN_SQL);
     if (!rows.length) return [];
     this.exec(CLEAR_SQL);
@@ -90,6 +94,7 @@ export class DoSqliteEngine implements StorageEngine {
       const { stmt, args } = prepareSqlite(sql, params, this.catalog, 'do');
       // On a captured shard a reserved name would go unreplicated or clash with the engine's tables.
       if (this.sink && stmt.ddl && stmt.table) checkTableName(stmt.table);
+      if (stmt.table) this.wrote = true;
       const cursor = this.storage.sql.exec(stmt.sql, ...(args as SqlStorageValue[]));
       const raw = [...cursor.raw()];
       const columns = cursor.columnNames;

@@ -23,6 +23,8 @@ export class LibsqlEngine implements StorageEngine {
 
   private sink: CaptureSink | undefined;
   private readonly captured = new Map<string, ColumnInfo[]>();
+  /** A statement that can fire triggers ran since the last drain (a SELECT cannot, on SQLite). */
+  private wrote = false;
 
   private constructor(private readonly client: Client) {}
 
@@ -40,6 +42,8 @@ export class LibsqlEngine implements StorageEngine {
 
   /** Takes the captured changes out of _vt_changes, inside the unit's transaction. */
   private async drain(tx: Transaction): Promise<Change[]> {
+    if (!this.wrote) return [];
+    this.wrote = false;
     const rows = rawRows(await tx.execute(DRAIN_SQL));
     if (!rows.length) return [];
     await tx.execute(CLEAR_SQL);
@@ -88,6 +92,7 @@ export class LibsqlEngine implements StorageEngine {
       const { stmt, args } = prepareSqlite(sql, params, this.catalog, 'libsql');
       // On a captured shard a reserved name would go unreplicated or clash with the engine's tables.
       if (this.sink && stmt.ddl && stmt.table) checkTableName(stmt.table);
+      if (stmt.table) this.wrote = true;
       const rs = await on.execute({ sql: stmt.sql, args: args as never });
       if (stmt.ddl) {
         this.catalog = undefined;

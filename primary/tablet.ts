@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import { changeStatements } from '../changelog/apply.js';
+import { applyChanges } from '../changelog/apply.js';
 import { ChangeLog, DEFAULT_TRIM, type PullOptions, type PullResult, type TrimPolicy } from '../changelog/log.js';
 import { snapshotPage, type KeyRangeFilter, type SnapshotPage } from '../changelog/snapshot.js';
 import { parseOne } from '../engines/dialect/parse.js';
@@ -45,11 +45,13 @@ const PGLITE_SNAPSHOT_EVERY = 500;
 const PGLITE_SNAPSHOT_MAX_AGE_MS = 60_000;
 const ALARM_MS = 5_000;
 
+/** Reads skip the write lock. Only WITH needs a parse (it may hide a write); the rest is the first word. */
 function isReadOnly(sql: string): boolean {
+  if (/^\s*\(?\s*(SELECT|VALUES)\b/i.test(sql)) return true;
+  if (!/^\s*WITH\b/i.test(sql)) return false;
   try {
     const { ast } = parseOne(sql);
-    if (ast.type === 'with') return ast.bind.every((b) => b.statement.type === 'select') && ast.in.type === 'select';
-    return ast.type === 'select' || ast.type === 'union' || ast.type === 'union all' || ast.type === 'values';
+    return ast.type === 'with' && ast.bind.every((b) => b.statement.type === 'select') && ast.in.type === 'select';
   } catch {
     return false; // let the engine report it; treat as a write meanwhile
   }
@@ -66,8 +68,9 @@ export class VTTablet extends DurableObject {
   private readonly pgSnapshots: PgliteSnapshots;
   private engine: Promise<StorageEngine> | undefined;
   private kind: EngineKind | undefined;
-  /** Writers take turns here; a prepared transaction keeps it until decided. */
+  /** Writers take turns here. */
   private readonly writeLock = new Mutex();
+  /** Resolved while no transaction is prepared; writers wait on it before taking the lock. */
   private unprepared: Promise<void> = Promise.resolve();
   private releasePrepared: (() => void) | undefined;
   /** Id recorded on the log record of the unit committing now. */
@@ -75,6 +78,8 @@ export class VTTablet extends DurableObject {
   private readonly waiters = new Set<{ lsn: number; wake: () => void }>();
   private readonly pushers = new Map<string, LogListener>();
   private trimPolicy: TrimPolicy = DEFAULT_TRIM;
+  /** Set once this instance has scheduled its alarm: no storage read on every commit. */
+  private alarmScheduled = false;
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
@@ -120,11 +125,7 @@ export class VTTablet extends DurableObject {
     const engine = new PgliteEngine(await createWorkerdPGlite(data ? { dataDir: data } : {}));
     for (let from = (snapshot?.lsn ?? 0) + 1; from <= this.log.lastLsn;) {
       const { records } = this.log.pull(from, { maxRecords: 500 });
-      for (const r of records) {
-        await engine.transaction(async (tx) => {
-          for (const c of r.changes) for (const s of changeStatements(c)) await tx.query(s.sql, s.params);
-        });
-      }
+      for (const r of records) await engine.transaction((tx) => applyChanges(tx, r.changes));
       from = records.at(-1)!.lsn + 1;
     }
     await engine.enableCapture(this.sink);
@@ -191,7 +192,10 @@ export class VTTablet extends DurableObject {
       // Push is best effort: a listener that fails is dropped and catches up by pulling.
       listener.push([record]).catch(() => this.pushers.delete(id));
     }
-    void this.ctx.storage.getAlarm().then((at) => (at === null ? this.ctx.storage.setAlarm(Date.now() + ALARM_MS) : undefined));
+    if (!this.alarmScheduled) {
+      this.alarmScheduled = true;
+      void this.ctx.storage.setAlarm(Date.now() + ALARM_MS);
+    }
   }
 
   private result(r: ResultSet): TabletResult {
@@ -259,9 +263,7 @@ export class VTTablet extends DurableObject {
       await this.writeLock.run(async () => {
         this.txid = txid;
         try {
-          await engine.transaction(async (tx) => {
-            for (const c of changes) for (const s of changeStatements(c)) await tx.query(s.sql, s.params);
-          });
+          await engine.transaction((tx) => applyChanges(tx, changes));
           // An empty transaction commits no record; it is decided all the same.
           this.prepared.delete(txid);
         } catch (e) {
@@ -381,6 +383,7 @@ export class VTTablet extends DurableObject {
   }
 
   override async alarm(): Promise<void> {
+    this.alarmScheduled = false;
     if (this.kind === 'pglite') {
       // Often enough to keep replay short, rarely enough not to rewrite the data directory constantly.
       const snap = this.pgSnapshots.latest();
