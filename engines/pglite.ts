@@ -102,8 +102,9 @@ export class PgliteEngine implements StorageEngine {
   }
 
   /**
-   * One unit of work under the lock. With capture on it is a transaction that drains its
-   * changes before committing; the sink hears of them right after the commit.
+   * One unit of work under the lock. With capture on, its changes are drained right after it
+   * (inside the transaction for transactional units) and the sink hears of them once committed.
+   * Every unit drains, reads too: a SELECT may call a function that writes.
    */
   private unit<T>(fn: (on: On) => Promise<T>, transactional = false): Promise<T> {
     return this.lock.run(async () => {
