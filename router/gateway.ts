@@ -1,7 +1,8 @@
 import { WorkerEntrypoint } from 'cloudflare:workers';
 import type { VTTablet } from '../primary/tablet.js';
 import { VitessError } from '../rpc/errors.js';
-import { fromWire, toWire, type SqlValue } from '../rpc/values.js';
+import { changesToWire } from '../rpc/changes.js';
+import { fromWire } from '../rpc/values.js';
 import { errorResponse, resultJson } from './http.js';
 import { DEFAULT_KEYSPACES, type Keyspace } from './keyspaces.js';
 
@@ -48,11 +49,7 @@ export class VTGate extends WorkerEntrypoint<Env> {
     const from = Number(url.searchParams.get('from') ?? 1);
     const max = Number(url.searchParams.get('max') ?? 1000);
     const { records, lastLsn } = await this.tablet(ks).pull(from, { maxRecords: max });
-    const wire = (row: Record<string, SqlValue> | undefined) => row && Object.fromEntries(Object.entries(row).map(([k, v]) => [k, toWire(v)]));
-    return Response.json({
-      lastLsn,
-      records: records.map((r) => ({ ...r, changes: r.changes.map((c) => ('ddl' in c ? c : { ...c, key: wire(c.key), row: wire(c.row) })) })),
-    });
+    return Response.json({ lastLsn, records: records.map((r) => ({ ...r, changes: changesToWire(r.changes) })) });
   }
 
   private async status(): Promise<Response> {

@@ -1,6 +1,6 @@
 import { asVitessError, type ErrorCode } from '../rpc/errors.js';
 import type { ResultSet } from '../rpc/results.js';
-import { toWire, type SqlValue } from '../rpc/values.js';
+import { rowToWire } from '../rpc/values.js';
 
 const STATUS: Record<ErrorCode, number> = {
   SYNTAX: 400, UNSUPPORTED: 400, CONSTRAINT: 400, INVALID: 400, LIMIT_EXCEEDED: 400,
@@ -14,6 +14,6 @@ export function errorResponse(e: unknown): Response {
 
 /** A result as JSON: values in the tagged wire encoding of rpc/values.ts. */
 export function resultJson(r: ResultSet): unknown {
-  const rows = r.rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, toWire(v as SqlValue)])));
+  const rows = r.rows.map(rowToWire);
   return { rows, fields: r.fields, rowCount: r.rows.length, affected: r.affected };
 }

@@ -1,4 +1,5 @@
 import type { Row } from './results.js';
+import { rowFromWire, rowToWire } from './values.js';
 
 /** One row's change, with full images in the rpc value model. */
 export interface RowChange {
@@ -27,3 +28,12 @@ export interface LogRecord {
 }
 
 export const isDdl = (c: Change): c is DdlChange => 'ddl' in c;
+
+/** Changes with their values in the JSON wire encoding (for storage and HTTP), and back. */
+export function changesToWire(changes: Change[]): unknown[] {
+  return changes.map((c) => (isDdl(c) ? c : { ...c, key: rowToWire(c.key), ...(c.row ? { row: rowToWire(c.row) } : {}) }));
+}
+
+export function changesFromWire(wire: unknown[]): Change[] {
+  return (wire as Change[]).map((c) => (isDdl(c) ? c : { ...c, key: rowFromWire(c.key), ...(c.row ? { row: rowFromWire(c.row) } : {}) }));
+}

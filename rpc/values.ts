@@ -79,6 +79,13 @@ export function toWire(v: SqlValue): WireValue {
   return { $json: v };
 }
 
+/** A row (or key) with every value in the wire encoding, and back. */
+export const rowToWire = (row: Record<string, SqlValue>): Record<string, WireValue> =>
+  Object.fromEntries(Object.entries(row).map(([k, v]) => [k, toWire(v)]));
+
+export const rowFromWire = (row: Record<string, unknown>): Record<string, SqlValue> =>
+  Object.fromEntries(Object.entries(row).map(([k, v]) => [k, fromWire(v)]));
+
 export function fromWire(w: unknown): SqlValue {
   if (w === null || typeof w === 'boolean' || typeof w === 'string' || typeof w === 'number') return w;
   if (w === undefined) return null;
