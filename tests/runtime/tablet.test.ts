@@ -160,7 +160,7 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
     for (let i = 60; i < 120; i++) await t.query(kind, 'INSERT INTO tr VALUES ($1, $1)', [i]);
     const first = await t.trim({ maxRecords: 25 });
     const status = await t.status();
-    expect(status.lsn - first + 1).toBeLessThanOrEqual(kind === 'pglite' ? status.lsn : 25);
+    expect(status.lsn - first + 1).toBeLessThanOrEqual(25); // PGlite snapshots first, so it may trim too
     expect((await t.pull(first)).records[0]!.lsn).toBe(first);
   }, 120_000);
 
