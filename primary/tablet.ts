@@ -1,10 +1,10 @@
 import { DurableObject } from 'cloudflare:workers';
 import { applyChanges } from '../changelog/apply.js';
-import { ChangeLog, DEFAULT_TRIM, type PullOptions, type PullResult, type TrimPolicy } from '../changelog/log.js';
+import { ChangeLog, DEFAULT_TRIM, type DdlHistory, type PullOptions, type PullResult, type TrimPolicy } from '../changelog/log.js';
 import { snapshotPage, type KeyRangeFilter, type SnapshotPage } from '../changelog/snapshot.js';
-import { parseOne } from '../engines/dialect/parse.js';
+import { isReadOnly } from '../engines/dialect/read-only.js';
 import { DoSqliteEngine } from '../engines/do-sqlite.js';
-import type { BatchOptions, EngineKind, StorageEngine } from '../engines/engine.js';
+import type { BatchOptions, EngineKind, StorageEngine, TableInfo } from '../engines/engine.js';
 import { Mutex } from '../engines/mutex.js';
 import { PgliteEngine } from '../engines/pglite.js';
 import { createWorkerdPGlite } from '../engines/pglite-workerd.js';
@@ -29,6 +29,10 @@ export interface LogListener {
   push(records: LogRecord[]): Promise<void>;
 }
 
+export interface TableSchema extends TableInfo {
+  columns: { name: string; type: string }[];
+}
+
 export interface TabletStatus {
   engine: EngineKind | null;
   lsn: number;
@@ -44,18 +48,6 @@ const WRITE_WAIT_MS = 10_000;
 const PGLITE_SNAPSHOT_EVERY = 500;
 const PGLITE_SNAPSHOT_MAX_AGE_MS = 60_000;
 const ALARM_MS = 5_000;
-
-/** Reads skip the write lock. Only WITH needs a parse (it may hide a write); the rest is the first word. */
-function isReadOnly(sql: string): boolean {
-  if (/^\s*\(?\s*(SELECT|VALUES)\b/i.test(sql)) return true;
-  if (!/^\s*WITH\b/i.test(sql)) return false;
-  try {
-    const { ast } = parseOne(sql);
-    return ast.type === 'with' && ast.bind.every((b) => b.statement.type === 'select') && ast.in.type === 'select';
-  } catch {
-    return false; // let the engine report it; treat as a write meanwhile
-  }
-}
 
 /**
  * VTTablet: the primary of one shard. Executes statements on its engine, writes one change-log
@@ -357,7 +349,17 @@ export class VTTablet extends DurableObject {
    * key range (what a new shard needs when resharding); with the LSN it was read at.
    */
   snapshot(kind: EngineKind, table: string, afterKey: SqlValue[] | null, limit = 500, keyRange?: KeyRangeFilter): Promise<SnapshotPage> {
-    return this.guard(async () => ({ ...(await snapshotPage(await this.open(kind), table, afterKey, limit, keyRange)), lsn: this.log.lastLsn }));
+    return this.guard(async () => {
+      const engine = await this.open(kind);
+      // Under the write lock, so that no commit lands between reading the page and its LSN:
+      // the page is exactly the state at that LSN (replicas rely on it while copying).
+      return this.writeLock.run(async () => ({ ...(await snapshotPage(engine, table, afterKey, limit, keyRange)), lsn: this.log.lastLsn }), WRITE_WAIT_MS, 'shard write lock');
+    });
+  }
+
+  /** Every DDL statement committed on this shard, in order, and the LSN that is current at: a new replica's schema. */
+  ddlHistory(): DdlHistory {
+    return this.log.ddlHistory();
   }
 
   /** Takes a PGlite data-directory snapshot now (also done by the alarm). */
@@ -367,6 +369,17 @@ export class VTTablet extends DurableObject {
       const engine = (await this.engine) as PgliteEngine;
       // Under the write lock, so the data directory is exactly the state at this LSN.
       return this.writeLock.run(async () => this.pgSnapshots.save(await engine.dumpDataDir(), this.log.lastLsn));
+    });
+  }
+
+  /** User tables with primary key and columns: what VTGate's planner learns after a restart. */
+  schema(kind: EngineKind): Promise<TableSchema[]> {
+    return this.guard(async () => {
+      const engine = await this.open(kind);
+      return Promise.all((await engine.tables()).map(async (t) => ({
+        ...t,
+        columns: (await engine.query(`SELECT * FROM "${t.name.replace(/"/g, '""')}" LIMIT 0`)).fields.map((f) => ({ name: f.name, type: f.type })),
+      })));
     });
   }
 

@@ -1,76 +1,96 @@
 import { WorkerEntrypoint } from 'cloudflare:workers';
-import type { VTTablet } from '../primary/tablet.js';
-import { VitessError } from '../rpc/errors.js';
+import { newWorkersRpcResponse } from 'capnweb';
 import { changesToWire } from '../rpc/changes.js';
+import { VitessError } from '../rpc/errors.js';
 import { fromWire } from '../rpc/values.js';
 import { errorResponse, resultJson } from './http.js';
-import { DEFAULT_KEYSPACES, type Keyspace } from './keyspaces.js';
+import { Gateway } from './rpc-api.js';
+import { Session } from './session.js';
+import { gatewayStatus } from './status.js';
+import { configuredVSchema, Topology, type Env } from './topology.js';
 
-export interface Env {
-  TABLET: DurableObjectNamespace<VTTablet>;
-}
-
-/** The tablet's RPC surface as the gateway calls it (the generated stub type is too deep for tsc). */
-type TabletStub = Pick<VTTablet, 'query' | 'batch' | 'pull' | 'status'>;
+export type { Env } from './topology.js';
 
 interface SqlRequest {
   sql?: unknown;
   params?: unknown;
   keyspace?: unknown;
+  bookmark?: unknown;
+  /** A batch instead of one statement: `[{ sql, params }]`, with `atomic`. */
+  batch?: unknown;
+  atomic?: unknown;
 }
+
+const params = (p: unknown, where: string): unknown[] => {
+  if (p === undefined) return [];
+  if (!Array.isArray(p)) throw new VitessError('INVALID', `${where} must be an array`);
+  return p.map(fromWire);
+};
 
 /** VTGate: the Worker in front of the shards. */
 export class VTGate extends WorkerEntrypoint<Env> {
-  private keyspace(name: unknown): Keyspace {
-    const ks = DEFAULT_KEYSPACES.find((k) => k.name === (name ?? 'main'));
-    if (!ks) throw new VitessError('NOT_FOUND', `keyspace "${String(name)}" does not exist (known: ${DEFAULT_KEYSPACES.map((k) => k.name).join(', ')})`);
-    return ks;
+  private topology(): Topology {
+    return new Topology(configuredVSchema(this.env), this.env);
   }
 
-  private tablet(ks: Keyspace, shard = ks.shards[0]!): TabletStub {
-    return this.env.TABLET.getByName(`${ks.name}/${shard}`) as unknown as TabletStub;
+  /** Where the request comes from: an explicit region, else Cloudflare's colo, else `local`. */
+  private region(req: Request): string {
+    return req.headers.get('x-vitess-region') ?? (req as { cf?: { colo?: string } }).cf?.colo ?? 'local';
   }
 
   private async sql(req: Request): Promise<Response> {
     const body = (await req.json().catch(() => {
       throw new VitessError('INVALID', 'request body must be JSON: { "sql": "...", "params": [...], "keyspace": "main" }');
     })) as SqlRequest;
+    if (body.bookmark !== undefined && typeof body.bookmark !== 'string') throw new VitessError('INVALID', 'field "bookmark" must be a string');
+    const session = new Session(this.topology(), typeof body.keyspace === 'string' ? body.keyspace : 'main', body.bookmark as string | undefined);
+    const region = this.region(req);
+    const json = (r: Awaited<ReturnType<Session['run']>>) => ({
+      ...(resultJson(r) as object),
+      bookmark: r.bookmark,
+      servedBy: { shard: r.shards.join(','), role: 'primary', region },
+      plan: r.plan,
+    });
+    if (body.batch !== undefined) {
+      if (!Array.isArray(body.batch)) throw new VitessError('INVALID', 'field "batch" must be an array of { "sql", "params" }');
+      const statements = body.batch.map((s: { sql?: unknown; params?: unknown }, i) => {
+        if (typeof s?.sql !== 'string') throw new VitessError('INVALID', `batch[${i}].sql must be a string`);
+        return { sql: s.sql, params: params(s.params, `batch[${i}].params`) as never[] };
+      });
+      const results = await session.batch(statements, body.atomic === true);
+      return Response.json({ results: results.map(json), bookmark: session.bookmark });
+    }
     if (typeof body.sql !== 'string') throw new VitessError('INVALID', 'field "sql" must be a string');
-    if (body.params !== undefined && !Array.isArray(body.params)) throw new VitessError('INVALID', 'field "params" must be an array');
-    const ks = this.keyspace(body.keyspace);
-    const params = ((body.params as unknown[] | undefined) ?? []).map(fromWire);
-    const r = await this.tablet(ks).query(ks.engine, body.sql, params);
-    return Response.json({ ...(resultJson(r) as object), lsn: r.lsn });
+    return Response.json(json(await session.run(body.sql, params(body.params, 'field "params"') as never[])));
   }
 
-  /** The shard's change log from an LSN, values in the JSON wire encoding. */
+  /** One shard's change log from an LSN, values in the JSON wire encoding. */
   private async log(url: URL): Promise<Response> {
-    const ks = this.keyspace(url.searchParams.get('keyspace') ?? undefined);
+    const topology = this.topology();
+    const ks = topology.keyspace(url.searchParams.get('keyspace') ?? 'main');
+    const shard = url.searchParams.get('shard') ?? ks.shards[0]!;
+    if (!ks.shards.includes(shard)) throw new VitessError('NOT_FOUND', `keyspace "${ks.name}" has no shard "${shard}" (shards: ${ks.shards.join(' ')})`);
     const from = Number(url.searchParams.get('from') ?? 1);
     const max = Number(url.searchParams.get('max') ?? 1000);
-    const { records, lastLsn } = await this.tablet(ks).pull(from, { maxRecords: max });
+    const { records, lastLsn } = await topology.tablet(ks.name, shard).pull(from, { maxRecords: max });
     return Response.json({ lastLsn, records: records.map((r) => ({ ...r, changes: changesToWire(r.changes) })) });
   }
 
-  private async status(): Promise<Response> {
-    const keyspaces = await Promise.all(DEFAULT_KEYSPACES.map(async (ks) => ({
-      ...ks,
-      primaries: await Promise.all(ks.shards.map(async (shard) => ({ shard, ...(await this.tablet(ks, shard).status()) }))),
-    })));
-    return Response.json({ keyspaces });
+  private index(topology: Topology): Response {
+    const keyspaces = topology.vschema.keyspaces.map((k) => `${k.name} (${k.engine}: ${k.shards.join(' ')})`).join(', ');
+    return new Response(`Vitess.do gateway\n\n/rpc (capnweb)  ·  POST /sql {"sql","params","keyspace","bookmark"}  ·  GET /status  ·  GET /log?keyspace=main&shard=-40&from=1\nkeyspaces: ${keyspaces}\n`, {
+      headers: { 'content-type': 'text/plain; charset=utf-8' },
+    });
   }
 
   override async fetch(req: Request): Promise<Response> {
     const url = new URL(req.url);
     try {
+      if (url.pathname === '/rpc') return await newWorkersRpcResponse(req, new Gateway(this.topology(), this.region(req)));
       if (req.method === 'POST' && url.pathname === '/sql') return await this.sql(req);
-      if (req.method === 'GET' && url.pathname === '/status') return await this.status();
+      if (req.method === 'GET' && url.pathname === '/status') return Response.json(await gatewayStatus(this.topology()));
       if (req.method === 'GET' && url.pathname === '/log') return await this.log(url);
-      if (req.method === 'GET' && url.pathname === '/') {
-        return new Response(`Vitess.do gateway\n\nPOST /sql {"sql","params","keyspace"}  ·  GET /status  ·  GET /log?keyspace=main&from=1\nkeyspaces: ${DEFAULT_KEYSPACES.map((k) => `${k.name} (${k.engine})`).join(', ')}\n`, {
-          headers: { 'content-type': 'text/plain; charset=utf-8' },
-        });
-      }
+      if (req.method === 'GET' && url.pathname === '/') return this.index(this.topology());
       throw new VitessError('NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
     } catch (e) {
       return errorResponse(e);

@@ -16,7 +16,7 @@ import { execute, type ShardCursor } from './executor.js';
 import { planShardedInsert } from './insert.js';
 import type { Plan, PlanKind, Primitive, Route } from './plan.js';
 import { chooseRoute, Scope, tableRouting, type TableRouting } from './route.js';
-import { MemorySchema, type SchemaInfo } from './schema.js';
+import { MemorySchema, type SchemaInfo, type TableInfo } from './schema.js';
 import { passThrough, planMergedSelect, type RouteBase } from './select.js';
 import { isSubquery, walk } from './sql.js';
 
@@ -183,6 +183,12 @@ export class Planner {
   applied(plan: Plan): void {
     if (!plan.schemaChange) return;
     this.schema.apply(plan.schemaChange);
+    this.cache.clear();
+  }
+
+  /** Replaces what is known of the schema (read from a shard's catalog) and drops cached plans. */
+  learn(tables: Record<string, TableInfo>): void {
+    this.schema.reset(tables);
     this.cache.clear();
   }
 

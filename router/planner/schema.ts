@@ -28,7 +28,7 @@ export class MemorySchema implements SchemaInfo {
   private readonly tables = new Map<string, TableInfo>();
 
   constructor(tables: Record<string, TableInfo> = {}) {
-    for (const [name, t] of Object.entries(tables)) this.tables.set(name, t);
+    this.reset(tables);
   }
 
   primaryKey(table: string): string[] | undefined {
@@ -37,6 +37,11 @@ export class MemorySchema implements SchemaInfo {
 
   columns(table: string): ColumnInfo[] | undefined {
     return this.tables.get(table)?.columns;
+  }
+
+  reset(tables: Record<string, TableInfo>): void {
+    this.tables.clear();
+    for (const [name, t] of Object.entries(tables)) this.tables.set(name, t);
   }
 
   set(table: string, info: TableInfo): void {

@@ -1,0 +1,101 @@
+/**
+ * VTGate's capnweb objects (rpc/protocol.ts): the main `Gateway`, a `KeyspaceSession` per
+ * keyspace (a capability: it holds the session's bookmark), and a `Transaction` per
+ * interactive transaction. Errors leave as `[CODE] message` so the client can type them.
+ */
+import { RpcTarget } from 'capnweb';
+import { encodeError } from '../rpc/errors.js';
+import type { GatewayApi, GatewayStatus, KeyspaceApi, ReadOptions, RpcResult, RpcStatement, TransactionApi } from '../rpc/protocol.js';
+import { fromRpc, toRpc, type RpcValue } from '../rpc/values.js';
+import { Session, type SessionResult } from './session.js';
+import type { ShardTransaction } from './shard-transaction.js';
+import { gatewayStatus } from './status.js';
+import type { Topology } from './topology.js';
+
+async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw encodeError(e);
+  }
+}
+
+const params = (p: RpcValue[] | undefined) => (p ?? []).map(fromRpc);
+
+export function rpcResult(r: SessionResult, region: string): RpcResult {
+  return {
+    rows: r.rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, toRpc(v)]))),
+    fields: r.fields,
+    rowCount: r.rows.length,
+    affected: r.affected,
+    bookmark: r.bookmark,
+    servedBy: { shard: r.shards.join(','), role: 'primary', region },
+    plan: r.plan,
+  };
+}
+
+class Transaction extends RpcTarget implements TransactionApi {
+  constructor(private readonly session: Session, private readonly tx: ShardTransaction, private readonly region: string) {
+    super();
+  }
+
+  query(sql: string, p?: RpcValue[]): Promise<RpcResult> {
+    return guarded(async () => rpcResult(await this.session.run(sql, params(p), this.tx), this.region));
+  }
+
+  commit(): Promise<{ bookmark: string }> {
+    return guarded(async () => ({ bookmark: await this.session.commit(this.tx) }));
+  }
+
+  rollback(): Promise<void> {
+    return guarded(() => this.tx.rollback());
+  }
+
+  /** The client went away (or dropped the stub) with the transaction open: roll it back. */
+  [Symbol.dispose](): void {
+    void this.tx.rollback();
+  }
+}
+
+class KeyspaceSession extends RpcTarget implements KeyspaceApi {
+  constructor(private readonly session: Session, private readonly region: string) {
+    super();
+  }
+
+  query(sql: string, p?: RpcValue[], opts: ReadOptions = {}): Promise<RpcResult> {
+    return guarded(async () => {
+      this.session.observe(opts.bookmark);
+      return rpcResult(await this.session.run(sql, params(p)), opts.region ?? this.region);
+    });
+  }
+
+  batch(statements: RpcStatement[], opts: ReadOptions & { atomic?: boolean } = {}): Promise<RpcResult[]> {
+    return guarded(async () => {
+      this.session.observe(opts.bookmark);
+      const out = await this.session.batch(statements.map((s) => ({ sql: s.sql, params: params(s.params) })), opts.atomic === true);
+      return out.map((r) => rpcResult(r, opts.region ?? this.region));
+    });
+  }
+
+  begin(opts: { timeoutMs?: number } = {}): TransactionApi {
+    return new Transaction(this.session, this.session.begin(opts.timeoutMs), this.region);
+  }
+}
+
+export class Gateway extends RpcTarget implements GatewayApi {
+  constructor(private readonly topology: Topology, private readonly region: string) {
+    super();
+  }
+
+  keyspace(name: string): KeyspaceApi {
+    try {
+      return new KeyspaceSession(new Session(this.topology, name), this.region);
+    } catch (e) {
+      throw encodeError(e);
+    }
+  }
+
+  status(): Promise<GatewayStatus> {
+    return guarded(() => gatewayStatus(this.topology));
+  }
+}

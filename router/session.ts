@@ -1,0 +1,148 @@
+/**
+ * A session on one keyspace: plans each statement (cached per isolate), runs it through a
+ * cursor on the shards' primaries, and keeps the bookmark (the LSN of every shard it saw).
+ * `/sql` makes one per request; a capnweb client holds one per keyspace for its connection.
+ */
+import { decodeBookmark, encodeBookmark, mergePositions, type Positions } from '../rpc/bookmark.js';
+import { VitessError } from '../rpc/errors.js';
+import type { ResultSet, Statement } from '../rpc/results.js';
+import type { SqlValue } from '../rpc/values.js';
+import { execute, type ShardCursor } from './planner/executor.js';
+import type { Plan, PlanKind } from './planner/plan.js';
+import { Planner } from './planner/planner.js';
+import { ShardTransaction } from './shard-transaction.js';
+import { engineKind, type Topology } from './topology.js';
+import type { VSchema } from './vschema.js';
+
+export interface SessionResult extends ResultSet {
+  plan: PlanKind;
+  /** The shards that answered, in key order. */
+  shards: string[];
+  bookmark: string;
+}
+
+/** Runs statements on primaries and notes each shard's LSN. */
+class TabletCursor implements ShardCursor {
+  readonly shards = new Set<string>();
+  positions: Positions = {};
+
+  constructor(private readonly topology: Topology) {}
+
+  async execute(keyspace: string, shard: string, sql: string, params: SqlValue[]): Promise<ResultSet> {
+    const r = await this.topology.tablet(keyspace, shard).query(engineKind(this.topology.keyspace(keyspace)), sql, params);
+    this.shards.add(shard);
+    this.positions = mergePositions(this.positions, { [`${keyspace}/${shard}`]: r.lsn });
+    return r;
+  }
+}
+
+// One planner per keyspace per isolate: plans are cached, and the schema (primary keys decide
+// where rows of tables the vschema does not name go) is read once from a shard's catalog.
+const planners = new WeakMap<VSchema, Map<string, { planner: Planner; loaded?: Promise<void> }>>();
+
+async function loadSchema(topology: Topology, keyspace: string, planner: Planner): Promise<void> {
+  const ks = topology.keyspace(keyspace);
+  const tables = await topology.tablet(keyspace, ks.shards[0]!).schema(engineKind(ks));
+  planner.learn(Object.fromEntries(tables.map((t) => [t.name, { primaryKey: t.primaryKey, columns: t.columns }])));
+}
+
+/** Whether planning failed only because this isolate has not seen the table yet. */
+const unknownTable = (e: unknown): boolean => e instanceof VitessError && e.code === 'NOT_FOUND' && /unknown to VTGate/.test(e.message);
+
+export class Session {
+  private positions: Positions;
+
+  constructor(readonly topology: Topology, readonly keyspace: string, bookmark?: string) {
+    topology.keyspace(keyspace); // an unknown keyspace fails here, with the known ones named
+    this.positions = decodeBookmark(bookmark);
+  }
+
+  get bookmark(): string {
+    return encodeBookmark(this.positions);
+  }
+
+  /** Adopts a bookmark handed over from elsewhere (it only moves the session forward). */
+  observe(bookmark: string | undefined): void {
+    if (bookmark) this.positions = mergePositions(this.positions, decodeBookmark(bookmark));
+  }
+
+  private planner(): { planner: Planner; loaded: Promise<void> } {
+    const vschema = this.topology.vschema;
+    let byKs = planners.get(vschema);
+    if (!byKs) planners.set(vschema, (byKs = new Map()));
+    let entry = byKs.get(this.keyspace);
+    if (!entry) byKs.set(this.keyspace, (entry = { planner: new Planner(vschema) }));
+    if (!entry.loaded) {
+      const e = entry;
+      e.loaded = loadSchema(this.topology, this.keyspace, e.planner).catch((err) => { e.loaded = undefined; throw err; });
+    }
+    return entry as { planner: Planner; loaded: Promise<void> };
+  }
+
+  async plan(sql: string): Promise<{ plan: Plan; planner: Planner }> {
+    const { planner, loaded } = this.planner();
+    await loaded;
+    try {
+      return { plan: planner.plan(sql, this.keyspace), planner };
+    } catch (e) {
+      if (!unknownTable(e)) throw e;
+      // Another isolate may have created it: read the catalog again, once.
+      await loadSchema(this.topology, this.keyspace, planner);
+      return { plan: planner.plan(sql, this.keyspace), planner };
+    }
+  }
+
+  /** Plans and runs one statement, on primaries or inside `tx`. */
+  async run(sql: string, params: SqlValue[], tx?: ShardTransaction): Promise<SessionResult> {
+    if (typeof sql !== 'string') throw new VitessError('INVALID', 'sql must be a string');
+    const { plan, planner } = await this.plan(sql);
+    const cursor = tx ?? new TabletCursor(this.topology);
+    const r = await execute(plan, params, cursor);
+    planner.applied(plan);
+    let shards: string[];
+    if (cursor instanceof TabletCursor) {
+      this.positions = mergePositions(this.positions, cursor.positions);
+      shards = [...cursor.shards];
+    } else {
+      shards = cursor.shard ? [cursor.shard.shard] : [];
+    }
+    const order = this.topology.keyspace(this.keyspace).shards;
+    shards.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+    return { rows: r.rows, fields: r.fields, affected: r.affected, plan: plan.kind, shards, bookmark: this.bookmark };
+  }
+
+  /**
+   * Statements in order. `atomic`: one transaction, which must stay on one shard until
+   * cross-shard transactions (2PC) land; otherwise each statement stands alone.
+   */
+  async batch(statements: Statement[], atomic = false): Promise<SessionResult[]> {
+    if (!Array.isArray(statements)) throw new VitessError('INVALID', 'a batch is an array of { sql, params }');
+    if (!atomic) {
+      const out: SessionResult[] = [];
+      for (const s of statements) out.push(await this.run(s.sql, s.params ?? []));
+      return out;
+    }
+    const tx = this.begin();
+    try {
+      const out: SessionResult[] = [];
+      for (const s of statements) out.push(await this.run(s.sql, s.params ?? [], tx));
+      const bookmark = await this.commit(tx);
+      return out.map((r) => ({ ...r, bookmark }));
+    } catch (e) {
+      await tx.rollback();
+      throw e;
+    }
+  }
+
+  begin(timeoutMs?: number): ShardTransaction {
+    return new ShardTransaction(this.topology, timeoutMs);
+  }
+
+  /** Commits and moves the bookmark past the commit. */
+  async commit(tx: ShardTransaction): Promise<string> {
+    const outcome = await tx.commit();
+    const at = tx.shard;
+    if (outcome && at) this.positions = mergePositions(this.positions, { [`${at.keyspace}/${at.shard}`]: outcome.lsn });
+    return this.bookmark;
+  }
+}

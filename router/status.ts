@@ -1,0 +1,27 @@
+/** What `/status` and `client.status()` show: every keyspace, its shards with key ranges and primary LSNs. */
+import type { GatewayStatus } from '../rpc/protocol.js';
+import { parseKeyRange } from '../rpc/keyspace/keyrange.js';
+import { engineKind, type Topology } from './topology.js';
+
+export async function gatewayStatus(topology: Topology): Promise<GatewayStatus> {
+  const keyspaces = await Promise.all(topology.vschema.keyspaces.map(async (ks) => ({
+    name: ks.name,
+    engine: ks.engine,
+    regions: ks.regions,
+    shards: await Promise.all(ks.shards.map(async (shard) => {
+      const range = parseKeyRange(shard);
+      const s = await topology.tablet(ks.name, shard).status();
+      return {
+        shard,
+        start: typeof range === 'string' ? '' : range.start,
+        end: typeof range === 'string' ? '' : range.end,
+        engine: engineKind(ks),
+        lsn: s.lsn,
+        firstLsn: s.firstLsn,
+        listeners: s.listeners.length,
+        prepared: s.prepared.length,
+      };
+    })),
+  })));
+  return { keyspaces };
+}
