@@ -12,4 +12,4 @@ export interface WranglerDev {
 }
 
 export function freePort(): Promise<number>;
-export function startWrangler(opts?: { config?: string; persistTo?: string; port?: number; readyPath?: string; timeoutMs?: number }): Promise<WranglerDev>;
+export function startWrangler(opts?: { config?: string; persistTo?: string; port?: number; readyPath?: string; timeoutMs?: number; vars?: Record<string, string> }): Promise<WranglerDev>;

@@ -20,7 +20,7 @@ export function freePort() {
 }
 
 /**
- * @param {{ config?: string, persistTo?: string, port?: number, readyPath?: string, timeoutMs?: number }} opts
+ * @param {{ config?: string, persistTo?: string, port?: number, readyPath?: string, timeoutMs?: number, vars?: Record<string, string> }} opts
  * @returns {Promise<{ url: string, port: number, child: import('node:child_process').ChildProcess, stop: () => Promise<void>, kill: () => Promise<void>, output: () => string }>}
  */
 export async function startWrangler(opts = {}) {
@@ -28,6 +28,7 @@ export async function startWrangler(opts = {}) {
   const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false'];
   if (opts.config) args.push('--config', opts.config);
   if (opts.persistTo) args.push('--persist-to', opts.persistTo);
+  for (const [k, v] of Object.entries(opts.vars ?? {})) args.push('--var', `${k}:${v}`);
   // Wrangler needs Node >= 22: run it with the node@22 binary from node_modules/.bin.
   const node = join(root, 'node_modules/.bin/node');
   const child = spawn(node, [join(root, 'node_modules/wrangler/bin/wrangler.js'), ...args], {
