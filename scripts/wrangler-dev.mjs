@@ -1,6 +1,8 @@
 // Starts `wrangler dev` on a free loopback port and waits until it answers; used by the
 // benchmarks and the end-to-end tests. Stop it with `stop()` (SIGTERM, then SIGKILL).
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +29,10 @@ export async function startWrangler(opts = {}) {
   const port = opts.port ?? (await freePort());
   const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false'];
   if (opts.config) args.push('--config', opts.config);
-  if (opts.persistTo) args.push('--persist-to', opts.persistTo);
+  // State goes where the caller says, else to a fresh directory removed on stop: never the
+  // project's .wrangler/, so runs do not see each other's tables.
+  const scratch = opts.persistTo ? undefined : mkdtempSync(join(tmpdir(), 'vitess-dev-'));
+  args.push('--persist-to', opts.persistTo ?? scratch);
   for (const [k, v] of Object.entries(opts.vars ?? {})) args.push('--var', `${k}:${v}`);
   // Wrangler needs Node >= 22: run it with the node@22 binary from node_modules/.bin.
   const node = join(root, 'node_modules/.bin/node');
@@ -57,12 +62,14 @@ export async function startWrangler(opts = {}) {
     await new Promise((r) => setTimeout(r, 250));
   }
   const stop = async () => {
-    if (exited()) return;
-    const done = new Promise((r) => child.once('exit', r));
-    killGroup('SIGTERM');
-    const timer = setTimeout(() => killGroup('SIGKILL'), 5000);
-    await done;
-    clearTimeout(timer);
+    if (!exited()) {
+      const done = new Promise((r) => child.once('exit', r));
+      killGroup('SIGTERM');
+      const timer = setTimeout(() => killGroup('SIGKILL'), 5000);
+      await done;
+      clearTimeout(timer);
+    }
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
   };
   /** The crash test's way out: no shutdown, no flush, for wrangler and workerd alike. */
   const kill = async () => {

@@ -278,14 +278,26 @@ export class SqliteRenderer {
     throw unsupported(`operator ${op}`);
   }
 
-  orderBy(items: OrderByStatement[], scope: Scope): string {
+  /** `outputs`: the select list, when int8 outputs are read as text (their order must stay numeric). */
+  orderBy(items: OrderByStatement[], scope: Scope, outputs?: CatalogColumn[]): string {
     // Postgres sorts NULLs as larger than any value; SQLite as smaller. Spell it out.
     return items.map((o) => {
       const dir = o.order ?? 'ASC';
       const nulls = o.nulls ?? (dir === 'DESC' ? 'FIRST' : 'LAST');
-      const by = o.by.type === 'integer' ? String(o.by.value) : this.expr(o.by, scope).sql;
+      const by = this.int8OutputKey(o.by, outputs) ?? (o.by.type === 'integer' ? String(o.by.value) : this.expr(o.by, scope).sql);
       return `${by} ${dir} NULLS ${nulls}`;
     }).join(', ');
+  }
+
+  /**
+   * SQLite resolves an ORDER BY name or position to the output column first, which for an int8
+   * read as text would sort 17 before 5: sort on the value cast back to an integer instead.
+   */
+  private int8OutputKey(by: Expr, outputs: CatalogColumn[] | undefined): string | undefined {
+    if (!outputs) return undefined;
+    const col = by.type === 'integer' ? outputs[by.value - 1] : by.type === 'ref' && !by.table ? outputs.find((c) => c.name === by.name) : undefined;
+    if (col?.type !== 'int8' || outputs.filter((c) => c.name === col.name).length > 1) return undefined;
+    return `CAST(${quoteIdent(col.name)} AS INTEGER)`;
   }
 
   // ---- queries ----------------------------------------------------------------------------
@@ -382,7 +394,7 @@ export class SqliteRenderer {
     const outScope: Scope = { sources: [...scope.sources, { alias: '', columns: cols.map((c) => c.column) }], ctes: new Map(), ...(scope.parent ? { parent: scope.parent } : {}) };
     if (q.groupBy?.length) sql += ` GROUP BY ${q.groupBy.map((g) => (g.type === 'integer' ? String(g.value) : this.expr(g, outScope).sql)).join(', ')}`;
     if (q.having) sql += ` HAVING ${this.expr(q.having, scope).sql}`;
-    if (q.orderBy?.length) sql += ` ORDER BY ${this.orderBy(q.orderBy, outScope)}`;
+    if (q.orderBy?.length) sql += ` ORDER BY ${this.orderBy(q.orderBy, outScope, top && this.opts.int8AsText ? cols.map((c) => c.column) : undefined)}`;
     if (q.limit?.limit || q.limit?.offset) {
       sql += ` LIMIT ${q.limit.limit ? this.expr(q.limit.limit, scope).sql : '-1'}`;
       if (q.limit.offset) sql += ` OFFSET ${this.expr(q.limit.offset, scope).sql}`;

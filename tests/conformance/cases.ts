@@ -128,6 +128,17 @@ c('booleans: literals, parameters, WHERE on the column, NOT', async (db) => {
   expect(await rows(db, 'SELECT true AS t, false AS f')).toEqual([{ t: true, f: false }]);
 });
 
+c('int8 columns and counts sort numerically, by name, position and alias', async (db) => {
+  await db.query('CREATE TABLE i8s (id BIGINT PRIMARY KEY, g INT)');
+  await db.query('INSERT INTO i8s VALUES (5, 1), (17, 1), (40, 2), (9000000000, 2), (-3, 3)');
+  const ids = async (sql: string) => (await rows(db, sql)).map((r) => Number(r.id));
+  expect(await ids('SELECT id FROM i8s ORDER BY id DESC')).toEqual([9000000000, 40, 17, 5, -3]);
+  expect(await ids('SELECT id FROM i8s ORDER BY 1')).toEqual([-3, 5, 17, 40, 9000000000]);
+  expect(await ids('SELECT id AS id FROM i8s ORDER BY id LIMIT 2 OFFSET 1')).toEqual([5, 17]);
+  const counts = (await rows(db, 'SELECT g, count(*) AS n, sum(id) AS s FROM i8s GROUP BY g ORDER BY s DESC')).map((r) => Number(r.g));
+  expect(counts).toEqual([2, 1, 3]);
+});
+
 c('timestamps: Date parameters, ordering and comparisons', async (db) => {
   await db.query('CREATE TABLE ts1 (id INT PRIMARY KEY, at TIMESTAMPTZ)');
   const a = new Date('2024-01-01T00:00:00.000Z');
