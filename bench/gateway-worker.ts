@@ -1,0 +1,37 @@
+// Worker for the VTGate half of `npm run bench`: VTGate itself, and beside it the two baselines
+// it is measured against in the same process: a minimal Worker that forwards the same SQL to the
+// same tablet DO (`POST /direct`), and a Worker on a local D1 binding (`POST /d1`).
+import { VTGate, VTTablet } from '../router/server.js';
+import { resultJson } from '../router/http.js';
+import type { Env } from '../router/topology.js';
+import { fromWire } from '../rpc/values.js';
+
+export { VTTablet };
+
+interface BenchEnv extends Env {
+  DB: D1Database;
+}
+
+interface Forward {
+  keyspace: string;
+  shard: string;
+  sql: string;
+  params?: unknown[];
+}
+
+export default class BenchGate extends VTGate {
+  override async fetch(req: Request): Promise<Response> {
+    const path = new URL(req.url).pathname;
+    if (path === '/direct') {
+      const f = (await req.json()) as Forward;
+      const tablet = this.env.TABLET.getByName(`${f.keyspace}/${f.shard}`) as unknown as Pick<VTTablet, 'query'>;
+      return Response.json(resultJson(await tablet.query('do-sqlite', f.sql, (f.params ?? []).map(fromWire))));
+    }
+    if (path === '/d1') {
+      const f = (await req.json()) as Forward;
+      const r = await (this.env as BenchEnv).DB.prepare(f.sql).bind(...(f.params ?? [])).all();
+      return Response.json({ rows: r.results, affected: r.meta.changes });
+    }
+    return super.fetch(req);
+  }
+}
