@@ -1,2 +1,9 @@
 // `@dotdo/vitess`: the client SDK. The value model and typed errors are shared with the server.
 export * from '../rpc/index.js';
+export type { Consistency, GatewayStatus, KeyspaceStatus, ReadOptions, ServedBy, ShardStatus } from '../rpc/protocol.js';
+export { createClient, VitessClient, type BatchOptions, type ClientOptions, type QueryOptions } from './client.js';
+export type { ExecuteResult, QueryResult, StatementResult } from './results.js';
+export type { Transaction, TransactionOptions } from './transaction.js';
+export { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
+export type { WebSocketClass, WebSocketLike } from './websocket.js';
+export type { FetchFn } from './http-batch.js';

@@ -1,0 +1,184 @@
+/**
+ * `createClient`: the SDK's entry. A client talks to one keyspace through VTGate's `/rpc`
+ * (capnweb), keeps the session's bookmark (read-your-writes across calls and clients), and
+ * retries only what is safe to retry (retry.ts).
+ */
+import { VitessError } from '../rpc/errors.js';
+import type { Consistency, GatewayStatus, ReadOptions, RpcResult, TransactionApi } from '../rpc/protocol.js';
+import type { SqlValue } from '../rpc/values.js';
+import type { RpcStub } from 'capnweb';
+import { classify } from './failure.js';
+import type { FetchFn } from './http-batch.js';
+import { executeResult, queryResult, statementResult, toRpcParams, type ExecuteResult, type QueryResult, type Row, type Statement, type StatementResult } from './results.js';
+import { retryPolicy, withRetry, type RetryPolicy } from './retry.js';
+import { isReadOnly } from './statements.js';
+import { TransactionRunner, type Transaction, type TransactionOptions } from './transaction.js';
+import { Transport, type Api } from './transport.js';
+import type { WebSocketClass } from './websocket.js';
+
+export interface ClientOptions {
+  /** VTGate's base URL, e.g. `http://localhost:8787` (`/rpc` is appended). */
+  endpoint: string;
+  /** The keyspace every statement runs in (default `main`). */
+  keyspace?: string;
+  /** Sent as `Authorization: Bearer` (HTTP batch) or the `token` query parameter (WebSocket). */
+  token?: string;
+  /** Read defaults; each call can override them. */
+  consistency?: Consistency;
+  region?: string;
+  maxStalenessMs?: number;
+  /** A bookmark to start from (e.g. handed over by another client). */
+  bookmark?: string;
+  retry?: Partial<RetryPolicy>;
+  /** Deadline of one attempt of one call (default 30 s). */
+  timeoutMs?: number;
+  /** The fetch used for HTTP batch calls (default: the global fetch, looked up on each call). */
+  fetch?: FetchFn | typeof fetch;
+  /** The WebSocket class (default: the global one; on Node 20 pass the `ws` package's). */
+  WebSocket?: WebSocketClass | (new (url: string) => unknown);
+}
+
+export interface QueryOptions {
+  consistency?: Consistency;
+  region?: string;
+  maxStalenessMs?: number;
+  /** Overrides the client's bookmark for this call. */
+  bookmark?: string;
+}
+
+export interface BatchOptions extends QueryOptions {
+  /** All statements in one transaction (single-shard for now): all apply or none. */
+  atomic?: boolean;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+export class VitessClient {
+  readonly keyspace: string;
+  readonly #opts: ClientOptions;
+  readonly #retry: RetryPolicy;
+  readonly #transport: Transport;
+  readonly #timeoutMs: number;
+  #bookmark: string;
+
+  constructor(opts: ClientOptions) {
+    if (!opts || typeof opts.endpoint !== 'string') throw new VitessError('INVALID', 'createClient needs { endpoint: "http://…" }');
+    this.#opts = opts;
+    this.keyspace = opts.keyspace ?? 'main';
+    this.#retry = retryPolicy(opts.retry);
+    this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#bookmark = opts.bookmark ?? '';
+    this.#transport = new Transport({
+      endpoint: opts.endpoint,
+      token: opts.token,
+      timeoutMs: this.#timeoutMs,
+      fetch: opts.fetch as FetchFn | undefined,
+      WebSocket: opts.WebSocket as WebSocketClass | undefined,
+    });
+  }
+
+  /** The latest bookmark: sent with every later call, so reads see this client's writes. */
+  get bookmark(): string {
+    return this.#bookmark;
+  }
+
+  /** Hand a bookmark over from another client (or reset it with `''`). */
+  set bookmark(b: string) {
+    this.#bookmark = b ?? '';
+  }
+
+  /** Whether calls go over the WebSocket (after `connect()`, until `disconnect()`). */
+  get connected(): boolean {
+    return this.#transport.connected;
+  }
+
+  /** How many times a dropped WebSocket was reopened. */
+  get reconnects(): number {
+    return this.#transport.reconnects;
+  }
+
+  /** Opens the WebSocket session; calls use it from now on (and reopen it if it drops). */
+  async connect(): Promise<this> {
+    try {
+      await withRetry(this.#retry, true, () => this.#transport.connect(), { classify });
+    } catch (e) {
+      this.#transport.disconnect(); // stay in HTTP batch mode
+      throw e;
+    }
+    return this;
+  }
+
+  async disconnect(): Promise<void> {
+    this.#transport.disconnect();
+  }
+
+  async query<T = Row>(sql: string, params?: SqlValue[], opts?: QueryOptions): Promise<QueryResult<T>> {
+    const r = await this.#call(isReadOnly(sql), (api) => api.keyspace(this.keyspace).query(sql, toRpcParams(params), this.#readOptions(opts)));
+    return queryResult<T>(this.#seen(r));
+  }
+
+  async execute<T = Row>(sql: string, params?: SqlValue[], opts?: QueryOptions): Promise<ExecuteResult<T>> {
+    const r = await this.#call(isReadOnly(sql), (api) => api.keyspace(this.keyspace).query(sql, toRpcParams(params), this.#readOptions(opts)));
+    return executeResult<T>(this.#seen(r));
+  }
+
+  /** Runs statements in order and returns their results in order; `atomic`: all or nothing. */
+  async batch<T = Row>(statements: Statement[], opts: BatchOptions = {}): Promise<StatementResult<T>[]> {
+    const wire = statements.map((s) => ({ sql: s.sql, params: toRpcParams(s.params) }));
+    const readOnly = statements.every((s) => isReadOnly(s.sql));
+    const { atomic, ...read } = opts;
+    const rs = await this.#call(readOnly, (api) => api.keyspace(this.keyspace).batch(wire, { ...this.#readOptions(read), ...(atomic ? { atomic } : {}) }));
+    return rs.map((r) => statementResult<T>(this.#seen(r)));
+  }
+
+  /**
+   * Runs `fn` in a transaction on one shard: commits when it resolves, rolls back when it throws
+   * and rethrows. Needs a WebSocket: without `connect()` one is opened for the transaction.
+   */
+  async transaction<R>(fn: (tx: Transaction) => Promise<R>, opts: TransactionOptions = {}): Promise<R> {
+    const { session, release } = await withRetry(this.#retry, true, () => this.#transport.session(), { classify });
+    try {
+      const stub = session.keyspace(this.keyspace).begin(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) as unknown as RpcStub<TransactionApi>;
+      const runner = new TransactionRunner(stub, this.#timeoutMs);
+      try {
+        return await runner.run(fn);
+      } finally {
+        if (runner.bookmark) this.#bookmark = runner.bookmark;
+      }
+    } finally {
+      release();
+    }
+  }
+
+  /** Shards, key ranges and primary LSNs of every keyspace. */
+  async status(): Promise<GatewayStatus> {
+    return this.#call(true, (api) => api.gateway.status());
+  }
+
+  #readOptions(o: QueryOptions = {}): ReadOptions {
+    const out: ReadOptions = {};
+    const consistency = o.consistency ?? this.#opts.consistency;
+    const region = o.region ?? this.#opts.region;
+    const maxStalenessMs = o.maxStalenessMs ?? this.#opts.maxStalenessMs;
+    const bookmark = o.bookmark ?? this.#bookmark;
+    if (consistency !== undefined) out.consistency = consistency;
+    if (region !== undefined) out.region = region;
+    if (maxStalenessMs !== undefined) out.maxStalenessMs = maxStalenessMs;
+    if (bookmark) out.bookmark = bookmark;
+    return out;
+  }
+
+  #seen(r: RpcResult): RpcResult {
+    if (typeof r.bookmark === 'string' && r.bookmark) this.#bookmark = r.bookmark;
+    return r;
+  }
+
+  #call<T>(idempotent: boolean, fn: (api: Api) => PromiseLike<T>): Promise<T> {
+    return withRetry(this.#retry, idempotent, () => this.#transport.call(async (api) => (await fn(api)) as T), { classify });
+  }
+}
+
+/** A client for one keyspace of a VTGate. Without `connect()` every call is one HTTP request. */
+export function createClient(opts: ClientOptions): VitessClient {
+  return new VitessClient(opts);
+}
