@@ -49,6 +49,11 @@ export async function appliedLsn(db: StorageEngine): Promise<number> {
   return Number(r.rows[0]?.lsn ?? 0);
 }
 
+/** Records `lsn` as applied; call it inside the transaction that applied it. */
+export async function setAppliedLsn(tx: Executor, lsn: number): Promise<void> {
+  await tx.query('INSERT INTO _vt_applied (id, lsn) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET lsn = EXCLUDED.lsn', [lsn]);
+}
+
 /**
  * Applies records in LSN order, each in one transaction together with the applied LSN, so a
  * record takes effect exactly once however often it is delivered. A gap is refused.
@@ -60,7 +65,7 @@ export async function applyRecords(db: StorageEngine, records: LogRecord[]): Pro
     if (r.lsn !== applied + 1) throw new VitessError('INVALID', `log gap: applied LSN ${applied}, next record is ${r.lsn}`);
     await db.transaction(async (tx) => {
       await applyChanges(tx, r.changes);
-      await tx.query('INSERT INTO _vt_applied (id, lsn) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET lsn = EXCLUDED.lsn', [r.lsn]);
+      await setAppliedLsn(tx, r.lsn);
     });
     applied = r.lsn;
   }

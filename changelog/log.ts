@@ -1,7 +1,7 @@
 // The shard's ordered change log, in the Durable Object's own SQLite: one record per committed
 // transaction, LSNs gap-free from 1. For a DO-SQLite primary it shares the database (and the
 // transaction) with the data; for PGlite it is what makes a commit durable.
-import type { Change, LogRecord } from '../rpc/changes.js';
+import { isDdl, type Change, type LogRecord } from '../rpc/changes.js';
 import { VitessError } from '../rpc/errors.js';
 import { decodeChanges, encodeChanges } from './codec.js';
 
@@ -28,6 +28,16 @@ export interface TrimPolicy {
 
 export const DEFAULT_TRIM: TrimPolicy = { keepRecords: 1000, keepMs: 10 * 60_000, maxRecords: 100_000 };
 
+/** Every schema change committed so far, in order: how a new replica builds its schema. */
+export interface DdlHistory {
+  /** The shard's LSN the history is current at. */
+  lsn: number;
+  /** Postgres-dialect DDL statements, oldest first. */
+  statements: string[];
+  /** False when the log was trimmed before the history was kept (a log older than it). */
+  complete: boolean;
+}
+
 export interface Listener {
   id: string;
   ackedLsn: number;
@@ -38,6 +48,8 @@ const SCHEMA = [
   `CREATE INDEX IF NOT EXISTS _vt_log_txid ON _vt_log (txid)`,
   `CREATE TABLE IF NOT EXISTS _vt_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS _vt_listeners (id TEXT PRIMARY KEY, acked_lsn INTEGER NOT NULL, updated INTEGER NOT NULL)`,
+  // DDL is kept apart from the log and never trimmed, so a replica can build the schema any time.
+  `CREATE TABLE IF NOT EXISTS _vt_ddl (lsn INTEGER NOT NULL, seq INTEGER NOT NULL, ddl TEXT NOT NULL, PRIMARY KEY (lsn, seq))`,
 ];
 
 export class ChangeLog {
@@ -49,6 +61,19 @@ export class ChangeLog {
     this.last = Number(this.meta('last_lsn') ?? 0);
     // After a trim the log may be empty; the first LSN still available is one past the trim point.
     this.first = Number(this.meta('first_lsn') ?? 1);
+    if (this.meta('ddl_history') === undefined) {
+      // A log written before the history was kept: rebuild it, unless records were trimmed.
+      if (this.first === 1) {
+        for (const r of this.sql.exec(`SELECT lsn, changes FROM _vt_log WHERE changes LIKE '%"ddl"%' ORDER BY lsn`)) this.recordDdl(Number(r.lsn), decodeChanges(String(r.changes)));
+      }
+      this.setMeta('ddl_history', this.first === 1 ? 'complete' : 'partial');
+    }
+  }
+
+  private recordDdl(lsn: number, changes: Change[]): void {
+    changes.forEach((c, seq) => {
+      if (isDdl(c)) this.sql.exec(`INSERT OR REPLACE INTO _vt_ddl (lsn, seq, ddl) VALUES (?, ?, ?)`, lsn, seq, c.ddl);
+    });
   }
 
   private meta(key: string): string | undefined {
@@ -77,6 +102,7 @@ export class ChangeLog {
   append(changes: Change[], txid: string, ts = Date.now()): LogRecord {
     const lsn = this.last + 1;
     this.sql.exec(`INSERT INTO _vt_log (lsn, ts, txid, changes) VALUES (?, ?, ?, ?)`, lsn, ts, txid, encodeChanges(changes));
+    this.recordDdl(lsn, changes);
     this.setMeta('last_lsn', lsn);
     this.last = lsn;
     return { lsn, ts, txid, changes };
@@ -109,6 +135,12 @@ export class ChangeLog {
       records.push({ lsn: Number(r.lsn), ts: Number(r.ts), txid: String(r.txid), changes: decodeChanges(String(r.changes)) });
     }
     return { records, lastLsn: this.last };
+  }
+
+  /** The DDL history with the LSN it is current at (read in one synchronous step: consistent). */
+  ddlHistory(): DdlHistory {
+    const statements = [...this.sql.exec(`SELECT ddl FROM _vt_ddl ORDER BY lsn, seq`)].map((r) => String(r.ddl));
+    return { lsn: this.last, statements, complete: this.meta('ddl_history') !== 'partial' };
   }
 
   register(id: string, fromLsn = this.last): void {

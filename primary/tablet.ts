@@ -182,7 +182,7 @@ export class VTTablet extends DurableObject {
     for (const w of [...this.waiters]) if (record.lsn >= w.lsn) w.wake();
     for (const [id, listener] of this.pushers) {
       // Push is best effort: a listener that fails is dropped and catches up by pulling.
-      listener.push([record]).catch(() => this.pushers.delete(id));
+      listener.push([record]).catch(() => this.dropPusher(id, listener));
     }
     if (!this.alarmScheduled) {
       this.alarmScheduled = true;
@@ -311,6 +311,7 @@ export class VTTablet extends DurableObject {
     this.log.register(id, fromLsn);
     // A stub passed into a call is released when the call returns: keep a duplicate.
     const kept = (listener as LogListener & { dup?: () => LogListener }).dup?.() ?? listener;
+    this.dropPusher(id);
     this.pushers.set(id, kept);
     return this.log.lastLsn;
   }
@@ -321,7 +322,20 @@ export class VTTablet extends DurableObject {
 
   unregister(id: string): void {
     this.log.unregister(id);
+    this.dropPusher(id);
+  }
+
+  /** Stops pushing to `id`; it stays registered (its acknowledgement still holds back the trim). */
+  unsubscribe(id: string): void {
+    this.dropPusher(id);
+  }
+
+  /** Forgets a listener's stub (only `which`, when given) and releases it, so its object can go away. */
+  private dropPusher(id: string, which?: LogListener): void {
+    const listener = this.pushers.get(id);
+    if (!listener || (which && listener !== which)) return;
     this.pushers.delete(id);
+    (listener as Partial<Disposable>)[Symbol.dispose]?.();
   }
 
   /**

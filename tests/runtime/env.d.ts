@@ -2,5 +2,6 @@ declare namespace Cloudflare {
   interface Env {
     HOST: DurableObjectNamespace<import('./worker.js').TestHost>;
     TABLET: DurableObjectNamespace<import('../../primary/tablet.js').VTTablet>;
+    REPLICA: DurableObjectNamespace<import('../../replica/replica-do.js').VTReplica>;
   }
 }

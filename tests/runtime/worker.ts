@@ -1,6 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 
 export { VTTablet } from '../../primary/tablet.js';
+export { VTReplica } from '../../replica/replica-do.js';
 
 /** An empty DO: runtime tests reach its storage with `runInDurableObject`. */
 export class TestHost extends DurableObject {}
