@@ -63,6 +63,13 @@ export interface ReplicaStatus {
   error?: string;
 }
 
+/** What a read through VTGate asks of the replica (see `read`). */
+export interface ReadRequest {
+  minLsn?: number;
+  waitMs?: number;
+  maxLagMs?: number;
+}
+
 /** A read's result, with the LSN the replica had applied when it ran. */
 export type ReplicaResult = ResultSet & { lsn: number };
 
@@ -184,6 +191,27 @@ export class VTReplica extends DurableObject<ReplicaEnv> {
       // Read before the query: what it returns is at least this far along (never less).
       const lsn = this.buffer.applied;
       return { ...(await db.query(sql, params)), lsn };
+    });
+  }
+
+  /**
+   * VTGate's read, in one round trip: waits up to `waitMs` for `minLsn` (the session's bookmark
+   * for this shard), refuses with UNAVAILABLE when still short of it or lagging more than
+   * `maxLagMs` (VTGate then reads the primary), else runs the query.
+   */
+  read(sql: string, params: SqlValue[], opts: ReadRequest = {}): Promise<ReplicaResult> {
+    return this.guard(async () => {
+      if (!this.config) throw new VitessError('UNAVAILABLE', 'replica not started');
+      const need = opts.minLsn ?? 0;
+      if (need > 0 && !this.caughtUpTo(need)) {
+        const applied = await this.waitFor(need, opts.waitMs ?? 0);
+        if (applied < need) throw new VitessError('UNAVAILABLE', `replica ${this.name()} has applied LSN ${applied}, the session needs ${need}`);
+      }
+      if (opts.maxLagMs !== undefined) {
+        const { lagMs } = this.buffer.lag(Date.now());
+        if (lagMs > opts.maxLagMs) throw new VitessError('UNAVAILABLE', `replica ${this.name()} lags ${lagMs} ms, more than the ${opts.maxLagMs} ms allowed`);
+      }
+      return this.query(sql, params);
     });
   }
 

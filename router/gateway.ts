@@ -3,11 +3,12 @@ import { newWorkersRpcResponse } from 'capnweb';
 import { changesToWire } from '../rpc/changes.js';
 import { VitessError } from '../rpc/errors.js';
 import { fromWire } from '../rpc/values.js';
+import type { ReadOptions } from '../rpc/protocol.js';
 import { errorResponse, resultJson } from './http.js';
-import { Gateway } from './rpc-api.js';
-import { Session } from './session.js';
+import { Gateway, readRouting, servedBy, type Origin } from './rpc-api.js';
+import { Session, type SessionResult } from './session.js';
 import { gatewayStatus } from './status.js';
-import { configuredVSchema, Topology, type Env } from './topology.js';
+import { configuredVSchema, Topology, type Env, type RequestLocation } from './topology.js';
 
 export type { Env } from './topology.js';
 
@@ -19,6 +20,9 @@ interface SqlRequest {
   /** A batch instead of one statement: `[{ sql, params }]`, with `atomic`. */
   batch?: unknown;
   atomic?: unknown;
+  consistency?: unknown;
+  region?: unknown;
+  maxStalenessMs?: unknown;
 }
 
 const params = (p: unknown, where: string): unknown[] => {
@@ -27,15 +31,22 @@ const params = (p: unknown, where: string): unknown[] => {
   return p.map(fromWire);
 };
 
+/** A result as `/sql` answers it: rows in the tagged JSON wire encoding. */
+function rpcResultJson(r: SessionResult, region: string): unknown {
+  return { ...(resultJson(r) as object), bookmark: r.bookmark, servedBy: servedBy(r, region), plan: r.plan };
+}
+
 /** VTGate: the Worker in front of the shards. */
 export class VTGate extends WorkerEntrypoint<Env> {
   private topology(): Topology {
     return new Topology(configuredVSchema(this.env), this.env);
   }
 
-  /** Where the request comes from: an explicit region, else Cloudflare's colo, else `local`. */
-  private region(req: Request): string {
-    return req.headers.get('x-vitess-region') ?? (req as { cf?: { colo?: string } }).cf?.colo ?? 'local';
+  /** Where the request comes from: the region it asks for, and Cloudflare's location of it. */
+  private origin(req: Request): Origin {
+    const asked = req.headers.get('x-vitess-region') ?? undefined;
+    const cf = (req as { cf?: RequestLocation }).cf;
+    return { ...(asked && { asked }), ...(cf && { cf }) };
   }
 
   private async sql(req: Request): Promise<Response> {
@@ -43,25 +54,32 @@ export class VTGate extends WorkerEntrypoint<Env> {
       throw new VitessError('INVALID', 'request body must be JSON: { "sql": "...", "params": [...], "keyspace": "main" }');
     })) as SqlRequest;
     if (body.bookmark !== undefined && typeof body.bookmark !== 'string') throw new VitessError('INVALID', 'field "bookmark" must be a string');
-    const session = new Session(this.topology(), typeof body.keyspace === 'string' ? body.keyspace : 'main', body.bookmark as string | undefined);
-    const region = this.region(req);
-    const json = (r: Awaited<ReturnType<Session['run']>>) => ({
-      ...(resultJson(r) as object),
-      bookmark: r.bookmark,
-      servedBy: { shard: r.shards.join(','), role: 'primary', region },
-      plan: r.plan,
-    });
+    for (const f of ['consistency', 'region'] as const) {
+      if (body[f] !== undefined && typeof body[f] !== 'string') throw new VitessError('INVALID', `field "${f}" must be a string`);
+    }
+    if (body.consistency !== undefined && !['strong', 'session', 'eventual'].includes(body.consistency as string)) {
+      throw new VitessError('INVALID', `field "consistency" must be "strong", "session" or "eventual", not "${String(body.consistency)}"`);
+    }
+    if (body.maxStalenessMs !== undefined && typeof body.maxStalenessMs !== 'number') throw new VitessError('INVALID', 'field "maxStalenessMs" must be a number');
+    const topology = this.topology();
+    const keyspace = typeof body.keyspace === 'string' ? body.keyspace : 'main';
+    const session = new Session(topology, keyspace, body.bookmark as string | undefined);
+    const opts = { consistency: body.consistency, region: body.region, maxStalenessMs: body.maxStalenessMs } as ReadOptions;
+    // A request without a bookmark has no session to be consistent with: read the primaries
+    // unless it asks for replicas, so that curl sees what it just wrote.
+    const read = readRouting(topology, keyspace, this.origin(req), opts, body.bookmark ? 'session' : 'strong');
+    const json = (r: SessionResult) => rpcResultJson(r, read?.region ?? 'local');
     if (body.batch !== undefined) {
       if (!Array.isArray(body.batch)) throw new VitessError('INVALID', 'field "batch" must be an array of { "sql", "params" }');
       const statements = body.batch.map((s: { sql?: unknown; params?: unknown }, i) => {
         if (typeof s?.sql !== 'string') throw new VitessError('INVALID', `batch[${i}].sql must be a string`);
         return { sql: s.sql, params: params(s.params, `batch[${i}].params`) as never[] };
       });
-      const results = await session.batch(statements, body.atomic === true);
+      const results = await session.batch(statements, body.atomic === true, read);
       return Response.json({ results: results.map(json), bookmark: session.bookmark });
     }
     if (typeof body.sql !== 'string') throw new VitessError('INVALID', 'field "sql" must be a string');
-    return Response.json(json(await session.run(body.sql, params(body.params, 'field "params"') as never[])));
+    return Response.json(json(await session.run(body.sql, params(body.params, 'field "params"') as never[], undefined, read)));
   }
 
   /** One shard's change log from an LSN, values in the JSON wire encoding. */
@@ -86,7 +104,7 @@ export class VTGate extends WorkerEntrypoint<Env> {
   override async fetch(req: Request): Promise<Response> {
     const url = new URL(req.url);
     try {
-      if (url.pathname === '/rpc') return await newWorkersRpcResponse(req, new Gateway(this.topology(), this.region(req)));
+      if (url.pathname === '/rpc') return await newWorkersRpcResponse(req, new Gateway(this.topology(), this.origin(req)));
       if (req.method === 'POST' && url.pathname === '/sql') return await this.sql(req);
       if (req.method === 'GET' && url.pathname === '/status') return Response.json(await gatewayStatus(this.topology()));
       if (req.method === 'GET' && url.pathname === '/log') return await this.log(url);

@@ -5,12 +5,12 @@
  */
 import { RpcTarget } from 'capnweb';
 import { encodeError } from '../rpc/errors.js';
-import type { GatewayApi, GatewayStatus, KeyspaceApi, ReadOptions, RpcResult, RpcStatement, TransactionApi } from '../rpc/protocol.js';
+import type { Consistency, GatewayApi, GatewayStatus, KeyspaceApi, ReadOptions, RpcResult, RpcStatement, ServedBy, TransactionApi } from '../rpc/protocol.js';
 import { fromRpc, toRpc, type RpcValue } from '../rpc/values.js';
-import { Session, type SessionResult } from './session.js';
+import { Session, type ReadRouting, type SessionResult } from './session.js';
 import type { ShardTransaction } from './shard-transaction.js';
 import { gatewayStatus } from './status.js';
-import type { Topology } from './topology.js';
+import type { RequestLocation, Topology } from './topology.js';
 
 async function guarded<T>(fn: () => Promise<T>): Promise<T> {
   try {
@@ -22,6 +22,9 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
 
 const params = (p: RpcValue[] | undefined) => (p ?? []).map(fromRpc);
 
+/** Who answered. A primary's location is Cloudflare's choice: for it, where the request was routed from. */
+export const servedBy = (r: SessionResult, region: string): ServedBy => ({ shard: r.shards.join(','), role: r.role, region: r.region ?? region });
+
 export function rpcResult(r: SessionResult, region: string): RpcResult {
   return {
     rows: r.rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, toRpc(v)]))),
@@ -29,9 +32,22 @@ export function rpcResult(r: SessionResult, region: string): RpcResult {
     rowCount: r.rows.length,
     affected: r.affected,
     bookmark: r.bookmark,
-    servedBy: { shard: r.shards.join(','), role: 'primary', region },
+    servedBy: servedBy(r, region),
     plan: r.plan,
   };
+}
+
+/** Where a request comes from: the region it asked for (`x-vitess-region`), and Cloudflare's location of it. */
+export interface Origin {
+  asked?: string;
+  cf?: RequestLocation;
+}
+
+/** The read routing for one call: its options over the request's origin; the client's default consistency is `session`. */
+export function readRouting(topology: Topology, keyspace: string, origin: Origin, opts: ReadOptions, fallback: Consistency = 'session'): ReadRouting | undefined {
+  const region = topology.regionFor(keyspace, opts.region ?? origin.asked, origin.cf);
+  if (!region) return undefined;
+  return { consistency: opts.consistency ?? fallback, region, ...(opts.maxStalenessMs !== undefined && { maxStalenessMs: opts.maxStalenessMs }) };
 }
 
 class Transaction extends RpcTarget implements TransactionApi {
@@ -58,38 +74,44 @@ class Transaction extends RpcTarget implements TransactionApi {
 }
 
 class KeyspaceSession extends RpcTarget implements KeyspaceApi {
-  constructor(private readonly session: Session, private readonly region: string) {
+  constructor(private readonly session: Session, private readonly origin: Origin) {
     super();
+  }
+
+  private region(opts: ReadOptions): string {
+    return this.session.topology.regionFor(this.session.keyspace, opts.region ?? this.origin.asked, this.origin.cf) ?? 'local';
   }
 
   query(sql: string, p?: RpcValue[], opts: ReadOptions = {}): Promise<RpcResult> {
     return guarded(async () => {
       this.session.observe(opts.bookmark);
-      return rpcResult(await this.session.run(sql, params(p)), opts.region ?? this.region);
+      const read = readRouting(this.session.topology, this.session.keyspace, this.origin, opts);
+      return rpcResult(await this.session.run(sql, params(p), undefined, read), this.region(opts));
     });
   }
 
   batch(statements: RpcStatement[], opts: ReadOptions & { atomic?: boolean } = {}): Promise<RpcResult[]> {
     return guarded(async () => {
       this.session.observe(opts.bookmark);
-      const out = await this.session.batch(statements.map((s) => ({ sql: s.sql, params: params(s.params) })), opts.atomic === true);
-      return out.map((r) => rpcResult(r, opts.region ?? this.region));
+      const read = readRouting(this.session.topology, this.session.keyspace, this.origin, opts);
+      const out = await this.session.batch(statements.map((s) => ({ sql: s.sql, params: params(s.params) })), opts.atomic === true, read);
+      return out.map((r) => rpcResult(r, this.region(opts)));
     });
   }
 
   begin(opts: { timeoutMs?: number } = {}): TransactionApi {
-    return new Transaction(this.session, this.session.begin(opts.timeoutMs), this.region);
+    return new Transaction(this.session, this.session.begin(opts.timeoutMs), this.region({}));
   }
 }
 
 export class Gateway extends RpcTarget implements GatewayApi {
-  constructor(private readonly topology: Topology, private readonly region: string) {
+  constructor(private readonly topology: Topology, private readonly origin: Origin) {
     super();
   }
 
   keyspace(name: string): KeyspaceApi {
     try {
-      return new KeyspaceSession(new Session(this.topology, name), this.region);
+      return new KeyspaceSession(new Session(this.topology, name), this.origin);
     } catch (e) {
       throw encodeError(e);
     }

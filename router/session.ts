@@ -4,7 +4,9 @@
  * `/sql` makes one per request; a capnweb client holds one per keyspace for its connection.
  */
 import { decodeBookmark, encodeBookmark, mergePositions, type Positions } from '../rpc/bookmark.js';
-import { VitessError } from '../rpc/errors.js';
+import { asVitessError, VitessError } from '../rpc/errors.js';
+import type { Consistency } from '../rpc/protocol.js';
+import type { ReplicaResult } from '../replica/replica-do.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import { execute, type ShardCursor } from './planner/executor.js';
@@ -18,21 +20,59 @@ export interface SessionResult extends ResultSet {
   plan: PlanKind;
   /** The shards that answered, in key order. */
   shards: string[];
+  /** `replica` when replicas answered for every shard. */
+  role: 'primary' | 'replica';
+  /** The replicas' region, when they answered. */
+  region?: string;
   bookmark: string;
 }
 
-/** Runs statements on primaries and notes each shard's LSN. */
-class TabletCursor implements ShardCursor {
+/** How a read may be served: by a replica in `region` that covers the session's positions. */
+export interface ReadRouting {
+  consistency: Consistency;
+  region: string;
+  maxStalenessMs?: number;
+}
+
+/** How long a replica may wait to catch up with a session's bookmark before the primary serves. */
+const REPLICA_WAIT_MS = 50;
+
+/**
+ * Runs statements on primaries, or reads on replicas when `read` allows it, and notes each
+ * shard's LSN. A replica that is behind the session, too stale, not started or failing leaves
+ * the read to the primary.
+ */
+class ShardsCursor implements ShardCursor {
   readonly shards = new Set<string>();
+  readonly byReplica = new Set<string>();
   positions: Positions = {};
 
-  constructor(private readonly topology: Topology) {}
+  constructor(private readonly topology: Topology, private readonly need: Positions, private readonly read?: ReadRouting) {}
 
   async execute(keyspace: string, shard: string, sql: string, params: SqlValue[]): Promise<ResultSet> {
-    const r = await this.topology.tablet(keyspace, shard).query(engineKind(this.topology.keyspace(keyspace)), sql, params);
+    const r = (this.read && await this.fromReplica(keyspace, shard, sql, params, this.read))
+      ?? await this.topology.tablet(keyspace, shard).query(engineKind(this.topology.keyspace(keyspace)), sql, params);
     this.shards.add(shard);
     this.positions = mergePositions(this.positions, { [`${keyspace}/${shard}`]: r.lsn });
     return r;
+  }
+
+  private async fromReplica(keyspace: string, shard: string, sql: string, params: SqlValue[], read: ReadRouting): Promise<ReplicaResult | undefined> {
+    const replica = this.topology.replica(keyspace, shard, read.region);
+    try {
+      const r = await replica.read(sql, params, {
+        minLsn: read.consistency === 'session' ? this.need[`${keyspace}/${shard}`] ?? 0 : 0,
+        waitMs: REPLICA_WAIT_MS,
+        ...(read.maxStalenessMs !== undefined && { maxLagMs: read.maxStalenessMs }),
+      });
+      this.byReplica.add(shard);
+      return r;
+    } catch (e) {
+      // Replicas start on first use; anything else a replica refuses, the primary answers (or
+      // reports as the user's error).
+      if (/not started/.test(asVitessError(e).message)) await replica.start(this.topology.replicaConfig(keyspace, shard, read.region)).catch(() => undefined);
+      return undefined;
+    }
   }
 }
 
@@ -92,34 +132,44 @@ export class Session {
     }
   }
 
-  /** Plans and runs one statement, on primaries or inside `tx`. */
-  async run(sql: string, params: SqlValue[], tx?: ShardTransaction): Promise<SessionResult> {
+  /**
+   * Plans and runs one statement: inside `tx`, or on primaries, or — a query, when `read` allows
+   * it and the keyspace has replicas — on replicas.
+   */
+  async run(sql: string, params: SqlValue[], tx?: ShardTransaction, read?: ReadRouting): Promise<SessionResult> {
     if (typeof sql !== 'string') throw new VitessError('INVALID', 'sql must be a string');
     const { plan, planner } = await this.plan(sql);
-    const cursor = tx ?? new TabletCursor(this.topology);
+    const onReplicas = read && read.consistency !== 'strong' && plan.statement === 'select' ? read : undefined;
+    const cursor = tx ?? new ShardsCursor(this.topology, this.positions, onReplicas);
     const r = await execute(plan, params, cursor);
     planner.applied(plan);
     let shards: string[];
-    if (cursor instanceof TabletCursor) {
+    let replicas = 0;
+    if (cursor instanceof ShardsCursor) {
       this.positions = mergePositions(this.positions, cursor.positions);
       shards = [...cursor.shards];
+      replicas = cursor.byReplica.size;
     } else {
       shards = cursor.shard ? [cursor.shard.shard] : [];
     }
     const order = this.topology.keyspace(this.keyspace).shards;
     shards.sort((a, b) => order.indexOf(a) - order.indexOf(b));
-    return { rows: r.rows, fields: r.fields, affected: r.affected, plan: plan.kind, shards, bookmark: this.bookmark };
+    const byReplica = replicas > 0 && replicas === shards.length;
+    return {
+      rows: r.rows, fields: r.fields, affected: r.affected, plan: plan.kind, shards, bookmark: this.bookmark,
+      role: byReplica ? 'replica' : 'primary', ...(byReplica && { region: onReplicas!.region }),
+    };
   }
 
   /**
    * Statements in order. `atomic`: one transaction, which must stay on one shard until
    * cross-shard transactions (2PC) land; otherwise each statement stands alone.
    */
-  async batch(statements: Statement[], atomic = false): Promise<SessionResult[]> {
+  async batch(statements: Statement[], atomic = false, read?: ReadRouting): Promise<SessionResult[]> {
     if (!Array.isArray(statements)) throw new VitessError('INVALID', 'a batch is an array of { sql, params }');
     if (!atomic) {
       const out: SessionResult[] = [];
-      for (const s of statements) out.push(await this.run(s.sql, s.params ?? []));
+      for (const s of statements) out.push(await this.run(s.sql, s.params ?? [], undefined, read));
       return out;
     }
     const tx = this.begin();

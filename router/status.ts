@@ -1,5 +1,9 @@
-/** What `/status` and `client.status()` show: every keyspace, its shards with key ranges and primary LSNs. */
+/**
+ * What `/status` and `client.status()` show: every keyspace, its shards with key ranges and
+ * primary LSNs, and per shard its replicas (region, applied LSN, lag in records and ms, state).
+ */
 import type { GatewayStatus } from '../rpc/protocol.js';
+import { asVitessError } from '../rpc/errors.js';
 import { parseKeyRange } from '../rpc/keyspace/keyrange.js';
 import { engineKind, type Topology } from './topology.js';
 
@@ -20,6 +24,10 @@ export async function gatewayStatus(topology: Topology): Promise<GatewayStatus> 
         firstLsn: s.firstLsn,
         listeners: s.listeners.length,
         prepared: s.prepared.length,
+        replicas: await Promise.all(ks.regions.map(async (region) => {
+          const r = await topology.replica(ks.name, shard, region).status().catch((e: unknown) => ({ state: 'not started', error: asVitessError(e).message }));
+          return { region, ...r };
+        })),
       };
     })),
   })));

@@ -9,10 +9,12 @@ import type { TableSchema, TabletResult, TabletStatus, TxOutcome, VTTablet } fro
 import type { TxDriver } from '../primary/interactive.js';
 import type { Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
+import type { ReadRequest, ReplicaConfig, ReplicaResult, ReplicaStatus, VTReplica } from '../replica/replica-do.js';
 import { DEFAULT_VSCHEMA, keyspaceOf, parseVSchema, type KeyspaceVSchema, type VSchema } from './vschema.js';
 
 export interface Env {
   TABLET: DurableObjectNamespace<VTTablet>;
+  REPLICA: DurableObjectNamespace<VTReplica>;
   /** The vschema as JSON (text or object); the default one when unset. */
   VSCHEMA?: string | object;
 }
@@ -27,6 +29,13 @@ export interface TabletStub {
   status(): Promise<TabletStatus>;
 }
 
+/** The replica's RPC surface as VTGate calls it. */
+export interface ReplicaStub {
+  start(config: ReplicaConfig): Promise<ReplicaStatus>;
+  read(sql: string, params: SqlValue[], opts?: ReadRequest): Promise<ReplicaResult>;
+  status(): Promise<ReplicaStatus>;
+}
+
 export const engineKind = (ks: KeyspaceVSchema): EngineKind => (ks.engine === 'pglite' ? 'pglite' : 'do-sqlite');
 
 /** The vschema and the way to each shard's primary. */
@@ -39,6 +48,49 @@ export class Topology {
 
   tablet(keyspace: string, shard: string): TabletStub {
     return this.env.TABLET.getByName(`${keyspace}/${shard}`) as unknown as TabletStub;
+  }
+
+  /** The shard's replica in `region`, placed there when deployed (a location hint; simulated locally). */
+  replica(keyspace: string, shard: string, region: string): ReplicaStub {
+    const ns = this.env.REPLICA;
+    return ns.get(ns.idFromName(`${keyspace}/${shard}/${region}`), { locationHint: region as DurableObjectLocationHint }) as unknown as ReplicaStub;
+  }
+
+  /** What a replica is started with (idempotent: the same every time). */
+  replicaConfig(keyspace: string, shard: string, region: string): ReplicaConfig {
+    const ks = this.keyspace(keyspace);
+    return { keyspace, shard, region, primaryEngine: engineKind(ks), engine: ks.replicaEngine === 'pglite' ? 'pglite' : 'do-sqlite' };
+  }
+
+  /**
+   * The replica region nearest a request: the one asked for when the keyspace has it, else a
+   * guess from Cloudflare's location of the request, else the keyspace's first region.
+   */
+  regionFor(keyspace: string, asked: string | undefined, cf: RequestLocation | undefined): string | undefined {
+    const regions: string[] = this.keyspace(keyspace).regions;
+    if (!regions.length) return undefined;
+    if (asked && regions.includes(asked)) return asked;
+    const guess = cf && guessRegion(cf);
+    return guess && regions.includes(guess) ? guess : regions[0];
+  }
+}
+
+/** The parts of `request.cf` that place a request. */
+export interface RequestLocation {
+  continent?: string;
+  longitude?: string | number;
+}
+
+function guessRegion(cf: RequestLocation): string | undefined {
+  const lon = Number(cf.longitude);
+  switch (cf.continent) {
+    case 'NA': return Number.isFinite(lon) && lon > -100 ? 'enam' : 'wnam';
+    case 'SA': return 'sam';
+    case 'EU': return Number.isFinite(lon) && lon > 20 ? 'eeur' : 'weur';
+    case 'AS': return 'apac';
+    case 'OC': return 'oc';
+    case 'AF': return 'afr';
+    default: return undefined;
   }
 }
 

@@ -37,6 +37,8 @@ const Keyspace = z.strictObject({
   engine: z.enum(['sqlite', 'pglite']),
   shards: z.union([z.array(z.string()).min(1), z.number().int().positive()]),
   regions: z.array(z.enum(REGIONS)).default([]),
+  /** The engine of the replicas (default: the keyspace's). */
+  replicaEngine: z.enum(['sqlite', 'pglite']).optional(),
   tables: z.record(ident, Table).default({}),
 });
 
@@ -76,6 +78,8 @@ export interface KeyspaceVSchema {
   /** Key-range names in key order; one shard (`-`) = an unsharded keyspace. */
   shards: string[];
   regions: Region[];
+  /** The replicas' engine: a PGlite keyspace may be read from SQLite replicas. */
+  replicaEngine: 'sqlite' | 'pglite';
   tables: Record<string, TableVSchema>;
 }
 
@@ -178,7 +182,7 @@ function normalizeKeyspace(ks: z.output<typeof Keyspace>, at: Path, issues: Issu
   for (const lt of lookupTables) {
     if (tables[lt]) issues.push({ path: [...at, 'tables', lt], message: `"${lt}" is the name of a lookup vindex's table` });
   }
-  return { name: ks.name, engine: ks.engine, shards, regions: ks.regions, tables };
+  return { name: ks.name, engine: ks.engine, shards, regions: ks.regions, replicaEngine: ks.replicaEngine ?? ks.engine, tables };
 }
 
 /** `keyspaces[0].tables.users.vindex.type` → `keyspaces["main"].tables.users.vindex.type`. */
