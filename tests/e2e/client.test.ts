@@ -65,7 +65,7 @@ describe.each(KEYSPACES)('keyspace $keyspace', ({ keyspace, shards }) => {
         const r = await c.execute(`INSERT INTO ${t('users')} (id, tenant, name, score) VALUES ($1, $2, $3, $4)`, [id, `t${id % 3}`, `user ${id}`, id]);
         expect(r.affected).toBe(1);
       }
-      const all = await c.query<{ id: number; name: string }>(`SELECT id, name FROM ${t('users')} ORDER BY id`);
+      const all = await c.query<{ id: number; name: string }>(`SELECT id, name FROM ${t('users')} ORDER BY id`, [], { consistency: 'strong' });
       expect(all.rows.map((r) => r.id)).toEqual(ids);
       expect(all.rowCount).toBe(24);
       expect(all.fields.map((f) => f.name)).toEqual(['id', 'name']);

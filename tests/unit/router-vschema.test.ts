@@ -18,8 +18,8 @@ const ks = (over: Record<string, unknown> = {}) => ({ keyspaces: [{ name: 'main'
 describe('vschema', () => {
   test('the default: main on sqlite with 4 shards, pg on pglite with 2, replicas in wnam and weur', () => {
     expect(DEFAULT_VSCHEMA.keyspaces).toEqual([
-      { name: 'main', engine: 'sqlite', shards: ['-40', '40-80', '80-c0', 'c0-'], regions: ['wnam', 'weur'], tables: {} },
-      { name: 'pg', engine: 'pglite', shards: ['-80', '80-'], regions: ['wnam', 'weur'], tables: {} },
+      { name: 'main', engine: 'sqlite', shards: ['-40', '40-80', '80-c0', 'c0-'], regions: ['wnam', 'weur'], replicaEngine: 'sqlite', tables: {} },
+      { name: 'pg', engine: 'pglite', shards: ['-80', '80-'], regions: ['wnam', 'weur'], replicaEngine: 'pglite', tables: {} },
     ]);
   });
 
