@@ -116,11 +116,27 @@ export interface PreparedSqlite {
   args: unknown[];
 }
 
+/**
+ * Translations by statement text, per catalog (a DDL replaces the catalog, and with it the
+ * cache): parsing dominates a small statement's cost, and point queries and the replicas'
+ * upserts repeat the same few texts.
+ */
+const translated = new WeakMap<Map<string, CatalogColumn[]>, Map<string, SqliteStatement>>();
+const TRANSLATIONS_KEPT = 256;
+
 /** Guards, translation and binding shared by the SQLite engines. */
 export function prepareSqlite(sql: string, params: SqlValue[], catalog: Map<string, CatalogColumn[]>, flavor: SqliteFlavor): PreparedSqlite {
-  refuseTransactionControl(sql);
-  checkStatementSize(sql);
-  const stmt = toSqlite(sql, { columns: (t) => catalog.get(t) }, { int8AsText: flavor === 'do', maxParams: LIMITS.paramsPerStatement });
+  let cache = translated.get(catalog);
+  if (!cache) translated.set(catalog, (cache = new Map()));
+  const key = `${flavor}:${sql}`;
+  let stmt = cache.get(key);
+  if (!stmt) {
+    refuseTransactionControl(sql);
+    checkStatementSize(sql);
+    stmt = toSqlite(sql, { columns: (t) => catalog.get(t) }, { int8AsText: flavor === 'do', maxParams: LIMITS.paramsPerStatement });
+    if (cache.size >= TRANSLATIONS_KEPT) cache.delete(cache.keys().next().value!);
+    cache.set(key, stmt);
+  }
   return { stmt, args: bindParams(stmt, params, flavor) };
 }
 
