@@ -58,7 +58,7 @@ export class ChangeLog {
 
   constructor(private readonly sql: SqlStorage) {
     for (const s of SCHEMA) sql.exec(s);
-    this.last = Number(this.meta('last_lsn') ?? 0);
+    this.last = this.storedLast();
     // After a trim the log may be empty; the first LSN still available is one past the trim point.
     this.first = Number(this.meta('first_lsn') ?? 1);
     if (this.meta('ddl_history') === undefined) {
@@ -74,6 +74,15 @@ export class ChangeLog {
     changes.forEach((c, seq) => {
       if (isDdl(c)) this.sql.exec(`INSERT OR REPLACE INTO _vt_ddl (lsn, seq, ddl) VALUES (?, ?, ?)`, lsn, seq, c.ddl);
     });
+  }
+
+  /**
+   * The newest LSN: the log's last record, or (when trimming emptied the log) what trim noted.
+   * Appends write no meta row: one statement less per commit.
+   */
+  private storedLast(): number {
+    const max = Number([...this.sql.exec(`SELECT coalesce(max(lsn), 0) AS lsn FROM _vt_log`)][0]!.lsn);
+    return Math.max(max, Number(this.meta('last_lsn') ?? 0));
   }
 
   private meta(key: string): string | undefined {
@@ -103,14 +112,13 @@ export class ChangeLog {
     const lsn = this.last + 1;
     this.sql.exec(`INSERT INTO _vt_log (lsn, ts, txid, changes) VALUES (?, ?, ?, ?)`, lsn, ts, txid, encodeChanges(changes));
     this.recordDdl(lsn, changes);
-    this.setMeta('last_lsn', lsn);
     this.last = lsn;
     return { lsn, ts, txid, changes };
   }
 
   /** Re-reads the LSNs from storage (after a rolled-back transaction that appended). */
   reload(): void {
-    this.last = Number(this.meta('last_lsn') ?? 0);
+    this.last = this.storedLast();
     this.first = Number(this.meta('first_lsn') ?? 1);
   }
 
@@ -172,6 +180,7 @@ export class ChangeLog {
     if (keepFrom <= this.first) return this.first;
     this.sql.exec(`DELETE FROM _vt_log WHERE lsn < ?`, keepFrom);
     this.setMeta('first_lsn', keepFrom);
+    this.setMeta('last_lsn', this.last);
     this.first = keepFrom;
     return keepFrom;
   }

@@ -23,8 +23,8 @@ export interface ColumnInfo {
 
 export const COLUMNS_SQL = 'SELECT name, type, pk FROM pragma_table_info(?1) ORDER BY cid';
 export const TABLES_SQL = `SELECT name FROM sqlite_master WHERE type = 'table'`;
-export const DRAIN_SQL = `SELECT seq, tbl, op, row, old, ddl FROM ${CHANGES_TABLE} ORDER BY seq`;
-export const CLEAR_SQL = `DELETE FROM ${CHANGES_TABLE}`;
+/** Takes every captured change out in one statement (RETURNING gives no order: decodeChanges sorts by seq). */
+export const DRAIN_SQL = `DELETE FROM ${CHANGES_TABLE} RETURNING seq, tbl, op, row, old, ddl`;
 export const RECORD_DDL_SQL = `INSERT INTO ${CHANGES_TABLE} (op, ddl) VALUES ('ddl', ?1)`;
 
 export function columnsFromRows(rows: unknown[][]): ColumnInfo[] {
@@ -82,7 +82,7 @@ const pick = (row: Row, columns: ColumnInfo[]): Row =>
 
 /** Drained _vt_changes rows → engine-neutral changes, in order. */
 export function decodeChanges(rows: unknown[][], columnsOf: (table: string) => ColumnInfo[]): Change[] {
-  return rows.map(([, tbl, op, row, old, ddl]): Change => {
+  return [...rows].sort((a, b) => Number(a[0]) - Number(b[0])).map(([, tbl, op, row, old, ddl]): Change => {
     if (op === 'ddl') return { ddl: String(ddl) };
     const table = String(tbl);
     const columns = columnsOf(table);

@@ -2,7 +2,7 @@ import type { Change } from '../rpc/changes.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import type { CatalogColumn } from './dialect/sqlite.js';
-import { CLEAR_SQL, columnsFromRows, COLUMNS_SQL, decodeChanges, DRAIN_SQL, primaryKeyOf, RECORD_DDL_SQL, SETUP_SQL, TABLES_SQL, triggerSql, type ColumnInfo } from './capture-sqlite.js';
+import { columnsFromRows, COLUMNS_SQL, decodeChanges, DRAIN_SQL, primaryKeyOf, RECORD_DDL_SQL, SETUP_SQL, TABLES_SQL, triggerSql, type ColumnInfo } from './capture-sqlite.js';
 import type { BatchOptions, CaptureSink, Executor, StorageEngine, TableInfo } from './engine.js';
 import { checkBatchSize, checkTableName, isInternalTable } from './limits.js';
 import { Mutex } from './mutex.js';
@@ -52,7 +52,6 @@ export class DoSqliteEngine implements StorageEngine {
     this.wrote = false;
     const rows = this.exec(DRAIN_SQL);
     if (!rows.length) return [];
-    this.exec(CLEAR_SQL);
     return decodeChanges(rows, (t) => this.captured.get(t) ?? []);
   }
 

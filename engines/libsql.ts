@@ -3,7 +3,7 @@ import type { Change } from '../rpc/changes.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import type { CatalogColumn } from './dialect/sqlite.js';
-import { CLEAR_SQL, columnsFromRows, COLUMNS_SQL, decodeChanges, DRAIN_SQL, primaryKeyOf, RECORD_DDL_SQL, SETUP_SQL, TABLES_SQL, triggerSql, type ColumnInfo } from './capture-sqlite.js';
+import { columnsFromRows, COLUMNS_SQL, decodeChanges, DRAIN_SQL, primaryKeyOf, RECORD_DDL_SQL, SETUP_SQL, TABLES_SQL, triggerSql, type ColumnInfo } from './capture-sqlite.js';
 import type { BatchOptions, CaptureSink, Executor, StorageEngine, TableInfo } from './engine.js';
 import { checkBatchSize, checkTableName, isInternalTable } from './limits.js';
 import { Mutex } from './mutex.js';
@@ -46,7 +46,6 @@ export class LibsqlEngine implements StorageEngine {
     this.wrote = false;
     const rows = rawRows(await tx.execute(DRAIN_SQL));
     if (!rows.length) return [];
-    await tx.execute(CLEAR_SQL);
     return decodeChanges(rows, (t) => this.captured.get(t) ?? []);
   }
 
