@@ -4,7 +4,7 @@
  * retries only what is safe to retry (retry.ts).
  */
 import { VitessError } from '../rpc/errors.js';
-import type { Consistency, GatewayStatus, ReadOptions, RpcResult, TransactionApi } from '../rpc/protocol.js';
+import type { ChangesPage, ChangesRequest, Consistency, GatewayStatus, ReadOptions, RpcResult, TransactionApi } from '../rpc/protocol.js';
 import type { SqlValue } from '../rpc/values.js';
 import type { RpcStub } from 'capnweb';
 import { classify } from './failure.js';
@@ -12,6 +12,7 @@ import type { FetchFn } from './http-batch.js';
 import { executeResult, queryResult, statementResult, toRpcParams, type ExecuteResult, type QueryResult, type Row, type Statement, type StatementResult } from './results.js';
 import { retryPolicy, withRetry, type RetryPolicy } from './retry.js';
 import { isReadOnly } from './statements.js';
+import { Subscription, type ChangeEvent, type SubscribeOptions, type SubscriptionEvent } from './subscription.js';
 import { TransactionRunner, type Transaction, type TransactionOptions } from './transaction.js';
 import { Transport, type Api } from './transport.js';
 import type { WebSocketClass } from './websocket.js';
@@ -60,6 +61,7 @@ export class VitessClient {
   readonly #transport: Transport;
   readonly #timeoutMs: number;
   #bookmark: string;
+  readonly #subscriptions = new Set<Subscription<{ position: string }>>();
 
   constructor(opts: ClientOptions) {
     if (!opts || typeof opts.endpoint !== 'string') throw new VitessError('INVALID', 'createClient needs { endpoint: "http://…" }');
@@ -108,7 +110,9 @@ export class VitessClient {
     return this;
   }
 
+  /** Closes the WebSocket and every subscription of this client. */
   async disconnect(): Promise<void> {
+    await Promise.all([...this.#subscriptions].map((s) => s.close()));
     this.#transport.disconnect();
   }
 
@@ -148,6 +152,29 @@ export class VitessClient {
     } finally {
       release();
     }
+  }
+
+  /**
+   * The keyspace's change stream (docs/subscriptions.md): row changes in per-shard LSN order,
+   * merged across shards, filtered by tables, shards or key range, from `now` (default), the
+   * `beginning` of the retained log, or a saved `position`. With `onEvent`, resolves once the
+   * start is pinned and then calls `onEvent` for each event, one at a time (the next one only
+   * after its promise settles). Without it, returns the subscription to iterate with `for await`.
+   * Over the WebSocket after `connect()`, else one HTTP request per page.
+   */
+  subscribe<T = Row>(opts: SubscribeOptions & { ddl: true }, onEvent: (ev: SubscriptionEvent<T>) => unknown): Promise<Subscription<SubscriptionEvent<T>>>;
+  subscribe<T = Row>(opts: SubscribeOptions, onEvent: (ev: ChangeEvent<T>) => unknown): Promise<Subscription<ChangeEvent<T>>>;
+  subscribe<T = Row>(opts: SubscribeOptions & { ddl: true }): Subscription<SubscriptionEvent<T>>;
+  subscribe<T = Row>(opts?: SubscribeOptions): Subscription<ChangeEvent<T>>;
+  subscribe(opts: SubscribeOptions = {}, onEvent?: (ev: never) => unknown): Promise<Subscription<{ position: string }>> | Subscription<{ position: string }> {
+    const fetchPage = (req: ChangesRequest) =>
+      this.#transport.call(async (api) => (await api.keyspace(this.keyspace).changes(req)) as ChangesPage);
+    const sub = new Subscription<{ position: string }>(fetchPage, this.keyspace, opts ?? {}, this.#retry, this.#timeoutMs);
+    this.#subscriptions.add(sub);
+    void sub.done.catch(() => undefined).finally(() => this.#subscriptions.delete(sub));
+    if (!onEvent) return sub;
+    sub.run(onEvent as (ev: { position: string }) => unknown);
+    return sub.ready.then(() => sub);
   }
 
   /** Shards, key ranges and primary LSNs of every keyspace. */

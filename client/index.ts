@@ -4,6 +4,7 @@ export type { Consistency, GatewayStatus, KeyspaceStatus, ReadOptions, ServedBy,
 export { createClient, VitessClient, type BatchOptions, type ClientOptions, type QueryOptions } from './client.js';
 export type { ExecuteResult, QueryResult, StatementResult } from './results.js';
 export type { Transaction, TransactionOptions } from './transaction.js';
+export { Subscription, type ChangeEvent, type DdlEvent, type SubscribeOptions, type SubscriptionEvent } from './subscription.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 export type { WebSocketClass, WebSocketLike } from './websocket.js';
 export type { FetchFn } from './http-batch.js';

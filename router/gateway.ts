@@ -8,6 +8,7 @@ import { errorResponse, resultJson } from './http.js';
 import { Gateway, readRouting, servedBy, type Origin } from './rpc-api.js';
 import { Session, type SessionResult } from './session.js';
 import { gatewayStatus } from './status.js';
+import { changesJson } from './subscriptions.js';
 import { configuredVSchema, Topology, type Env, type RequestLocation } from './topology.js';
 
 export type { Env } from './topology.js';
@@ -96,7 +97,7 @@ export class VTGate extends WorkerEntrypoint<Env> {
 
   private index(topology: Topology): Response {
     const keyspaces = topology.vschema.keyspaces.map((k) => `${k.name} (${k.engine}: ${k.shards.join(' ')})`).join(', ');
-    return new Response(`Vitess.do gateway\n\n/rpc (capnweb)  ·  POST /sql {"sql","params","keyspace","bookmark"}  ·  GET /status  ·  GET /log?keyspace=main&shard=-40&from=1\nkeyspaces: ${keyspaces}\n`, {
+    return new Response(`Vitess.do gateway\n\n/rpc (capnweb)  ·  POST /sql {"sql","params","keyspace","bookmark"}  ·  GET /status  ·  GET /log?keyspace=main&shard=-40&from=1  ·  GET /changes?keyspace=main&from=beginning\nkeyspaces: ${keyspaces}\n`, {
       headers: { 'content-type': 'text/plain; charset=utf-8' },
     });
   }
@@ -108,6 +109,7 @@ export class VTGate extends WorkerEntrypoint<Env> {
       if (req.method === 'POST' && url.pathname === '/sql') return await this.sql(req);
       if (req.method === 'GET' && url.pathname === '/status') return Response.json(await gatewayStatus(this.topology()));
       if (req.method === 'GET' && url.pathname === '/log') return await this.log(url);
+      if (req.method === 'GET' && url.pathname === '/changes') return await changesJson(this.topology(), url);
       if (req.method === 'GET' && url.pathname === '/') return this.index(this.topology());
       throw new VitessError('NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
     } catch (e) {

@@ -5,10 +5,11 @@
  */
 import { RpcTarget } from 'capnweb';
 import { encodeError } from '../rpc/errors.js';
-import type { Consistency, GatewayApi, GatewayStatus, KeyspaceApi, ReadOptions, RpcResult, RpcStatement, ServedBy, TransactionApi } from '../rpc/protocol.js';
+import type { ChangesPage, ChangesRequest, Consistency, GatewayApi, GatewayStatus, KeyspaceApi, ReadOptions, RpcResult, RpcStatement, ServedBy, TransactionApi } from '../rpc/protocol.js';
 import { fromRpc, toRpc, type RpcValue } from '../rpc/values.js';
 import { Session, type ReadRouting, type SessionResult } from './session.js';
 import type { ShardTransaction } from './shard-transaction.js';
+import { changesPage } from './subscriptions.js';
 import { gatewayStatus } from './status.js';
 import type { RequestLocation, Topology } from './topology.js';
 
@@ -101,6 +102,11 @@ class KeyspaceSession extends RpcTarget implements KeyspaceApi {
 
   begin(opts: { timeoutMs?: number } = {}): TransactionApi {
     return new Transaction(this.session, this.session.begin(opts.timeoutMs), this.region({}));
+  }
+
+  /** The next page of the keyspace's change stream (router/subscriptions.ts). */
+  changes(req: ChangesRequest): Promise<ChangesPage> {
+    return guarded(() => changesPage(this.session.topology, this.session.keyspace, req));
   }
 }
 

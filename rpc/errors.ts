@@ -20,6 +20,10 @@ export interface ErrorDetails {
   construct?: string;
   position?: number;
   limit?: string;
+  /** A subscription behind the log's trim point: the position to resume from after re-reading the state. */
+  restartFrom?: string;
+  /** The shards an error is about (e.g. those a subscription fell behind on). */
+  shards?: string[];
 }
 
 export class VitessError extends Error {

@@ -70,12 +70,65 @@ export interface TransactionApi {
   rollback(): Promise<void>;
 }
 
+/**
+ * One page of a change stream (`KeyspaceApi.changes`). Pull-based: the client asks for the next
+ * page once it has handled the last, so nothing is buffered for a slow consumer
+ * (docs/subscriptions.md).
+ */
+export interface ChangesRequest {
+  /** `'now'`, `'beginning'`, or a position (rpc/position.ts) to continue after. */
+  from: string;
+  /** Only changes of these tables (default: all). */
+  tables?: string[];
+  /** Only these shards (default: all of the keyspace's). */
+  shards?: string[];
+  /** Only rows whose keyspace id is in this key range, e.g. `40-80`. */
+  keyRange?: string;
+  /** Also deliver schema changes (DDL), unfiltered by table. */
+  ddl?: boolean;
+  /** At most this many events per page (default 500, at most 5,000). */
+  maxEvents?: number;
+  /** Roughly at most this many bytes of changes per page (default 1 MB). */
+  maxBytes?: number;
+  /** Long poll: wait up to this long for a change when there is none (default 0, at most 25 s). */
+  waitMs?: number;
+}
+
+/** One change as it crosses the wire; the client adds the position after it. */
+export interface WireChangeEvent {
+  shard: string;
+  lsn: number;
+  /** Index of the change in its record (transaction), and the record's number of changes. */
+  seq: number;
+  of: number;
+  /** Commit time (ms since the epoch) and transaction id of the record. */
+  ts: number;
+  txid: string;
+  op: 'insert' | 'update' | 'delete' | 'ddl';
+  table?: string;
+  row?: Record<string, RpcValue>;
+  oldKey?: Record<string, RpcValue>;
+  ddl?: string;
+}
+
+export interface ChangesPage {
+  /** The position this page starts after (the request's, resolved for `now` / `beginning`). */
+  start: string;
+  events: WireChangeEvent[];
+  /** The position after everything this page read, filtered-out records included. */
+  position: string;
+  /** Each shard's newest LSN when read (lag = head − position). */
+  heads: Record<string, number>;
+}
+
 /** A session on one keyspace (returned by `Gateway.keyspace`, a capability). */
 export interface KeyspaceApi {
   query(sql: string, params?: RpcValue[], opts?: ReadOptions): Promise<RpcResult>;
   batch(statements: RpcStatement[], opts?: ReadOptions & { atomic?: boolean }): Promise<RpcResult[]>;
   /** Needs a WebSocket session: the transaction lives as long as the connection. */
   begin(opts?: { timeoutMs?: number }): TransactionApi;
+  /** The next page of the keyspace's change stream (idempotent: a read). */
+  changes(req: ChangesRequest): Promise<ChangesPage>;
 }
 
 /** The main object at `/rpc`. */

@@ -1,0 +1,28 @@
+// The Worker for tests/e2e/subscribe*.test.ts: VTGate exactly as deployed (router/server.ts),
+// plus one route the tests need and VTGate must not offer: `POST /test/trim` trims a primary's
+// change log now, with the given policy (to put a subscriber behind the trim point).
+import { VTGate, VTReplica, VTTablet } from '../../router/server.js';
+
+export { VTReplica, VTTablet };
+
+interface TrimRequest {
+  keyspace: string;
+  shard: string;
+  trim?: { keepRecords?: number; keepMs?: number; maxRecords?: number };
+}
+
+type Tablet = Pick<VTTablet, 'trim' | 'status'>;
+
+export default class TestGate extends VTGate {
+  override async fetch(req: Request): Promise<Response> {
+    const url = new URL(req.url);
+    if (req.method !== 'POST' || url.pathname !== '/test/trim') return super.fetch(req);
+    const t = (await req.json()) as TrimRequest;
+    try {
+      const tablet = this.env.TABLET.getByName(`${t.keyspace}/${t.shard}`) as unknown as Tablet;
+      return Response.json({ firstLsn: await tablet.trim(t.trim ?? {}), status: await tablet.status() });
+    } catch (e) {
+      return Response.json({ error: String((e as Error).message ?? e) }, { status: 500 });
+    }
+  }
+}
