@@ -9,11 +9,55 @@ import { LibsqlEngine } from '../dist/engines/libsql.js';
 import { PgliteEngine } from '../dist/engines/pglite.js';
 import { startWrangler } from '../scripts/wrangler-dev.mjs';
 import { INSERTS, pointOps, SELECTS } from './engines.mjs';
-import { fmt, table } from './measure.mjs';
+import { fmt, measure, table } from './measure.mjs';
 
 const COLD_STARTS = 5;
+// Capture on vs off is measured this many times (fresh engines each time) and the median ratio
+// reported.
+const CAPTURE_RUNS = 5;
+const CAPTURE_WRITES = 1500;
+// `--only capture`: just the capture ratios, printed, RESULTS.md left alone (for iterating).
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+if (only && only !== 'capture') throw new Error('--only: the one section it can run alone is "capture"');
 const results = [];
 const log = (msg) => process.stdout.write(`${msg}\n`);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** The run with the median ratio, of CAPTURE_RUNS runs of `once()` → { without, withCapture }. */
+async function medianCapture(once) {
+  const runs = [];
+  for (let i = 0; i < CAPTURE_RUNS; i++) {
+    const r = await once();
+    // One log record per committed insert, and one for the CREATE TABLE: nothing lost.
+    if (r.pulled !== r.written + 1) throw new Error(`capture: expected ${r.written + 1} log records, got ${r.pulled}`);
+    runs.push(r);
+  }
+  const ratio = (r) => r.withCapture.ops / r.without.ops;
+  const mid = median(runs.map(ratio));
+  return { ...runs.find((r) => ratio(r) === mid), ratios: runs.map(ratio) };
+}
+
+/** The Node twin of the DO's /capture: two engines, alternating rounds; the sink keeps changes in memory. */
+async function pgliteCaptureNode(rounds = 20) {
+  const off = new PgliteEngine(await PGlite.create());
+  const on = new PgliteEngine(await PGlite.create());
+  const records = [];
+  await on.enableCapture((changes) => { records.push(changes); });
+  for (const db of [off, on]) await db.query('CREATE TABLE bench_capture (id BIGINT PRIMARY KEY, name TEXT, score INT)');
+  const per = Math.ceil(CAPTURE_WRITES / rounds);
+  const ms = new Map([[off, 0], [on, 0]]);
+  const round = async (db, r) => {
+    const m = await measure(per, (i) => db.query('INSERT INTO bench_capture VALUES ($1, $2, $3)', [r * per + i, `user-${r * per + i}`, (r * per + i) % 100]));
+    ms.set(db, ms.get(db) + (per / m.ops) * 1000);
+  };
+  for (const db of [off, on]) await round(db, rounds); // warm-up, not counted
+  for (const db of [off, on]) ms.set(db, 0);
+  for (let r = 0; r < rounds; r++) for (const db of r % 2 ? [on, off] : [off, on]) await round(db, r);
+  await off.close();
+  await on.close();
+  const ops = (db) => ({ ops: (per * rounds) / (ms.get(db) / 1000) });
+  return { without: ops(off), withCapture: ops(on), pulled: records.length, written: per * (rounds + 1) };
+}
 
 async function node(name, open) {
   log(`bench: ${name} …`);
@@ -22,14 +66,19 @@ async function node(name, open) {
   await db.close();
 }
 
-const dir = await mkdtemp(join(tmpdir(), 'vitess-bench-'));
-try {
-  await node('libsql, Node, file', () => LibsqlEngine.open(`file:${join(dir, 'bench.db')}`));
-  await node('libsql, Node, memory', () => LibsqlEngine.open(':memory:'));
-  await node('pglite, Node, memory', async () => new PgliteEngine(await PGlite.create()));
-} finally {
-  await rm(dir, { recursive: true, force: true });
+if (!only) {
+  const dir = await mkdtemp(join(tmpdir(), 'vitess-bench-'));
+  try {
+    await node('libsql, Node, file', () => LibsqlEngine.open(`file:${join(dir, 'bench.db')}`));
+    await node('libsql, Node, memory', () => LibsqlEngine.open(':memory:'));
+    await node('pglite, Node, memory', async () => new PgliteEngine(await PGlite.create()));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
+const captureNode = [];
+log('bench: pglite, Node, capture on vs off …');
+captureNode.push({ engine: 'pglite, Node (sink in memory)', ...(await medianCapture(pgliteCaptureNode)) });
 
 log('bench: starting wrangler dev for the workerd engines …');
 const worker = await startWrangler({ config: 'bench/wrangler.jsonc', readyPath: '/ready' });
@@ -43,19 +92,19 @@ try {
     if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
     return res.json();
   };
-  for (const engine of ['do-sqlite', 'pglite']) {
+  for (const engine of only ? [] : ['do-sqlite', 'pglite']) {
     log(`bench: ${engine}, workerd DO …`);
     results.push({ name: `${engine}, workerd DO`, ...(await get(`/point?engine=${engine}`)) });
   }
   for (const engine of ['do-sqlite', 'pglite']) {
     log(`bench: ${engine}, capture on vs off …`);
-    capture.push({ engine, ...(await get(`/capture?engine=${engine}`)) });
+    capture.push({ engine: `${engine}, workerd DO`, ...(await medianCapture(() => get(`/capture?engine=${engine}&writes=${CAPTURE_WRITES}`))) });
   }
-  for (const mb of DATA_MB) {
+  for (const mb of only ? [] : DATA_MB) {
     log(`bench: PGlite primary cold start with ${mb} MB …`);
     withData.push({ mb, ...(await get(`/coldstart-data?mb=${mb}`)) });
   }
-  for (let i = 0; i < COLD_STARTS; i++) {
+  for (let i = 0; i < (only ? 0 : COLD_STARTS); i++) {
     log(`bench: PGlite cold start ${i + 1}/${COLD_STARTS} …`);
     coldStarts.fresh.push(await get('/coldstart?mode=fresh'));
     coldStarts.preinit.push(await get('/coldstart?mode=preinit'));
@@ -64,7 +113,12 @@ try {
   await worker.stop();
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const captureTable = table(['engine, runtime', 'inserts/s, no capture', 'inserts/s, capture', 'ratio (target ≥ 0.6)', `ratios of the ${CAPTURE_RUNS} runs`, 'log pull records/s'],
+  [...capture, ...captureNode].map((c) => [c.engine, fmt(c.without.ops), fmt(c.withCapture.ops), fmt(c.withCapture.ops / c.without.ops, 2), c.ratios.map((r) => fmt(r, 2)).join(', '), c.pullPerSec ? fmt(c.pullPerSec) : '']));
+if (only) {
+  log(captureTable);
+  process.exit(0);
+}
 const freshMs = median(coldStarts.fresh);
 const preinitMs = median(coldStarts.preinit);
 const md = `# Benchmark results
@@ -93,14 +147,16 @@ ${table(['start', 'median ms', 'all runs ms'], [
 
 Pre-initialized vs fresh: ${fmt(freshMs / preinitMs, 1)}× faster (target: pre-initialized ≤ 500 ms).
 
-## Change capture and the change log (inside a DO)
+## Change capture and the change log
 
-Single-row \`INSERT\`s on the same engine, without capture and with capture (triggers, one
-change-log record per commit in the DO's SQLite). Then the whole log pulled back in pages of
-1,000 records.
+Single-row \`INSERT\`s, ${CAPTURE_WRITES} into an engine without capture and ${CAPTURE_WRITES} into one with
+capture (triggers, one change-log record per commit in the DO's SQLite), each engine in its own
+fresh DO, in alternating rounds of ${CAPTURE_WRITES / 20} after a warm-up round each, so that load elsewhere on
+the machine hits both alike. The run with the median ratio of ${CAPTURE_RUNS} is shown. Then the whole
+log pulled back in pages of 1,000 records. The Node row is the same with two PGlite instances and
+an in-memory sink (no DO log).
 
-${table(['engine', 'inserts/s, no capture', 'inserts/s, capture', 'ratio (target ≥ 0.6)', 'log pull records/s'],
-  capture.map((c) => [c.engine, fmt(c.without.ops), fmt(c.withCapture.ops), fmt(c.withCapture.ops / c.without.ops, 2), fmt(c.pullPerSec)]))}
+${captureTable}
 
 ## PGlite primary cold start with data
 

@@ -15,7 +15,6 @@ interface Env {
 }
 
 type Kind = 'do-sqlite' | 'pglite';
-const WRITES = 1500;
 
 export class BenchHost extends DurableObject<Env> {
   private async engine(kind: Kind): Promise<StorageEngine> {
@@ -26,16 +25,31 @@ export class BenchHost extends DurableObject<Env> {
     return pointOps(await this.engine(kind));
   }
 
-  /** Single-row insert throughput without capture, then with capture writing the change log. */
-  async capture(kind: Kind): Promise<unknown> {
-    const db = await this.engine(kind);
-    await db.query('CREATE TABLE plain (id BIGINT PRIMARY KEY, name TEXT, score INT)');
-    const without = await measure(WRITES, (i: number) => db.query('INSERT INTO plain VALUES ($1, $2, $3)', [i, `user-${i}`, i % 100]));
-    const log = new ChangeLog(this.ctx.storage.sql);
-    await db.enableCapture((changes) => { log.append(changes, crypto.randomUUID()); });
-    await db.query('CREATE TABLE captured (id BIGINT PRIMARY KEY, name TEXT, score INT)');
-    const withCapture = await measure(WRITES, (i: number) => db.query('INSERT INTO captured VALUES ($1, $2, $3)', [i, `user-${i}`, i % 100]));
-    // Pull the whole log back in pages, as a replica catching up would.
+  private db: StorageEngine | undefined;
+  private log: ChangeLog | undefined;
+  private written = 0;
+
+  /** Capture ratio, step 1: an engine, with capture writing the change log or without, and a table. */
+  async captureSetup(kind: Kind, capture: boolean): Promise<void> {
+    const db = (this.db = await this.engine(kind));
+    if (capture) {
+      const log = (this.log = new ChangeLog(this.ctx.storage.sql));
+      await db.enableCapture((changes) => { log.append(changes, crypto.randomUUID()); });
+    }
+    await db.query('CREATE TABLE bench_capture (id BIGINT PRIMARY KEY, name TEXT, score INT)');
+  }
+
+  /** Step 2, in turns with the other engine's DO: `n` more single-row inserts; the ms they took. */
+  async captureRound(n: number): Promise<number> {
+    const from = this.written;
+    this.written += n;
+    const m = await measure(n, (i: number) => this.db!.query('INSERT INTO bench_capture VALUES ($1, $2, $3)', [from + i, `user-${from + i}`, (from + i) % 100]));
+    return (n / m.ops) * 1000;
+  }
+
+  /** Step 3: the whole log pulled back in pages, as a replica catching up would. */
+  async capturePull(): Promise<{ pulled: number; written: number; pullPerSec: number }> {
+    const log = this.log!;
     const t = performance.now();
     let pulled = 0;
     for (let from = 1; from <= log.lastLsn;) {
@@ -43,8 +57,7 @@ export class BenchHost extends DurableObject<Env> {
       pulled += records.length;
       from = records.at(-1)!.lsn + 1;
     }
-    const pullPerSec = pulled / ((performance.now() - t) / 1000);
-    return { without, withCapture, pulled, pullPerSec };
+    return { pulled, written: this.written, pullPerSec: pulled / ((performance.now() - t) / 1000) };
   }
 
   /** Time from nothing to a PGlite that has answered a query, in this (new) DO. */
@@ -76,6 +89,31 @@ export class BenchHost extends DurableObject<Env> {
   }
 }
 
+/**
+ * Insert throughput without and with capture, each engine in its own DO, run in alternating
+ * rounds so that load from elsewhere on the machine hits both alike.
+ */
+async function captureRatio(env: Env, kind: Kind, writes: number, rounds = 20): Promise<unknown> {
+  const off = env.BENCH.get(env.BENCH.newUniqueId());
+  const on = env.BENCH.get(env.BENCH.newUniqueId());
+  await off.captureSetup(kind, false);
+  await on.captureSetup(kind, true);
+  const per = Math.ceil(writes / rounds);
+  // A round each to warm up (JIT, plans, the trigger function), not counted.
+  await off.captureRound(per);
+  await on.captureRound(per);
+  let msOff = 0;
+  let msOn = 0;
+  for (let r = 0; r < rounds; r++) {
+    // Alternate which goes first, too.
+    if (r % 2) msOn += await on.captureRound(per);
+    msOff += await off.captureRound(per);
+    if (!(r % 2)) msOn += await on.captureRound(per);
+  }
+  const n = per * rounds;
+  return { without: { ops: n / (msOff / 1000) }, withCapture: { ops: n / (msOn / 1000) }, ...(await on.capturePull()) };
+}
+
 export default {
   async fetch(req: Request, env: Env): Promise<Response> {
     const url = new URL(req.url);
@@ -83,7 +121,7 @@ export default {
     const stub = env.BENCH.get(env.BENCH.newUniqueId());
     const kind = (url.searchParams.get('engine') ?? 'do-sqlite') as Kind;
     if (url.pathname === '/point') return Response.json(await stub.point(kind));
-    if (url.pathname === '/capture') return Response.json(await stub.capture(kind));
+    if (url.pathname === '/capture') return Response.json(await captureRatio(env, kind, Number(url.searchParams.get('writes') ?? 1500)));
     if (url.pathname === '/coldstart') return Response.json(await stub.coldStart(url.searchParams.get('mode') !== 'fresh'));
     if (url.pathname === '/coldstart-data') return Response.json(await stub.coldStartWithData(Number(url.searchParams.get('mb') ?? 8)));
     return new Response('not found', { status: 404 });

@@ -1,9 +1,9 @@
 import type { PGliteInterface, Results, Transaction } from '@electric-sql/pglite';
 import { VitessError } from '../rpc/errors.js';
 import type { ResultSet, Row, Statement } from '../rpc/results.js';
-import { canonicalNumeric, isJsonObject, normalizeInt, type SqlType, type SqlValue } from '../rpc/values.js';
+import { isJsonObject, normalizeInt, type SqlType, type SqlValue } from '../rpc/values.js';
 import type { Change } from '../rpc/changes.js';
-import { COLUMNS_SQL, decodeChanges, DRAIN_SQL, RECORD_DDL_SQL, SETUP_SQL, triggerSql, UNCAPTURED_SQL, type PgColumn } from './capture-pg.js';
+import { CHANNEL, COLUMNS_SQL, decodeChanges, DRAIN_SQL, PARSERS, RECORD_DDL_SQL, schemaFromRows, SETUP_SQL, TO_TABLE_SQL, triggerSql, UNCAPTURED_SQL, type PgSchema } from './capture-pg.js';
 import type { BatchOptions, CaptureSink, Executor, StorageEngine, TableInfo } from './engine.js';
 import { Mutex } from './mutex.js';
 import { checkBatchSize, checkStatementSize, checkValueSize, LIMITS, refuseTransactionControl } from './limits.js';
@@ -16,9 +16,6 @@ export const OID_TYPES: Record<number, SqlType> = {
   25: 'text', 1043: 'text', 1042: 'text', 19: 'text', 705: 'text', 114: 'json', 3802: 'jsonb',
   17: 'bytea', 1082: 'date', 1114: 'timestamp', 1184: 'timestamptz', 2950: 'uuid',
 };
-
-/** Numeric compares by value across engines; dates stay `YYYY-MM-DD` (see rpc/values.ts). */
-const PARSERS = { 1700: canonicalNumeric, 1082: (s: string) => s };
 
 const encoder = new TextEncoder();
 
@@ -58,7 +55,12 @@ export class PgliteEngine implements StorageEngine {
   // Units of work run one at a time, so captured changes reach the sink in commit order.
   private readonly lock = new Mutex();
   private sink: CaptureSink | undefined;
-  private columns: Map<string, PgColumn[]> | undefined;
+  /** The committed schema, to decode captured rows with. */
+  private schema: PgSchema = new Map();
+  /** The running unit's schemas: before it, then after each of its DDL statements. */
+  private schemas: PgSchema[] = [];
+  /** Capture notifications heard while the running unit committed (see capture-pg.ts). */
+  private heard: string[] = [];
 
   constructor(readonly pg: PGliteInterface) {}
 
@@ -67,11 +69,16 @@ export class PgliteEngine implements StorageEngine {
     checkStatementSize(sql);
     // Row triggers do not see TRUNCATE: with capture on, it would vanish from the log.
     if (this.sink && /^\s*TRUNCATE\b/i.test(sql)) throw new VitessError('UNSUPPORTED', 'TRUNCATE is not supported on a captured shard; use DELETE', { construct: 'TRUNCATE' });
+    // Capture hears commits through this session's LISTEN, which these would end.
+    const unlisten = this.sink && /^\s*(UNLISTEN|DISCARD)\b/i.exec(sql);
+    if (unlisten) throw new VitessError('UNSUPPORTED', `${unlisten[1]!.toUpperCase()} is not supported on a captured shard`, { construct: unlisten[1]!.toUpperCase() });
     try {
       const r = await on.query<Row>(sql, bindParams(params), { parsers: PARSERS });
-      if (this.sink && isDdlCommand(r.command)) {
+      // CREATE TABLE … AS reports SELECT: the statement's first word says it is DDL.
+      if (this.sink && (isDdlCommand(r.command) || MAYBE_DDL.test(sql))) {
         await this.installTriggers(on);
         await on.query(RECORD_DDL_SQL, [sql]);
+        this.schemas.push(await this.loadSchema(on));
       }
       return toResult(r);
     } catch (e) {
@@ -80,60 +87,54 @@ export class PgliteEngine implements StorageEngine {
   }
 
   private async installTriggers(on: On): Promise<void> {
-    this.columns = undefined;
     const uncaptured = await on.query<{ name: string; has_pk: boolean }>(UNCAPTURED_SQL);
     for (const t of uncaptured.rows) await on.query(triggerSql(t.name, t.has_pk));
   }
 
-  private async drain(on: On): Promise<Change[]> {
-    const rows = (await on.query<{ seq: unknown; tbl: string | null; op: string; row: string | null; old: string | null; ddl: string | null }>(DRAIN_SQL)).rows;
-    if (!rows.length) return [];
-    if (!this.columns) {
-      const cols = (await on.query<{ tbl: string; col: string; oid: number; pk: number }>(COLUMNS_SQL)).rows;
-      this.columns = new Map();
-      for (const c of cols) {
-        const list = this.columns.get(c.tbl) ?? [];
-        list.push({ name: c.col, type: OID_TYPES[c.oid] ?? 'text', pk: c.pk });
-        this.columns.set(c.tbl, list);
-      }
-    }
-    const columns = this.columns;
-    return decodeChanges(rows, (t) => columns.get(t) ?? []);
+  private async loadSchema(on: On): Promise<PgSchema> {
+    return schemaFromRows((await on.query<{ relid: string; tbl: string; col: string; oid: number; pk: number }>(COLUMNS_SQL)).rows);
   }
 
   /**
-   * One unit of work under the lock. With capture on, its changes are drained right after it
-   * (inside the transaction for transactional units) and the sink hears of them once committed.
-   * Every unit drains, reads too: a SELECT may call a function that writes.
+   * One unit of work under the lock. With capture on, the notifications its commit sent arrive
+   * with the reply to the committing statement, and the sink hears of them right after: no
+   * query of its own, and nothing for reads or rolled-back work.
    */
   private unit<T>(fn: (on: On) => Promise<T>, transactional = false): Promise<T> {
     return this.lock.run(async () => {
-      if (!this.sink && !transactional) return fn(this.pg);
-      if (!transactional) {
-        // One autocommit statement: its trigger rows commit with it, and the drain that follows
-        // cannot interleave with anything (the lock). Half the round trips of BEGIN…COMMIT.
-        const out = await fn(this.pg);
-        const changes = await this.drain(this.pg);
-        if (changes.length) this.sink?.(changes);
+      if (!this.sink) return transactional ? this.pg.transaction(fn) : fn(this.pg);
+      this.heard = [];
+      this.schemas = [this.schema];
+      try {
+        const out = await (transactional ? this.pg.transaction(fn) : fn(this.pg));
+        this.schema = this.schemas.at(-1)!;
         return out;
-      }
-      let changes: Change[] = [];
-      const out = await this.pg.transaction(async (tx) => {
-        const result = await fn(tx);
-        if (this.sink) changes = await this.drain(tx);
-        return result;
-      }).catch((e: unknown) => {
-        this.columns = undefined;
+      } catch (e) {
+        // Schema changes it made may have rolled back.
+        if (this.schemas.length > 1) this.schema = await this.loadSchema(this.pg);
         throw e;
-      });
-      if (changes.length) this.sink?.(changes);
-      return out;
+      } finally {
+        // Whatever committed is delivered, even if the unit failed afterwards.
+        await this.deliver();
+      }
     });
+  }
+
+  private async deliver(): Promise<void> {
+    const heard = this.heard;
+    this.heard = [];
+    if (!heard.length) return;
+    // Bodies too large for NOTIFY wait in the table (rare): read them now, still under the lock.
+    const fromTable = new Map<string, string>();
+    if (heard.some((p) => !p.includes(' '))) {
+      for (const r of (await this.pg.query<{ seq: string; body: string }>(DRAIN_SQL)).rows) fromTable.set(r.seq, r.body);
+    }
+    this.sink?.(decodeChanges(heard, fromTable, this.schemas));
   }
 
   tables(): Promise<TableInfo[]> {
     return this.lock.run(async () => {
-      const cols = (await this.pg.query<{ tbl: string; col: string; pk: number }>(COLUMNS_SQL)).rows.filter((c) => !c.tbl.startsWith('_vt_'));
+      const cols = (await this.pg.query<{ tbl: string; col: string; pk: number }>(COLUMNS_SQL)).rows;
       const names = [...new Set(cols.map((c) => c.tbl))].sort();
       return names.map((name) => ({
         name,
@@ -143,10 +144,14 @@ export class PgliteEngine implements StorageEngine {
   }
 
   async enableCapture(sink: CaptureSink): Promise<void> {
-    await this.lock.run(() => this.pg.transaction(async (tx) => {
-      for (const sql of SETUP_SQL) await tx.query(sql);
-      await this.installTriggers(tx);
-    }));
+    await this.lock.run(async () => {
+      await this.pg.transaction(async (tx) => {
+        for (const sql of SETUP_SQL) await tx.query(sql);
+        await this.installTriggers(tx);
+      });
+      if (!this.sink) await this.pg.listen(CHANNEL, (payload) => { this.heard.push(payload); });
+      this.schema = await this.loadSchema(this.pg);
+    });
     this.sink = sink;
   }
 
@@ -179,11 +184,14 @@ export class PgliteEngine implements StorageEngine {
 
   prepare(fn: (tx: Executor) => Promise<void>): Promise<Change[]> {
     return this.lock.run(() => this.pg.transaction(async (tx) => {
+      this.schemas = [this.schema];
       try {
+        // This transaction rolls back, so its notifications never arrive: capture into the table.
+        await tx.query(TO_TABLE_SQL);
         await TransactionHandle.run({ query: (sql, params) => this.run(tx, sql, params) }, fn);
-        return await this.drain(tx);
+        const rows = (await tx.query<{ seq: string; body: string }>(DRAIN_SQL)).rows;
+        return decodeChanges(rows.map((r) => r.seq), new Map(rows.map((r) => [r.seq, r.body])), this.schemas);
       } finally {
-        this.columns = undefined;
         await tx.rollback();
       }
     }));

@@ -158,3 +158,104 @@ describe('capture refuses what it cannot replicate', () => {
     await db.close();
   });
 });
+
+describe('pglite capture: what commits is captured, exactly, and nothing else', () => {
+  let src: { db: StorageEngine; log: LogRecord[] };
+  beforeAll(async () => { src = await source('pglite'); }, 60_000);
+  afterAll(async () => { await src.db.close(); });
+  const since = async (fn: () => Promise<unknown>) => {
+    const before = src.log.length;
+    await fn();
+    return src.log.slice(before).map((r) => r.changes);
+  };
+
+  it('full row images equal what SELECT returns, for every type and awkward text', async () => {
+    await src.db.query(`CREATE TABLE img (id BIGINT PRIMARY KEY, n NUMERIC, b BYTEA, j JSONB, js JSON, at TIMESTAMPTZ, ts TIMESTAMP, d DATE, f FLOAT8, ok BOOLEAN, t TEXT, u UUID, arr INT[])`);
+    const texts = ['', ' ', 'a,b', '(x)', 'q"uo"te', 'back\\slash', 'new\nline', 'NULL', 'ünï €'];
+    const changes = await since(async () => {
+      for (const [i, t] of texts.entries()) {
+        await src.db.query('INSERT INTO img VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)', [
+          2n ** 62n + BigInt(i), '12345678901234567890.1250', new Uint8Array([0, 92, 34, 255]), { a: [1, 'x"y'], t }, '{"k": 1}',
+          new Date('2024-02-29T12:34:56.789Z'), new Date('1999-12-31T23:59:59.5Z'), '2024-01-02', 0.1, i % 2 === 0, t, '1b4e28ba-2fa1-11d2-883f-0016433ada5f', '{1,2}',
+        ]);
+      }
+      await src.db.query('INSERT INTO img (id) VALUES (-9007199254740993)');
+    });
+    const rows = (await src.db.query('SELECT * FROM img ORDER BY id')).rows;
+    const images = changes.flat().map((c) => ('row' in c ? c.row : undefined));
+    // Types the value model does not cover (arrays) stay Postgres text, which any Postgres applies.
+    expect(images).toEqual([...rows.slice(1), rows[0]!].map((r) => ({ ...r, arr: r.arr === null ? null : '{1,2}' })));
+    expect(changes.every((c) => c.length === 1)).toBe(true);
+  });
+
+  it('reads capture nothing; a read that calls a writing function captures its write', async () => {
+    await src.db.query('CREATE TABLE fw (id INT PRIMARY KEY)');
+    await src.db.query(`CREATE FUNCTION fw_add(i INT) RETURNS INT LANGUAGE sql AS $$ INSERT INTO fw VALUES (i) RETURNING id $$`);
+    expect(await since(() => src.db.query('SELECT * FROM fw'))).toEqual([]);
+    expect(await since(() => src.db.query('SELECT fw_add(7) AS id'))).toEqual([[{ table: 'fw', op: 'insert', key: { id: 7 }, row: { id: 7 } }]]);
+  });
+
+  it('work rolled back by a subtransaction (an EXCEPTION block) is not captured', async () => {
+    await src.db.query('CREATE TABLE sx (id INT PRIMARY KEY)');
+    await src.db.query(`CREATE FUNCTION sx_try() RETURNS void LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO sx VALUES (1);
+        BEGIN INSERT INTO sx VALUES (2); INSERT INTO sx VALUES (1); EXCEPTION WHEN unique_violation THEN NULL; END;
+      END $$`);
+    expect(await since(() => src.db.query('SELECT sx_try()'))).toEqual([[{ table: 'sx', op: 'insert', key: { id: 1 }, row: { id: 1 } }]]);
+  });
+
+  it('repeated identical changes in one transaction all count; rows over the NOTIFY limit too', async () => {
+    await src.db.query('CREATE TABLE rep (id INT PRIMARY KEY, v TEXT)');
+    const big = 'é'.repeat(6000); // 12 KB: past NOTIFY's 8000-byte payload limit
+    const changes = await since(() => src.db.transaction(async (tx) => {
+      for (let i = 0; i < 2; i++) {
+        await tx.query('INSERT INTO rep VALUES (1, $1)', [big]);
+        await tx.query('DELETE FROM rep WHERE id = 1');
+      }
+      await tx.query("INSERT INTO rep VALUES (2, 'x')");
+    }));
+    const ins = { table: 'rep', op: 'insert', key: { id: 1 }, row: { id: 1, v: big } };
+    const del = { table: 'rep', op: 'delete', key: { id: 1 } };
+    expect(changes).toEqual([[ins, del, ins, del, { table: 'rep', op: 'insert', key: { id: 2 }, row: { id: 2, v: 'x' } }]]);
+  });
+
+  it('rows written before and after a schema change in one transaction decode with their own columns', async () => {
+    await src.db.query('CREATE TABLE sc (id INT PRIMARY KEY, gone TEXT, n INT)');
+    const changes = await since(() => src.db.transaction(async (tx) => {
+      await tx.query("INSERT INTO sc VALUES (1, 'g', 5)");
+      await tx.query('ALTER TABLE sc DROP COLUMN gone');
+      await tx.query('ALTER TABLE sc ALTER COLUMN n TYPE TEXT');
+      await tx.query("INSERT INTO sc VALUES (2, 'six')");
+    }));
+    expect(changes).toEqual([[
+      { table: 'sc', op: 'insert', key: { id: 1 }, row: { id: 1, gone: 'g', n: 5 } },
+      { ddl: 'ALTER TABLE sc DROP COLUMN gone' },
+      { ddl: 'ALTER TABLE sc ALTER COLUMN n TYPE TEXT' },
+      { table: 'sc', op: 'insert', key: { id: 2 }, row: { id: 2, n: 'six' } },
+    ]]);
+  });
+
+  it('prepare returns the changes of the transaction it rolls back and logs nothing; capture goes on', async () => {
+    await src.db.query('CREATE TABLE pp (id INT PRIMARY KEY, v TEXT)');
+    const before = src.log.length;
+    const prepared = await src.db.prepare(async (tx) => {
+      await tx.query("INSERT INTO pp VALUES (1, 'a')");
+      await tx.query("UPDATE pp SET v = 'b' WHERE id = 1");
+    });
+    expect(prepared).toEqual([
+      { table: 'pp', op: 'insert', key: { id: 1 }, row: { id: 1, v: 'a' } },
+      { table: 'pp', op: 'update', key: { id: 1 }, row: { id: 1, v: 'b' } },
+    ]);
+    expect(src.log.length).toBe(before);
+    expect((await src.db.query('SELECT * FROM pp')).rows).toEqual([]);
+    expect(await since(() => src.db.query("INSERT INTO pp VALUES (3, 'c')"))).toEqual([[{ table: 'pp', op: 'insert', key: { id: 3 }, row: { id: 3, v: 'c' } }]]);
+  });
+
+  it('refuses what capture would miss: ending its LISTEN, a keyless table made by CREATE TABLE … AS', async () => {
+    await expect(src.db.query('UNLISTEN *')).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+    await expect(src.db.query('DISCARD ALL')).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+    await expect(src.db.query('CREATE TABLE ctas AS SELECT 1 AS id')).rejects.toMatchObject({ code: 'INVALID' });
+    expect(await since(() => src.db.query('INSERT INTO fw VALUES (8)'))).toHaveLength(1);
+  });
+});
