@@ -9,6 +9,7 @@ import { LibsqlEngine } from '../dist/engines/libsql.js';
 import { PgliteEngine } from '../dist/engines/pglite.js';
 import { startWrangler } from '../scripts/wrangler-dev.mjs';
 import { INSERTS, pointOps, SELECTS } from './engines.mjs';
+import { gatewayBench } from './gateway.mjs';
 import { fmt, measure, table } from './measure.mjs';
 
 const COLD_STARTS = 5;
@@ -119,6 +120,7 @@ if (only) {
   log(captureTable);
   process.exit(0);
 }
+const gatewaySection = await gatewayBench(log);
 const freshMs = median(coldStarts.fresh);
 const preinitMs = median(coldStarts.preinit);
 const md = `# Benchmark results
@@ -164,6 +166,7 @@ Rows of ~1 KB written, the data directory dumped (after a CHECKPOINT), then a ne
 from that snapshot until it answers \`SELECT count(*)\`.
 
 ${table(['rows written', 'snapshot MB', 'cold start ms'], withData.map((d) => [`~${d.mb} MB`, fmt(d.snapshotBytes / 1e6, 1), fmt(d.ms)]))}
-`;
+
+${gatewaySection}`;
 await writeFile(new URL('./RESULTS.md', import.meta.url), md);
 log(md);
