@@ -35,7 +35,7 @@ export function columnsFromRows(rows: unknown[][]): ColumnInfo[] {
 function image(columns: ColumnInfo[], ref: 'NEW' | 'OLD'): string {
   const parts = columns.map((c) => {
     const v = `${ref}.${quoteIdent(c.name)}`;
-    const enc = c.type === 'int8' ? `CAST(${v} AS TEXT)` : c.type === 'bytea' ? `hex(${v})` : v;
+    const enc = c.type === 'int8' ? `CAST(${v} AS TEXT)` : c.type === 'bytea' ? `CASE WHEN ${v} IS NULL THEN NULL ELSE hex(${v}) END` : v; // hex(NULL) is ''
     return `${quoteString(c.name)}, ${enc}`;
   });
   return `json_object(${parts.join(', ')})`;
