@@ -10,6 +10,7 @@ import { PgliteEngine } from '../dist/engines/pglite.js';
 import { startWrangler } from '../scripts/wrangler-dev.mjs';
 import { INSERTS, pointOps, SELECTS } from './engines.mjs';
 import { gatewayBench } from './gateway.mjs';
+import { replicationBench } from './replication.mjs';
 import { fmt, measure, table } from './measure.mjs';
 
 const COLD_STARTS = 5;
@@ -121,6 +122,7 @@ if (only) {
   process.exit(0);
 }
 const gatewaySection = await gatewayBench(log);
+const replicationSection = await replicationBench(log);
 const freshMs = median(coldStarts.fresh);
 const preinitMs = median(coldStarts.preinit);
 const md = `# Benchmark results
@@ -167,6 +169,7 @@ from that snapshot until it answers \`SELECT count(*)\`.
 
 ${table(['rows written', 'snapshot MB', 'cold start ms'], withData.map((d) => [`~${d.mb} MB`, fmt(d.snapshotBytes / 1e6, 1), fmt(d.ms)]))}
 
-${gatewaySection}`;
+${gatewaySection}
+${replicationSection}`;
 await writeFile(new URL('./RESULTS.md', import.meta.url), md);
 log(md);
