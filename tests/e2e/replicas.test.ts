@@ -22,6 +22,7 @@ import { decodeBookmark } from '../../rpc/bookmark.js';
 import type { Row } from '../../rpc/results.js';
 import { toWire, type SqlValue } from '../../rpc/values.js';
 import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
+import { rng } from '../support/rng.js';
 
 interface Ks { name: string; kind: 'do-sqlite' | 'pglite'; shards: string[]; regions: string[] }
 const KEYSPACES: Ks[] = [
@@ -106,18 +107,6 @@ const stable = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (x 
 /** Rows as comparable text, in a fixed order. */
 const canon = (rows: Row[]): string[] => rows.map((row) => stable(Object.keys(row).sort().map((c) => [c, toWire(row[c] ?? null)]))).sort();
 
-/** Seeded PRNG (mulberry32): a failing seed replays the same workload. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(xs: T[]): T => xs[Math.floor(next() * xs.length)]! };
-}
 type Rng = ReturnType<typeof rng>;
 
 /** Aborts a client transaction (rolled back, as the workload intends). */

@@ -12,6 +12,7 @@ import { asVitessError } from '../../rpc/errors.js';
 import type { Row, Statement } from '../../rpc/results.js';
 import type { SqlValue } from '../../rpc/values.js';
 import { toWire } from '../../rpc/values.js';
+import { rng } from '../support/rng.js';
 
 type Tablet = Pick<VTTablet, 'query' | 'batch' | 'transaction' | 'pull' | 'trim' | 'status' | 'ddlHistory' | 'unregister'>;
 type Replica = Pick<VTReplica, 'start' | 'query' | 'status' | 'waitFor' | 'tables' | 'setApplyDelay' | 'pause' | 'resume' | 'destroy'>;
@@ -39,18 +40,6 @@ class Script extends RpcTarget {
 
 const code = async (p: Promise<unknown>): Promise<string> => p.then(() => 'resolved', (e) => asVitessError(e).code);
 
-/** Seeded PRNG (mulberry32): a failing seed replays the same workload. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(xs: T[]): T => xs[Math.floor(next() * xs.length)]! };
-}
 
 /**
  * A random workload on one primary: inserts, updates (also of the key), deletes, atomic
