@@ -44,10 +44,6 @@ export class MemorySchema implements SchemaInfo {
     for (const [name, t] of Object.entries(tables)) this.tables.set(name, t);
   }
 
-  set(table: string, info: TableInfo): void {
-    this.tables.set(table, info);
-  }
-
   apply(change: SchemaChange): void {
     switch (change.kind) {
       case 'create':

@@ -6,8 +6,9 @@
 import { bypass, delay, http, HttpResponse, passthrough, ws } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, VitessError, type ClientOptions, type VitessClient } from '../../client/index.js';
+import { createClient, type ClientOptions, type VitessClient } from '../../client/index.js';
 import { freePort, startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
+import { failure } from '../support/errors.js';
 
 let w: WranglerDev;
 const mock = setupServer();
@@ -54,16 +55,6 @@ function failFirst(n: number, fault: (request: Request) => Response | Promise<Re
 
 const count = async (id: number): Promise<number> =>
   (await client().query<{ n: number }>('SELECT COUNT(*) AS n FROM items WHERE id = $1', [id])).rows[0]!.n;
-
-async function failure(p: Promise<unknown>): Promise<VitessError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(VitessError);
-    return e as VitessError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('HTTP batch faults', () => {
   it('retries a read through 503s', async () => {

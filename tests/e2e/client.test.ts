@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, VitessError, type ClientOptions, type VitessClient } from '../../client/index.js';
 import { decodeBookmark } from '../../rpc/bookmark.js';
 import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
+import { failure } from '../support/errors.js';
 
 let w: WranglerDev;
 const open: VitessClient[] = [];
@@ -23,17 +24,6 @@ function client(keyspace: string, opts: Partial<ClientOptions> = {}): VitessClie
   const c = createClient({ endpoint: w.url, keyspace, retry: { attempts: 3, baseMs: 20, maxMs: 200 }, ...opts });
   open.push(c);
   return c;
-}
-
-/** The error `p` rejects with (the test fails if it resolves). */
-async function failure(p: Promise<unknown>): Promise<VitessError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(VitessError);
-    return e as VitessError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 const KEYSPACES = [

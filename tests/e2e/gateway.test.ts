@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type VitessClient } from '../../client/index.js';
-import { VitessError } from '../../rpc/errors.js';
 import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
+import { failure } from '../support/errors.js';
 
 const TABLES = {
   users: { vindex: { type: 'hash', column: 'id' }, lookups: [{ column: 'email' }] },
@@ -24,12 +24,6 @@ const VSCHEMA = {
 let w: WranglerDev;
 beforeAll(async () => { w = await startWrangler({ vars: { VSCHEMA: JSON.stringify(VSCHEMA) } }); }, 180_000);
 afterAll(async () => { await w?.stop(); });
-
-async function rejection(p: Promise<unknown>): Promise<VitessError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e, 'expected an error').toBeInstanceOf(VitessError);
-  return e as VitessError;
-}
 
 const USERS = Array.from({ length: 24 }, (_, i) => ({ id: i + 1, email: `u${i + 1}@example.com`, tenant: i % 3, country: ['fr', 'jp', 'br'][i % 3]! }));
 
@@ -151,27 +145,27 @@ describe.each([['main', 4], ['pg', 2]] as const)('keyspace %s (%i shards)', (key
 
   it('refuses bad input with a typed error and writes nothing', async () => {
     const before = await lsnTotal();
-    const syntax = await rejection(c.execute('INSERT INTO users (id, email, tenant) VALUES (100, $1, 1) oops', ['x']));
+    const syntax = await failure(c.execute('INSERT INTO users (id, email, tenant) VALUES (100, $1, 1) oops', ['x']));
     expect(syntax.code).toBe('SYNTAX');
     expect(syntax.details.position).toBeGreaterThan(0);
-    const table = await rejection(c.execute('INSERT INTO nope (id) VALUES (1)'));
+    const table = await failure(c.execute('INSERT INTO nope (id) VALUES (1)'));
     expect(table.code).toBe('NOT_FOUND');
     expect(table.message).toMatch(/nope/);
-    const column = await rejection(c.query('SELECT nope FROM users WHERE id = 1'));
+    const column = await failure(c.query('SELECT nope FROM users WHERE id = 1'));
     expect(column.code).toBe('NOT_FOUND');
     expect(column.message).toMatch(/nope/);
-    const vindex = await rejection(c.execute('UPDATE users SET id = 1000 WHERE id = 1'));
+    const vindex = await failure(c.execute('UPDATE users SET id = 1000 WHERE id = 1'));
     expect(vindex.code).toBe('UNSUPPORTED');
     expect(vindex.message).toMatch(/vindex column/);
-    const join = await rejection(c.query('SELECT * FROM users u JOIN orders o ON o.id = u.id'));
+    const join = await failure(c.query('SELECT * FROM users u JOIN orders o ON o.id = u.id'));
     expect(join.code).toBe('UNSUPPORTED');
     expect(join.message).toMatch(/shard/);
-    const sub = await rejection(c.query('SELECT * FROM users WHERE id IN (SELECT user_id FROM orders)'));
+    const sub = await failure(c.query('SELECT * FROM users WHERE id IN (SELECT user_id FROM orders)'));
     expect(sub.code).toBe('UNSUPPORTED');
-    const ks = await rejection(createClient({ endpoint: w.url, keyspace: 'nope' }).query('SELECT 1'));
+    const ks = await failure(createClient({ endpoint: w.url, keyspace: 'nope' }).query('SELECT 1'));
     expect(ks.code).toBe('NOT_FOUND');
     expect(ks.message).toMatch(/main, pg, solo/);
-    const tx = await rejection(c.batch([
+    const tx = await failure(c.batch([
       { sql: 'INSERT INTO orders (user_id, id, amount) VALUES (101, 1, 1)' },
       { sql: 'INSERT INTO orders (user_id, id, amount) VALUES (101, 1, 2)' },
     ], { atomic: true }));
@@ -190,7 +184,7 @@ describe.each([['main', 4], ['pg', 2]] as const)('keyspace %s (%i shards)', (key
       await tx.execute('INSERT INTO orders (user_id, id, amount) VALUES ($1, 4, 9)', [1]);
       throw new Error('changed my mind');
     })).rejects.toThrow('changed my mind');
-    const cross = await rejection(c.transaction(async (tx) => {
+    const cross = await failure(c.transaction(async (tx) => {
       await tx.execute('INSERT INTO orders (user_id, id, amount) VALUES ($1, 5, 9)', [1]);
       for (const u of USERS.slice(1)) await tx.execute('INSERT INTO orders (user_id, id, amount) VALUES ($1, 5, 9)', [u.id]);
     }));
