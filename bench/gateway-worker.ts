@@ -1,12 +1,12 @@
 // Worker for the VTGate half of `npm run bench`: VTGate itself, and beside it the two baselines
 // it is measured against in the same process: a minimal Worker that forwards the same SQL to the
 // same tablet DO (`POST /direct`), and a Worker on a local D1 binding (`POST /d1`).
-import { VTGate, VTReplica, VTTablet } from '../router/server.js';
+import { VTCoordinator, VTGate, VTReplica, VTSequence, VTTablet } from '../router/server.js';
 import { resultJson } from '../router/http.js';
 import type { Env } from '../router/topology.js';
 import { fromWire } from '../rpc/values.js';
 
-export { VTReplica, VTTablet };
+export { VTCoordinator, VTReplica, VTSequence, VTTablet };
 
 interface BenchEnv extends Env {
   DB: D1Database;

@@ -12,11 +12,11 @@ import type { StorageEngine } from '../engines/engine.js';
 import { PgliteEngine } from '../engines/pglite.js';
 import { createWorkerdPGlite } from '../engines/pglite-workerd.js';
 import { decodeBookmark } from '../rpc/bookmark.js';
-import { VTGate, VTReplica, VTTablet } from '../router/server.js';
+import { VTCoordinator, VTGate, VTReplica, VTSequence, VTTablet } from '../router/server.js';
 import { Session } from '../router/session.js';
 import { configuredVSchema, Topology, type Env } from '../router/topology.js';
 
-export { VTReplica, VTTablet };
+export { VTCoordinator, VTReplica, VTSequence, VTTablet };
 
 type Kind = 'do-sqlite' | 'pglite';
 type Replica = Pick<VTReplica, 'waitFor' | 'pause' | 'resume' | 'status'>;

@@ -10,6 +10,7 @@ import { PgliteEngine } from '../dist/engines/pglite.js';
 import { startWrangler } from '../scripts/wrangler-dev.mjs';
 import { INSERTS, pointOps, SELECTS } from './engines.mjs';
 import { gatewayBench } from './gateway.mjs';
+import { twopcBench } from './twopc.mjs';
 import { replicationBench } from './replication.mjs';
 import { fmt, measure, table } from './measure.mjs';
 
@@ -170,6 +171,8 @@ from that snapshot until it answers \`SELECT count(*)\`.
 ${table(['rows written', 'snapshot MB', 'cold start ms'], withData.map((d) => [`~${d.mb} MB`, fmt(d.snapshotBytes / 1e6, 1), fmt(d.ms)]))}
 
 ${gatewaySection}
-${replicationSection}`;
+${replicationSection}
+${await twopcBench(log)}
+${await (await import('./embedded.mjs')).embeddedBench(log)}`;
 await writeFile(new URL('./RESULTS.md', import.meta.url), md);
 log(md);

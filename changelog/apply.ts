@@ -1,6 +1,7 @@
 // The applier shared by replica DOs, embedded replicas and PGlite recovery: log records become
 // Postgres-dialect statements (so any engine can apply them), run in LSN order, idempotently.
 import type { Executor, StorageEngine } from '../engines/engine.js';
+import { LIMITS } from '../engines/limits.js';
 import type { Change, LogRecord } from '../rpc/changes.js';
 import { VitessError } from '../rpc/errors.js';
 import type { Statement } from '../rpc/results.js';
@@ -49,9 +50,31 @@ export async function appliedLsn(db: StorageEngine): Promise<number> {
   return Number(r.rows[0]?.lsn ?? 0);
 }
 
+const appliedStatement = (lsn: number): Statement => ({ sql: 'INSERT INTO _vt_applied (id, lsn) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET lsn = EXCLUDED.lsn', params: [lsn] });
+
 /** Records `lsn` as applied; call it inside the transaction that applied it. */
 export async function setAppliedLsn(tx: Executor, lsn: number): Promise<void> {
-  await tx.query('INSERT INTO _vt_applied (id, lsn) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET lsn = EXCLUDED.lsn', [lsn]);
+  const s = appliedStatement(lsn);
+  await tx.query(s.sql, s.params);
+}
+
+/**
+ * Applies contiguous records (in LSN order) and records the last one's LSN, in one transaction.
+ * Sent as one atomic batch when it fits one: on DO SQLite that runs synchronously, several
+ * times faster than an interactive transaction awaiting each statement.
+ */
+export async function applyGroup(db: StorageEngine, records: LogRecord[]): Promise<void> {
+  const last = records.at(-1);
+  if (!last) return;
+  const statements = records.flatMap((r) => r.changes.flatMap(changeStatements));
+  statements.push(appliedStatement(last.lsn));
+  if (statements.length <= LIMITS.statementsPerBatch) {
+    await db.batch(statements, { atomic: true });
+    return;
+  }
+  await db.transaction(async (tx) => {
+    for (const s of statements) await tx.query(s.sql, s.params);
+  });
 }
 
 /**

@@ -2,10 +2,19 @@
 // rpc/values.ts, so a record decodes to exactly the values it was made from.
 import { changesFromWire, changesToWire, type Change } from '../rpc/changes.js';
 
+/**
+ * The text a change list was decoded from. Capture on SQLite writes changes in this encoding
+ * already, so appending them to the log stores that text instead of encoding them again (the
+ * lists are not modified after decoding).
+ */
+const texts = new WeakMap<Change[], string>();
+
 export function encodeChanges(changes: Change[]): string {
-  return JSON.stringify(changesToWire(changes));
+  return texts.get(changes) ?? JSON.stringify(changesToWire(changes));
 }
 
 export function decodeChanges(text: string): Change[] {
-  return changesFromWire(JSON.parse(text) as unknown[]);
+  const changes = changesFromWire(JSON.parse(text) as unknown[]);
+  texts.set(changes, text);
+  return changes;
 }

@@ -4,16 +4,16 @@
  * retries only what is safe to retry (retry.ts).
  */
 import { VitessError } from '../rpc/errors.js';
-import type { ChangesPage, ChangesRequest, Consistency, GatewayStatus, ReadOptions, RpcResult, TransactionApi } from '../rpc/protocol.js';
-import type { SqlValue } from '../rpc/values.js';
+import type { ChangesPage, ChangesRequest, Consistency, GatewayStatus, ReadOptions, RpcResult, RpcSnapshotPage, ShardSchema, SnapshotRequest, TransactionApi } from '../rpc/protocol.js';
+import { fromRpc, toRpc, type SqlValue } from '../rpc/values.js';
 import type { RpcStub } from 'capnweb';
 import { classify } from './failure.js';
 import type { FetchFn } from './http-batch.js';
-import { executeResult, queryResult, statementResult, toRpcParams, type ExecuteResult, type QueryResult, type Row, type Statement, type StatementResult } from './results.js';
+import { executeResult, queryResult, rowFromRpc, statementResult, toRpcParams, type ExecuteResult, type QueryResult, type Row, type Statement, type StatementResult } from './results.js';
 import { retryPolicy, withRetry, type RetryPolicy } from './retry.js';
 import { isReadOnly } from './statements.js';
 import { Subscription, type ChangeEvent, type SubscribeOptions, type SubscriptionEvent } from './subscription.js';
-import { TransactionRunner, type Transaction, type TransactionOptions } from './transaction.js';
+import { TransactionRunner, withTransactionRetry, type Transaction, type TransactionOptions } from './transaction.js';
 import { Transport, type Api } from './transport.js';
 import type { WebSocketClass } from './websocket.js';
 
@@ -48,8 +48,20 @@ export interface QueryOptions {
 }
 
 export interface BatchOptions extends QueryOptions {
-  /** All statements in one transaction (single-shard for now): all apply or none. */
+  /** All statements in one transaction (across shards with two-phase commit): all apply or none. */
   atomic?: boolean;
+  /** With `atomic`: run the batch again at most this many times when it was rolled back with CONFLICT or TIMEOUT. */
+  retry?: number;
+}
+
+/** A snapshot page with its values decoded (`VitessClient.snapshot`). */
+export interface SnapshotPage {
+  table: string;
+  rows: Row[];
+  /** Pass as `afterKey` for the next page; null after the last one. */
+  nextKey: SqlValue[] | null;
+  /** The shard's LSN the page is exactly the state at. */
+  lsn: number;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -130,16 +142,22 @@ export class VitessClient {
   async batch<T = Row>(statements: Statement[], opts: BatchOptions = {}): Promise<StatementResult<T>[]> {
     const wire = statements.map((s) => ({ sql: s.sql, params: toRpcParams(s.params) }));
     const readOnly = statements.every((s) => isReadOnly(s.sql));
-    const { atomic, ...read } = opts;
-    const rs = await this.#call(readOnly, (api) => api.keyspace(this.keyspace).batch(wire, { ...this.#readOptions(read), ...(atomic ? { atomic } : {}) }));
+    const { atomic, retry, ...read } = opts;
+    const rs = await withTransactionRetry(atomic ? retry ?? 0 : 0, this.#retry, () =>
+      this.#call(readOnly, (api) => api.keyspace(this.keyspace).batch(wire, { ...this.#readOptions(read), ...(atomic ? { atomic } : {}) })));
     return rs.map((r) => statementResult<T>(this.#seen(r)));
   }
 
   /**
-   * Runs `fn` in a transaction on one shard: commits when it resolves, rolls back when it throws
-   * and rethrows. Needs a WebSocket: without `connect()` one is opened for the transaction.
+   * Runs `fn` in a transaction: commits when it resolves (across shards with two-phase commit),
+   * rolls back when it throws and rethrows. `retry: n` runs it again on CONFLICT or TIMEOUT.
+   * Needs a WebSocket: without `connect()` one is opened for the transaction.
    */
   async transaction<R>(fn: (tx: Transaction) => Promise<R>, opts: TransactionOptions = {}): Promise<R> {
+    return withTransactionRetry(opts.retry ?? 0, this.#retry, () => this.#transaction(fn, opts));
+  }
+
+  async #transaction<R>(fn: (tx: Transaction) => Promise<R>, opts: TransactionOptions): Promise<R> {
     const { session, release } = await withRetry(this.#retry, true, () => this.#transport.session(), { classify });
     try {
       const stub = session.keyspace(this.keyspace).begin(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) as unknown as RpcStub<TransactionApi>;
@@ -175,6 +193,26 @@ export class VitessClient {
     if (!onEvent) return sub;
     sub.run(onEvent as (ev: { position: string }) => unknown);
     return sub.ready.then(() => sub);
+  }
+
+  /**
+   * One page of the change stream after `req.from` (what `subscribe` pulls), retried like a read.
+   * For consumers that track pages themselves, such as embedded replicas.
+   */
+  async changes(req: ChangesRequest): Promise<ChangesPage> {
+    return this.#call(true, async (api) => (await api.keyspace(this.keyspace).changes(req)) as ChangesPage);
+  }
+
+  /** One page of `table` on `shard` in primary-key order, exactly the shard's state at `lsn` (an embedded replica's copy). */
+  async snapshot(req: Omit<SnapshotRequest, 'afterKey'> & { afterKey?: SqlValue[] | null }): Promise<SnapshotPage> {
+    const wire = { ...req, afterKey: req.afterKey ? req.afterKey.map(toRpc) : null };
+    const p = await this.#call(true, async (api) => (await api.keyspace(this.keyspace).snapshot(wire)) as RpcSnapshotPage);
+    return { table: p.table, rows: p.rows.map(rowFromRpc), nextKey: p.nextKey ? p.nextKey.map((v) => fromRpc(v)) : null, lsn: p.lsn };
+  }
+
+  /** The DDL history of each shard (default: all): the schema an embedded replica builds. */
+  async schema(shards?: string[]): Promise<ShardSchema[]> {
+    return this.#call(true, async (api) => (await api.keyspace(this.keyspace).schema(shards)) as ShardSchema[]);
   }
 
   /** Shards, key ranges and primary LSNs of every keyspace. */

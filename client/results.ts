@@ -36,7 +36,7 @@ export interface StatementResult<T = Row> extends QueryResult<T> {
 
 export const toRpcParams = (params: readonly SqlValue[] | undefined): RpcValue[] => (params ?? []).map(toRpc);
 
-function rowFromRpc(row: Record<string, RpcValue>): Row {
+export function rowFromRpc(row: Record<string, RpcValue>): Row {
   const out: Row = {};
   for (const [k, v] of Object.entries(row)) out[k] = fromRpc(v ?? null);
   return out;

@@ -1,9 +1,13 @@
 /**
- * An interactive transaction on one shard, over a WebSocket (it lives as long as the connection:
- * if the socket drops, the gateway rolls it back). Statements are never retried inside it.
+ * An interactive transaction, over a WebSocket (it lives as long as the connection: if the
+ * socket drops, the gateway rolls it back). It may span shards (the gateway commits it with
+ * two-phase commit, docs/transactions.md). Statements are never retried inside it; with
+ * `retry`, the whole function runs again when the transaction was rolled back by a conflict or
+ * a timeout.
  */
 import type { RpcStub } from 'capnweb';
 import { VitessError } from '../rpc/errors.js';
+import { backoffDelay, sleep, type RetryPolicy } from './retry.js';
 import type { TransactionApi } from '../rpc/protocol.js';
 import type { SqlValue } from '../rpc/values.js';
 import { toVitessError } from './failure.js';
@@ -19,6 +23,29 @@ export interface Transaction {
 export interface TransactionOptions {
   /** The gateway rolls the transaction back when it is still open after this long. */
   timeoutMs?: number;
+  /**
+   * Runs the whole function again, after a backoff with jitter, at most this many times when
+   * the transaction failed with CONFLICT or TIMEOUT (it was rolled back: a deadlock victim, a
+   * lock wait or deadline that passed). Default 0. The function must be safe to run again.
+   */
+  retry?: number;
+}
+
+/** Whether a transaction that failed with `e` was rolled back by a conflict or a deadline, so that running it again is safe. */
+export function retryableTransactionError(e: unknown): boolean {
+  return e instanceof VitessError && (e.code === 'CONFLICT' || e.code === 'TIMEOUT');
+}
+
+/** Runs `attempt` until it succeeds, fails otherwise, or `retries` retries are spent. */
+export async function withTransactionRetry<R>(retries: number, policy: RetryPolicy, attempt: () => Promise<R>, wait: (ms: number) => Promise<void> = sleep): Promise<R> {
+  for (let n = 0; ; n++) {
+    try {
+      return await attempt();
+    } catch (e) {
+      if (n >= retries || !retryableTransactionError(e)) throw e;
+      await wait(backoffDelay(policy, n));
+    }
+  }
 }
 
 type State = 'open' | 'committing' | 'done';

@@ -46,7 +46,7 @@ export class DoSqliteEngine implements StorageEngine {
     }
   }
 
-  /** Takes the captured changes out of _vt_changes; runs inside the unit's transaction. */
+  /** Takes the captured changes out of _vt_capture; runs inside the unit's transaction. */
   private drain(): Change[] {
     if (!this.wrote) return [];
     this.wrote = false;

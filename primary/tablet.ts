@@ -15,6 +15,7 @@ import type { SqlValue } from '../rpc/values.js';
 import { DEFAULT_TX_TIMEOUT_MS, pullLoop, ROLLBACK_REQUESTED, type TxDriver } from './interactive.js';
 import { PgliteSnapshots } from './pglite-snapshots.js';
 import { PreparedStore } from './prepared.js';
+import { PushQueue } from './push-queue.js';
 
 /** A result as the tablet returns it: with the shard's LSN after the statement. */
 export type TabletResult = ResultSet & { lsn: number };
@@ -22,6 +23,12 @@ export type TabletResult = ResultSet & { lsn: number };
 export interface TxOutcome {
   outcome: 'committed' | 'rolled back' | 'prepared';
   lsn: number;
+}
+
+export interface TransactionOptions {
+  timeoutMs?: number;
+  /** May end with prepare (or with commit, which then applies its captured changes at once). */
+  twoPhase?: boolean;
 }
 
 /** Receives records as they commit (replica DOs, gateway streams). Pull is the fallback. */
@@ -68,7 +75,7 @@ export class VTTablet extends DurableObject {
   /** Id recorded on the log record of the unit committing now. */
   private txid: string | undefined;
   private readonly waiters = new Set<{ lsn: number; wake: () => void }>();
-  private readonly pushers = new Map<string, LogListener>();
+  private readonly pushers = new Map<string, { listener: LogListener; queue: PushQueue }>();
   private trimPolicy: TrimPolicy = DEFAULT_TRIM;
   /** Set once this instance has scheduled its alarm: no storage read on every commit. */
   private alarmScheduled = false;
@@ -180,10 +187,7 @@ export class VTTablet extends DurableObject {
 
   private committed(record: LogRecord): void {
     for (const w of [...this.waiters]) if (record.lsn >= w.lsn) w.wake();
-    for (const [id, listener] of this.pushers) {
-      // Push is best effort: a listener that fails is dropped and catches up by pulling.
-      listener.push([record]).catch(() => this.dropPusher(id, listener));
-    }
+    for (const { queue } of this.pushers.values()) queue.send(record);
     if (!this.alarmScheduled) {
       this.alarmScheduled = true;
       void this.ctx.storage.setAlarm(Date.now() + ALARM_MS);
@@ -216,7 +220,7 @@ export class VTTablet extends DurableObject {
    * rollback or (with `twoPhase`) prepare. Rolled back on error, on the driver's word, and
    * when `timeoutMs` (default 10 s) passes.
    */
-  transaction(kind: EngineKind, txid: string, driver: TxDriver, opts: { timeoutMs?: number; twoPhase?: boolean } = {}): Promise<TxOutcome> {
+  transaction(kind: EngineKind, txid: string, driver: TxDriver, opts: TransactionOptions = {}): Promise<TxOutcome> {
     return this.guard(async () => {
       const engine = await this.open(kind);
       const body = pullLoop(driver, txid, opts.timeoutMs ?? DEFAULT_TX_TIMEOUT_MS);
@@ -228,9 +232,13 @@ export class VTTablet extends DurableObject {
             });
             return { outcome: 'committed', lsn: this.log.lastLsn };
           }
-          const changes = await engine.prepare(async (tx) => {
-            if ((await body(tx)) !== 'prepare') throw new VitessError('INVALID', 'a two-phase transaction ends with prepare or rollback');
-          });
+          let end = 'prepare' as 'commit' | 'prepare';
+          const changes = await engine.prepare(async (tx) => { end = await body(tx); });
+          // A two-phase transaction that stayed on one shard commits at once: no prepared state.
+          if (end === 'commit') {
+            await engine.transaction((tx) => applyChanges(tx, changes));
+            return { outcome: 'committed', lsn: this.log.lastLsn };
+          }
           this.prepared.put(txid, changes);
           this.holdForPrepared();
           return { outcome: 'prepared', lsn: this.log.lastLsn };
@@ -312,7 +320,8 @@ export class VTTablet extends DurableObject {
     // A stub passed into a call is released when the call returns: keep a duplicate.
     const kept = (listener as LogListener & { dup?: () => LogListener }).dup?.() ?? listener;
     this.dropPusher(id);
-    this.pushers.set(id, kept);
+    // A listener that fails is dropped and catches up by pulling.
+    this.pushers.set(id, { listener: kept, queue: new PushQueue((records) => kept.push(records), () => this.dropPusher(id, kept)) });
     return this.log.lastLsn;
   }
 
@@ -332,7 +341,7 @@ export class VTTablet extends DurableObject {
 
   /** Forgets a listener's stub (only `which`, when given) and releases it, so its object can go away. */
   private dropPusher(id: string, which?: LogListener): void {
-    const listener = this.pushers.get(id);
+    const listener = this.pushers.get(id)?.listener;
     if (!listener || (which && listener !== which)) return;
     this.pushers.delete(id);
     (listener as Partial<Disposable>)[Symbol.dispose]?.();

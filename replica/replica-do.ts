@@ -3,7 +3,7 @@
 // fallback), applies it in LSN order with the applied LSN in the same transaction, and serves
 // reads. See docs/replicas.md.
 import { DurableObject, RpcTarget } from 'cloudflare:workers';
-import { appliedLsn, applyChanges, setAppliedLsn } from '../changelog/apply.js';
+import { appliedLsn, applyGroup, setAppliedLsn } from '../changelog/apply.js';
 import type { DdlHistory, PullOptions, PullResult } from '../changelog/log.js';
 import type { SnapshotPage } from '../changelog/snapshot.js';
 import { isReadOnly } from '../engines/dialect/read-only.js';
@@ -481,10 +481,7 @@ export class VTReplica extends DurableObject<ReplicaEnv> {
       const { records, waitMs } = this.buffer.due(Date.now(), this.applyDelayMs, GROUP_RECORDS);
       if (!records.length) return waitMs;
       const last = records.at(-1)!;
-      await db.transaction(async (tx) => {
-        for (const r of records) await applyChanges(tx, r.changes);
-        await setAppliedLsn(tx, last.lsn);
-      });
+      await applyGroup(db, records);
       this.buffer.advance(last.lsn, last.ts);
       this.error = undefined;
       this.wake();
@@ -569,12 +566,8 @@ export class VTReplica extends DurableObject<ReplicaEnv> {
       const records = got.records.filter((r) => r.lsn <= to);
       if (!records.length) throw new RestartCopy(`no record after LSN ${pos}`);
       if (records.some((r) => r.changes.some(isDdl))) throw new RestartCopy('the schema changed while copying');
-      const last = records.at(-1)!;
-      await db.transaction(async (tx) => {
-        for (const r of records) await applyChanges(tx, r.changes);
-        await setAppliedLsn(tx, last.lsn);
-      });
-      pos = last.lsn;
+      await applyGroup(db, records);
+      pos = records.at(-1)!.lsn;
     }
     this.tablet().ack(this.listenerId(), pos).catch(() => undefined);
     return pos;

@@ -4,9 +4,14 @@ import { changesToWire } from '../rpc/changes.js';
 import { VitessError } from '../rpc/errors.js';
 import { fromWire } from '../rpc/values.js';
 import type { ReadOptions } from '../rpc/protocol.js';
+import { dashboardResponse } from './dashboard.js';
+import { demoResponse } from './demo.js';
 import { errorResponse, resultJson } from './http.js';
+import { metrics, statusFamilies } from './metrics.js';
+import { CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE, formatPrometheus } from './metrics-format.js';
 import { Gateway, readRouting, servedBy, type Origin } from './rpc-api.js';
 import { Session, type SessionResult } from './session.js';
+import { transactionCounters } from './shard-transaction.js';
 import { gatewayStatus } from './status.js';
 import { changesJson } from './subscriptions.js';
 import { configuredVSchema, Topology, type Env, type RequestLocation } from './topology.js';
@@ -95,11 +100,10 @@ export class VTGate extends WorkerEntrypoint<Env> {
     return Response.json({ lastLsn, records: records.map((r) => ({ ...r, changes: changesToWire(r.changes) })) });
   }
 
-  private index(topology: Topology): Response {
-    const keyspaces = topology.vschema.keyspaces.map((k) => `${k.name} (${k.engine}: ${k.shards.join(' ')})`).join(', ');
-    return new Response(`Vitess.do gateway\n\n/rpc (capnweb)  ·  POST /sql {"sql","params","keyspace","bookmark"}  ·  GET /status  ·  GET /log?keyspace=main&shard=-40&from=1  ·  GET /changes?keyspace=main&from=beginning\nkeyspaces: ${keyspaces}\n`, {
-      headers: { 'content-type': 'text/plain; charset=utf-8' },
-    });
+  /** Prometheus text: this isolate's counters (router/metrics.ts) and the shards' gauges. */
+  private async metrics(): Promise<Response> {
+    const status = await gatewayStatus(this.topology());
+    return new Response(formatPrometheus([...metrics().families(transactionCounters), ...statusFamilies(status)]), { headers: { 'content-type': PROMETHEUS_CONTENT_TYPE } });
   }
 
   override async fetch(req: Request): Promise<Response> {
@@ -110,7 +114,10 @@ export class VTGate extends WorkerEntrypoint<Env> {
       if (req.method === 'GET' && url.pathname === '/status') return Response.json(await gatewayStatus(this.topology()));
       if (req.method === 'GET' && url.pathname === '/log') return await this.log(url);
       if (req.method === 'GET' && url.pathname === '/changes') return await changesJson(this.topology(), url);
-      if (req.method === 'GET' && url.pathname === '/') return this.index(this.topology());
+      if (req.method === 'GET' && url.pathname === '/demo') return await demoResponse(this.topology(), url);
+      if (req.method === 'GET' && url.pathname === '/metrics') return await this.metrics();
+      if (req.method === 'GET' && url.pathname === '/errors') return Response.json({ isolate: metrics().isolate, errors: metrics().recentErrors() });
+      if (req.method === 'GET' && url.pathname === '/') return dashboardResponse();
       throw new VitessError('NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
     } catch (e) {
       return errorResponse(e);

@@ -5,10 +5,11 @@
  */
 import { RpcTarget } from 'capnweb';
 import { encodeError } from '../rpc/errors.js';
-import type { ChangesPage, ChangesRequest, Consistency, GatewayApi, GatewayStatus, KeyspaceApi, ReadOptions, RpcResult, RpcStatement, ServedBy, TransactionApi } from '../rpc/protocol.js';
+import type { ChangesPage, ChangesRequest, Consistency, GatewayApi, GatewayStatus, KeyspaceApi, ReadOptions, RpcResult, RpcSnapshotPage, RpcStatement, ServedBy, ShardSchema, SnapshotRequest, TransactionApi } from '../rpc/protocol.js';
 import { fromRpc, toRpc, type RpcValue } from '../rpc/values.js';
 import { Session, type ReadRouting, type SessionResult } from './session.js';
 import type { ShardTransaction } from './shard-transaction.js';
+import { shardSchemas, snapshotPage } from './snapshots.js';
 import { changesPage } from './subscriptions.js';
 import { gatewayStatus } from './status.js';
 import type { RequestLocation, Topology } from './topology.js';
@@ -107,6 +108,16 @@ class KeyspaceSession extends RpcTarget implements KeyspaceApi {
   /** The next page of the keyspace's change stream (router/subscriptions.ts). */
   changes(req: ChangesRequest): Promise<ChangesPage> {
     return guarded(() => changesPage(this.session.topology, this.session.keyspace, req));
+  }
+
+  /** One snapshot page of a table on one shard (router/snapshots.ts): an embedded replica's copy. */
+  snapshot(req: SnapshotRequest): Promise<RpcSnapshotPage> {
+    return guarded(() => snapshotPage(this.session.topology, this.session.keyspace, req));
+  }
+
+  /** The shards' DDL histories: an embedded replica's schema. */
+  schema(shards?: string[]): Promise<ShardSchema[]> {
+    return guarded(() => shardSchemas(this.session.topology, this.session.keyspace, shards));
   }
 }
 

@@ -9,6 +9,7 @@ import type { Consistency } from '../rpc/protocol.js';
 import type { ReplicaResult } from '../replica/replica-do.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
+import { observeQuery } from './metrics.js';
 import { execute, type ShardCursor } from './planner/executor.js';
 import type { Plan, PlanKind } from './planner/plan.js';
 import { Planner } from './planner/planner.js';
@@ -136,9 +137,14 @@ export class Session {
    * Plans and runs one statement: inside `tx`, or on primaries, or — a query, when `read` allows
    * it and the keyspace has replicas — on replicas.
    */
-  async run(sql: string, params: SqlValue[], tx?: ShardTransaction, read?: ReadRouting): Promise<SessionResult> {
+  run(sql: string, params: SqlValue[], tx?: ShardTransaction, read?: ReadRouting): Promise<SessionResult> {
+    return observeQuery(this.keyspace, String(sql), (seen) => this.#run(sql, params, seen, tx, read));
+  }
+
+  async #run(sql: string, params: SqlValue[], seen: { plan?: string }, tx?: ShardTransaction, read?: ReadRouting): Promise<SessionResult> {
     if (typeof sql !== 'string') throw new VitessError('INVALID', 'sql must be a string');
     const { plan, planner } = await this.plan(sql);
+    seen.plan = plan.kind;
     const onReplicas = read && read.consistency !== 'strong' && plan.statement === 'select' ? read : undefined;
     const cursor = tx ?? new ShardsCursor(this.topology, this.positions, onReplicas);
     const r = await execute(plan, params, cursor);
@@ -150,7 +156,7 @@ export class Session {
       shards = [...cursor.shards];
       replicas = cursor.byReplica.size;
     } else {
-      shards = cursor.shard ? [cursor.shard.shard] : [];
+      shards = [...new Set(cursor.shards.filter((s) => s.keyspace === this.keyspace).map((s) => s.shard))];
     }
     const order = this.topology.keyspace(this.keyspace).shards;
     shards.sort((a, b) => order.indexOf(a) - order.indexOf(b));
@@ -162,8 +168,8 @@ export class Session {
   }
 
   /**
-   * Statements in order. `atomic`: one transaction, which must stay on one shard until
-   * cross-shard transactions (2PC) land; otherwise each statement stands alone.
+   * Statements in order. `atomic`: one transaction (two-phase commit when it spans shards);
+   * otherwise each statement stands alone.
    */
   async batch(statements: Statement[], atomic = false, read?: ReadRouting): Promise<SessionResult[]> {
     if (!Array.isArray(statements)) throw new VitessError('INVALID', 'a batch is an array of { sql, params }');
@@ -190,9 +196,7 @@ export class Session {
 
   /** Commits and moves the bookmark past the commit. */
   async commit(tx: ShardTransaction): Promise<string> {
-    const outcome = await tx.commit();
-    const at = tx.shard;
-    if (outcome && at) this.positions = mergePositions(this.positions, { [`${at.keyspace}/${at.shard}`]: outcome.lsn });
+    for (const c of await tx.commit()) this.positions = mergePositions(this.positions, { [`${c.keyspace}/${c.shard}`]: c.lsn });
     return this.bookmark;
   }
 }

@@ -16,6 +16,7 @@ import { decodePosition, encodePosition, isPosition, resumeAt, type ShardCursor 
 import type { ChangesPage, ChangesRequest, WireChangeEvent } from '../rpc/protocol.js';
 import type { Row } from '../rpc/results.js';
 import { fromRpc, toRpc, toWire, type RpcValue, type WireValue } from '../rpc/values.js';
+import { observeStream } from './metrics.js';
 import { tableRouting } from './planner/route.js';
 import { MemorySchema } from './planner/schema.js';
 import { engineKind, type Topology } from './topology.js';
@@ -41,7 +42,7 @@ export const STREAM_LIMITS = {
   maxRounds: 16,
 } as const;
 
-interface ShardScope {
+export interface ShardScope {
   shard: string;
   /** The key range filter cuts through this shard: rows are checked one by one. */
   partial: boolean;
@@ -66,7 +67,7 @@ const lo = (b: string): string => b.padEnd(16, '0');
 const hi = (b: string): string => (b === '' ? 'g' : b.padEnd(16, '0'));
 
 /** The shards a request reads, in key order, and which of them the key range only partly covers. */
-function shardScope(ks: KeyspaceVSchema, req: ChangesRequest): ShardScope[] {
+export function shardScope(ks: KeyspaceVSchema, req: ChangesRequest): ShardScope[] {
   const wanted = stringList(req.shards, 'shards');
   for (const s of wanted ?? []) {
     if (!ks.shards.includes(s)) throw new VitessError('NOT_FOUND', `keyspace "${ks.name}" has no shard "${s}" (shards: ${ks.shards.join(' ')})`);
@@ -94,8 +95,12 @@ function shardScope(ks: KeyspaceVSchema, req: ChangesRequest): ShardScope[] {
 
 const rpcRow = (row: Row): Record<string, RpcValue> => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, toRpc(v)]));
 
-/** The next page of `keyspace`'s change stream after `req.from`. */
-export async function changesPage(topology: Topology, keyspace: string, req: ChangesRequest): Promise<ChangesPage> {
+/** The next page of `keyspace`'s change stream after `req.from` (counted in router/metrics.ts). */
+export function changesPage(topology: Topology, keyspace: string, req: ChangesRequest): Promise<ChangesPage> {
+  return observeStream(String(keyspace), () => readPage(topology, keyspace, req));
+}
+
+async function readPage(topology: Topology, keyspace: string, req: ChangesRequest): Promise<ChangesPage> {
   if (!req || typeof req !== 'object') throw new VitessError('INVALID', 'changes() takes { from, tables?, shards?, keyRange?, ddl?, maxEvents?, maxBytes?, waitMs? }');
   const ks = topology.keyspace(keyspace);
   const scope = shardScope(ks, req);

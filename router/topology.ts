@@ -5,7 +5,10 @@
  */
 import type { EngineKind } from '../engines/engine.js';
 import type { PullOptions, PullResult } from '../changelog/log.js';
-import type { TableSchema, TabletResult, TabletStatus, TxOutcome, VTTablet } from '../primary/tablet.js';
+import type { TableSchema, TabletResult, TabletStatus, TransactionOptions, TxOutcome, VTTablet } from '../primary/tablet.js';
+import type { CommitResult, VTCoordinator } from './coordinator-do.js';
+import { partitionOf } from './coordinator.js';
+import type { VTSequence } from './sequence-do.js';
 import type { TxDriver } from '../primary/interactive.js';
 import type { Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
@@ -15,6 +18,10 @@ import { DEFAULT_VSCHEMA, keyspaceOf, parseVSchema, type KeyspaceVSchema, type V
 export interface Env {
   TABLET: DurableObjectNamespace<VTTablet>;
   REPLICA: DurableObjectNamespace<VTReplica>;
+  /** Two-phase-commit coordinators (router/coordinator-do.ts). */
+  COORDINATOR: DurableObjectNamespace<VTCoordinator>;
+  /** Global sequences (router/sequence-do.ts). */
+  SEQUENCE: DurableObjectNamespace<VTSequence>;
   /** The vschema as JSON (text or object); the default one when unset. */
   VSCHEMA?: string | object;
 }
@@ -23,11 +30,23 @@ export interface Env {
 export interface TabletStub {
   query(kind: EngineKind, sql: string, params?: SqlValue[]): Promise<TabletResult>;
   batch(kind: EngineKind, statements: Statement[], opts?: { atomic?: boolean }): Promise<TabletResult[]>;
-  transaction(kind: EngineKind, txid: string, driver: TxDriver, opts?: { timeoutMs?: number }): Promise<TxOutcome>;
+  transaction(kind: EngineKind, txid: string, driver: TxDriver, opts?: TransactionOptions): Promise<TxOutcome>;
   pull(fromLsn: number, opts?: PullOptions): Promise<PullResult>;
   schema(kind: EngineKind): Promise<TableSchema[]>;
   status(): Promise<TabletStatus>;
 }
+
+/** The coordinator's RPC surface as VTGate calls it. */
+export interface CoordinatorStub {
+  begin(txid: string, participants: string[], opts: { decideWithinMs: number; participantTimeoutMs: number }): Promise<void>;
+  commit(txid: string): Promise<CommitResult>;
+  rollback(txid: string): Promise<CommitResult>;
+  waitFor(txid: string, holds: string[], wants: string, expiresAt: number): Promise<string[] | null>;
+  release(txid: string): Promise<void>;
+}
+
+/** Coordinator DOs: transactions are spread over this many by txid. */
+export const COORDINATOR_PARTITIONS = 16;
 
 /** The replica's RPC surface as VTGate calls it. */
 export interface ReplicaStub {
@@ -48,6 +67,16 @@ export class Topology {
 
   tablet(keyspace: string, shard: string): TabletStub {
     return this.env.TABLET.getByName(`${keyspace}/${shard}`) as unknown as TabletStub;
+  }
+
+  /** The coordinator of a cross-shard transaction. */
+  coordinator(txid: string): CoordinatorStub {
+    return this.env.COORDINATOR.getByName(`coordinator/${partitionOf(txid, COORDINATOR_PARTITIONS)}`) as unknown as CoordinatorStub;
+  }
+
+  /** The keeper of the waits-for graph of transactions across shards (router/coordinator-locks.ts). */
+  locks(): CoordinatorStub {
+    return this.env.COORDINATOR.getByName('locks') as unknown as CoordinatorStub;
   }
 
   /** The shard's replica in `region`, placed there when deployed (a location hint; simulated locally). */

@@ -121,6 +121,40 @@ export interface ChangesPage {
   heads: Record<string, number>;
 }
 
+/**
+ * One page of a table on one shard, in primary-key order (`KeyspaceApi.snapshot`): how an
+ * embedded replica copies the keyspace before it streams (docs/embedded-replicas.md).
+ */
+export interface SnapshotRequest {
+  shard: string;
+  table: string;
+  /** The previous page's `nextKey` (absent or null: the first page). */
+  afterKey?: RpcValue[] | null;
+  /** Rows read per page (default 1,000, at most 5,000). */
+  limit?: number;
+  /** Only rows whose keyspace id is in this key range, e.g. `40-80`. */
+  keyRange?: string;
+}
+
+export interface RpcSnapshotPage {
+  table: string;
+  /** The page's rows (with `keyRange`, only those in the range: maybe none). */
+  rows: Record<string, RpcValue>[];
+  /** Pass as `afterKey` for the next page; null after the last one. */
+  nextKey: RpcValue[] | null;
+  /** The shard's LSN the page is exactly the state at (read under the shard's write lock). */
+  lsn: number;
+}
+
+/** A shard's schema as the DDL that built it (Postgres dialect, oldest first), current at `lsn`. */
+export interface ShardSchema {
+  shard: string;
+  lsn: number;
+  ddl: string[];
+  /** False when the shard's log was trimmed before it kept its DDL history. */
+  complete: boolean;
+}
+
 /** A session on one keyspace (returned by `Gateway.keyspace`, a capability). */
 export interface KeyspaceApi {
   query(sql: string, params?: RpcValue[], opts?: ReadOptions): Promise<RpcResult>;
@@ -129,6 +163,10 @@ export interface KeyspaceApi {
   begin(opts?: { timeoutMs?: number }): TransactionApi;
   /** The next page of the keyspace's change stream (idempotent: a read). */
   changes(req: ChangesRequest): Promise<ChangesPage>;
+  /** One snapshot page of a table on one shard (idempotent: a read). */
+  snapshot(req: SnapshotRequest): Promise<RpcSnapshotPage>;
+  /** The DDL history of these shards (default: all of the keyspace's). */
+  schema(shards?: string[]): Promise<ShardSchema[]>;
 }
 
 /** The main object at `/rpc`. */

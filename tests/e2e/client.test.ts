@@ -150,17 +150,18 @@ describe.each(KEYSPACES)('keyspace $keyspace', ({ keyspace, shards }) => {
       expect((await c.query(`SELECT name FROM ${t('users')} WHERE id = $1`, [403])).rows).toEqual([]);
     });
 
-    it('refuses a transaction that reaches a second shard, and keeps nothing of it', async () => {
+    it('commits a transaction that reaches a second shard on both (two-phase commit)', async () => {
       // Find two ids on different shards.
       const a = (await c.query(`SELECT id FROM ${t('users')} WHERE id = $1`, [1])).servedBy.shard;
       let other = 2;
       while ((await c.query(`SELECT id FROM ${t('users')} WHERE id = $1`, [other])).servedBy.shard === a) other++;
-      const err = await c.transaction(async (tx) => {
+      await c.transaction(async (tx) => {
         await tx.execute(`UPDATE ${t('users')} SET name = 'x1' WHERE id = $1`, [1]);
         await tx.execute(`UPDATE ${t('users')} SET name = 'x2' WHERE id = $1`, [other]);
-      }).catch((e: unknown) => e as VitessError);
-      expect(err).toMatchObject({ code: 'UNSUPPORTED' });
-      expect((await c.query(`SELECT name FROM ${t('users')} WHERE id = $1`, [1])).rows).toEqual([{ name: 'user 1' }]);
+      });
+      expect((await c.query(`SELECT name FROM ${t('users')} WHERE id IN ($1, $2) ORDER BY id`, [1, other])).rows).toEqual([{ name: 'x1' }, { name: 'x2' }]);
+      await c.execute(`UPDATE ${t('users')} SET name = $2 WHERE id = $1`, [1, 'user 1']);
+      await c.execute(`UPDATE ${t('users')} SET name = $2 WHERE id = $1`, [other, `user ${other}`]);
     });
 
     it('round-trips bigint, Date, bytes, JSON and friends exactly', async () => {

@@ -2,9 +2,9 @@
 // one route the tests need and VTGate must not offer: `POST /test/replica` reaches a replica's
 // knobs (deliberately delayed replication, pause/resume, status, tables) and a primary's trim
 // and schema.
-import { VTGate, VTReplica, VTTablet } from '../../router/server.js';
+import { VTCoordinator, VTGate, VTReplica, VTSequence, VTTablet } from '../../router/server.js';
 
-export { VTReplica, VTTablet };
+export { VTCoordinator, VTReplica, VTSequence, VTTablet };
 
 interface Knob {
   keyspace: string;

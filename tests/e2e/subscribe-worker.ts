@@ -1,9 +1,9 @@
 // The Worker for tests/e2e/subscribe*.test.ts: VTGate exactly as deployed (router/server.ts),
 // plus one route the tests need and VTGate must not offer: `POST /test/trim` trims a primary's
 // change log now, with the given policy (to put a subscriber behind the trim point).
-import { VTGate, VTReplica, VTTablet } from '../../router/server.js';
+import { VTCoordinator, VTGate, VTReplica, VTSequence, VTTablet } from '../../router/server.js';
 
-export { VTReplica, VTTablet };
+export { VTCoordinator, VTReplica, VTSequence, VTTablet };
 
 interface TrimRequest {
   keyspace: string;

@@ -1,0 +1,161 @@
+/**
+ * The copy phase of an embedded replica: the schema from the shards' DDL histories, then every
+ * table of every shard in primary-key pages, each page exactly its shard's state at the page's
+ * LSN. Before loading a page the replica applies that shard's log up to the page's LSN, so what
+ * it holds of a shard is always a subset of the shard's state at one LSN (the replica DO's
+ * invariant, docs/replicas.md): no unique index trips on rows from different moments, and after
+ * the last page it is the whole state, at the LSNs the stream then continues from.
+ */
+import type { EngineKind, StorageEngine } from '../engines/engine.js';
+import type { SnapshotPage } from '../client/client.js';
+import { asVitessError, VitessError } from '../rpc/errors.js';
+import { completeLsn, decodePosition, encodePosition } from '../rpc/position.js';
+import type { ChangesPage, ChangesRequest, ShardSchema, SnapshotRequest } from '../rpc/protocol.js';
+import type { SqlValue } from '../rpc/values.js';
+import { copyStatements } from './copy.js';
+import { applyUnits, type PrimaryKeys } from './embedded-apply.js';
+import { Sequencer } from './embedded-sequencer.js';
+import { writeState, type ReplicaScope } from './embedded-state.js';
+
+/** The gateway calls a copy makes (a `VitessClient` has them). */
+export interface CopySource {
+  changes(req: ChangesRequest): Promise<ChangesPage>;
+  snapshot(req: Omit<SnapshotRequest, 'afterKey'> & { afterKey?: SqlValue[] | null }): Promise<SnapshotPage>;
+  schema(shards?: string[]): Promise<ShardSchema[]>;
+}
+
+export interface CopyOptions {
+  /** Rows per snapshot page (default 2,000, at most 5,000). */
+  pageRows?: number;
+  /** Called after each snapshot page is loaded. */
+  onPage?: (rows: number) => void;
+}
+
+/** The copy must start over: the schema changed, a table went away, or the log was trimmed past it. */
+class RestartCopy extends Error {}
+
+const COPY_TRIES = 3;
+/** How long shards may disagree on their DDL history (a DDL running shard after shard) before that is an error. */
+const SCHEMA_SETTLE_MS = 5_000;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export const streamFilter = (scope: ReplicaScope): Omit<ChangesRequest, 'from'> => ({
+  ddl: true,
+  ...(scope.tables && { tables: scope.tables }),
+  ...(scope.shards && { shards: scope.shards }),
+  ...(scope.keyRange !== undefined && { keyRange: scope.keyRange }),
+});
+
+/** The shards the scope covers, as VTGate resolves the filter. */
+export async function scopeShards(source: CopySource, scope: ReplicaScope): Promise<string[]> {
+  const page = await source.changes({ ...streamFilter(scope), from: 'now', maxEvents: 1, waitMs: 0 });
+  return Object.keys(decodePosition(page.start).shards);
+}
+
+/** Copies the scope into `db` (emptied first); returns per shard the LSN the copy is current at. */
+export async function copyKeyspace(db: StorageEngine, keys: PrimaryKeys, source: CopySource, scope: ReplicaScope, opts: CopyOptions = {}): Promise<Record<string, number>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await copyOnce(db, keys, source, scope, opts);
+    } catch (e) {
+      if (!(e instanceof RestartCopy) || attempt >= COPY_TRIES) {
+        throw e instanceof RestartCopy ? new VitessError('UNAVAILABLE', `the copy of keyspace "${scope.keyspace}" restarted ${attempt} times (${e.message}); try again later`) : e;
+      }
+    }
+  }
+}
+
+async function copyOnce(db: StorageEngine, keys: PrimaryKeys, source: CopySource, scope: ReplicaScope, opts: CopyOptions): Promise<Record<string, number>> {
+  const shards = await scopeShards(source, scope);
+  const schemas = await settledSchemas(source, scope.keyspace, shards);
+  await wipe(db);
+  keys.forget();
+  const lsns = Object.fromEntries(schemas.map((s) => [s.shard, s.lsn]));
+  await db.transaction(async (tx) => {
+    for (const ddl of schemas[0]!.ddl) await tx.query(ddl);
+    await writeState(tx, { scope, phase: 'copying', lsns });
+  });
+  const tables = await db.tables();
+  const missing = (scope.tables ?? []).filter((t) => !tables.some((x) => x.name === t));
+  if (missing.length) throw new VitessError('NOT_FOUND', `keyspace "${scope.keyspace}" has no table ${missing.join(', ')}`, { table: missing[0] });
+  const copied = scope.tables ? tables.filter((t) => scope.tables!.includes(t.name)) : tables;
+  const pageRows = Math.min(5_000, Math.max(1, opts.pageRows ?? 2_000));
+  for (const shard of shards) {
+    for (const { name, primaryKey } of copied) {
+      const fetchPage = (afterKey: SqlValue[] | null) => source.snapshot({ shard, table: name, afterKey, limit: pageRows, ...(scope.keyRange !== undefined && { keyRange: scope.keyRange }) })
+        .catch((e: unknown) => {
+          if (asVitessError(e).code === 'NOT_FOUND') throw new RestartCopy(`table ${name} is gone`);
+          throw e;
+        });
+      // The next page is on its way while this one is loaded.
+      let next: Promise<SnapshotPage> | undefined = fetchPage(null);
+      while (next) {
+        const page: SnapshotPage = await next;
+        next = page.nextKey ? fetchPage(page.nextKey) : undefined;
+        next?.catch(() => undefined);
+        if (page.lsn > lsns[shard]!) lsns[shard] = await catchUp(db, keys, source, scope, shard, lsns, page.lsn);
+        const statements = copyStatements(name, primaryKey, page.rows);
+        if (statements.length) await db.batch(statements, { atomic: true });
+        opts.onPage?.(page.rows.length);
+      }
+    }
+  }
+  return lsns;
+}
+
+/** The shards' DDL histories once they agree (a DDL may be running shard after shard). */
+async function settledSchemas(source: CopySource, keyspace: string, shards: string[]): Promise<ShardSchema[]> {
+  const deadline = Date.now() + SCHEMA_SETTLE_MS;
+  for (;;) {
+    const schemas = await source.schema(shards);
+    const partial = schemas.filter((s) => !s.complete).map((s) => s.shard);
+    if (partial.length) throw new VitessError('UNAVAILABLE', `shard ${partial.join(', ')} of keyspace "${keyspace}" lost its DDL history (its log was trimmed before it was kept): an embedded replica cannot build the schema`, { shards: partial });
+    const first = JSON.stringify(schemas[0]!.ddl);
+    const differ = schemas.filter((s) => JSON.stringify(s.ddl) !== first).map((s) => s.shard);
+    if (!differ.length) return schemas;
+    if (Date.now() > deadline) throw new VitessError('UNAVAILABLE', `the shards of keyspace "${keyspace}" have different schemas (shard ${differ.join(', ')} differs from ${schemas[0]!.shard})`, { shards: differ });
+    await sleep(100);
+  }
+}
+
+/** While copying: applies `shard`'s log after its position through `to`. */
+async function catchUp(db: StorageEngine, keys: PrimaryKeys, source: CopySource, scope: ReplicaScope, shard: string, lsns: Record<string, number>, to: number): Promise<number> {
+  const seq = new Sequencer([shard]);
+  let from = encodePosition({ keyspace: scope.keyspace, shards: { [shard]: lsns[shard]! } });
+  for (;;) {
+    const page = await source.changes({ ...streamFilter(scope), shards: [shard], from, maxEvents: 2_000, waitMs: 0 }).catch((e: unknown) => {
+      const err = asVitessError(e);
+      if (err.code === 'NOT_FOUND' && err.details.limit === 'log retention') throw new RestartCopy('the log was trimmed past the copy');
+      throw e;
+    });
+    const cursor = decodePosition(page.position).shards[shard]!;
+    // Records past `to` are left for the stream; the page's position may run past them.
+    const done = completeLsn(cursor) >= to;
+    const units = seq.feed(page.events.filter((e) => e.lsn <= to), { [shard]: done ? to : cursor });
+    if (units.some((u) => u.kind === 'ddl')) throw new RestartCopy('the schema changed while copying');
+    const at = seq.applied({ [shard]: done ? to : cursor })[shard]!;
+    if (units.length || at > lsns[shard]!) await applyUnits(db, keys, units, { [shard]: at }, lsns);
+    if (done) return to;
+    if (page.position === from) throw new RestartCopy(`shard ${shard}'s log ended at LSN ${completeLsn(cursor)}, before ${to}`);
+    from = page.position;
+  }
+}
+
+/** An empty database: every user table dropped (and, on PGlite, everything else in `public`). */
+async function wipe(db: StorageEngine): Promise<void> {
+  if ((db.kind as EngineKind) === 'pglite') {
+    await db.query('DROP SCHEMA public CASCADE');
+    await db.query('CREATE SCHEMA public');
+    return;
+  }
+  // SQLite refuses to drop a table other rows still reference: drop the others first, then retry.
+  let left = (await db.tables()).map((t) => t.name);
+  while (left.length) {
+    const failed: string[] = [];
+    let lastError: unknown;
+    for (const t of left) await db.query(`DROP TABLE "${t.replace(/"/g, '""')}"`).catch((e: unknown) => { failed.push(t); lastError = e; });
+    if (failed.length === left.length) throw lastError;
+    left = failed;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Snapshots for clients (`KeyspaceSession.snapshot` / `schema`): an embedded replica copies a
+ * keyspace shard by shard, table by table, in primary-key pages, each exactly the shard's state
+ * at the page's LSN (the tablet reads it under its write lock), after building the schema from
+ * the shards' DDL histories. See docs/embedded-replicas.md.
+ */
+import type { DdlHistory } from '../changelog/log.js';
+import type { SnapshotPage } from '../changelog/snapshot.js';
+import type { EngineKind } from '../engines/engine.js';
+import type { TableSchema } from '../primary/tablet.js';
+import { VitessError } from '../rpc/errors.js';
+import { inRange } from '../rpc/keyspace/keyrange.js';
+import type { RpcSnapshotPage, ShardSchema, SnapshotRequest } from '../rpc/protocol.js';
+import { fromRpc, toRpc } from '../rpc/values.js';
+import { tableRouting } from './planner/route.js';
+import { MemorySchema } from './planner/schema.js';
+import { shardScope } from './subscriptions.js';
+import { engineKind, type Topology } from './topology.js';
+import { keyspaceIdFor } from './vindex/vindex.js';
+
+/** The tablet's snapshot surface as VTGate calls it. */
+interface SnapshotTablet {
+  snapshot(kind: EngineKind, table: string, afterKey: unknown[] | null, limit?: number): Promise<SnapshotPage>;
+  ddlHistory(): Promise<DdlHistory>;
+  schema(kind: EngineKind): Promise<TableSchema[]>;
+}
+
+export const SNAPSHOT_LIMITS = { defaultRows: 1_000, maxRows: 5_000 } as const;
+
+const tablet = (topology: Topology, keyspace: string, shard: string): SnapshotTablet => topology.tablet(keyspace, shard) as unknown as SnapshotTablet;
+
+/** One page of `req.table` on `req.shard`, filtered to `req.keyRange` when the range cuts through the shard. */
+export async function snapshotPage(topology: Topology, keyspace: string, req: SnapshotRequest): Promise<RpcSnapshotPage> {
+  if (!req || typeof req !== 'object' || typeof req.shard !== 'string' || typeof req.table !== 'string') {
+    throw new VitessError('INVALID', 'snapshot() takes { shard, table, afterKey?, limit?, keyRange? }');
+  }
+  if (req.afterKey != null && !Array.isArray(req.afterKey)) throw new VitessError('INVALID', 'snapshot option "afterKey" must be the previous page\'s nextKey (an array) or null');
+  const ks = topology.keyspace(keyspace);
+  const [scope] = shardScope(ks, { from: 'now', shards: [req.shard], ...(req.keyRange != null && { keyRange: req.keyRange }) });
+  const limit = Math.min(SNAPSHOT_LIMITS.maxRows, Math.max(1, Math.floor(Number(req.limit ?? SNAPSHOT_LIMITS.defaultRows)) || 1));
+  const t = tablet(topology, keyspace, req.shard);
+  const kind = engineKind(ks);
+  const page = await t.snapshot(kind, req.table, req.afterKey ? req.afterKey.map((v) => fromRpc(v)) : null, limit);
+  let rows = page.rows;
+  if (scope!.partial && rows.length) {
+    // Rows are placed by the table's vindex: keep those whose keyspace id is in the range.
+    const ts = await t.schema(kind);
+    const routing = tableRouting(ks, new MemorySchema(Object.fromEntries(ts.map((x) => [x.name, { primaryKey: x.primaryKey, columns: x.columns }]))), req.table);
+    const vindex = routing.kind === 'sharded' ? routing.vindex : undefined;
+    if (vindex) {
+      rows = rows.filter((r) => {
+        const id = keyspaceIdFor(vindex, r[vindex.column] ?? null);
+        return id === undefined || inRange(id, req.keyRange!);
+      });
+    }
+  }
+  return {
+    table: page.table,
+    rows: rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, toRpc(v)]))),
+    nextKey: page.nextKey ? page.nextKey.map(toRpc) : null,
+    lsn: page.lsn,
+  };
+}
+
+/** The DDL history of each shard asked for (default: every shard of the keyspace), read in parallel. */
+export async function shardSchemas(topology: Topology, keyspace: string, shards?: string[]): Promise<ShardSchema[]> {
+  const ks = topology.keyspace(keyspace);
+  const scope = shardScope(ks, { from: 'now', ...(shards != null && { shards }) });
+  return Promise.all(scope.map(async ({ shard }) => {
+    const h = await tablet(topology, keyspace, shard).ddlHistory();
+    return { shard, lsn: h.lsn, ddl: h.statements, complete: h.complete };
+  }));
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+// The browser build (docs/browser.md): one ESM bundle of the client and `createReplica`
+// (PGlite engine) at dist/public/browser/vitess.js, PGlite's wasm and data files beside it (PGlite
+// fetches them relative to its module URL, i.e. the bundle's), and the /demo page's script, which
+// imports the bundle as a browser would. The Worker serves dist/public as static assets
+// (wrangler.jsonc `assets`), so this runs on `npm ci` (prepare) and in `npm run build`.
+import { rmSync } from 'node:fs';
+import { copyFile, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const finalDir = join(root, 'dist/public/browser');
+// Built elsewhere in dist/ (outside the assets directory), then swapped in: a running
+// `wrangler dev` never serves a half-written directory, and concurrent builds do not collide.
+const outDir = join(root, `dist/.browser.${process.pid}.tmp`);
+const pgliteDist = dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite'));
+/** What PGlite loads at run time from next to its module: the two wasm modules and its fs bundle. */
+const PGLITE_ASSETS = ['pglite.wasm', 'initdb.wasm', 'pglite.data'];
+
+/**
+ * Browser substitutes for what must not reach a browser: PGlite's Node path imports `node:module`
+ * (only when it runs in Node: never evaluated here), and the libSQL engine is Node-only.
+ */
+const browserOnly = {
+  name: 'browser-only',
+  setup(build) {
+    build.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: 'node-builtin' }));
+    build.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path} is not available in the browser bundle`)});`,
+    }));
+    build.onResolve({ filter: /^@libsql\/client$/ }, () => ({ path: 'libsql', namespace: 'node-only' }));
+    build.onLoad({ filter: /.*/, namespace: 'node-only' }, () => ({
+      resolveDir: join(root, 'rpc'),
+      contents: `import { VitessError } from './errors.ts';
+export function createClient() {
+  throw new VitessError('UNSUPPORTED', "engine 'libsql' is Node-only; in the browser use engine: 'pglite'", { construct: 'libsql' });
+}`,
+    }));
+  },
+};
+
+const common = { bundle: true, format: 'esm', platform: 'browser', target: 'es2022', minify: true, sourcemap: true, logLevel: 'warning', absWorkingDir: root };
+
+await mkdir(outDir, { recursive: true });
+process.on('exit', () => rmSync(outDir, { recursive: true, force: true })); // left only by a failed build
+// One file, not split: esbuild would cut PGlite's own dynamic imports into some twenty chunks;
+// one module is simpler to host and to cache, and PGlite's code is needed by every page using it.
+const lib = await esbuild.build({ ...common, entryPoints: { vitess: 'replica/browser.ts' }, outdir: outDir, plugins: [browserOnly], metafile: true });
+// The demo script loads the bundle by URL (as any page would) instead of getting its own copy.
+const bundleByUrl = {
+  name: 'bundle-by-url',
+  setup(build) {
+    build.onResolve({ filter: /\/replica\/browser\.js$/ }, () => ({ path: './vitess.js', external: true }));
+  },
+};
+await esbuild.build({ ...common, entryPoints: { demo: 'router/demo-app.ts' }, outdir: outDir, plugins: [bundleByUrl] });
+for (const name of PGLITE_ASSETS) await copyFile(join(pgliteDist, name), join(outDir, name));
+
+// Guard: no Node module may be imported by the browser path, statically or dynamically.
+const outputs = Object.keys(lib.metafile.outputs).filter((f) => f.endsWith('.js'));
+for (const f of outputs) {
+  const nodeImport = /\b(?:from|import)\s*\(?\s*["'](node:[^"']+)["']/.exec(await readFile(join(root, f), 'utf8'));
+  if (nodeImport) throw new Error(`build-browser: ${f} imports ${nodeImport[1]}`);
+}
+const inputs = Object.keys(lib.metafile.inputs);
+const leaked = inputs.find((p) => /@libsql\/|engines\/pglite-workerd/.test(p));
+if (leaked) throw new Error(`build-browser: a Node/workerd-only module reached the bundle: ${leaked}`);
+
+const old = join(root, `dist/.browser.${process.pid}.old`);
+await mkdir(dirname(finalDir), { recursive: true });
+await rename(finalDir, old).catch((e) => { if (e.code !== 'ENOENT') throw e; });
+await rename(outDir, finalDir);
+await rm(old, { recursive: true, force: true });
+
+const size = async (f) => `${f} ${((await stat(join(finalDir, f))).size / 1024).toFixed(0)} KiB`;
+const files = ['vitess.js', 'demo.js', ...PGLITE_ASSETS];
+console.log(`build-browser: ${relative(root, finalDir)}: ${(await Promise.all(files.map(size))).join(', ')}`);

@@ -1,0 +1,70 @@
+// The Worker for tests/e2e/bank*.test.ts: VTGate exactly as deployed (router/server.ts), with
+// the two-phase-commit failpoints armed from the `FAILPOINT` variable: the first transaction to
+// reach that step stops there for good (the test then kills the process), and test-only routes
+// show which steps were reached and what is in doubt on every shard and coordinator.
+import { armFailpoints, type TwoPhaseStep } from '../../router/coordinator-failpoints.js';
+import type { TxRecord } from '../../router/coordinator.js';
+import { COORDINATOR_PARTITIONS, configuredVSchema, type Env } from '../../router/topology.js';
+import { VTCoordinator, VTGate, VTReplica, VTSequence, VTTablet } from '../../router/server.js';
+
+export { VTReplica, VTSequence, VTTablet };
+
+interface TestEnv extends Env {
+  FAILPOINT?: string;
+}
+
+const reached = new Set<TwoPhaseStep>();
+let armed = false;
+
+function arm(step: string | undefined): void {
+  if (armed || !step) return;
+  armed = true;
+  armFailpoints(async (at) => {
+    if (at !== step || reached.size) return;
+    reached.add(at);
+    await new Promise(() => undefined); // stopped here until the process is killed
+  });
+}
+
+/** The coordinator, armed like the gate (it runs the after-decision and during-commit steps). */
+export class TestCoordinator extends VTCoordinator {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    arm((env as TestEnv).FAILPOINT);
+  }
+
+  reached(): TwoPhaseStep[] {
+    return [...reached];
+  }
+}
+
+type Tablet = Pick<VTTablet, 'listPrepared'>;
+type Coordinator = Pick<TestCoordinator, 'list' | 'reached'>;
+
+export default class TestGate extends VTGate {
+  override async fetch(req: Request): Promise<Response> {
+    const env = this.env as TestEnv;
+    arm(env.FAILPOINT);
+    const url = new URL(req.url);
+    const coordinators = () => Array.from({ length: COORDINATOR_PARTITIONS }, (_, i) => env.COORDINATOR.getByName(`coordinator/${i}`) as unknown as Coordinator);
+    if (url.pathname === '/test/failpoint') {
+      const all = new Set<string>(reached);
+      for (const c of coordinators()) for (const s of await c.reached()) all.add(s);
+      return Response.json({ reached: [...all] });
+    }
+    if (url.pathname === '/test/in-doubt') {
+      // Prepared transactions on every shard of every keyspace, and coordinator records not finished.
+      const prepared: Record<string, string[]> = {};
+      for (const ks of configuredVSchema(env).keyspaces) {
+        if (url.searchParams.get('keyspace') && ks.name !== url.searchParams.get('keyspace')) continue;
+        for (const shard of ks.shards) {
+          const list = await (env.TABLET.getByName(`${ks.name}/${shard}`) as unknown as Tablet).listPrepared();
+          if (list.length) prepared[`${ks.name}/${shard}`] = list.map((p) => p.txid);
+        }
+      }
+      const records: TxRecord[] = (await Promise.all(coordinators().map((c) => c.list()))).flat();
+      return Response.json({ prepared, records });
+    }
+    return super.fetch(req);
+  }
+}
