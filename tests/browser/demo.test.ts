@@ -87,6 +87,7 @@ test('a write through VTGate shows up in the page within 1 s; a row from the pag
   await live(page);
   expect(await bodies(page)).toEqual([]);
 
+  const latencies: number[] = [];
   for (const id of [1, 2, 3]) {
     const body = `from node ${id}`;
     const shown = appearance(page, body, 10_000);
@@ -96,7 +97,7 @@ test('a write through VTGate shows up in the page within 1 s; a row from the pag
     const at = await shown;
     expect(at, `${body} never showed up`).not.toBeNull();
     console.log(`write ${id}: on the page ${at! - acked} ms after VTGate acknowledged it (${at! - issued} ms after it was sent)`);
-    expect(at! - acked).toBeLessThan(1000);
+    latencies.push(at! - acked);
   }
 
   await page.fill('#body', 'typed in the page');
@@ -105,6 +106,8 @@ test('a write through VTGate shows up in the page within 1 s; a row from the pag
   // It went through VTGate: the primaries have it.
   const r = await client.query<{ n: number }>('SELECT count(*) AS n FROM demo_notes WHERE body = $1', ['typed in the page']);
   expect(Number(r.rows[0]!.n)).toBe(1);
+  // Checked last, so that the next test has every row even when this bound is missed.
+  expect(Math.max(...latencies), `ms from acknowledgement to the page: ${latencies.join(', ')}`).toBeLessThan(1000);
 }, 120_000);
 
 /** Holds the page's calls to VTGate (`/rpc`, HTTP batch or WebSocket) until `open()`. */
