@@ -33,9 +33,10 @@ async function rawInsert(engine, path) {
   const perStatement = 33; // 3 columns: 99 parameters
   const t = performance.now();
   for (let start = 1; start <= ROWS; start += RAW_TX_ROWS) {
+    const end = Math.min(start + RAW_TX_ROWS, ROWS + 1);
     await db.transaction(async (tx) => {
-      for (let i = start; i < Math.min(start + RAW_TX_ROWS, ROWS + 1); i += perStatement) {
-        const ids = Array.from({ length: Math.min(perStatement, ROWS + 1 - i) }, (_, k) => i + k);
+      for (let i = start; i < end; i += perStatement) {
+        const ids = Array.from({ length: Math.min(perStatement, end - i) }, (_, k) => i + k);
         await tx.query(`INSERT INTO items (id, name, score) VALUES ${ids.map((_, k) => `($${k * 3 + 1}, $${k * 3 + 2}, $${k * 3 + 3})`).join(', ')}`, ids.flatMap(row));
       }
     });

@@ -13,8 +13,8 @@ export function changeStatements(c: Change): Statement[] {
   if ('ddl' in c) return [{ sql: c.ddl }];
   const keyCols = Object.keys(c.key);
   const where = keyCols.map((k, i) => `${q(k)} = $${i + 1}`).join(' AND ');
-  const del: Statement = { sql: `DELETE FROM ${q(c.table)} WHERE ${where}`, params: Object.values(c.key) };
-  if (c.op === 'delete') return [del];
+  const del = (): Statement => ({ sql: `DELETE FROM ${q(c.table)} WHERE ${where}`, params: Object.values(c.key) });
+  if (c.op === 'delete') return [del()];
   const row = c.row!;
   const cols = Object.keys(row);
   const updates = cols.filter((k) => !keyCols.includes(k));
@@ -27,7 +27,7 @@ export function changeStatements(c: Change): Statement[] {
   };
   // An update that moved the key removes the row under its old key first.
   const moved = c.op === 'update' && keyCols.some((k) => !sameValue(c.key[k], row[k]));
-  return moved ? [del, upsert] : [upsert];
+  return moved ? [del(), upsert] : [upsert];
 }
 
 function sameValue(a: unknown, b: unknown): boolean {

@@ -22,8 +22,8 @@ export interface QueryResult<T = Row> {
 export interface ExecuteResult<T = Row> {
   /** Rows changed by INSERT/UPDATE/DELETE. */
   affected: number;
-  /** Set when the gateway reports one (it does not today: use `RETURNING id`). */
-  lastInsertId?: number | bigint | string;
+  /** A one-row INSERT into a sharded keyspace: the id it drew from a global sequence (docs/sequences.md). */
+  lastInsertId?: number;
   bookmark: string;
   /** The rows of a `RETURNING` clause. */
   rows?: T[];
@@ -63,8 +63,7 @@ export function queryResult<T = Row>(r: RpcResult): QueryResult<T> {
 export function executeResult<T = Row>(r: RpcResult): ExecuteResult<T> {
   const s = statementResult<T>(r);
   const out: ExecuteResult<T> = { affected: s.affected, bookmark: s.bookmark };
-  const lastInsertId = (r as { lastInsertId?: unknown }).lastInsertId;
-  if (typeof lastInsertId === 'number' || typeof lastInsertId === 'bigint' || typeof lastInsertId === 'string') out.lastInsertId = lastInsertId;
+  if (typeof r.lastInsertId === 'number') out.lastInsertId = r.lastInsertId;
   if (s.fields.length > 0) out.rows = s.rows;
   return out;
 }

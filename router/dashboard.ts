@@ -14,7 +14,7 @@ main{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:1rem;pad
 section{background:#fff;border:1px solid #dde2ea;border-radius:6px;padding:.8rem 1rem;min-width:0}
 section.wide{grid-column:1/-1}h2{font-size:1rem;margin:0 0 .6rem}h3{font-size:.95rem;margin:.8rem 0 .3rem}
 table{border-collapse:collapse;width:100%;font-size:.85rem}th,td{text-align:left;padding:.25rem .5rem;border-bottom:1px solid #eef1f5;vertical-align:top}
-th{color:#5a6478;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
+th{color:#5a6478;font-weight:600}th.n,td.n{text-align:right;font-variant-numeric:tabular-nums}
 code,pre,textarea{font:12.5px/1.45 ui-monospace,SFMono-Regular,Menlo,monospace}
 .tag{display:inline-block;padding:0 .4rem;margin:0 .3rem .2rem 0;border-radius:3px;background:#e8f3ea;color:#1e6b34;font-size:.8rem}
 .tag.warn{background:#fff4e0;color:#8a5a00}.tag.bad{background:#fde8e8;color:#a12121}
@@ -35,7 +35,7 @@ function h(tag, attrs, ...kids) {
   return el;
 }
 function table(head, rows) {
-  return h('table', {}, h('thead', {}, h('tr', {}, head.map((c) => h('th', {}, c)))), h('tbody', {}, rows));
+  return h('table', {}, h('thead', {}, h('tr', {}, head.map((c) => (c instanceof Node ? c : h('th', {}, c))))), h('tbody', {}, rows));
 }
 const range = (s) => (s.start ? '0x' + s.start : 'min') + ' … ' + (s.end ? '0x' + s.end : 'max');
 const prev = new Map();
@@ -57,7 +57,7 @@ async function refresh() {
     const now = Date.now();
     $('keyspaces').replaceChildren(...status.keyspaces.map((ks) => h('div', { 'data-keyspace': ks.name },
       h('h3', {}, ks.name + ' ', h('small', {}, ks.engine + ' · ' + ks.shards.length + ' shards · replicas in ' + (ks.regions.join(', ') || 'no region'))),
-      table(['shard', 'key range', 'engine', 'primary LSN', 'writes/s', 'replicas (region: state @LSN, lag records / ms)'],
+      table(['shard', 'key range', 'engine', h('th', { class: 'n' }, 'primary LSN'), h('th', { class: 'n' }, 'writes/s'), 'replicas (region: state @LSN, lag records / ms)'],
         ks.shards.map((s) => h('tr', { 'data-shard': ks.name + '/' + s.shard },
           h('td', {}, h('code', {}, s.shard)), h('td', {}, range(s)), h('td', {}, s.engine),
           h('td', { class: 'n' }, s.lsn), h('td', { class: 'n' }, rate(ks.name + '/' + s.shard, s.lsn, now)),

@@ -39,7 +39,7 @@ const params = (p: unknown, where: string): unknown[] => {
 
 /** A result as `/sql` answers it: rows in the tagged JSON wire encoding. */
 function rpcResultJson(r: SessionResult, region: string): unknown {
-  return { ...(resultJson(r) as object), bookmark: r.bookmark, servedBy: servedBy(r, region), plan: r.plan };
+  return { ...(resultJson(r) as object), ...(r.lastInsertId !== undefined && { lastInsertId: r.lastInsertId }), bookmark: r.bookmark, servedBy: servedBy(r, region), plan: r.plan };
 }
 
 /** VTGate: the Worker in front of the shards. */

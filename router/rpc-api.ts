@@ -33,6 +33,7 @@ export function rpcResult(r: SessionResult, region: string): RpcResult {
     fields: r.fields,
     rowCount: r.rows.length,
     affected: r.affected,
+    ...(r.lastInsertId !== undefined && { lastInsertId: r.lastInsertId }),
     bookmark: r.bookmark,
     servedBy: servedBy(r, region),
     plan: r.plan,

@@ -13,6 +13,7 @@ import { observeQuery } from './metrics.js';
 import { execute, type ShardCursor } from './planner/executor.js';
 import type { Plan, PlanKind } from './planner/plan.js';
 import { Planner } from './planner/planner.js';
+import { drawIds, prepareSequences, registerSequences, sequenceColumns } from './sequence.js';
 import { ShardTransaction } from './shard-transaction.js';
 import { engineKind, type Topology } from './topology.js';
 import type { VSchema } from './vschema.js';
@@ -26,6 +27,8 @@ export interface SessionResult extends ResultSet {
   /** The replicas' region, when they answered. */
   region?: string;
   bookmark: string;
+  /** The id a one-row INSERT drew from a global sequence. */
+  lastInsertId?: number;
 }
 
 /** How a read may be served: by a replica in `region` that covers the session's positions. */
@@ -83,12 +86,23 @@ const planners = new WeakMap<VSchema, Map<string, { planner: Planner; loaded?: P
 
 async function loadSchema(topology: Topology, keyspace: string, planner: Planner): Promise<void> {
   const ks = topology.keyspace(keyspace);
-  const tables = await topology.tablet(keyspace, ks.shards[0]!).schema(engineKind(ks));
-  planner.learn(Object.fromEntries(tables.map((t) => [t.name, { primaryKey: t.primaryKey, columns: t.columns }])));
+  // A sharded keyspace's sequence columns are plain integers on the shards: the registry names them.
+  const [tables, sequences] = await Promise.all([
+    topology.tablet(keyspace, ks.shards[0]!).schema(engineKind(ks)),
+    ks.shards.length > 1 ? sequenceColumns(topology, keyspace) : [],
+  ]);
+  const sequenceOf = new Map(sequences.map((s) => [`${s.table}.${s.column}`, s.sequence]));
+  planner.learn(Object.fromEntries(tables.map((t) => [t.name, {
+    primaryKey: t.primaryKey,
+    columns: t.columns.map((c) => ({ ...c, ...(sequenceOf.has(`${t.name}.${c.name}`) && { sequence: sequenceOf.get(`${t.name}.${c.name}`)! }) })),
+  }])));
 }
 
 /** Whether planning failed only because this isolate has not seen the table yet. */
-const unknownTable = (e: unknown): boolean => e instanceof VitessError && e.code === 'NOT_FOUND' && /unknown to VTGate/.test(e.message);
+const unknownTable = (e: unknown): boolean => e instanceof VitessError && (
+  (e.code === 'NOT_FOUND' && /unknown to VTGate/.test(e.message))
+  // …or its sequence columns, which fill the vindex column (another isolate created the table).
+  || (e.code === 'INVALID' && /must give its vindex column/.test(e.message)));
 
 export class Session {
   private positions: Positions;
@@ -145,10 +159,15 @@ export class Session {
     if (typeof sql !== 'string') throw new VitessError('INVALID', 'sql must be a string');
     const { plan, planner } = await this.plan(sql);
     seen.plan = plan.kind;
+    // Global sequences (router/sequence.ts): ids are drawn before the rows are routed.
+    const seq = plan.sequences;
+    const drawn = seq?.draw ? await drawIds(this.topology, this.keyspace, seq.draw, params) : undefined;
+    if (seq && plan.statement === 'ddl') await prepareSequences(this.topology, this.keyspace, seq);
     const onReplicas = read && read.consistency !== 'strong' && plan.statement === 'select' ? read : undefined;
     const cursor = tx ?? new ShardsCursor(this.topology, this.positions, onReplicas);
-    const r = await execute(plan, params, cursor);
+    const r = await execute(plan, drawn?.params ?? params, cursor);
     planner.applied(plan);
+    if (plan.schemaChange && plan.kind === 'ddl') await registerSequences(this.topology, this.keyspace, plan.schemaChange, planner.schema);
     let shards: string[];
     let replicas = 0;
     if (cursor instanceof ShardsCursor) {
@@ -164,6 +183,7 @@ export class Session {
     return {
       rows: r.rows, fields: r.fields, affected: r.affected, plan: plan.kind, shards, bookmark: this.bookmark,
       role: byReplica ? 'replica' : 'primary', ...(byReplica && { region: onReplicas!.region }),
+      ...(drawn?.lastInsertId !== undefined && r.affected > 0 && { lastInsertId: drawn.lastInsertId }),
     };
   }
 

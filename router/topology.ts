@@ -8,7 +8,7 @@ import type { PullOptions, PullResult } from '../changelog/log.js';
 import type { TableSchema, TabletResult, TabletStatus, TransactionOptions, TxOutcome, VTTablet } from '../primary/tablet.js';
 import type { CommitResult, VTCoordinator } from './coordinator-do.js';
 import { partitionOf } from './coordinator.js';
-import type { VTSequence } from './sequence-do.js';
+import type { SequenceColumn, VTSequence } from './sequence-do.js';
 import type { TxDriver } from '../primary/interactive.js';
 import type { Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
@@ -45,6 +45,15 @@ export interface CoordinatorStub {
   release(txid: string): Promise<void>;
 }
 
+/** The sequence DO's RPC surface as VTGate calls it. */
+export interface SequenceStub {
+  allocate(sequence: string, count: number): Promise<{ first: number; count: number }>;
+  define(name: string, start: number, ifNotExists: boolean): Promise<void>;
+  check(names: string[]): Promise<void>;
+  register(table: string, columns: { column: string; sequence: string }[]): Promise<void>;
+  columns(): Promise<SequenceColumn[]>;
+}
+
 /** Coordinator DOs: transactions are spread over this many by txid. */
 export const COORDINATOR_PARTITIONS = 16;
 
@@ -77,6 +86,11 @@ export class Topology {
   /** The keeper of the waits-for graph of transactions across shards (router/coordinator-locks.ts). */
   locks(): CoordinatorStub {
     return this.env.COORDINATOR.getByName('locks') as unknown as CoordinatorStub;
+  }
+
+  /** The keyspace's global sequences and their registry (router/sequence-do.ts). */
+  sequence(keyspace: string): SequenceStub {
+    return this.env.SEQUENCE.getByName(`sequence/${keyspace}`) as unknown as SequenceStub;
   }
 
   /** The shard's replica in `region`, placed there when deployed (a location hint; simulated locally). */

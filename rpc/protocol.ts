@@ -35,6 +35,8 @@ export interface RpcResult {
   rowCount: number;
   /** Rows changed by INSERT/UPDATE/DELETE. */
   affected: number;
+  /** A one-row INSERT into a sharded keyspace: the id it drew from a global sequence (docs/sequences.md). */
+  lastInsertId?: number;
   /** The bookmark after this statement (covers its writes). */
   bookmark: string;
   servedBy: ServedBy;

@@ -14,7 +14,7 @@ import type { VitessClient } from '../client.js';
 import { clientFor, errorLine } from './context.js';
 import { formatResult, resultJson } from './output.js';
 import { runStatement, type SqlFlags } from './sql.js';
-import { splitStatements } from './split.js';
+import { isBlank, splitStatements } from './split.js';
 
 const HISTORY_SIZE = 1000;
 
@@ -91,7 +91,7 @@ export async function shell(flags: SqlFlags, cmd: Command): Promise<void> {
       if (!meta(line)) break;
     } else {
       const { statements, rest } = splitStatements(`${buffer}${line}\n`);
-      buffer = rest.trim() ? rest : '';
+      buffer = isBlank(rest) ? '' : rest;
       for (const s of statements) await run(s);
     }
     if (interactive) {
@@ -101,7 +101,7 @@ export async function shell(flags: SqlFlags, cmd: Command): Promise<void> {
   }
   rl.close();
   // End of input ends the last statement, `;` or not.
-  if (buffer.trim()) await run(buffer.trim());
+  if (!isBlank(buffer)) await run(buffer.trim());
   if (interactive) process.stdout.write('\n');
   else if (failed) process.exitCode = 1;
 }

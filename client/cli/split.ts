@@ -45,3 +45,8 @@ export function splitStatements(text: string): Split {
   }
   return { statements, rest: text.slice(start) };
 }
+
+/** Whether `text` holds nothing to run: whitespace and comments only. */
+export function isBlank(text: string): boolean {
+  return splitStatements(`${text}\n;`).statements.every((s) => s.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, '').trim() === '');
+}

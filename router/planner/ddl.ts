@@ -1,20 +1,23 @@
 /**
  * DDL goes to every shard of the keyspace. CREATE TABLE in a sharded keyspace needs a primary
  * key (the default vindex column, and the key replication applies changes by); a table with
- * lookup vindexes brings its lookup tables along.
+ * lookup vindexes brings its lookup tables along. Sequence columns of a sharded keyspace become
+ * plain integer columns on the shards (router/planner/sequences.ts).
  */
-import { toSql, type AlterTableStatement, type CreateTableStatement, type DropStatement, type Statement } from 'pgsql-ast-parser';
+import { toSql, type AlterTableStatement, type CreateSequenceStatement, type CreateTableStatement, type DropStatement, type Statement } from 'pgsql-ast-parser';
 import { VitessError } from '../../rpc/errors.js';
 import type { KeyspaceVSchema } from '../vschema.js';
-import type { Primitive, SchemaChange } from './plan.js';
+import type { Primitive, SchemaChange, SequenceWork } from './plan.js';
 import { tableRouting } from './route.js';
 import type { SchemaInfo } from './schema.js';
 import { passThrough, routeOf, type RouteBase } from './select.js';
+import { refuseAddedSequenceColumn, sequenceColumns, sequenceDefinition } from './sequences.js';
 
 export interface DdlPlan {
   root: Primitive;
   tables: string[];
   schemaChange?: SchemaChange;
+  sequences?: SequenceWork;
 }
 
 const lookupType = (type: string) => type.replace(/^bigserial|^serial8/, 'bigint').replace(/^serial4?|^smallserial|^serial2/, 'int');
@@ -23,21 +26,30 @@ export function planDdl(ast: Statement, source: string, ks: KeyspaceVSchema, sch
   const base: RouteBase = { keyspace: ks.name, shards: ks.shards, target: { type: 'all' } };
   const all = passThrough(base, source);
   switch (ast.type) {
-    case 'create table': return createTable(ast, all, base, ks);
+    case 'create table': return createTable(ast, source, base, ks);
     case 'drop table': return dropTable(ast, all, base, ks);
     case 'alter table': return alterTable(ast, all, ks, schema);
+    case 'create sequence': return createSequence(ast, ks);
     default: return { root: all, tables: [] };
   }
 }
 
-function createTable(ast: CreateTableStatement, all: Primitive, base: RouteBase, ks: KeyspaceVSchema): DdlPlan {
+function createTable(ast: CreateTableStatement, source: string, base: RouteBase, ks: KeyspaceVSchema): DdlPlan {
   const table = ast.name.name;
-  const columns = ast.columns.flatMap((c) => (c.kind === 'column' ? [{ name: c.name.name, type: toSql.dataType(c.dataType) }] : []));
+  const sharded = ks.shards.length > 1;
+  // A sharded keyspace numbers sequence columns globally; the shards get plain integer columns.
+  const seq = sharded ? sequenceColumns(ast, source) : undefined;
+  const all = passThrough(base, seq?.sql ?? source);
+  const columns = ast.columns.flatMap((c) => {
+    if (c.kind !== 'column') return [];
+    const s = seq?.columns.find((x) => x.column === c.name.name);
+    return [{ name: c.name.name, type: s?.type ?? toSql.dataType(c.dataType), ...(s && { sequence: s.sequence }) }];
+  });
+  const sequences: Pick<DdlPlan, 'sequences'> = seq?.need.length ? { sequences: { need: seq.need } } : {};
   const primaryKey = [
     ...ast.columns.flatMap((c) => (c.kind === 'column' && c.constraints?.some((k) => k.type === 'primary key') ? [c.name.name] : [])),
     ...(ast.constraints ?? []).flatMap((k) => (k.type === 'primary key' ? k.columns.map((c) => c.name) : [])),
   ];
-  const sharded = ks.shards.length > 1;
   if (sharded && !primaryKey.length) {
     throw new VitessError('UNSUPPORTED',
       `CREATE TABLE ${table} has no primary key: tables in sharded keyspace "${ks.name}" need one (it is the default vindex column, and the key by which replicas apply changes)`,
@@ -45,7 +57,7 @@ function createTable(ast: CreateTableStatement, all: Primitive, base: RouteBase,
   }
   const change: SchemaChange = { kind: 'create', table, primaryKey, columns };
   const routing = tableRouting(ks, { primaryKey: () => primaryKey, columns: () => columns }, table);
-  if (!sharded || routing.kind === 'reference') return { root: all, tables: [table], schemaChange: change };
+  if (!sharded || routing.kind === 'reference') return { root: all, tables: [table], schemaChange: change, ...sequences };
 
   const missing = [routing.vindex?.column, ...routing.lookups.map((l) => l.column)].find((c) => c !== undefined && !columns.some((x) => x.name === c));
   if (missing) {
@@ -56,7 +68,15 @@ function createTable(ast: CreateTableStatement, all: Primitive, base: RouteBase,
     return routeOf(base, `CREATE TABLE IF NOT EXISTS ${l.table} (value ${type} NOT NULL, keyspace_id TEXT NOT NULL, PRIMARY KEY (value, keyspace_id))`, []);
   });
   const root: Primitive = lookups.length ? { op: 'Sequence', steps: [all, ...lookups] } : all;
-  return { root, tables: [table, ...routing.lookups.map((l) => l.table)], schemaChange: change };
+  return { root, tables: [table, ...routing.lookups.map((l) => l.table)], schemaChange: change, ...sequences };
+}
+
+/** CREATE SEQUENCE: only global sequences, which live in the keyspace's sequence DO (no shard is touched). */
+function createSequence(ast: CreateSequenceStatement, ks: KeyspaceVSchema): DdlPlan {
+  if (ks.shards.length === 1) {
+    throw new VitessError('UNSUPPORTED', `CREATE SEQUENCE ${ast.name.name}: keyspace "${ks.name}" is unsharded, where tables number rows with the engine's own SERIAL; global sequences are for sharded keyspaces`, { construct: 'CREATE SEQUENCE in an unsharded keyspace' });
+  }
+  return { root: { op: 'Sequence', steps: [] }, tables: [], sequences: { define: sequenceDefinition(ast) } };
 }
 
 function dropTable(ast: DropStatement, all: Primitive, base: RouteBase, ks: KeyspaceVSchema): DdlPlan {
@@ -83,6 +103,7 @@ function alterTable(ast: AlterTableStatement, all: Primitive, ks: KeyspaceVSchem
       if (ks.tables[table]) throw new VitessError('UNSUPPORTED', `ALTER TABLE ${table} RENAME: "${table}" is named in the vschema, which would no longer describe it; change the vschema instead`, { construct: 'ALTER TABLE RENAME', table });
       change.rename = c.to.name;
     }
+    if (c.type === 'add column' && ks.shards.length > 1) refuseAddedSequenceColumn(table, c.column);
     if (c.type === 'add column') (change.addColumns ??= []).push({ name: c.column.name.name, type: toSql.dataType(c.column.dataType) });
     if (c.type === 'drop column') (change.dropColumns ??= []).push(c.column.name);
     if (c.type === 'rename column') (change.renameColumns ??= []).push([c.column.name, c.to.name]);

@@ -114,6 +114,8 @@ class Execution {
         };
       }
       case 'Sequence': {
+        // No steps: the statement touches no shard (CREATE SEQUENCE).
+        if (!p.steps.length) return { rows: [], fields: [], affected: 0 };
         const first = await this.run(p.steps[0]!);
         for (const s of p.steps.slice(1)) await this.run(s);
         return first;

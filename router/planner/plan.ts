@@ -6,6 +6,7 @@
  */
 import type { SqlValue } from '../../rpc/values.js';
 import type { LookupSpec, VindexSpec } from '../vschema.js';
+import type { SequenceDefinition, SequenceDraw } from './sequences.js';
 
 export type PlanKind =
   | 'single-shard'      // one vindex value: one shard
@@ -188,7 +189,7 @@ export type Expr =
 
 /** What a DDL statement does to the schema, applied once it ran (see MemorySchema). */
 export type SchemaChange =
-  | { kind: 'create'; table: string; primaryKey: string[]; columns: { name: string; type: string }[] }
+  | { kind: 'create'; table: string; primaryKey: string[]; columns: { name: string; type: string; sequence?: string }[] }
   | { kind: 'drop'; tables: string[] }
   | { kind: 'alter'; table: string; rename?: string; addColumns?: { name: string; type: string }[]; dropColumns?: string[]; renameColumns?: [string, string][] };
 
@@ -200,6 +201,17 @@ export interface Plan {
   /** Tables read or written, lookup tables included. */
   tables: string[];
   schemaChange?: SchemaChange;
+  /** Global-sequence work around the plan, done by VTGate (router/sequence.ts). */
+  sequences?: SequenceWork;
+}
+
+export interface SequenceWork {
+  /** INSERT: ids to draw and bind before it runs. */
+  draw?: SequenceDraw;
+  /** DDL: sequences that must exist before it runs (`DEFAULT nextval(…)`). */
+  need?: string[];
+  /** CREATE SEQUENCE. */
+  define?: SequenceDefinition;
 }
 
 /** Helper columns added for VTGate's own use carry this prefix and never reach the client. */

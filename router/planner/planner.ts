@@ -18,6 +18,7 @@ import type { Plan, PlanKind, Primitive, Route } from './plan.js';
 import { chooseRoute, Scope, tableRouting, type TableRouting } from './route.js';
 import { MemorySchema, type SchemaInfo, type TableInfo } from './schema.js';
 import { passThrough, planMergedSelect, type RouteBase } from './select.js';
+import { drawSequences } from './sequences.js';
 import { isSubquery, walk } from './sql.js';
 
 export interface PlanContext {
@@ -27,7 +28,7 @@ export interface PlanContext {
   schema: SchemaInfo;
 }
 
-const DDL = new Set(['create table', 'drop table', 'alter table', 'create index', 'drop index']);
+const DDL = new Set(['create table', 'drop table', 'alter table', 'create index', 'drop index', 'create sequence']);
 const QUERIES = new Set(['select', 'union', 'union all', 'values', 'with', 'with recursive']);
 
 const refused = (construct: string, why: string, table?: string) =>
@@ -44,13 +45,13 @@ export function planQuery(sql: string, ctx: PlanContext): Plan {
   const { ast, source } = parseOne(sql);
   const type = ast.type;
   if (!QUERIES.has(type) && !DDL.has(type) && type !== 'insert' && type !== 'update' && type !== 'delete') {
-    throw refused(type.toUpperCase(), 'statements are not supported by VTGate (supported: SELECT, INSERT, UPDATE, DELETE, CREATE/ALTER/DROP TABLE, CREATE/DROP INDEX, EXPLAIN)');
+    throw refused(type.toUpperCase(), 'statements are not supported by VTGate (supported: SELECT, INSERT, UPDATE, DELETE, CREATE/ALTER/DROP TABLE, CREATE/DROP INDEX, CREATE SEQUENCE in sharded keyspaces, EXPLAIN)');
   }
   const plan = (kind: PlanKind, statement: Plan['statement'], root: Primitive, tables: string[]): Plan => ({ kind, statement, keyspace: ks.name, root, tables });
 
   if (DDL.has(type)) {
     const d = planDdl(ast, source, ks, ctx.schema);
-    return { ...plan(ks.shards.length === 1 ? 'unsharded' : 'ddl', 'ddl', d.root, d.tables), ...(d.schemaChange && { schemaChange: d.schemaChange }) };
+    return { ...plan(ks.shards.length === 1 ? 'unsharded' : 'ddl', 'ddl', d.root, d.tables), ...(d.schemaChange && { schemaChange: d.schemaChange }), ...(d.sequences && { sequences: d.sequences }) };
   }
   const statement = QUERIES.has(type) ? 'select' : (type as 'insert' | 'update' | 'delete');
   const tables = tablesIn(ast);
@@ -58,6 +59,11 @@ export function planQuery(sql: string, ctx: PlanContext): Plan {
   // One shard: nothing to route or merge; the statement goes there as written.
   if (ks.shards.length === 1) return plan('unsharded', statement, passThrough(base({ type: 'any' }), source), tables);
 
+  if (ast.type === 'insert') {
+    // Ids from global sequences become parameters first: the row is then routed by them.
+    const drawn = drawSequences(ast, source, ctx.schema);
+    if (drawn) return { ...planQuery(drawn.sql, ctx), sequences: { draw: drawn.draw } };
+  }
   const routing = (t: string) => tableRouting(ks, ctx.schema, t);
   switch (ast.type) {
     case 'insert': case 'update': case 'delete': {

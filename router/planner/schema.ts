@@ -9,6 +9,8 @@ export interface ColumnInfo {
   name: string;
   /** The declared type as written (`int`, `text`, `numeric(10,2)`…). */
   type: string;
+  /** The global sequence an INSERT that leaves the column out draws from (sharded keyspaces: router/planner/sequences.ts). */
+  sequence?: string;
 }
 
 export interface SchemaInfo {

@@ -41,6 +41,13 @@ const json = async <T>(args: string[], opts: CliOptions = {}): Promise<T> => {
   return JSON.parse(r.stdout) as T;
 };
 
+/** Runs a command that must succeed (setup steps). */
+async function ok(args: string[], opts: CliOptions = {}): Promise<string> {
+  const r = await vitess(args, opts);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout;
+}
+
 /** A failed command: exit code 1, nothing on stdout, exactly one line on stderr. */
 async function fails(args: string[], opts: CliOptions = {}): Promise<string> {
   const r = await vitess(args, opts);
@@ -197,12 +204,12 @@ describe('vitess status and explain', () => {
 
 describe('vitess watch', () => {
   it('prints changes live until Ctrl-C, then where to resume; --from resumes there', async () => {
-    await vitess(['sql', 'CREATE TABLE wt (id BIGINT PRIMARY KEY, v TEXT)']);
+    await ok(['sql', 'CREATE TABLE wt (id BIGINT PRIMARY KEY, v TEXT)']);
     const watch = startCli(['watch', 'wt', '--json'], { env: env() });
     await watch.waitFor(/watching wt in main from now/, 'stderr');
-    await vitess(['sql', "INSERT INTO wt (id, v) VALUES (1, 'a'), (2, 'b')"]);
-    await vitess(['sql', "UPDATE wt SET v = 'B' WHERE id = 2"]);
-    await watch.waitFor(/("op":"update".*\n)/);
+    await ok(['sql', "INSERT INTO wt (id, v) VALUES (1, 'a'), (2, 'b')"]);
+    await ok(['sql', "UPDATE wt SET v = 'B' WHERE id = 2"]);
+    await watch.waitFor(/"op":"update".*\n/, "stdout", 120_000); // generous: a loaded machine delays pages
     const stopped = await watch.stop('SIGINT');
     expect(stopped.code).toBe(0);
     const events = stopped.stdout.trim().split('\n').map((l) => JSON.parse(l) as { op: string; table: string; row: unknown; shard: string; lsn: number });
@@ -211,7 +218,7 @@ describe('vitess watch', () => {
     ]);
     const from = /resume with: --from (p1\.\S+)/.exec(stopped.stderr)![1]!;
 
-    await vitess(['sql', "INSERT INTO wt (id, v) VALUES (3, 'c')"]);
+    await ok(['sql', "INSERT INTO wt (id, v) VALUES (3, 'c')"]);
     const resumed = await vitess(['watch', 'wt', '--from', from, '--limit', '1']);
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toMatch(/^\d\d:\d\d:\d\d\.\d{3} {2}\S+ +lsn \d+ +insert wt \{"id":3,"v":"c"\}\n$/);
@@ -224,7 +231,7 @@ describe('vitess load', () => {
   const N = 600;
 
   it('loads a CSV through VTGate, each row on the shard of its vindex value, with a rows/s figure', async () => {
-    await vitess(['sql', 'CREATE TABLE lt (id BIGINT PRIMARY KEY, email TEXT NOT NULL, score REAL, active BOOLEAN, meta JSONB, joined TIMESTAMPTZ)']);
+    await ok(['sql', 'CREATE TABLE lt (id BIGINT PRIMARY KEY, email TEXT NOT NULL, score REAL, active BOOLEAN, meta JSONB, joined TIMESTAMPTZ)']);
     const lines = ['id,email,score,active,meta,joined'];
     for (let i = 1; i <= N; i++) {
       lines.push(`${i},"user${i}@example.com",${i % 7 === 0 ? '' : i / 4},${i % 2 ? 'true' : 'f'},"{""n"":${i},\n""s"":""a,b""}",2024-01-${String((i % 28) + 1).padStart(2, '0')}T00:00:00Z`);
@@ -236,7 +243,7 @@ describe('vitess load', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^loaded ${N} rows into main\\.lt in [\\d.]+ s \\(\\d+ rows/s\\)\\n$`));
 
-    expect((await json<JsonResult>(['sql', 'SELECT count(*) AS n, sum(id) AS s FROM lt'])).rows).toEqual([{ n: N, s: String((N * (N + 1)) / 2) }]) // a merged sum is numeric: exact text;
+    expect((await json<JsonResult>(['sql', 'SELECT count(*) AS n, sum(id) AS s FROM lt'])).rows).toEqual([{ n: N, s: String((N * (N + 1)) / 2) }]); // a merged sum is numeric: exact text
     // Lookups by the vindex column go to one shard: each finds its row there.
     const ids = [1, 7, 42, 333, 500, N];
     const shell = await vitess(['--json'], { input: ids.map((id) => `SELECT id, score, active, meta, joined FROM lt WHERE id = ${id};`).join('\n') });
@@ -296,7 +303,7 @@ describe('vitess replica', () => {
   it('keeps following and reports each new LSN until Ctrl-C', async () => {
     const replica = startCli(['replica', '--engine', 'libsql', '--path', join(scratch, 'replica-live'), '--tables', 'wt'], { env: env() });
     const first = Number((await replica.waitFor(/^lsn (\d+) /m))[1]);
-    await vitess(['sql', "INSERT INTO wt (id, v) VALUES (4, 'd')"]);
+    await ok(['sql', "INSERT INTO wt (id, v) VALUES (4, 'd')"]);
     await replica.waitFor(new RegExp(`^lsn ${first + 1} \\(`, 'm'));
     const stopped = await replica.stop('SIGINT');
     expect(stopped.code).toBe(0);
@@ -316,10 +323,10 @@ describe('GET /metrics', () => {
 
   it('parses as Prometheus text, and its counters move when queries run', async () => {
     const before = await scrape();
-    await vitess(['sql', 'SELECT id FROM lt WHERE id IN (1, 2, 3)']);
-    await vitess(['sql', 'SELECT count(*) FROM lt']);
+    await ok(['sql', 'SELECT id FROM lt WHERE id IN (1, 2, 3)']);
+    await ok(['sql', 'SELECT count(*) FROM lt']);
     await vitess(['sql', 'SELEC nothing']);
-    await vitess(['sql', 'UPDATE lt SET score = 0 WHERE id <= 2']);
+    await ok(['sql', 'UPDATE lt SET score = 0 WHERE id <= 2']);
     const after = await scrape();
     expect(total(after, 'vitess_queries_total', { plan: 'multi-shard', outcome: 'ok' }) - total(before, 'vitess_queries_total', { plan: 'multi-shard', outcome: 'ok' })).toBe(1);
     expect(total(after, 'vitess_queries_total', { plan: 'scatter-aggregate', outcome: 'ok' }) - total(before, 'vitess_queries_total', { plan: 'scatter-aggregate', outcome: 'ok' })).toBe(1);

@@ -7,9 +7,9 @@ import { DurableObject } from 'cloudflare:workers';
 import { createReplica, type EmbeddedReplica, type ReplicaOptions } from '../../replica/index.js';
 import { asVitessError } from '../../rpc/errors.js';
 import { rowFromWire, rowToWire, type WireValue } from '../../rpc/values.js';
-import { VTGate, VTReplica, VTTablet } from '../../router/server.js';
+import { VTCoordinator, VTGate, VTReplica, VTSequence, VTTablet } from '../../router/server.js';
 
-export { VTReplica, VTTablet };
+export { VTCoordinator, VTReplica, VTSequence, VTTablet };
 
 interface Op {
   op: 'open' | 'query' | 'execute' | 'wait' | 'status' | 'close';

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { insertStatements } from '../../client/cli/load.js';
 import { formatResult, summary } from '../../client/cli/output.js';
-import { splitStatements } from '../../client/cli/split.js';
+import { isBlank, splitStatements } from '../../client/cli/split.js';
 import { csvValue, formatCell, parseParam } from '../../client/cli/values.js';
 import type { StatementResult } from '../../client/results.js';
 import { LIMITS } from '../../engines/limits.js';
@@ -21,6 +21,13 @@ describe('splitStatements', () => {
   it('keeps an unterminated string or comment in the rest, and drops empty statements', () => {
     expect(splitStatements(`;; SELECT 'open;`)).toEqual({ statements: [], rest: ` SELECT 'open;` });
     expect(splitStatements(`SELECT 1 /* open;`)).toEqual({ statements: [], rest: `SELECT 1 /* open;` });
+  });
+
+  it('tells text with nothing to run (whitespace, comments) from a statement', () => {
+    expect(isBlank('  -- a comment\n /* and ; another */ \n')).toBe(true);
+    expect(isBlank('')).toBe(true);
+    expect(isBlank("SELECT '--'")).toBe(false);
+    expect(isBlank('-- note\nSELECT 1')).toBe(false);
   });
 });
 

@@ -1,0 +1,235 @@
+// Global sequences, the pure half: DDL rewriting of sequence columns, INSERTs that draw ids
+// (router/planner/sequences.ts), the block cache (router/sequence-cache.ts), and the rewritten
+// statements running on real shards (libSQL × 4, PGlite × 2) through the planner and executor.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { StorageEngine } from '../../engines/engine.js';
+import { LibsqlEngine } from '../../engines/libsql.js';
+import { openPglite } from '../../engines/postgres.js';
+import { execute, type ShardCursor } from '../../router/planner/executor.js';
+import type { Insert, Plan, Route } from '../../router/planner/plan.js';
+import { Planner, planQuery } from '../../router/planner/planner.js';
+import { MemorySchema } from '../../router/planner/schema.js';
+import { bindDrawn } from '../../router/planner/sequences.js';
+import { SequenceCache, type BlockSource } from '../../router/sequence-cache.js';
+import { parseVSchema } from '../../router/vschema.js';
+import { equalRanges } from '../../rpc/keyspace/keyrange.js';
+import type { SqlValue } from '../../rpc/values.js';
+import { VitessError, type ErrorCode } from '../../rpc/errors.js';
+
+const vschema = parseVSchema({
+  keyspaces: [
+    { name: 'main', engine: 'sqlite', shards: 4, tables: { things: { vindex: { type: 'hash', column: 'id' } }, countries: { type: 'reference' } } },
+    { name: 'pg', engine: 'pglite', shards: 2 },
+    { name: 'one', engine: 'sqlite', shards: 1 },
+  ],
+});
+const plan = (sql: string, keyspace = 'main', schema = new MemorySchema()): Plan => planQuery(sql, { vschema, keyspace, schema });
+function expectVitessError(fn: () => unknown, code: ErrorCode, message: RegExp): void {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(VitessError);
+  expect((err as VitessError).code, (err as VitessError).message).toBe(code);
+  expect((err as VitessError).message).toMatch(message);
+}
+const routeSql = (p: Plan) => (p.root.op === 'Sequence' ? p.root.steps[0] as Route : p.root as Route).sql;
+
+/** A sequence DO in memory: the counter is all the cache needs. */
+function counter(): BlockSource & { calls: number[] } {
+  const next = new Map<string, number>();
+  const calls: number[] = [];
+  return {
+    calls,
+    async allocate(sequence, count) {
+      calls.push(count);
+      await new Promise((r) => setTimeout(r, 1));
+      const first = next.get(sequence) ?? 1;
+      next.set(sequence, first + count);
+      return { first, count };
+    },
+  };
+}
+
+describe('CREATE TABLE in a sharded keyspace', () => {
+  test('SERIAL types become plain integers on the shards, drawing from <table>_<column>_seq', () => {
+    const p = plan('CREATE TABLE things (id BIGSERIAL PRIMARY KEY, n serial, s SMALLSERIAL NOT NULL, name text DEFAULT \'x\')');
+    expect(routeSql(p)).toBe("CREATE TABLE things (id bigint PRIMARY KEY, n integer NOT NULL, s smallint NOT NULL, name text DEFAULT 'x')");
+    expect(p.schemaChange).toEqual({
+      kind: 'create', table: 'things', primaryKey: ['id'], columns: [
+        { name: 'id', type: 'bigint', sequence: 'things_id_seq' },
+        { name: 'n', type: 'integer', sequence: 'things_n_seq' },
+        { name: 's', type: 'smallint', sequence: 'things_s_seq' },
+        { name: 'name', type: 'text' },
+      ],
+    });
+    expect(p.sequences).toBeUndefined(); // a SERIAL's own sequence needs nothing before
+  });
+
+  test("DEFAULT nextval('s') is dropped on the shards; the sequence must exist before", () => {
+    const p = plan("CREATE TABLE orders (id bigint DEFAULT nextval('order_ids'::regclass) PRIMARY KEY, ref int DEFAULT nextval('\"Refs\"'), note text)", 'pg');
+    expect(routeSql(p)).toBe('CREATE TABLE orders (id bigint  PRIMARY KEY, ref int , note text)');
+    expect(p.sequences).toEqual({ need: ['order_ids', 'Refs'] });
+    expect(p.schemaChange).toMatchObject({ columns: [{ name: 'id', sequence: 'order_ids' }, { name: 'ref', sequence: 'Refs' }, { name: 'note' }] });
+  });
+
+  test('reference tables of a sharded keyspace too (their copies must agree); unsharded keyspaces keep the engine\'s SERIAL', () => {
+    expect(routeSql(plan('CREATE TABLE countries (id serial PRIMARY KEY, name text)'))).toBe('CREATE TABLE countries (id integer PRIMARY KEY, name text)');
+    const one = plan('CREATE TABLE t (id serial PRIMARY KEY, name text)', 'one');
+    expect(routeSql(one)).toBe('CREATE TABLE t (id serial PRIMARY KEY, name text)');
+    expect(one.schemaChange).toMatchObject({ columns: [{ name: 'id', type: 'serial' }, { name: 'name' }] });
+  });
+
+  test('conflicting declarations are refused, naming the column', () => {
+    expectVitessError(() => plan('CREATE TABLE t (id serial PRIMARY KEY DEFAULT 5)'), 'INVALID', /column "id" of table "t" is SERIAL and has a DEFAULT too/);
+    expectVitessError(() => plan("CREATE TABLE t (id int PRIMARY KEY, code text DEFAULT nextval('s'))"), 'INVALID', /column "code" of table "t" takes its DEFAULT from a sequence but is declared text/);
+    expectVitessError(() => plan("CREATE TABLE t (id int PRIMARY KEY DEFAULT nextval('s') + 1)"), 'UNSUPPORTED', /column "id" of table "t": a DEFAULT may use nextval\(\) only as the whole default/);
+    expectVitessError(() => plan('CREATE TABLE t (id int PRIMARY KEY DEFAULT nextval(name))'), 'UNSUPPORTED', /nextval\(\) takes the sequence name as a string literal/);
+    expectVitessError(() => plan('ALTER TABLE things ADD COLUMN seq bigserial'), 'UNSUPPORTED', /ALTER TABLE things ADD COLUMN seq: a sequence column .* cannot be added/);
+  });
+
+  test('CREATE SEQUENCE defines a global sequence and touches no shard', async () => {
+    const p = plan('CREATE SEQUENCE IF NOT EXISTS order_ids START WITH 1000');
+    expect(p.sequences).toEqual({ define: { name: 'order_ids', start: 1000, ifNotExists: true } });
+    const touched: string[] = [];
+    await execute(p, [], { execute: async (_ks, shard) => { touched.push(shard); return { rows: [], fields: [], affected: 0 }; } });
+    expect(touched).toEqual([]);
+    expectVitessError(() => plan('CREATE SEQUENCE s INCREMENT BY 2'), 'UNSUPPORTED', /CREATE SEQUENCE s: option incrementBy is not supported/);
+    expectVitessError(() => plan('CREATE SEQUENCE s', 'one'), 'UNSUPPORTED', /keyspace "one" is unsharded/);
+  });
+});
+
+describe('INSERT drawing ids', () => {
+  const schema = new MemorySchema({
+    things: { primaryKey: ['id'], columns: [{ name: 'id', type: 'bigint', sequence: 'things_id_seq' }, { name: 'name', type: 'text' }, { name: 'n', type: 'int' }] },
+    countries: { primaryKey: ['id'], columns: [{ name: 'id', type: 'integer', sequence: 'countries_id_seq' }, { name: 'name', type: 'text' }] },
+  });
+  const insert = (sql: string) => plan(sql, 'main', schema);
+
+  test('a column left out is added as parameters after the statement\'s own, one id per row, routed by it', () => {
+    const p = insert('INSERT INTO things (name, n) VALUES ($1, $2), ($3, 7)');
+    expect(p.sequences).toEqual({ draw: { first: 3, from: ['things_id_seq', 'things_id_seq'], lastInsertId: false } });
+    const root = p.root as Insert;
+    expect(root.op).toBe('Insert');
+    expect(root.head).toMatch(/INSERT INTO things +\(name, n, id\) VALUES/);
+    expect(root.rows.map((r) => r.key)).toEqual([{ param: 3 }, { param: 4 }]);
+    expect(bindDrawn(['a', 1, 'b', 'extra'], p.sequences!.draw!, [10, 11])).toEqual(['a', 1, 'b', 10, 11]);
+    expectVitessError(() => bindDrawn(['a'], p.sequences!.draw!, [10, 11]), 'INVALID', /no value bound for parameter \$2/);
+  });
+
+  test('DEFAULT draws; an explicit value is kept; no column list means the table\'s columns', () => {
+    const p = insert("INSERT INTO things (id, name) VALUES (DEFAULT, 'a'), (42, 'b')");
+    expect(p.sequences!.draw).toEqual({ first: 0, from: ['things_id_seq'], lastInsertId: false });
+    expect((p.root as Insert).rows.map((r) => r.key)).toEqual([{ param: 0 }, { literal: 42 }]);
+    expect(insert("INSERT INTO things (id, name) VALUES (5, 'a')").sequences).toBeUndefined();
+    const bare = insert("INSERT INTO things VALUES (DEFAULT, 'a', 1)");
+    expect(bare.sequences!.draw).toEqual({ first: 0, from: ['things_id_seq'], lastInsertId: true });
+    const short = insert("INSERT INTO things VALUES (DEFAULT)");
+    expect((short.root as Insert).head).toMatch(/\(id\)/);
+  });
+
+  test("nextval('s') in VALUES draws from s; reference tables get the same id in every copy", () => {
+    const p = insert("INSERT INTO things (id, name, n) VALUES ($1, 'a', nextval('other'))");
+    expect(p.sequences!.draw).toEqual({ first: 1, from: ['other'], lastInsertId: true });
+    const ref = insert("INSERT INTO countries (name) VALUES ('Chile')");
+    expect(ref.kind).toBe('reference');
+    expect((ref.root as Route).sql).toMatch(/^INSERT INTO countries +\(name, id\) VALUES \(\('Chile'\), \(\$1\)\)$/);
+    expect((ref.root as Route).params).toEqual([{ param: 0 }]);
+  });
+
+  test('INSERT … SELECT without the sequence column is refused, naming it', () => {
+    expectVitessError(() => insert('INSERT INTO countries (name) SELECT name FROM countries'), 'UNSUPPORTED', /sequence column "id"/);
+  });
+
+  test('the plan is cached per statement; DDL that changes the table drops it', () => {
+    const planner = new Planner(vschema, new MemorySchema());
+    planner.applied(planner.plan('CREATE TABLE things (id bigint PRIMARY KEY, n bigserial)', 'main'));
+    const a = planner.plan('INSERT INTO things (id) VALUES ($1)', 'main');
+    expect(a.sequences!.draw!.from).toEqual(['things_n_seq']);
+    expect(planner.plan('INSERT INTO things (id) VALUES ($1)', 'main')).toBe(a);
+    planner.applied(planner.plan('ALTER TABLE things RENAME COLUMN n TO number', 'main'));
+    expect(planner.schema.columns('things')![1]).toEqual({ name: 'number', type: 'bigint', sequence: 'things_n_seq' });
+    expect((planner.plan('INSERT INTO things (id) VALUES ($1)', 'main').root as Insert).head).toMatch(/\(id, number\)/);
+  });
+});
+
+describe('SequenceCache', () => {
+  test('concurrent callers never share an id; one fetch serves many; the next block is fetched ahead', async () => {
+    const source = counter();
+    const cache = new SequenceCache(undefined, 100);
+    const got = await Promise.all(Array.from({ length: 60 }, (_, i) => cache.take(source, 's', 1 + (i % 3))));
+    const ids = got.flat();
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.length).toBe(120);
+    expect(source.calls.length).toBeLessThanOrEqual(3);
+    // Below half a block left: a fetch ahead has started; a later caller finds ids cached.
+    await new Promise((r) => setTimeout(r, 20));
+    expect(cache.cachedIds('s')).toBeGreaterThanOrEqual(50);
+    const calls = source.calls.length;
+    await cache.take(source, 's', 10);
+    expect(source.calls.length).toBe(calls);
+  });
+
+  test('a request larger than a block is served whole, in ascending order', async () => {
+    const source = counter();
+    const cache = new SequenceCache(undefined, 10);
+    const ids = await cache.take(source, 's', 35);
+    expect(ids).toEqual(Array.from({ length: 35 }, (_, i) => i + 1));
+  });
+
+  test('a failed fetch fails its callers, and the next call fetches again', async () => {
+    let fail = true;
+    const source: BlockSource = { allocate: async (_s, count) => { if (fail) throw new Error('sequence DO unreachable'); return { first: 1, count }; } };
+    const cache = new SequenceCache(undefined, 10);
+    await expect(cache.take(source, 's', 1)).rejects.toThrow(/unreachable/);
+    fail = false;
+    expect(await cache.take(source, 's', 2)).toEqual([1, 2]);
+  });
+});
+
+describe('on real shards: libSQL × 4 (keyspace main) and PGlite × 2 (keyspace pg)', () => {
+  const engines: StorageEngine[] = [];
+  const cursors = new Map<string, ShardCursor>();
+
+  beforeAll(async () => {
+    for (const [ks, n, open] of [['main', 4, () => LibsqlEngine.open(':memory:')], ['pg', 2, () => openPglite()]] as const) {
+      const shards = new Map<string, StorageEngine>();
+      for (const s of equalRanges(n)) shards.set(s, await open());
+      engines.push(...shards.values());
+      cursors.set(ks, { execute: (_ks, shard, sql, params) => shards.get(shard)!.query(sql, params) });
+    }
+  }, 60_000);
+  afterAll(async () => { for (const e of engines) await e.close(); });
+
+  test.each(['main', 'pg'])('keyspace %s: ids are unique across shards, explicit ids kept, DEFAULT and omission draw', async (ks) => {
+    const planner = new Planner(vschema);
+    const cursor = cursors.get(ks)!;
+    const source = counter();
+    const cache = new SequenceCache(undefined, 7);
+    const run = async (sql: string, params: SqlValue[] = []) => {
+      const p = planner.plan(sql, ks);
+      const draw = p.sequences?.draw;
+      const bound = draw ? bindDrawn(params, draw, (await Promise.all(draw.from.map((s) => cache.take(source, s, 1)))).flat()) : params;
+      const r = await execute(p, bound, cursor);
+      planner.applied(p);
+      return r;
+    };
+    await run('CREATE TABLE items (id BIGSERIAL PRIMARY KEY, name text NOT NULL, n SERIAL)');
+    await Promise.all(Array.from({ length: 5 }, (_, c) => run(
+      `INSERT INTO items (name) VALUES ${Array.from({ length: 20 }, (_, i) => `($${i + 1})`).join(', ')}`,
+      Array.from({ length: 20 }, (_, i) => `c${c}-${i}`),
+    )));
+    await run("INSERT INTO items (id, name, n) VALUES (1000000, 'explicit', DEFAULT)");
+    const rows = (await run('SELECT id, n FROM items')).rows;
+    const ids = rows.map((r) => Number(r.id));
+    expect(rows.length).toBe(101);
+    expect(new Set(ids).size).toBe(101);
+    expect(new Set(rows.map((r) => Number(r.n))).size).toBe(101);
+    expect(ids).toContain(1000000);
+    // The rows are spread over the shards, each on the shard its id hashes to.
+    const perShard = await Promise.all(equalRanges(ks === 'main' ? 4 : 2).map((s) => cursor.execute(ks, s, 'SELECT count(*) AS c FROM items', [])));
+    expect(perShard.every((r) => Number(r.rows[0]!.c) > 0)).toBe(true);
+  });
+});
