@@ -1,7 +1,9 @@
 // The Worker for tests/e2e/bank*.test.ts: VTGate exactly as deployed (router/server.ts), with
-// the two-phase-commit failpoints armed from the `FAILPOINT` variable: the first transaction to
-// reach that step stops there for good (the test then kills the process), and test-only routes
-// show which steps were reached and what is in doubt on every shard and coordinator.
+// the two-phase-commit failpoints armed from the `FAILPOINT` variable (`<step>` or
+// `<step>:<n>`): the n-th transaction (default the first) to reach that step stops there for
+// good, and from then on no coordinator alarm runs either — the process is as good as dead at
+// that step, and the test kills it. Test-only routes show which steps were reached and what is
+// in doubt on every shard and coordinator.
 import { armFailpoints, type TwoPhaseStep } from '../../router/coordinator-failpoints.js';
 import type { TxRecord } from '../../router/coordinator.js';
 import { COORDINATOR_PARTITIONS, configuredVSchema, type Env } from '../../router/topology.js';
@@ -14,15 +16,18 @@ interface TestEnv extends Env {
 }
 
 const reached = new Set<TwoPhaseStep>();
+const forever = (): Promise<never> => new Promise(() => undefined);
 let armed = false;
 
-function arm(step: string | undefined): void {
-  if (armed || !step) return;
+function arm(spec: string | undefined): void {
+  if (armed || !spec) return;
   armed = true;
+  const [step, nth = '1'] = spec.split(':');
+  let seen = 0;
   armFailpoints(async (at) => {
-    if (at !== step || reached.size) return;
+    if (at !== step || reached.size || ++seen < Number(nth)) return;
     reached.add(at);
-    await new Promise(() => undefined); // stopped here until the process is killed
+    await forever(); // stopped here until the process is killed
   });
 }
 
@@ -35,6 +40,13 @@ export class TestCoordinator extends VTCoordinator {
 
   reached(): TwoPhaseStep[] {
     return [...reached];
+  }
+
+  /** Recovery stops with the rest of the process at the failpoint (and the alarm stays due). */
+  override async alarm(): Promise<void> {
+    if (reached.size) return forever();
+    await super.alarm();
+    if (reached.size) return forever();
   }
 }
 
