@@ -4,7 +4,7 @@ import { ChangeLog, DEFAULT_TRIM, type DdlHistory, type PullOptions, type PullRe
 import { snapshotPage, type KeyRangeFilter, type SnapshotPage } from '../changelog/snapshot.js';
 import { isReadOnly } from '../engines/dialect/read-only.js';
 import { DoSqliteEngine } from '../engines/do-sqlite.js';
-import type { BatchOptions, EngineKind, StorageEngine, TableInfo } from '../engines/engine.js';
+import type { BatchOptions, EngineKind, Executor, StorageEngine, TableInfo } from '../engines/engine.js';
 import { Mutex } from '../engines/mutex.js';
 import { PgliteEngine } from '../engines/pglite.js';
 import { createWorkerdPGlite } from '../engines/pglite-workerd.js';
@@ -55,6 +55,8 @@ const WRITE_WAIT_MS = 10_000;
 const PGLITE_SNAPSHOT_EVERY = 500;
 const PGLITE_SNAPSHOT_MAX_AGE_MS = 60_000;
 const ALARM_MS = 5_000;
+/** Thrown by the sink to roll back a DO SQLite transaction that prepares (`runTwoPhase`). */
+const PREPARING = Symbol('preparing');
 
 /**
  * VTTablet: the primary of one shard. Executes statements on its engine, writes one change-log
@@ -74,6 +76,8 @@ export class VTTablet extends DurableObject {
   private releasePrepared: (() => void) | undefined;
   /** Id recorded on the log record of the unit committing now. */
   private txid: string | undefined;
+  /** Set while a DO SQLite transaction ends with prepare: the sink takes its changes (see `runTwoPhase`). */
+  private preparing: { changes: Change[] } | undefined;
   private readonly waiters = new Set<{ lsn: number; wake: () => void }>();
   private readonly pushers = new Map<string, { listener: LogListener; queue: PushQueue }>();
   private trimPolicy: TrimPolicy = DEFAULT_TRIM;
@@ -92,6 +96,11 @@ export class VTTablet extends DurableObject {
 
   /** The sink every engine commit ends in: one log record, then wake readers and listeners. */
   private readonly sink = (changes: Change[]): void => {
+    // A DO SQLite transaction that prepares: its changes go to _vt_prepared, and it rolls back.
+    if (this.preparing) {
+      this.preparing.changes = changes;
+      throw PREPARING;
+    }
     const record = this.log.append(changes, this.txid ?? crypto.randomUUID());
     // Committing a prepared transaction: it stops being prepared in the same commit.
     if (this.txid && this.prepared.has(this.txid)) this.prepared.delete(this.txid);
@@ -232,13 +241,9 @@ export class VTTablet extends DurableObject {
             });
             return { outcome: 'committed', lsn: this.log.lastLsn };
           }
-          let end = 'prepare' as 'commit' | 'prepare';
-          const changes = await engine.prepare(async (tx) => { end = await body(tx); });
-          // A two-phase transaction that stayed on one shard commits at once: no prepared state.
-          if (end === 'commit') {
-            await engine.transaction((tx) => applyChanges(tx, changes));
-            return { outcome: 'committed', lsn: this.log.lastLsn };
-          }
+          const changes = await this.runTwoPhase(engine, body);
+          // A two-phase transaction that stayed on one shard committed at once: no prepared state.
+          if (!changes) return { outcome: 'committed', lsn: this.log.lastLsn };
           this.prepared.put(txid, changes);
           this.holdForPrepared();
           return { outcome: 'prepared', lsn: this.log.lastLsn };
@@ -250,17 +255,51 @@ export class VTTablet extends DurableObject {
     });
   }
 
+  /**
+   * Runs a two-phase transaction's body; resolves with its changes when it ended with prepare
+   * (nothing applied), or undefined when it ended with commit (applied and logged). DO SQLite
+   * decides at the end, in one storage transaction: commit writes the changes once, like any
+   * transaction; prepare hands them to the sink, which throws to roll back. A PGlite shard must
+   * capture into a table from the start (engine.prepare, always rolled back), so its commit
+   * applies the captured changes again.
+   */
+  private async runTwoPhase(engine: StorageEngine, body: (tx: Executor) => Promise<'commit' | 'prepare'>): Promise<Change[] | undefined> {
+    let end = 'prepare' as 'commit' | 'prepare';
+    if (engine.kind !== 'do-sqlite') {
+      const changes = await engine.prepare(async (tx) => { end = await body(tx); });
+      if (end === 'prepare') return changes;
+      await engine.transaction((tx) => applyChanges(tx, changes));
+      return undefined;
+    }
+    const preparing = { changes: [] as Change[] };
+    try {
+      await engine.transaction(async (tx) => {
+        end = await body(tx);
+        if (end === 'prepare') this.preparing = preparing;
+      });
+    } catch (e) {
+      if (e !== PREPARING) throw e;
+    } finally {
+      this.preparing = undefined;
+    }
+    return end === 'prepare' ? preparing.changes : undefined;
+  }
+
   /** Commits a prepared transaction: its changes are applied as one record carrying its txid. Idempotent. */
   commitPrepared(txid: string): Promise<TxOutcome> {
     return this.guard(async () => {
-      const changes = this.prepared.get(txid);
-      if (!changes) {
+      const notPrepared = (): TxOutcome => {
         if (this.log.hasTxid(txid)) return { outcome: 'committed', lsn: this.log.lastLsn };
         throw new VitessError('NOT_FOUND', `transaction ${txid} is not prepared on this shard`);
-      }
+      };
+      if (!this.prepared.has(txid)) return notPrepared();
       const engine = await this.open(this.kind ?? (await this.ctx.storage.get<EngineKind>('engine')) ?? 'do-sqlite');
       // Runs under the write lock without waiting on itself: the prepared hold is for others.
-      await this.writeLock.run(async () => {
+      const committed = await this.writeLock.run(async () => {
+        // Read under the lock: a second commitPrepared (a coordinator's resend racing its first
+        // send) that waited here finds the transaction committed and must not apply it again.
+        const changes = this.prepared.get(txid);
+        if (!changes) return false;
         this.txid = txid;
         try {
           await engine.transaction((tx) => applyChanges(tx, changes));
@@ -272,7 +311,9 @@ export class VTTablet extends DurableObject {
         } finally {
           this.txid = undefined;
         }
+        return true;
       });
+      if (!committed) return notPrepared();
       this.maybeReleasePrepared();
       return { outcome: 'committed', lsn: this.log.lastLsn };
     });

@@ -1,11 +1,12 @@
 // Starts `wrangler dev` on a free loopback port and waits until it answers; used by the
 // benchmarks and the end-to-end tests. Stop it with `stop()` (SIGTERM, then SIGKILL).
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -19,6 +20,28 @@ export function freePort() {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Bundles the Worker of `config` once (`wrangler deploy --dry-run`) into a temporary directory
+ * and returns a config that runs that bundle as it is (`no_bundle`). Starts with it skip the
+ * bundling, and edits to the sources while it runs do not reload the Worker (a reload drops
+ * every connection and restarts every DO). Only whole-line comments are allowed in `config`.
+ * @param {string} config
+ * @returns {Promise<{ config: string, remove: () => void }>}
+ */
+export async function bundleWorker(config) {
+  const out = mkdtempSync(join(tmpdir(), 'vitess-bundle-'));
+  const node = join(root, 'node_modules/.bin/node');
+  await promisify(execFile)(node, [join(root, 'node_modules/wrangler/bin/wrangler.js'), 'deploy', '--dry-run', '--outdir', out, '--config', config], {
+    cwd: root,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1' },
+  });
+  const source = JSON.parse(readFileSync(join(root, config), 'utf8').replace(/^\s*\/\/.*$/gm, ''));
+  const main = source.main.replace(/^.*\//, '').replace(/\.ts$/, '.js');
+  const path = join(out, 'wrangler.json');
+  writeFileSync(path, JSON.stringify({ ...source, main: `./${main}`, no_bundle: true, find_additional_modules: true }));
+  return { config: path, remove: () => rmSync(out, { recursive: true, force: true }) };
 }
 
 /**

@@ -86,6 +86,13 @@ function lines(p: Primitive, depth: number, out: string[]): void {
 export function explainLines(plan: Plan): string[] {
   if (plan.root.op === 'Explain') return explainLines(plan.root.plan);
   const out = [`${plan.kind} ${plan.statement} on keyspace ${plan.keyspace}`];
+  const draw = plan.sequences?.draw;
+  if (draw) {
+    const counts = new Map<string, number>();
+    for (const s of draw.from) counts.set(s, (counts.get(s) ?? 0) + 1);
+    const params = `$${draw.first + 1}${draw.from.length > 1 ? `…$${draw.first + draw.from.length}` : ''}`;
+    out.push(`Draw ${params} from global sequences: ${[...counts].map(([s, n]) => (n > 1 ? `${s} ×${n}` : s)).join(', ')}`);
+  }
   lines(plan.root, 0, out);
   return out;
 }

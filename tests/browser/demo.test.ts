@@ -32,6 +32,7 @@ beforeAll(async () => {
   browser = await launchBrowser();
   page = await browser.newPage();
   page.on('pageerror', (e) => console.error('page error:', e.message));
+  page.on('console', (m) => { if (m.text().startsWith('T ')) console.log('page:', m.text()); });
   await page.addInitScript(countIdbTransactions);
 }, 180_000);
 
@@ -93,7 +94,7 @@ test('a write through VTGate shows up in the page within 1 s; a row from the pag
     const shown = appearance(page, body, 10_000);
     const issued = Date.now();
     await client.execute('INSERT INTO demo_notes (id, body) VALUES ($1, $2)', [id, body]);
-    const acked = Date.now();
+    const acked = Date.now(); console.log('acked at', acked);
     const at = await shown;
     expect(at, `${body} never showed up`).not.toBeNull();
     console.log(`write ${id}: on the page ${at! - acked} ms after VTGate acknowledged it (${at! - issued} ms after it was sent)`);

@@ -15,48 +15,37 @@
 // The Worker is bundled once (wrangler deploy --dry-run) and every start runs that bundle
 // (--no-bundle): a start does not bundle again, and edits to the sources while the test runs
 // do not reload the Worker under it.
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createClient, type VitessClient } from '../../client/index.js';
-import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
+import { bundleWorker, startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
 import { rng } from '../support/rng.js';
 import { ACCOUNTS, bankSetup, checkBank, inDoubt, OPENING, transfer, type Bank } from './bank-support.js';
 
-const KILLS = 5;
+const KILLS = 20;
 const CLIENTS = 3;
 const STEPS = ['after-prepare', 'after-decision', 'during-commit', 'random'] as const;
 const CONFIG = 'tests/e2e/twopc.wrangler.jsonc';
 
 const dirs: string[] = [];
-let built: string;
+let bundle: { config: string; remove(): void } | undefined;
 const starts: number[] = [];
 const recoveries: number[] = [];
 
-/** Bundles the Worker once; returns a config that runs the bundle as it is. */
-async function bundleOnce(): Promise<string> {
-  const out = await mkdtemp(join(tmpdir(), 'vitess-twopc-build-'));
-  dirs.push(out);
-  const root = new URL('../..', import.meta.url).pathname;
-  await promisify(execFile)(join(root, 'node_modules/.bin/node'), [join(root, 'node_modules/wrangler/bin/wrangler.js'), 'deploy', '--dry-run', '--outdir', out, '--config', CONFIG], { cwd: root, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' } });
-  const config = JSON.parse((await readFile(join(root, CONFIG), 'utf8')).replace(/^\s*\/\/.*$/gm, '')) as Record<string, unknown>;
-  const path = join(out, 'wrangler.jsonc');
-  await writeFile(path, JSON.stringify({ ...config, main: './twopc-worker.js', no_bundle: true, find_additional_modules: true }));
-  return path;
-}
-
-beforeAll(async () => { built = await bundleOnce(); }, 180_000);
+beforeAll(async () => {
+  bundle = await bundleWorker(CONFIG);
+}, 180_000);
 afterAll(async () => {
+  bundle?.remove();
   console.log(`bank-faults: wrangler starts ${starts.map((ms) => (ms / 1000).toFixed(1)).join(' ')} s; recovery after restart ${recoveries.map((ms) => (ms / 1000).toFixed(1)).join(' ')} s`);
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
 async function start(persistTo: string, failpoint?: string): Promise<WranglerDev> {
   const t = Date.now();
-  const w = await startWrangler({ config: built, persistTo, ...(failpoint && { vars: { FAILPOINT: failpoint } }) });
+  const w = await startWrangler({ config: bundle!.config, persistTo, ...(failpoint && { vars: { FAILPOINT: failpoint } }) });
   starts.push(Date.now() - t);
   return w;
 }

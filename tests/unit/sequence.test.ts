@@ -6,6 +6,7 @@ import type { StorageEngine } from '../../engines/engine.js';
 import { LibsqlEngine } from '../../engines/libsql.js';
 import { openPglite } from '../../engines/postgres.js';
 import { execute, type ShardCursor } from '../../router/planner/executor.js';
+import { explainLines } from '../../router/planner/explain.js';
 import type { Insert, Plan, Route } from '../../router/planner/plan.js';
 import { Planner, planQuery } from '../../router/planner/planner.js';
 import { MemorySchema } from '../../router/planner/schema.js';
@@ -116,6 +117,9 @@ describe('INSERT drawing ids', () => {
     expect(root.head).toMatch(/INSERT INTO things +\(name, n, id\) VALUES/);
     expect(root.rows.map((r) => r.key)).toEqual([{ param: 3 }, { param: 4 }]);
     expect(bindDrawn(['a', 1, 'b', 'extra'], p.sequences!.draw!, [10, 11])).toEqual(['a', 1, 'b', 10, 11]);
+    expect(explainLines(insert('EXPLAIN INSERT INTO things (name, n) VALUES ($1, $2), ($3, 7)')).slice(0, 2)).toEqual([
+      'multi-shard insert on keyspace main', 'Draw $4…$5 from global sequences: things_id_seq ×2',
+    ]);
     expectVitessError(() => bindDrawn(['a'], p.sequences!.draw!, [10, 11]), 'INVALID', /no value bound for parameter \$2/);
   });
 
