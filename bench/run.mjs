@@ -161,6 +161,15 @@ the machine hits both alike. The run with the median ratio of ${CAPTURE_RUNS} is
 log pulled back in pages of 1,000 records. The Node row is the same with two PGlite instances and
 an in-memory sink (no DO log).
 
+What the two sides measure: the same statement through the same engine class (for DO SQLite
+\`DoSqliteEngine.query\`: translation cache, bind, the insert, \`changes()\`), each in a DO of its own.
+A round runs inside one call, so DO SQLite commits its inserts together when the call ends
+(its implicit transaction), outside the timing, on both sides: the ratio is of CPU per statement,
+the strictest reading. With capture, each insert also runs in \`transactionSync\`, fires the
+trigger, drains \`_vt_capture\` and appends to \`_vt_log\`. A commit per insert (\`storage.sync()\`
+after each) costs about 4–5 ms locally on both sides (a file sync), which would put the ratio
+near 1.
+
 ${captureTable}
 
 ## PGlite primary cold start with data

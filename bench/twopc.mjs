@@ -26,11 +26,12 @@ async function throughput(n, loops, op) {
 export async function twopcBench(log = (m) => process.stdout.write(`${m}\n`)) {
   log('bench: starting wrangler dev for cross-shard transactions …');
   const bundle = await bundleWorker('bench/gateway.wrangler.jsonc');
-  const w = await startWrangler({ config: bundle.config });
+  let w;
   const clients = [];
   /** Failed transfers by error code (none expected; e.g. UNAVAILABLE if a socket drops). */
   const failed = new Map();
   try {
+    w = await startWrangler({ config: bundle.config });
     const c = await createClient({ endpoint: w.url, keyspace: 'main' }).connect();
     clients.push(c);
     await c.execute('CREATE TABLE bench_accounts (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL)');
@@ -92,7 +93,7 @@ Failed transfers: ${failed.size ? [...failed].map(([code, n]) => `${n} × ${code
 `;
   } finally {
     await Promise.all(clients.map((cl) => cl.disconnect()));
-    await w.stop();
+    await w?.stop();
     bundle.remove();
   }
 }

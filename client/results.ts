@@ -32,6 +32,8 @@ export interface ExecuteResult<T = Row> {
 /** One statement's result inside `batch`: everything a query or an execute returns. */
 export interface StatementResult<T = Row> extends QueryResult<T> {
   affected: number;
+  /** As in `ExecuteResult`. */
+  lastInsertId?: number;
 }
 
 export const toRpcParams = (params: readonly SqlValue[] | undefined): RpcValue[] => (params ?? []).map(toRpc);
@@ -49,6 +51,7 @@ export function statementResult<T = Row>(r: RpcResult): StatementResult<T> {
     fields: r.fields ?? [],
     rowCount: typeof r.rowCount === 'number' ? r.rowCount : rows.length,
     affected: r.affected ?? 0,
+    ...(typeof r.lastInsertId === 'number' && { lastInsertId: r.lastInsertId }),
     bookmark: r.bookmark ?? '',
     servedBy: r.servedBy,
     plan: r.plan,
@@ -56,14 +59,14 @@ export function statementResult<T = Row>(r: RpcResult): StatementResult<T> {
 }
 
 export function queryResult<T = Row>(r: RpcResult): QueryResult<T> {
-  const { affected: _affected, ...rest } = statementResult<T>(r);
+  const { affected: _affected, lastInsertId: _id, ...rest } = statementResult<T>(r);
   return rest;
 }
 
 export function executeResult<T = Row>(r: RpcResult): ExecuteResult<T> {
   const s = statementResult<T>(r);
   const out: ExecuteResult<T> = { affected: s.affected, bookmark: s.bookmark };
-  if (typeof r.lastInsertId === 'number') out.lastInsertId = r.lastInsertId;
+  if (s.lastInsertId !== undefined) out.lastInsertId = s.lastInsertId;
   if (s.fields.length > 0) out.rows = s.rows;
   return out;
 }

@@ -84,10 +84,14 @@ export class SnapshotIdbFs extends IdbFs {
     this.#db = await openDatabase(this.#mount);
   }
 
-  /** Saves the files as they are now; resolves once IndexedDB has them. */
+  /**
+   * Saves the files as they are after the current task (so that the reads a write set off, such
+   * as live queries, run before the snapshot holds PGlite's locks). Calls made before the
+   * snapshot begins share it. Resolves once IndexedDB has the files.
+   */
   flush(): Promise<void> {
     if (!this.#next) {
-      this.#next = this.#last.catch(() => undefined).then(() => {
+      this.#next = Promise.all([this.#last.catch(() => undefined), nextTask()]).then(() => {
         this.#next = undefined;
         return this.#save();
       });
@@ -154,6 +158,8 @@ export class SnapshotIdbFs extends IdbFs {
     });
   }
 }
+
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 /** The database IDBFS created in `initialSyncFs` (opened at its version: no upgrade here). */
 function openDatabase(name: string): Promise<IDBDatabase> {

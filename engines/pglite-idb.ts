@@ -23,7 +23,7 @@ export class IdbPgliteEngine extends PgliteEngine {
   }
 
   override query(sql: string, params?: SqlValue[]): Promise<ResultSet> {
-    if (isReadOnly(sql)) { const t0 = performance.now(); return super.query(sql, params).then((r) => { console.log(`T read ${(performance.now()-t0).toFixed(1)} at ${Date.now()}`); return r; }); } return this.#write(() => super.query(sql, params));
+    return isReadOnly(sql) ? super.query(sql, params) : this.#write(() => super.query(sql, params));
   }
 
   override batch(statements: Statement[], opts: BatchOptions = {}): Promise<ResultSet[]> {
@@ -32,7 +32,7 @@ export class IdbPgliteEngine extends PgliteEngine {
   }
 
   override transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
-    const t0 = performance.now(); return this.#write(() => super.transaction(fn)).then((r) => { console.log(`T tx ${(performance.now()-t0).toFixed(1)} at ${Date.now()}`); return r; });
+    return this.#write(() => super.transaction(fn));
   }
 
   async #write<T>(run: () => Promise<T>): Promise<T> {

@@ -29,6 +29,12 @@ export interface TransactionOptions {
   timeoutMs?: number;
   /** May end with prepare (or with commit, which then applies its captured changes at once). */
   twoPhase?: boolean;
+  /**
+   * Epoch ms after which a prepare is refused (TIMEOUT, rolled back): by then the coordinator
+   * may have rolled the transaction back and forgotten it, and a prepare landing after that
+   * would hold the shard with nobody left to decide it.
+   */
+  prepareBy?: number;
 }
 
 /** Receives records as they commit (replica DOs, gateway streams). Pull is the fallback. */
@@ -241,7 +247,7 @@ export class VTTablet extends DurableObject {
             });
             return { outcome: 'committed', lsn: this.log.lastLsn };
           }
-          const changes = await this.runTwoPhase(engine, body);
+          const changes = await this.runTwoPhase(engine, body, opts.prepareBy ?? Infinity);
           // A two-phase transaction that stayed on one shard committed at once: no prepared state.
           if (!changes) return { outcome: 'committed', lsn: this.log.lastLsn };
           this.prepared.put(txid, changes);
@@ -263,10 +269,14 @@ export class VTTablet extends DurableObject {
    * capture into a table from the start (engine.prepare, always rolled back), so its commit
    * applies the captured changes again.
    */
-  private async runTwoPhase(engine: StorageEngine, body: (tx: Executor) => Promise<'commit' | 'prepare'>): Promise<Change[] | undefined> {
+  private async runTwoPhase(engine: StorageEngine, body: (tx: Executor) => Promise<'commit' | 'prepare'>, prepareBy: number): Promise<Change[] | undefined> {
+    const inTime = (wanted: 'commit' | 'prepare') => {
+      if (wanted === 'prepare' && Date.now() > prepareBy) throw new VitessError('TIMEOUT', 'too late to prepare: the coordinator may have rolled the transaction back already', { limit: 'transaction timeout' });
+      return wanted;
+    };
     let end = 'prepare' as 'commit' | 'prepare';
     if (engine.kind !== 'do-sqlite') {
-      const changes = await engine.prepare(async (tx) => { end = await body(tx); });
+      const changes = await engine.prepare(async (tx) => { end = inTime(await body(tx)); });
       if (end === 'prepare') return changes;
       await engine.transaction((tx) => applyChanges(tx, changes));
       return undefined;
@@ -274,7 +284,7 @@ export class VTTablet extends DurableObject {
     const preparing = { changes: [] as Change[] };
     try {
       await engine.transaction(async (tx) => {
-        end = await body(tx);
+        end = inTime(await body(tx));
         if (end === 'prepare') this.preparing = preparing;
       });
     } catch (e) {

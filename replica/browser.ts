@@ -7,6 +7,8 @@ import { createReplica as createReplicaAnywhere } from './index.js';
 
 export * from '../client/index.js';
 export { EmbeddedReplica, type EmbeddedReplicaStatus, type LiveCallback, type ReplicaOptions, type ReplicaState } from './index.js';
+/** The engine of `idb://` replicas, to open one yourself (e.g. to pass as `engine`, which the replica then leaves open). */
+export { IdbPgliteEngine, openIdbPglite } from '../engines/pglite-idb.js';
 
 /**
  * `createReplica` (replica/index.ts); with `engine: 'pglite', path: 'idb://name'` the copy is kept

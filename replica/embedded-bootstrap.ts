@@ -6,7 +6,7 @@
  * invariant, docs/replicas.md): no unique index trips on rows from different moments, and after
  * the last page it is the whole state, at the LSNs the stream then continues from.
  */
-import type { EngineKind, StorageEngine } from '../engines/engine.js';
+import type { EngineKind, StorageEngine, TableInfo } from '../engines/engine.js';
 import type { SnapshotPage } from '../client/client.js';
 import { asVitessError, VitessError } from '../rpc/errors.js';
 import { completeLsn, decodePosition, encodePosition } from '../rpc/position.js';
@@ -81,8 +81,19 @@ async function copyOnce(db: StorageEngine, keys: PrimaryKeys, source: CopySource
   if (missing.length) throw new VitessError('NOT_FOUND', `keyspace "${scope.keyspace}" has no table ${missing.join(', ')}`, { table: missing[0] });
   const copied = scope.tables ? tables.filter((t) => scope.tables!.includes(t.name)) : tables;
   const pageRows = Math.min(5_000, Math.max(1, opts.pageRows ?? 2_000));
-  for (const shard of shards) {
-    for (const { name, primaryKey } of copied) {
+  // Shards are copied side by side, each in its own page order with its own catch-up: while one
+  // page loads (the engine runs one local transaction at a time), the others' pages travel.
+  const stop = { reason: undefined as unknown };
+  const results = await Promise.allSettled(shards.map((shard) => copyShard(db, keys, source, scope, opts, copied, shard, pageRows, lsns, stop)));
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw stop.reason ?? (failed as PromiseRejectedResult).reason;
+  return lsns;
+}
+
+/** Every table of one shard, page after page; gives up as soon as another shard's copy failed. */
+async function copyShard(db: StorageEngine, keys: PrimaryKeys, source: CopySource, scope: ReplicaScope, opts: CopyOptions, tables: TableInfo[], shard: string, pageRows: number, lsns: Record<string, number>, stop: { reason: unknown }): Promise<void> {
+  try {
+    for (const { name, primaryKey } of tables) {
       const fetchPage = (afterKey: SqlValue[] | null) => source.snapshot({ shard, table: name, afterKey, limit: pageRows, ...(scope.keyRange !== undefined && { keyRange: scope.keyRange }) })
         .catch((e: unknown) => {
           if (asVitessError(e).code === 'NOT_FOUND') throw new RestartCopy(`table ${name} is gone`);
@@ -92,6 +103,7 @@ async function copyOnce(db: StorageEngine, keys: PrimaryKeys, source: CopySource
       let next: Promise<SnapshotPage> | undefined = fetchPage(null);
       while (next) {
         const page: SnapshotPage = await next;
+        if (stop.reason !== undefined) return;
         next = page.nextKey ? fetchPage(page.nextKey) : undefined;
         next?.catch(() => undefined);
         if (page.lsn > lsns[shard]!) lsns[shard] = await catchUp(db, keys, source, scope, shard, lsns, page.lsn);
@@ -100,8 +112,10 @@ async function copyOnce(db: StorageEngine, keys: PrimaryKeys, source: CopySource
         opts.onPage?.(page.rows.length);
       }
     }
+  } catch (e) {
+    stop.reason ??= e;
+    throw e;
   }
-  return lsns;
 }
 
 /** The shards' DDL histories once they agree (a DDL may be running shard after shard). */

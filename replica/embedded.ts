@@ -21,6 +21,7 @@ import { applyUnits, PrimaryKeys, type Applied } from './embedded-apply.js';
 import { copyKeyspace, streamFilter } from './embedded-bootstrap.js';
 import { LiveQuery, type LiveCallback } from './embedded-live.js';
 import { Sequencer } from './embedded-sequencer.js';
+import { StreamRequests } from './embedded-stream.js';
 import { checkScope, readState, writeState, type ReplicaScope } from './embedded-state.js';
 
 export interface ReplicaOptions {
@@ -74,6 +75,13 @@ export interface EmbeddedReplicaStatus {
 }
 
 const STREAM_EVENTS = 1_000;
+/** VTGate holds a long poll at most this long (router/subscriptions.ts `maxWaitMs`). */
+const MAX_WAIT_MS = 25_000;
+/** How long past its long poll a stream request may stay unanswered before it is asked again; doubles while that repeats. */
+const STREAM_GRACE_MS = 10_000;
+const MAX_STREAM_GRACE_MS = 120_000;
+/** A waiter still waiting after this long cuts a stream request issued before it: a new one sees the write at once. */
+const KICK_AFTER_MS = 1_500;
 
 interface Waiter {
   need: Record<string, number>;
@@ -84,7 +92,11 @@ interface Waiter {
 export class EmbeddedReplica {
   readonly keyspace: string;
   readonly #db: StorageEngine;
+  /** Writes and the copy's reads. */
   readonly #client: VitessClient;
+  /** Stream pages only: its requests can be cut (embedded-stream.ts) without touching a write in flight. */
+  readonly #stream: VitessClient;
+  readonly #requests = new StreamRequests();
   readonly #keys: PrimaryKeys;
   readonly #scope: ReplicaScope;
   readonly #opts: ReplicaOptions;
@@ -117,15 +129,19 @@ export class EmbeddedReplica {
       ...(opts.keyRange !== undefined && { keyRange: opts.keyRange }),
     };
     const base = opts.client?.fetch as typeof fetch | undefined;
-    const signal = this.#abort.signal;
-    this.#client = createClient({
+    const client = (cut: () => AbortSignal | undefined) => createClient({
       ...opts.client,
       endpoint: opts.endpoint,
       keyspace: this.keyspace,
       ...(opts.token !== undefined && { token: opts.token }),
       // close() cuts the long poll instead of waiting it out.
-      fetch: (input: string, init: RequestInit) => (base ?? globalThis.fetch)(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal }),
+      fetch: (input: string, init: RequestInit) => {
+        const signals = [init?.signal, this.#abort.signal, cut()].filter((x): x is AbortSignal => !!x);
+        return (base ?? globalThis.fetch)(input, { ...init, signal: AbortSignal.any(signals) });
+      },
     });
+    this.#client = client(() => undefined);
+    this.#stream = client(() => this.#requests.signal);
   }
 
   /** Opens the local database; copies the keyspace unless it holds a copy already, then follows. */
@@ -204,10 +220,14 @@ export class EmbeddedReplica {
         const behind = Object.entries(need).filter(([s, l]) => (this.#lsns[s] ?? 0) < l).map(([s, l]) => `${s} at ${this.#lsns[s] ?? 0} of ${l}`);
         reject(new VitessError('TIMEOUT', `the write committed, but the embedded replica has not applied it within ${timeoutMs} ms (shard ${behind.join(', ')})`, { shards: behind }));
       }, timeoutMs);
+      // The write committed before now: a stream request issued by now that has not brought it
+      // within KICK_AFTER_MS may be lost (embedded-stream.ts); a new one finds the write at once.
+      const issued = this.#requests.issued;
+      const kick = setTimeout(() => this.#requests.cutIssuedBy(issued), KICK_AFTER_MS);
       const w: Waiter = {
         need,
-        resolve: () => { clearTimeout(timer); resolve(); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
+        resolve: () => { clearTimeout(timer); clearTimeout(kick); resolve(); },
+        reject: (e) => { clearTimeout(timer); clearTimeout(kick); reject(e); },
       };
       this.#waiters.add(w);
     });
@@ -274,10 +294,20 @@ export class EmbeddedReplica {
     let seq = new Sequencer(this.#shards);
     let from = encodePosition({ keyspace: this.keyspace, shards: this.#lsns });
     let failures = 0;
+    const waitMs = Math.min(MAX_WAIT_MS, this.#opts.waitMs ?? 5_000);
+    let grace = STREAM_GRACE_MS;
     while (!this.#closed) {
       let page;
       try {
-        page = await this.#client.changes({ ...streamFilter(this.#scope), from, maxEvents: STREAM_EVENTS, waitMs: this.#opts.waitMs ?? 5_000 });
+        const got = await this.#requests.run(() => this.#stream.changes({ ...streamFilter(this.#scope), from, maxEvents: STREAM_EVENTS, waitMs }), waitMs + grace);
+        if ('cut' in got) {
+          // Unanswered past its deadline, or cut for a waiter: ask again from the same position.
+          // Past the deadline again and again, the gateway may just be slow: allow it more time.
+          if (got.cut === 'deadline') grace = Math.min(MAX_STREAM_GRACE_MS, grace * 2);
+          this.#retries++;
+          continue;
+        }
+        page = got.answer;
       } catch (e) {
         if (this.#closed) return;
         const err = asVitessError(e);
@@ -300,6 +330,7 @@ export class EmbeddedReplica {
       }
       if (this.#closed) return;
       failures = 0;
+      grace = STREAM_GRACE_MS;
       this.#pages++;
       const ok = await this.#guard(async () => {
         const cursors = decodePosition(page.position).shards;

@@ -22,8 +22,9 @@ export interface TxRecord {
   decideBy: number;
   /**
    * A rolled-back record is kept until then and the rollback sent once more before it is
-   * forgotten: a participant whose prepare was still in flight at the decision (its tablet
-   * transaction can live until its own deadline) is rolled back too.
+   * forgotten: a participant whose prepare was still in flight at the decision is rolled back
+   * too. Participants refuse to prepare after their `prepareBy` (VTGate passes the same
+   * deadline as `participantTimeoutMs`), so none prepares after this.
    */
   forgetAt: number;
 }

@@ -53,8 +53,7 @@ async function main(): Promise<void> {
   setState('opening', 'opening the local database…');
   const replica = await createReplica({ endpoint: location.origin, keyspace, engine: 'pglite', path: `idb://vitess-demo-${keyspace}`, tables: [table] });
   setState('local', 'showing the local copy; reaching VTGate…');
-  // One query for the rows and the count: in IndexedDB, each statement outside a transaction
-  // waits for PGlite to sync its files (tens of ms, more on a busy machine).
+  // One query for the rows and the count: one local read per applied change.
   replica.live(`SELECT id, body, count(*) OVER () AS total FROM ${table} ORDER BY id DESC LIMIT 100`, [], (rows) => {
     render(rows);
     el('count').textContent = String(rows[0]?.total ?? 0);

@@ -99,10 +99,13 @@ async function loadSchema(topology: Topology, keyspace: string, planner: Planner
 }
 
 /** Whether planning failed only because this isolate has not seen the table yet. */
-const unknownTable = (e: unknown): boolean => e instanceof VitessError && (
+const unknownTable = (e: unknown, planner: Planner): boolean => e instanceof VitessError && (
   (e.code === 'NOT_FOUND' && /unknown to VTGate/.test(e.message))
-  // …or its sequence columns, which fill the vindex column (another isolate created the table).
-  || (e.code === 'INVALID' && /must give its vindex column/.test(e.message)));
+  // …or its columns (e.g. the sequence column that fills the vindex column) of a vschema table.
+  || (e.code === 'INVALID' && e.details.table !== undefined && !planner.schema.columns(e.details.table)));
+
+/** An INSERT into a sharded table planned without its columns: sequence columns would go unfilled. */
+const unseenInsert = (plan: Plan, planner: Planner): boolean => plan.root.op === 'Insert' && !planner.schema.columns(plan.root.table);
 
 export class Session {
   private positions: Positions;
@@ -138,13 +141,14 @@ export class Session {
     const { planner, loaded } = this.planner();
     await loaded;
     try {
-      return { plan: planner.plan(sql, this.keyspace), planner };
+      const plan = planner.plan(sql, this.keyspace);
+      if (!unseenInsert(plan, planner)) return { plan, planner };
     } catch (e) {
-      if (!unknownTable(e)) throw e;
-      // Another isolate may have created it: read the catalog again, once.
-      await loadSchema(this.topology, this.keyspace, planner);
-      return { plan: planner.plan(sql, this.keyspace), planner };
+      if (!unknownTable(e, planner)) throw e;
     }
+    // Another isolate may have created the table: read the catalog again, once.
+    await loadSchema(this.topology, this.keyspace, planner);
+    return { plan: planner.plan(sql, this.keyspace), planner };
   }
 
   /**

@@ -198,6 +198,8 @@ export class ShardTransaction implements ShardCursor {
     const outcome = this.topology.tablet(keyspace, shard).transaction(kind, this.txid, channel, {
       twoPhase: true,
       timeoutMs: Math.max(1, this.deadline - Date.now()) + COMMIT_GRACE_MS,
+      // The coordinator keeps a rolled-back record until a little after this (coordinator.ts).
+      prepareBy: this.deadline + COMMIT_GRACE_MS,
     });
     const p: Participant = { keyspace, shard, channel, outcome };
     this.participants.set(nameOf(p), p);

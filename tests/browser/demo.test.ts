@@ -44,9 +44,9 @@ afterAll(async () => {
 
 /**
  * Runs in the page: keeps `window.idbBusy`, the IndexedDB transactions begun and not yet ended.
- * The replica's PGlite copies its files to IndexedDB after statements; a reload in the middle of
- * a copy would start from the one before (the stream would send the rest again, but this test
- * wants every row from IndexedDB). Zero, once the page has stopped writing, means it is settled.
+ * The replica saves its files to IndexedDB after each applied transaction, in a timer task queued
+ * at the commit; a reload before that save ends would start from the one before (the stream would
+ * send the rest again, but this test wants every row from IndexedDB). See `settled`.
  */
 function countIdbTransactions(): void {
   const w = window as unknown as { idbBusy: number };
@@ -60,6 +60,15 @@ function countIdbTransactions(): void {
     return tx;
   } as typeof begin;
 }
+
+/**
+ * Whether the page's IndexedDB writes are over: checked from a timer queued after every save the
+ * replica has queued so far (timers run in order), so a save that is due but not begun is not
+ * missed; a save that has begun holds an IndexedDB transaction until it is written.
+ */
+const settled = (p: Page) => p.evaluate(() => new Promise<boolean>((resolve) => {
+  setTimeout(() => resolve((window as unknown as { idbBusy: number }).idbBusy === 0), 10);
+}));
 
 const bodies = (p: Page) => p.$$eval('#rows td.body', (tds) => tds.map((td) => td.textContent ?? ''));
 
@@ -141,7 +150,7 @@ class Gate {
 test('after a reload the rows come from IndexedDB before any call to VTGate is answered, then the page catches up', async () => {
   const before = await bodies(page);
   expect(before).toHaveLength(4);
-  await page.waitForFunction(() => (window as unknown as { idbBusy: number }).idbBusy === 0, null, { timeout: 10_000, polling: 50 });
+  await expect.poll(() => settled(page), { timeout: 10_000, interval: 50 }).toBe(true);
   const gate = new Gate();
   await gate.install(page);
   await page.reload();

@@ -83,7 +83,7 @@ async function readLog(w: WranglerDev, shard: string): Promise<WireRecord[]> {
 
 /** What is prepared on any shard, and the coordinators' unfinished records (twopc-worker.ts). */
 export async function inDoubt(w: WranglerDev): Promise<{ prepared: Record<string, string[]>; records: { txid: string; decision: string | null; acked: string[]; participants: string[] }[] }> {
-  return (await fetch(`${w.url}/test/in-doubt?keyspace=main`)).json() as never;
+  return (await fetch(`${w.url}/test/in-doubt?keyspace=main`, { signal: AbortSignal.timeout(20_000) })).json() as never;
 }
 
 /**

@@ -7,7 +7,7 @@
 // (a deadlock across shards) resolved with a typed error for one and a commit for the other.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, VitessError, type VitessClient } from '../../client/index.js';
-import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
+import { bundleWorker, startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
 import { rng } from '../support/rng.js';
 import { bankSetup, checkBank, transfer, type Bank } from './bank-support.js';
 
@@ -15,15 +15,19 @@ const TRANSFERS = 500;
 const CLIENTS = 8;
 
 let w: WranglerDev;
+let bundle: Awaited<ReturnType<typeof bundleWorker>> | undefined;
 const open: VitessClient[] = [];
 
 beforeAll(async () => {
-  w = await startWrangler({ config: 'tests/e2e/twopc.wrangler.jsonc' });
+  // Bundled once and run as is: edits to the sources meanwhile do not reload the Worker.
+  bundle = await bundleWorker('tests/e2e/twopc.wrangler.jsonc');
+  w = await startWrangler({ config: bundle.config });
 });
 
 afterAll(async () => {
   await Promise.all(open.map((c) => c.disconnect()));
   await w?.stop();
+  bundle?.remove();
 });
 
 function latch(): { promise: Promise<void>; open: () => void } {

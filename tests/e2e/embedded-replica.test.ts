@@ -326,6 +326,41 @@ describe('faults between an embedded replica and VTGate', () => {
     expect(local.status.state).toBe('streaming');
     await expectConverged(c, async (q) => (await local.query(q)).rows, undefined, ['kv']);
   });
+  it('a stream request that never answers does not hold back execute: the waiter has it asked again', async () => {
+    // What a dropped connection or a gateway restarted under a long poll looks like to the replica
+    // (wrangler dev's reload held such requests for 50 s): the stream's request is never answered.
+    const c = client('main');
+    await c.execute('CREATE TABLE IF NOT EXISTS kv (id BIGINT PRIMARY KEY, v INT)');
+    let holes = 1;
+    let cut = false;
+    let held!: () => void;
+    const holding = new Promise<void>((resolve) => { held = resolve; });
+    mock.use(http.post(`${w.url}/rpc`, async ({ request: r }) => {
+      const request = r as unknown as Request;
+      if (!request.headers.get('x-test-blackhole')) return passthrough();
+      // Only the stream loop's long polls (the copy's reads ask with waitMs 0).
+      if (!holes || !(await request.clone().text()).includes('"waitMs":20000')) return passthrough();
+      holes--;
+      held();
+      await new Promise((resolve) => { request.signal.addEventListener('abort', resolve); setTimeout(resolve, 60_000); });
+      cut = request.signal.aborted;
+      return HttpResponse.error();
+    }));
+    const blackhole = (input: string, init: RequestInit) => {
+      const headers = new Headers(init?.headers);
+      headers.set('x-test-blackhole', '1');
+      return fetch(input, { ...init, headers });
+    };
+    // The client's own deadline (30 s) is past writeTimeoutMs: only asking again can make it.
+    const local = await replica('main', { engine: 'libsql', tables: ['kv'], waitMs: 20_000, writeTimeoutMs: 15_000, client: { fetch: blackhole as typeof fetch } });
+    await holding;
+    await local.execute('INSERT INTO kv (id, v) VALUES (8000, 1) ON CONFLICT (id) DO UPDATE SET v = excluded.v');
+    expect((await local.query('SELECT v FROM kv WHERE id = 8000')).rows.map((x) => Number(x.v))).toEqual([1]);
+    expect(cut).toBe(true);
+    expect(local.status.state).toBe('streaming');
+    expect(local.status.retries).toBeGreaterThanOrEqual(1);
+    await local.close();
+  });
 });
 
 async function until(ok: () => boolean, ms = 10_000): Promise<void> {

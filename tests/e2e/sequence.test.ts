@@ -12,6 +12,8 @@ import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs'
 import { failure } from '../support/errors.js';
 
 const CLIENTS = 10;
+/** wrangler dev bundles and starts workerd: on a busy machine that takes minutes. */
+const STARTUP_MS = 240_000;
 const ROWS = 100; // per statement
 
 let w: WranglerDev;
@@ -20,8 +22,8 @@ const open: VitessClient[] = [];
 
 beforeAll(async () => {
   persistTo = await mkdtemp(join(tmpdir(), 'vitess-sequence-'));
-  w = await startWrangler({ persistTo });
-});
+  w = await startWrangler({ persistTo, timeoutMs: STARTUP_MS });
+}, STARTUP_MS + 10_000);
 
 afterAll(async () => {
   await Promise.all(open.map((c) => c.disconnect().catch(() => undefined)));
@@ -99,6 +101,12 @@ describe.each([
     const byDefault = await c.execute(`INSERT INTO ${table} (id, writer, n) VALUES (DEFAULT, 97, 0)`);
     expect(byDefault.lastInsertId).toBeGreaterThan(r.lastInsertId!);
     expect((await c.query(`SELECT id FROM ${table} WHERE writer = 98`)).rows.map((x) => Number(x.id))).toEqual([9_000_000_000]);
+    // The same through a batch, and through POST /sql.
+    const [batched] = await c.batch([{ sql: `INSERT INTO ${table} (writer, n) VALUES (96, 0)` }]);
+    const http = (await (await fetch(`${w.url}/sql`, { method: 'POST', body: JSON.stringify({ keyspace, sql: `INSERT INTO ${table} (writer, n) VALUES (95, 0)` }) })).json()) as { lastInsertId?: unknown };
+    const drawn = [r.lastInsertId, byDefault.lastInsertId, batched!.lastInsertId, http.lastInsertId];
+    for (const id of drawn) expect(typeof id).toBe('number');
+    expect(new Set(drawn).size).toBe(4);
   });
 
   it("CREATE SEQUENCE and DEFAULT nextval('…'); bad input fails with an error naming it and creates nothing", async () => {
@@ -120,6 +128,15 @@ describe.each([
     expect(inInsert.code).toBe('NOT_FOUND');
     expect(inInsert.message).toMatch(/sequence "no_such_seq" does not exist/);
     expect(Number((await c.query(`SELECT count(*) AS n FROM ${table}_orders`)).rows[0]!.n)).toBe(1);
+
+    // A table dropped and created again continues its sequence: no id of the old table comes back.
+    const again = `${table}_again`;
+    await c.execute(`CREATE TABLE ${again} (id SERIAL PRIMARY KEY, note text)`);
+    const old = await c.execute(`INSERT INTO ${again} (note) VALUES ('old')`);
+    await c.execute(`DROP TABLE ${again}`);
+    await c.execute(`CREATE TABLE ${again} (id SERIAL PRIMARY KEY, note text)`);
+    const recreated = await c.execute(`INSERT INTO ${again} (note) VALUES ('new')`);
+    expect(recreated.lastInsertId).toBeGreaterThan(old.lastInsertId!);
   });
 });
 
@@ -131,7 +148,7 @@ describe('after the Worker process is killed and restarted on the same state', (
     await w.kill();
     await Promise.all(open.map((c) => c.disconnect().catch(() => undefined)));
     open.length = 0;
-    w = await startWrangler({ persistTo });
+    w = await startWrangler({ persistTo, timeoutMs: STARTUP_MS });
     for (const keyspace of ['main', 'pg'] as const) {
       const c = client(keyspace);
       const table = `seq_items_${keyspace}`;

@@ -227,6 +227,24 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
     expect(await code(t.commitPrepared('never-prepared'))).toBe('NOT_FOUND');
   }, 120_000);
 
+  it('two-phase commit: racing commitPrepared calls (a resend and the first send) apply it once; ending in commit writes once; no prepare after prepareBy', async () => {
+    const { t } = tablet(kind);
+    await t.query(kind, 'CREATE TABLE tc (id INT PRIMARY KEY, n INT)');
+    await t.query(kind, 'INSERT INTO tc VALUES (1, 0)');
+    await t.transaction(kind, 'gtx-race', new Script([{ sql: 'UPDATE tc SET n = n + 1 WHERE id = 1' }, { end: 'prepare' }]), { twoPhase: true });
+    const outcomes = await Promise.all([1, 2, 3].map(() => t.commitPrepared('gtx-race')));
+    expect(outcomes.map((o) => o.outcome)).toEqual(['committed', 'committed', 'committed']);
+    await t.transaction(kind, 'gtx-one', new Script([{ sql: 'UPDATE tc SET n = n + 10 WHERE id = 1' }, { end: 'commit' }]), { twoPhase: true });
+    expect(await rows(t, kind, 'SELECT n FROM tc')).toEqual([{ n: 11 }]);
+    const log = (await t.pull(1)).records;
+    expect(log.filter((r) => r.txid === 'gtx-race')).toHaveLength(1);
+    expect(log.filter((r) => r.txid === 'gtx-one')).toHaveLength(1);
+    const late = t.transaction(kind, 'gtx-late', new Script([{ sql: 'UPDATE tc SET n = n + 100 WHERE id = 1' }, { end: 'prepare' }]), { twoPhase: true, prepareBy: Date.now() - 1 });
+    expect(await code(late)).toBe('TIMEOUT');
+    expect(await t.listPrepared()).toEqual([]);
+    expect(await rows(t, kind, 'SELECT n FROM tc')).toEqual([{ n: 11 }]);
+  }, 60_000);
+
   it('keeps every acknowledged write across a restart', async () => {
     const { t, stub } = tablet(kind);
     await t.query(kind, 'CREATE TABLE d (id INT PRIMARY KEY, v JSONB, big BIGINT)');
