@@ -1,22 +1,29 @@
 // Embedded replicas' figures for `npm run bench` (docs/embedded-replicas.md), against VTGate
-// under wrangler dev (keyspace `main`: DO SQLite × 4):
+// under wrangler dev (keyspace `main`: DO SQLite × 4; bench/gateway-worker.ts, whose `/direct`
+// loads the rows into the tablets without VTGate's planner — minutes faster than through it):
 //   1. bootstrap of ROWS rows into an embedded replica (libsql file, PGlite data directory) vs a
-//      raw local insert of the same rows into a fresh database of the same engine (multi-row
-//      INSERTs under 100 parameters, one transaction per 5,000 rows);
+//      raw local insert of the same rows into a fresh database of the same engine, two ways:
+//      with the engine's own driver (multi-row INSERTs of NATIVE_ROWS rows, one transaction per
+//      5,000 rows), and through the project's StorageEngine with the statements the replica
+//      itself may use (multi-row INSERTs under 100 parameters, one transaction per 5,000 rows);
 //   2. a write through VTGate → visible in an embedded replica (its `waitFor` of the write's
 //      bookmark answers), p50/p99, from the write's result and from its start.
 // Run alone with `node_modules/.bin/node bench/embedded.mjs` (after `npm run build`).
+import { PGlite } from '@electric-sql/pglite';
+import { createClient as createLibsqlClient } from '@libsql/client';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '../dist/client/index.js';
 import { createReplica, openLocalEngine } from '../dist/replica/index.js';
+import { hashId } from '../dist/rpc/keyspace/hash.js';
+import { inRange } from '../dist/rpc/keyspace/keyrange.js';
 import { startWrangler } from '../scripts/wrangler-dev.mjs';
 import { fmt, table } from './measure.mjs';
 
 const ROWS = 100_000;
-const LOAD_CONCURRENCY = 4;
 const RAW_TX_ROWS = 5_000;
+const NATIVE_ROWS = 1_000;
 const WRITES = 300;
 const VSCHEMA = { keyspaces: [{ name: 'main', engine: 'sqlite', shards: ['-40', '40-80', '80-c0', 'c0-'] }] };
 
@@ -26,19 +33,55 @@ const pct = (xs, p) => {
 };
 const row = (i) => [i, `user-${i}`, i % 100];
 
-/** The raw baseline: the same rows into a fresh engine, multi-row INSERTs under 100 parameters, RAW_TX_ROWS per transaction. */
+const valuesSql = (n) => Array.from({ length: n }, (_, k) => `($${k * 3 + 1}, $${k * 3 + 2}, $${k * 3 + 3})`).join(', ');
+const CREATE = 'CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT NOT NULL, score INT)';
+
+/** Ids start..end-1 in statements of `per` rows. */
+function* chunks(start, end, per) {
+  for (let i = start; i < end; i += per) yield Array.from({ length: Math.min(per, end - i) }, (_, k) => i + k);
+}
+
+/** The native baseline: the engine's own driver, multi-row INSERTs of NATIVE_ROWS rows, RAW_TX_ROWS per transaction. */
+async function nativeInsert(engine, path) {
+  let ms;
+  if (engine === 'libsql') {
+    const db = createLibsqlClient({ url: `file:${path}`, intMode: 'bigint' });
+    await db.execute(CREATE);
+    const t = performance.now();
+    for (let start = 1; start <= ROWS; start += RAW_TX_ROWS) {
+      const stmts = [...chunks(start, Math.min(start + RAW_TX_ROWS, ROWS + 1), NATIVE_ROWS)].map((ids) => ({ sql: `INSERT INTO items (id, name, score) VALUES ${ids.map(() => '(?, ?, ?)').join(', ')}`, args: ids.flatMap(row) }));
+      await db.batch(stmts, 'write'); // one transaction
+    }
+    ms = performance.now() - t;
+    const n = Number((await db.execute('SELECT count(*) AS n FROM items')).rows[0].n);
+    db.close();
+    if (n !== ROWS) throw new Error(`native insert: ${n} rows`);
+  } else {
+    const db = await PGlite.create(path);
+    await db.query(CREATE);
+    const t = performance.now();
+    for (let start = 1; start <= ROWS; start += RAW_TX_ROWS) {
+      await db.transaction(async (tx) => {
+        for (const ids of chunks(start, Math.min(start + RAW_TX_ROWS, ROWS + 1), NATIVE_ROWS)) await tx.query(`INSERT INTO items (id, name, score) VALUES ${valuesSql(ids.length)}`, ids.flatMap(row));
+      });
+    }
+    ms = performance.now() - t;
+    const n = Number((await db.query('SELECT count(*) AS n FROM items')).rows[0].n);
+    await db.close();
+    if (n !== ROWS) throw new Error(`native insert: ${n} rows`);
+  }
+  return ms;
+}
+
+/** Through the StorageEngine: the same rows, multi-row INSERTs under 100 parameters, RAW_TX_ROWS per transaction. */
 async function rawInsert(engine, path) {
   const db = await openLocalEngine({ engine, path });
-  await db.query('CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT NOT NULL, score INT)');
-  const perStatement = 33; // 3 columns: 99 parameters
+  await db.query(CREATE);
   const t = performance.now();
   for (let start = 1; start <= ROWS; start += RAW_TX_ROWS) {
-    const end = Math.min(start + RAW_TX_ROWS, ROWS + 1);
     await db.transaction(async (tx) => {
-      for (let i = start; i < end; i += perStatement) {
-        const ids = Array.from({ length: Math.min(perStatement, end - i) }, (_, k) => i + k);
-        await tx.query(`INSERT INTO items (id, name, score) VALUES ${ids.map((_, k) => `($${k * 3 + 1}, $${k * 3 + 2}, $${k * 3 + 3})`).join(', ')}`, ids.flatMap(row));
-      }
+      // 3 columns: 33 rows are 99 parameters.
+      for (const ids of chunks(start, Math.min(start + RAW_TX_ROWS, ROWS + 1), 33)) await tx.query(`INSERT INTO items (id, name, score) VALUES ${valuesSql(ids.length)}`, ids.flatMap(row));
     });
   }
   const ms = performance.now() - t;
@@ -80,37 +123,34 @@ async function writeToVisible(endpoint, engine) {
 export async function embeddedBench(log = (m) => process.stdout.write(`${m}\n`)) {
   log('bench: starting wrangler dev for embedded replicas …');
   const loadBefore = loadavg()[0];
-  const w = await startWrangler({ vars: { VSCHEMA: JSON.stringify(VSCHEMA) } });
+  const w = await startWrangler({ config: 'bench/gateway.wrangler.jsonc', vars: { VSCHEMA: JSON.stringify(VSCHEMA) } });
   const dir = mkdtempSync(join(tmpdir(), 'vitess-bench-embedded-'));
   try {
     const c = createClient({ endpoint: w.url, keyspace: 'main', timeoutMs: 120_000 });
-    await c.execute('CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT NOT NULL, score INT)');
+    await c.execute(CREATE);
     await c.execute('CREATE TABLE probe (id BIGINT PRIMARY KEY, v INT)');
-    log(`bench: loading ${ROWS} rows through VTGate …`);
+    log(`bench: loading ${ROWS} rows into the tablets …`);
     const loadStart = performance.now();
-    // Parameterized statements of up to 33 rows (99 parameters; one plan, cached), 20 to a
-    // batch; idempotent, so a batch retried after a conflict on a busy machine is harmless.
-    const insertRows = (n) => `INSERT INTO items (id, name, score) VALUES ${Array.from({ length: n }, (_, k) => `($${k * 3 + 1}, $${k * 3 + 2}, $${k * 3 + 3})`).join(', ')} ON CONFLICT (id) DO NOTHING`;
-    let next = 1;
-    await Promise.all(Array.from({ length: LOAD_CONCURRENCY }, async () => {
-      while (next <= ROWS) {
-        const statements = [];
-        for (let s = 0; s < 20 && next <= ROWS; s++) {
-          const ids = Array.from({ length: Math.min(33, ROWS + 1 - next) }, (_, k) => next + k);
-          next += ids.length;
-          statements.push({ sql: insertRows(ids.length), params: ids.flatMap(row) });
-        }
-        await c.batch(statements);
+    // Each row to the shard its id hashes to, straight to the tablet (captured into its log like
+    // any write), shards in parallel: 33 rows (99 parameters) per statement.
+    const shards = VSCHEMA.keyspaces[0].shards;
+    await Promise.all(shards.map(async (shard) => {
+      const ids = Array.from({ length: ROWS }, (_, k) => k + 1).filter((id) => inRange(hashId(id), shard));
+      for (let i = 0; i < ids.length; i += 33) {
+        const part = ids.slice(i, i + 33);
+        const res = await fetch(`${w.url}/direct`, { method: 'POST', body: JSON.stringify({ keyspace: 'main', shard, sql: `INSERT INTO items (id, name, score) VALUES ${valuesSql(part.length)}`, params: part.flatMap(row) }) });
+        if (!res.ok) throw new Error(`loading shard ${shard}: HTTP ${res.status} ${await res.text()}`);
       }
     }));
     log(`bench: loaded in ${fmt((performance.now() - loadStart) / 1000, 1)} s`);
     const rows = [];
     for (const engine of ['libsql', 'pglite']) {
       const path = (tag) => join(dir, `${engine}-${tag}${engine === 'libsql' ? '.db' : ''}`);
-      log(`bench: ${engine}: raw insert and bootstrap of ${ROWS} rows …`);
+      log(`bench: ${engine}: raw inserts and bootstrap of ${ROWS} rows …`);
+      const native = await nativeInsert(engine, path('native'));
       const raw = await rawInsert(engine, path('raw'));
       const boot = await bootstrap(w.url, engine, path('replica'));
-      rows.push({ engine, raw, boot });
+      rows.push({ engine, native, raw, boot });
     }
     log('bench: write → visible in an embedded replica …');
     const latency = [];
@@ -122,12 +162,15 @@ export async function embeddedBench(log = (m) => process.stdout.write(`${m}\n`))
 replica in this Node process over HTTP batch. Load average ${fmt(loadBefore, 1)} before, ${fmt(loadAfter, 1)} after.
 
 Bootstrap: \`createReplica\` until it resolves (schema, ${fmt(ROWS)} rows copied in snapshot pages of
-5,000, caught up) into a file (libsql) or a data directory (PGlite), vs the raw baseline: the same
-rows inserted into a fresh database of the same engine with multi-row INSERTs under 100
-parameters, ${fmt(RAW_TX_ROWS)} rows per transaction. Target: bootstrap ≤ 1.5× the raw insert.
+5,000, caught up) into a file (libsql) or a data directory (PGlite), vs two raw local inserts of
+the same rows into a fresh database of the same engine, ${fmt(RAW_TX_ROWS)} rows per transaction:
+*native*, the engine's own driver (\`@libsql/client\` batch, PGlite transaction) with multi-row
+INSERTs of ${fmt(NATIVE_ROWS)} rows; *engine*, through the project's StorageEngine with multi-row INSERTs
+under its 100-parameter limit (33 rows), the statements the replica itself can send. Target:
+bootstrap ≤ 1.5× the raw insert.
 
-${table(['engine', 'raw insert ms', 'bootstrap ms', 'snapshot pages', 'bootstrap / raw'],
-  rows.map((r) => [r.engine, fmt(r.raw), fmt(r.boot.ms), fmt(r.boot.pages), `${fmt(r.boot.ms / r.raw, 2)}×`]))}
+${table(['engine', 'native insert ms', 'engine insert ms', 'bootstrap ms', 'snapshot pages', 'bootstrap / native', 'bootstrap / engine'],
+  rows.map((r) => [r.engine, fmt(r.native), fmt(r.raw), fmt(r.boot.ms), fmt(r.boot.pages), `${fmt(r.boot.ms / r.native, 2)}×`, `${fmt(r.boot.ms / r.raw, 2)}×`]))}
 
 Write → visible: ${WRITES} single-row upserts through VTGate by another client, one at a time; the
 time until the replica's \`waitFor(bookmark)\` answers (the write applied locally), from the
