@@ -216,6 +216,7 @@ export class EmbeddedReplica {
     if (this.#error) return Promise.reject(this.#error);
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
+        clearTimeout(kick);
         this.#waiters.delete(w);
         const behind = Object.entries(need).filter(([s, l]) => (this.#lsns[s] ?? 0) < l).map(([s, l]) => `${s} at ${this.#lsns[s] ?? 0} of ${l}`);
         reject(new VitessError('TIMEOUT', `the write committed, but the embedded replica has not applied it within ${timeoutMs} ms (shard ${behind.join(', ')})`, { shards: behind }));

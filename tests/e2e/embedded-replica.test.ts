@@ -2,7 +2,8 @@
  * Embedded replicas (`createReplica`, docs/embedded-replicas.md) end to end: the real Worker
  * under wrangler (VTGate plus a test-only DO that embeds a replica,
  * tests/e2e/embedded-replica-worker.ts), the real client, real PGlite and libSQL in Node.
- * Keyspace `main`: DO SQLite × 4; `pg`: PGlite × 2.
+ * Keyspaces `main` and `rw`: DO SQLite × 4; `pg`: PGlite × 2; `side`: DO SQLite × 2. The four
+ * groups below run side by side, one keyspace each.
  *
  * - Replicas opened while a seeded random workload runs (single and multi-row DML, scatter
  *   updates, interactive transactions, DDL: CREATE/ALTER/INDEX/DROP) converge to the primaries:
@@ -11,7 +12,8 @@
  *   their stored LSNs — not one snapshot call crosses the wire (counted in the fetch) — and
  *   converge again after more writes.
  * - `execute` then `query` on the replica sees the write, 100 times in a row per engine.
- * - The replica's stream survives 503s, resets, lost and slow answers (msw between it and VTGate).
+ * - The replica's stream survives 503s, resets, lost and slow answers (msw between it and VTGate),
+ *   and a long poll that is never answered does not hold back `execute`.
  * - A replica inside a Durable Object (engine 'do-sqlite'): the same, and it resumes after close.
  */
 import { createHash } from 'node:crypto';
@@ -20,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bypass, delay, http, HttpResponse, passthrough } from 'msw';
 import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, VitessError, type VitessClient } from '../../client/index.js';
 import { createReplica, type EmbeddedReplica, type ReplicaOptions } from '../../replica/index.js';
 import { hashId } from '../../rpc/keyspace/hash.js';
@@ -34,6 +36,8 @@ const VSCHEMA = {
   keyspaces: [
     { name: 'main', engine: 'sqlite', shards: ['-40', '40-80', '80-c0', 'c0-'] },
     { name: 'pg', engine: 'pglite', shards: ['-80', '80-'] },
+    { name: 'side', engine: 'sqlite', shards: ['-80', '80-'] },
+    { name: 'rw', engine: 'sqlite', shards: ['-40', '40-80', '80-c0', 'c0-'] },
   ],
 };
 
@@ -49,8 +53,6 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vitess-embedded-'));
   w = await startWrangler({ config: 'tests/e2e/embedded-replica.wrangler.jsonc', vars: { VSCHEMA: JSON.stringify(VSCHEMA) } });
 }, 180_000);
-
-afterEach(() => mock.resetHandlers());
 
 afterAll(async () => {
   mock.close();
@@ -190,8 +192,10 @@ const DDL = {
 
 // ---- Node ---------------------------------------------------------------------------------
 
-describe('embedded replicas in Node', () => {
-  it('converge on PGlite and libSQL (and filtered) after a random workload, and resume without a snapshot', async () => {
+// Four groups side by side, each on a keyspace of its own (their writes never meet another
+// group's checksums); the tests of a group run one after another.
+describe.concurrent('embedded replicas in Node (keyspace main)', () => {
+  it.sequential('converge on PGlite and libSQL (and filtered) after a random workload, and resume without a snapshot', async () => {
     const c = client('main');
     const ids = await createTables(c, 400);
     const pgPath = join(dir, 'main-pg');
@@ -242,53 +246,16 @@ describe('embedded replicas in Node', () => {
     await expect(createReplica({ endpoint: w.url, keyspace: 'main', engine: 'pglite', path: pgPath, tables: ['note'] })).rejects.toMatchObject({ code: 'INVALID' });
   });
 
-  it('a libSQL replica of a PGlite keyspace converges too', async () => {
-    const c = client('pg');
-    const ids = await createTables(c, 100);
-    const copying = workload(c, 3, 20, ids);
-    copying.catch(() => undefined); // awaited below; not unhandled meanwhile
-    const local = await replica('pg', { engine: 'libsql', pageRows: 40 });
-    await copying;
-    await workload(c, 13, 25, ids, { 3: DDL[5], 12: DDL[20] });
-    await local.waitFor(c.bookmark);
-    await expectConverged(c, async (q) => (await local.query(q)).rows);
-  });
+  // ---- faults between an embedded replica and VTGate (msw) ----
 
-  it('execute then query sees the write, 100 times in a row on each engine; live() follows', async () => {
-    const c = client('main');
-    await c.execute('CREATE TABLE kv (id BIGINT PRIMARY KEY, v INT)');
-    const [pg, sql] = await Promise.all([replica('main', { engine: 'pglite' }), replica('main', { engine: 'libsql' })]);
-    const seen: number[] = [];
-    const stop = sql.live('SELECT count(*) AS n FROM kv', [], (rows) => { seen.push(Number(rows[0]!.n)); });
-    const misses: string[] = [];
-    await Promise.all([pg, sql].map(async (local, e) => {
-      for (let i = 0; i < 100; i++) {
-        const id = e * 1000 + (i % 25);
-        const del = i % 7 === 6;
-        await local.execute(del ? 'DELETE FROM kv WHERE id = $1' : 'INSERT INTO kv (id, v) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET v = excluded.v', del ? [id] : [id, i]);
-        const got = (await local.query('SELECT v FROM kv WHERE id = $1', [id])).rows;
-        const ok = del ? got.length === 0 : got.length === 1 && Number(got[0]!.v) === i;
-        if (!ok) misses.push(`${e}:${i} ${JSON.stringify(got)}`);
-      }
-    }));
-    expect(misses).toEqual([]);
-    const total = Number((await c.query('SELECT count(*) AS n FROM kv', [], { consistency: 'strong' })).rows[0]!.n);
-    await sql.waitFor(c.bookmark);
-    await until(() => seen.at(-1) === total);
-    stop();
-    await expect(pg.query('DELETE FROM kv')).rejects.toMatchObject({ code: 'UNSUPPORTED' });
-    await expect(pg.query('SELEC 1')).rejects.toBeInstanceOf(VitessError);
-  });
-});
-
-describe('faults between an embedded replica and VTGate', () => {
-  it('its stream survives 503s, resets, lost answers and slow answers, and converges', async () => {
+  it.sequential('its stream survives 503s, resets, lost answers and slow answers, and converges', async () => {
     const c = client('main');
     await c.execute('CREATE TABLE IF NOT EXISTS kv (id BIGINT PRIMARY KEY, v INT)');
     const faults = ['503', 'reset', 'lost', 'slow', '503', 'lost', 'reset', 'slow', 'lost', '503'];
     const applied: string[] = [];
     let pages = 0;
     let armed = false; // once the replica has copied: faults hit its stream loop
+    mock.resetHandlers(); // the handlers act only on requests this test tags: other groups pass through
     mock.use(http.post(`${w.url}/rpc`, async ({ request: r }) => {
       const request = r as unknown as Request;
       if (!armed || !request.headers.get('x-test-faults')) return passthrough();
@@ -326,7 +293,7 @@ describe('faults between an embedded replica and VTGate', () => {
     expect(local.status.state).toBe('streaming');
     await expectConverged(c, async (q) => (await local.query(q)).rows, undefined, ['kv']);
   });
-  it('a stream request that never answers does not hold back execute: the waiter has it asked again', async () => {
+  it.sequential('a stream request that never answers does not hold back execute: the waiter has it asked again', async () => {
     // What a dropped connection or a gateway restarted under a long poll looks like to the replica
     // (wrangler dev's reload held such requests for 50 s): the stream's request is never answered.
     const c = client('main');
@@ -335,6 +302,7 @@ describe('faults between an embedded replica and VTGate', () => {
     let cut = false;
     let held!: () => void;
     const holding = new Promise<void>((resolve) => { held = resolve; });
+    mock.resetHandlers(); // the handlers act only on requests this test tags: other groups pass through
     mock.use(http.post(`${w.url}/rpc`, async ({ request: r }) => {
       const request = r as unknown as Request;
       if (!request.headers.get('x-test-blackhole')) return passthrough();
@@ -363,6 +331,48 @@ describe('faults between an embedded replica and VTGate', () => {
   });
 });
 
+describe.concurrent('read-your-writes (keyspace rw)', () => {
+  it.sequential('execute then query sees the write, 100 times in a row on each engine; live() follows', async () => {
+    const c = client('rw');
+    await c.execute('CREATE TABLE kv (id BIGINT PRIMARY KEY, v INT)');
+    const [pg, sql] = await Promise.all([replica('rw', { engine: 'pglite' }), replica('rw', { engine: 'libsql' })]);
+    const seen: number[] = [];
+    const stop = sql.live('SELECT count(*) AS n FROM kv', [], (rows) => { seen.push(Number(rows[0]!.n)); });
+    const misses: string[] = [];
+    await Promise.all([pg, sql].map(async (local, e) => {
+      for (let i = 0; i < 100; i++) {
+        const id = e * 1000 + (i % 25);
+        const del = i % 7 === 6;
+        await local.execute(del ? 'DELETE FROM kv WHERE id = $1' : 'INSERT INTO kv (id, v) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET v = excluded.v', del ? [id] : [id, i]);
+        const got = (await local.query('SELECT v FROM kv WHERE id = $1', [id])).rows;
+        const ok = del ? got.length === 0 : got.length === 1 && Number(got[0]!.v) === i;
+        if (!ok) misses.push(`${e}:${i} ${JSON.stringify(got)}`);
+      }
+    }));
+    expect(misses).toEqual([]);
+    const total = Number((await c.query('SELECT count(*) AS n FROM kv', [], { consistency: 'strong' })).rows[0]!.n);
+    await sql.waitFor(c.bookmark);
+    await until(() => seen.at(-1) === total);
+    stop();
+    await expect(pg.query('DELETE FROM kv')).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+    await expect(pg.query('SELEC 1')).rejects.toBeInstanceOf(VitessError);
+  });
+});
+
+describe.concurrent('embedded replicas of a PGlite keyspace (keyspace pg)', () => {
+  it.sequential('a libSQL replica of a PGlite keyspace converges too', async () => {
+    const c = client('pg');
+    const ids = await createTables(c, 100);
+    const copying = workload(c, 3, 20, ids);
+    copying.catch(() => undefined); // awaited below; not unhandled meanwhile
+    const local = await replica('pg', { engine: 'libsql', pageRows: 40 });
+    await copying;
+    await workload(c, 13, 25, ids, { 3: DDL[5], 12: DDL[20] });
+    await local.waitFor(c.bookmark);
+    await expectConverged(c, async (q) => (await local.query(q)).rows);
+  });
+});
+
 async function until(ok: () => boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!ok()) {
@@ -382,14 +392,14 @@ async function host(name: string, body: Record<string, unknown>): Promise<Record
 
 const wireParams = (params: SqlValue[]) => rowToWire(Object.fromEntries(params.map((p, i) => [String(i), p])));
 
-describe('an embedded replica inside a Durable Object', () => {
-  it('converges, sees its writes, and resumes from DO storage after close', async () => {
-    const c = client('main');
-    await c.execute('CREATE TABLE IF NOT EXISTS kv (id BIGINT PRIMARY KEY, v INT)');
-    const opened = await host('a', { op: 'open', endpoint: w.url, options: { waitMs: 2_000, pageRows: 100 } });
+describe.concurrent('an embedded replica inside a Durable Object (keyspace side)', () => {
+  it.sequential('converges, sees its writes, and resumes from DO storage after close', async () => {
+    const c = client('side');
+    const ids = await createTables(c, 200);
+    await c.execute('CREATE TABLE kv (id BIGINT PRIMARY KEY, v INT)');
+    const opened = await host('a', { op: 'open', endpoint: w.url, options: { keyspace: 'side', waitMs: 2_000, pageRows: 60 } });
     expect(opened).toMatchObject({ bootstraps: 1, state: 'streaming' });
     const read = async (sql: string, params: SqlValue[] = []) => ((await host('a', { op: 'query', sql, params: wireParams(params) })).rows as Record<string, unknown>[]).map(rowFromWire);
-    const ids: Ids = { next: 100_000, live: [] };
     await workload(c, 4, 25, ids, { 15: 'ALTER TABLE note ADD COLUMN extra2 TEXT' });
     const misses: string[] = [];
     for (let i = 0; i < 30; i++) {
@@ -404,7 +414,7 @@ describe('an embedded replica inside a Durable Object', () => {
 
     await host('a', { op: 'close' });
     await workload(c, 5, 10, ids);
-    const reopened = await host('a', { op: 'open', endpoint: w.url, options: { waitMs: 2_000 } });
+    const reopened = await host('a', { op: 'open', endpoint: w.url, options: { keyspace: 'side', waitMs: 2_000 } });
     expect(reopened).toMatchObject({ bootstraps: 0, snapshotPages: 0 });
     await waitAll();
     await expectConverged(c, (q) => read(q), undefined, ['acct', 'note', 'kv']);

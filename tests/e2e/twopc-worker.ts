@@ -1,19 +1,16 @@
 // The Worker for tests/e2e/bank*.test.ts: VTGate exactly as deployed (router/server.ts), with
-// the two-phase-commit failpoints armed from the `FAILPOINT` variable (`<step>` or
-// `<step>:<n>`): the n-th transaction (default the first) to reach that step stops there for
-// good, and from then on no coordinator alarm runs either — the process is as good as dead at
-// that step, and the test kills it. Test-only routes show which steps were reached and what is
-// in doubt on every shard and coordinator.
+// the two-phase-commit failpoints armed by `POST /test/arm?failpoint=<step>[:<n>]` (after the
+// test saw recovery finish: armed at start, recovery's own resends would stop at the step):
+// the n-th transaction (default the first) to reach that step stops there for good, and from
+// then on no coordinator alarm runs either — the process is as good as dead at that step, and
+// the test kills it. Test-only routes show which steps were reached and what is in doubt on
+// every shard and coordinator.
 import { armFailpoints, type TwoPhaseStep } from '../../router/coordinator-failpoints.js';
 import type { TxRecord } from '../../router/coordinator.js';
 import { COORDINATOR_PARTITIONS, configuredVSchema, type Env } from '../../router/topology.js';
 import { VTCoordinator, VTGate, VTReplica, VTSequence, VTTablet } from '../../router/server.js';
 
 export { VTReplica, VTSequence, VTTablet };
-
-interface TestEnv extends Env {
-  FAILPOINT?: string;
-}
 
 const reached = new Set<TwoPhaseStep>();
 const forever = (): Promise<never> => new Promise(() => undefined);
@@ -31,13 +28,8 @@ function arm(spec: string | undefined): void {
   });
 }
 
-/** The coordinator, armed like the gate (it runs the after-decision and during-commit steps). */
+/** The coordinator (it runs the after-decision and during-commit steps; same isolate, same failpoints). */
 export class TestCoordinator extends VTCoordinator {
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    arm((env as TestEnv).FAILPOINT);
-  }
-
   reached(): TwoPhaseStep[] {
     return [...reached];
   }
@@ -55,9 +47,12 @@ type Coordinator = Pick<TestCoordinator, 'list' | 'reached'>;
 
 export default class TestGate extends VTGate {
   override async fetch(req: Request): Promise<Response> {
-    const env = this.env as TestEnv;
-    arm(env.FAILPOINT);
+    const env = this.env as Env;
     const url = new URL(req.url);
+    if (url.pathname === '/test/arm' && req.method === 'POST') {
+      arm(url.searchParams.get('failpoint') ?? undefined);
+      return Response.json({ armed: true });
+    }
     const coordinators = () => Array.from({ length: COORDINATOR_PARTITIONS }, (_, i) => env.COORDINATOR.getByName(`coordinator/${i}`) as unknown as Coordinator);
     if (url.pathname === '/test/failpoint') {
       const all = new Set<string>(reached);
