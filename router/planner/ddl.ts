@@ -65,7 +65,7 @@ function createTable(ast: CreateTableStatement, source: string, base: RouteBase,
   }
   const lookups = routing.lookups.map((l) => {
     const type = lookupType(columns.find((c) => c.name === l.column)!.type);
-    return routeOf(base, `CREATE TABLE IF NOT EXISTS ${l.table} (value ${type} NOT NULL, keyspace_id TEXT NOT NULL, PRIMARY KEY (value, keyspace_id))`, []);
+    return routeOf(base, `CREATE TABLE IF NOT EXISTS ${l.table} (value ${type} NOT NULL, keyspace_id TEXT NOT NULL, refs INT NOT NULL, PRIMARY KEY (value, keyspace_id))`, []);
   });
   const root: Primitive = lookups.length ? { op: 'Sequence', steps: [all, ...lookups] } : all;
   return { root, tables: [table, ...routing.lookups.map((l) => l.table)], schemaChange: change, ...sequences };

@@ -20,6 +20,31 @@ export interface ShardCursor {
   execute(keyspace: string, shard: string, sql: string, params: SqlValue[]): Promise<ResultSet>;
 }
 
+/** A change to the number of rows behind one lookup entry. */
+interface LookupDelta {
+  value: SqlValue;
+  keyspaceId: KeyspaceId;
+  refs: number;
+}
+
+const deltaKey = (d: LookupDelta): string => `${d.keyspaceId}:${hashId(d.value)}:${String(d.value)}`;
+
+/** Sums deltas of the same entry, dropping those that cancel out. */
+function netDeltas(deltas: LookupDelta[]): LookupDelta[] {
+  const out = new Map<string, LookupDelta>();
+  for (const d of deltas) {
+    const k = deltaKey(d);
+    const cur = out.get(k);
+    out.set(k, cur ? { ...cur, refs: cur.refs + d.refs } : { ...d });
+  }
+  return [...out.values()].filter((d) => d.refs !== 0);
+}
+
+/** One delta of `sign` per (value, keyspace id) pair, summed; NULL values and rows without a keyspace id have no entry. */
+function lookupDeltas(pairs: [SqlValue, KeyspaceId | undefined][], sign: 1 | -1): LookupDelta[] {
+  return netDeltas(pairs.flatMap(([value, keyspaceId]) => (value === null || keyspaceId === undefined ? [] : [{ value, keyspaceId, refs: sign }])));
+}
+
 export async function execute(plan: Plan, params: SqlValue[], cursor: ShardCursor): Promise<ResultSet> {
   return new Execution(params, cursor).run(plan.root);
 }
@@ -157,7 +182,7 @@ class Execution {
     const byShard = this.byLookupShard(route.shards, values.filter((v) => v !== null), (v) => v);
     const found = await Promise.all([...byShard].flatMap(([shard, vs]) => chunk(vs, () => 1).map(async (part) => {
       const where = part.length === 1 ? 'value = $1' : `value IN (${part.map((_, i) => `$${i + 1}`).join(', ')})`;
-      const r = await this.cursor.execute(route.keyspace, shard, `SELECT keyspace_id FROM ${lookup.table} WHERE ${where}`, part);
+      const r = await this.cursor.execute(route.keyspace, shard, `SELECT keyspace_id FROM ${lookup.table} WHERE (${where}) AND refs > 0`, part);
       return r.rows.map((row) => String(row.keyspace_id));
     })));
     return found.flat();
@@ -172,22 +197,31 @@ class Execution {
     return out;
   }
 
-  private async writeLookups(keyspace: string, shards: string[], table: string, entries: [SqlValue, KeyspaceId][], op: 'insert' | 'delete'): Promise<void> {
-    const byShard = this.byLookupShard(shards, entries.filter(([v]) => v !== null), ([v]) => v);
-    await Promise.all([...byShard].flatMap(([shard, es]) => chunk(es, () => 2).map((part) => {
-      const sql = op === 'insert'
-        ? `INSERT INTO ${table} (value, keyspace_id) VALUES ${part.map((_, i) => `($${2 * i + 1}, $${2 * i + 2})`).join(', ')} ON CONFLICT DO NOTHING`
-        : `DELETE FROM ${table} WHERE ${part.map((_, i) => `(value = $${2 * i + 1} AND keyspace_id = $${2 * i + 2})`).join(' OR ')}`;
-      return this.cursor.execute(keyspace, shard, sql, part.flat());
-    })));
+  /**
+   * Moves lookup entries' row counts by `deltas`. An entry (value, keyspace id) counts the rows
+   * behind it: a `range` vindex gives every row of a shard the same keyspace id, so one entry can
+   * stand for many rows, and a row leaving must not take the others' entry with it. Entries at
+   * zero are deleted; reads skip them (`refs > 0`) in case that delete did not run. Additions go
+   * first, so a row is never without its entry.
+   */
+  private async writeLookups(keyspace: string, shards: string[], table: string, deltas: LookupDelta[]): Promise<void> {
+    const run = (ds: LookupDelta[], write: (shard: string, part: LookupDelta[]) => Promise<unknown>) =>
+      Promise.all([...this.byLookupShard(shards, ds, (d) => d.value)].flatMap(([shard, es]) => chunk(es, () => 3).map((part) => write(shard, part))));
+    const match = (i: number, width: number) => `(value = $${width * i + 1} AND keyspace_id = $${width * i + 2})`;
+    await run(deltas.filter((d) => d.refs > 0), (shard, part) => this.cursor.execute(keyspace, shard,
+      `INSERT INTO ${table} (value, keyspace_id, refs) VALUES ${part.map((_, i) => `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3})`).join(', ')} ON CONFLICT (value, keyspace_id) DO UPDATE SET refs = ${table}.refs + EXCLUDED.refs`,
+      part.flatMap((d) => [d.value, d.keyspaceId, d.refs])));
+    await run(deltas.filter((d) => d.refs < 0), async (shard, part) => {
+      await this.cursor.execute(keyspace, shard,
+        `UPDATE ${table} SET refs = refs - CASE ${part.map((_, i) => `WHEN ${match(i, 3)} THEN $${3 * i + 3}`).join(' ')} ELSE 0 END WHERE ${part.map((_, i) => match(i, 3)).join(' OR ')}`,
+        part.flatMap((d) => [d.value, d.keyspaceId, -d.refs]));
+      await this.cursor.execute(keyspace, shard, `DELETE FROM ${table} WHERE refs <= 0 AND (${part.map((_, i) => match(i, 2)).join(' OR ')})`, part.flatMap((d) => [d.value, d.keyspaceId]));
+    });
   }
 
-  private entries(rows: Row[], vindex: Insert['vindex'], i: number): [SqlValue, KeyspaceId][] {
-    return rows.flatMap((r) => {
-      const id = keyspaceIdFor(vindex, r[KEY_COLUMN] ?? null);
-      const v = r[lookupColumn(i)] ?? null;
-      return id === undefined || v === null ? [] : [[v, id] as [SqlValue, KeyspaceId]];
-    });
+  /** Lookup entries of `rows` (helper columns of lookup `i`), counted: rows without a value or a keyspace id have none. */
+  private entries(rows: Row[], vindex: Insert['vindex'], i: number, sign: 1 | -1): LookupDelta[] {
+    return lookupDeltas(rows.map((r) => [r[lookupColumn(i)] ?? null, keyspaceIdFor(vindex, r[KEY_COLUMN] ?? null)]), sign);
   }
 
   // ---- writes --------------------------------------------------------------------------
@@ -205,7 +239,7 @@ class Execution {
     });
     // Lookup entries first: if the insert then fails, an entry points at a row that is not
     // there (a query finds nothing), never a row without its entry.
-    await Promise.all(p.lookups.map((l, i) => this.writeLookups(p.keyspace, p.shards, l.table, rows.map((r) => [this.value(r.row.lookups[i]!), r.id]), 'insert')));
+    await Promise.all(p.lookups.map((l, i) => this.writeLookups(p.keyspace, p.shards, l.table, lookupDeltas(rows.map((r) => [this.value(r.row.lookups[i]!), r.id]), 1))));
 
     const tailParams = p.tailParams.map((s) => this.value(s));
     const statements = p.shards.flatMap((shard) => chunk(rows.filter((r) => r.shard === shard), (r) => r.row.params.length, tailParams.length).map((part) => {
@@ -226,22 +260,15 @@ class Execution {
 
   private async lookupDelete(p: LookupDelete): Promise<ResultSet> {
     const r = concat((await this.route(p.input)).map((x) => x.result));
-    await Promise.all(p.lookups.map((l, i) => this.writeLookups(p.input.keyspace, p.input.shards, l.table, this.entries(r.rows, p.vindex, i), 'delete')));
+    await Promise.all(p.lookups.map((l, i) => this.writeLookups(p.input.keyspace, p.input.shards, l.table, this.entries(r.rows, p.vindex, i, -1))));
     return withoutHidden(r, p.returning);
   }
 
   private async lookupUpdate(p: LookupUpdate): Promise<ResultSet> {
     const before = concat((await this.route(p.before)).map((x) => x.result));
     const after = concat((await this.route(p.input)).map((x) => x.result));
-    const key = ([v, id]: [SqlValue, KeyspaceId]) => `${id}:${hashId(v)}:${String(v)}`;
-    await Promise.all(p.lookups.map(async (l, i) => {
-      const old = this.entries(before.rows, p.vindex, i);
-      const now = this.entries(after.rows, p.vindex, i);
-      const oldKeys = new Set(old.map(key));
-      const nowKeys = new Set(now.map(key));
-      await this.writeLookups(p.input.keyspace, p.input.shards, l.table, now.filter((e) => !oldKeys.has(key(e))), 'insert');
-      await this.writeLookups(p.input.keyspace, p.input.shards, l.table, old.filter((e) => !nowKeys.has(key(e))), 'delete');
-    }));
+    await Promise.all(p.lookups.map((l, i) => this.writeLookups(p.input.keyspace, p.input.shards, l.table,
+      netDeltas([...this.entries(after.rows, p.vindex, i, 1), ...this.entries(before.rows, p.vindex, i, -1)]))));
     return withoutHidden(after, p.returning);
   }
 }

@@ -133,8 +133,8 @@ describe('writes', () => {
     await execute(plan('INSERT INTO users (id, email) VALUES ($1, $2), (2, NULL)'), [1, 'a@x'], cursor);
     expect(calls[0]).toEqual({
       shard: shardFor(hashId('a@x')!, SHARDS),
-      sql: 'INSERT INTO users_email_lookup (value, keyspace_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-      params: ['a@x', hashId(1)],
+      sql: 'INSERT INTO users_email_lookup (value, keyspace_id, refs) VALUES ($1, $2, $3) ON CONFLICT (value, keyspace_id) DO UPDATE SET refs = users_email_lookup.refs + EXCLUDED.refs',
+      params: ['a@x', hashId(1), 1],
     });
     expect(calls.slice(1).every((c) => c.sql.startsWith('INSERT INTO users '))).toBe(true);
   });
@@ -158,7 +158,11 @@ describe('writes', () => {
       : {}));
     const r = await execute(plan('DELETE FROM users WHERE id = $1'), [7], cursor);
     expect(r).toEqual({ rows: [], fields: [], affected: 1 });
-    expect(calls[1]).toEqual({ shard: shardFor(hashId('g@x')!, SHARDS), sql: 'DELETE FROM users_email_lookup WHERE (value = $1 AND keyspace_id = $2)', params: ['g@x', hashId(7)] });
+    const shard = shardFor(hashId('g@x')!, SHARDS);
+    expect(calls.slice(1)).toEqual([
+      { shard, sql: 'UPDATE users_email_lookup SET refs = refs - CASE WHEN (value = $1 AND keyspace_id = $2) THEN $3 ELSE 0 END WHERE (value = $1 AND keyspace_id = $2)', params: ['g@x', hashId(7), 1] },
+      { shard, sql: 'DELETE FROM users_email_lookup WHERE refs <= 0 AND ((value = $1 AND keyspace_id = $2))', params: ['g@x', hashId(7)] },
+    ]);
   });
 });
 

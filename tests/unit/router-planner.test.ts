@@ -207,7 +207,7 @@ describe('writes', () => {
 
   test('CREATE TABLE of a table with a lookup vindex creates its lookup table on every shard', () => {
     const p = plan('CREATE TABLE users (id INT PRIMARY KEY, email TEXT, name TEXT)');
-    expect(p.root).toMatchObject({ op: 'Sequence', steps: [{ op: 'Route' }, { op: 'Route', sql: expect.stringMatching(/CREATE TABLE IF NOT EXISTS users_email_lookup \(value text NOT NULL, keyspace_id TEXT NOT NULL, PRIMARY KEY \(value, keyspace_id\)\)/) }] });
+    expect(p.root).toMatchObject({ op: 'Sequence', steps: [{ op: 'Route' }, { op: 'Route', sql: expect.stringMatching(/CREATE TABLE IF NOT EXISTS users_email_lookup \(value text NOT NULL, keyspace_id TEXT NOT NULL, refs INT NOT NULL, PRIMARY KEY \(value, keyspace_id\)\)/) }] });
     expect(p.schemaChange).toEqual({ kind: 'create', table: 'users', primaryKey: ['id'], columns: [{ name: 'id', type: 'int' }, { name: 'email', type: 'text' }, { name: 'name', type: 'text' }] });
   });
 
