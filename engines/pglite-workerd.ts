@@ -12,7 +12,7 @@ import {
   fsBundle,
   initdbArgs,
   initdbWasm,
-  pgdata,
+  pgdataGzip,
   pgliteVersion,
   pgliteWasm,
   postgresArgs,
@@ -28,7 +28,7 @@ export interface WorkerdPGliteOptions {
 
 export async function createWorkerdPGlite(opts: WorkerdPGliteOptions = {}): Promise<PGlite> {
   installWasmShim();
-  const tar = opts.dataDir ? await tarBytes(opts.dataDir) : opts.preinitialized === false ? undefined : new Uint8Array(pgdata);
+  const tar = opts.dataDir ? await tarBytes(opts.dataDir) : opts.preinitialized === false ? undefined : await tarBytes(new Blob([pgdataGzip]));
   return PGlite.create({
     pgliteWasmModule: pgliteWasm,
     initdbWasmModule: initdbWasm,

@@ -6,8 +6,6 @@ export default defineConfig({
     name: 'e2e',
     root: new URL('../..', import.meta.url).pathname,
     include: ['tests/e2e/**/*.test.ts'],
-    // The 2PC kill loop (20 SIGKILLs and restarts) is opt-in: `npm run test:faults`.
-    exclude: process.env.VITESS_FAULTS === '1' ? [] : ['tests/e2e/bank-faults.test.ts'],
     environment: 'node',
     testTimeout: 300_000,
     hookTimeout: 180_000,
