@@ -39,11 +39,18 @@ export class BenchHost extends DurableObject<Env> {
     await db.query('CREATE TABLE bench_capture (id BIGINT PRIMARY KEY, name TEXT, score INT)');
   }
 
-  /** Step 2, in turns with the other engine's DO: `n` more single-row inserts; the ms they took. */
-  async captureRound(n: number): Promise<number> {
+  /**
+   * Step 2, in turns with the other engine's DO: `n` more single-row inserts; the ms they took.
+   * `durable`: each insert is on disk (`storage.sync()`) before the next starts, as a write is
+   * before its answer leaves the DO; else they commit together when the call ends.
+   */
+  async captureRound(n: number, durable: boolean): Promise<number> {
     const from = this.written;
     this.written += n;
-    const m = await measure(n, (i: number) => this.db!.query('INSERT INTO bench_capture VALUES ($1, $2, $3)', [from + i, `user-${from + i}`, (from + i) % 100]));
+    const m = await measure(n, async (i: number) => {
+      await this.db!.query('INSERT INTO bench_capture VALUES ($1, $2, $3)', [from + i, `user-${from + i}`, (from + i) % 100]);
+      if (durable) await this.ctx.storage.sync();
+    });
     return (n / m.ops) * 1000;
   }
 
@@ -93,22 +100,22 @@ export class BenchHost extends DurableObject<Env> {
  * Insert throughput without and with capture, each engine in its own DO, run in alternating
  * rounds so that load from elsewhere on the machine hits both alike.
  */
-async function captureRatio(env: Env, kind: Kind, writes: number, rounds = 20): Promise<unknown> {
+async function captureRatio(env: Env, kind: Kind, writes: number, durable: boolean, rounds = 20): Promise<unknown> {
   const off = env.BENCH.get(env.BENCH.newUniqueId());
   const on = env.BENCH.get(env.BENCH.newUniqueId());
   await off.captureSetup(kind, false);
   await on.captureSetup(kind, true);
   const per = Math.ceil(writes / rounds);
   // A round each to warm up (JIT, plans, the trigger function), not counted.
-  await off.captureRound(per);
-  await on.captureRound(per);
+  await off.captureRound(per, durable);
+  await on.captureRound(per, durable);
   let msOff = 0;
   let msOn = 0;
   for (let r = 0; r < rounds; r++) {
     // Alternate which goes first, too.
-    if (r % 2) msOn += await on.captureRound(per);
-    msOff += await off.captureRound(per);
-    if (!(r % 2)) msOn += await on.captureRound(per);
+    if (r % 2) msOn += await on.captureRound(per, durable);
+    msOff += await off.captureRound(per, durable);
+    if (!(r % 2)) msOn += await on.captureRound(per, durable);
   }
   const n = per * rounds;
   return { without: { ops: n / (msOff / 1000) }, withCapture: { ops: n / (msOn / 1000) }, ...(await on.capturePull()) };
@@ -121,7 +128,7 @@ export default {
     const stub = env.BENCH.get(env.BENCH.newUniqueId());
     const kind = (url.searchParams.get('engine') ?? 'do-sqlite') as Kind;
     if (url.pathname === '/point') return Response.json(await stub.point(kind));
-    if (url.pathname === '/capture') return Response.json(await captureRatio(env, kind, Number(url.searchParams.get('writes') ?? 1500)));
+    if (url.pathname === '/capture') return Response.json(await captureRatio(env, kind, Number(url.searchParams.get('writes') ?? 1500), url.searchParams.get('durable') === '1'));
     if (url.pathname === '/coldstart') return Response.json(await stub.coldStart(url.searchParams.get('mode') !== 'fresh'));
     if (url.pathname === '/coldstart-data') return Response.json(await stub.coldStartWithData(Number(url.searchParams.get('mb') ?? 8)));
     return new Response('not found', { status: 404 });
