@@ -1,9 +1,9 @@
 // `live(sql, params, cb)`: a local query re-run whenever the replica applies a change to a
 // table it reads (or any schema change). Runs never overlap; changes that arrive during a run
 // cause one more run after it, so the last call always sees the latest state.
+import { tablesIn } from '../engines/dialect/ast.js';
 import { parseOne } from '../engines/dialect/parse.js';
 import type { ResultSet, Row } from '../rpc/results.js';
-import { tablesIn } from '../router/planner/planner.js';
 import type { Applied } from './embedded-apply.js';
 
 export type LiveCallback = (rows: Row[], result: ResultSet) => unknown;

@@ -19,7 +19,8 @@ import { chooseRoute, Scope, tableRouting, type TableRouting } from './route.js'
 import { MemorySchema, type SchemaInfo, type TableInfo } from './schema.js';
 import { passThrough, planMergedSelect, type RouteBase } from './select.js';
 import { drawSequences } from './sequences.js';
-import { isSubquery, walk } from './sql.js';
+import { isSubquery } from './sql.js';
+import { tablesIn, walk } from '../../engines/dialect/ast.js';
 
 export interface PlanContext {
   vschema: VSchema;
@@ -122,27 +123,6 @@ function planSelect(ast: SelectFromStatement, source: string, ks: KeyspaceVSchem
     }
   }
   return { kind: choice.kind, root: planMergedSelect(ast, source, base) };
-}
-
-/** Tables a statement names anywhere (CTE names excluded). */
-export function tablesIn(ast: unknown): string[] {
-  const ctes = new Set<string>();
-  walk(ast, (n) => {
-    if (n.type === 'with') for (const b of n.bind as { alias: { name: string } }[]) ctes.add(b.alias.name);
-    if (n.type === 'with recursive') ctes.add((n.alias as { name: string }).name);
-  });
-  const out = new Set<string>();
-  walk(ast, (n) => {
-    if (n.type === 'table' && n.name && typeof n.name === 'object') {
-      const name = (n.name as { name: string }).name;
-      if (!ctes.has(name)) out.add(name);
-    }
-  });
-  const s = ast as Statement;
-  if (s.type === 'insert') out.add(s.into.name);
-  if (s.type === 'update') out.add(s.table.name);
-  if (s.type === 'delete') out.add(s.from.name);
-  return [...out];
 }
 
 /** A subquery over a sharded table would see one shard's rows only: refused (top-level FROM aside). */

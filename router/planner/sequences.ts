@@ -9,7 +9,8 @@ import { toSql, type CreateColumnDef, type CreateSequenceStatement, type CreateT
 import { VitessError } from '../../rpc/errors.js';
 import type { SqlValue } from '../../rpc/values.js';
 import type { SchemaInfo } from './schema.js';
-import { mapTree, maxParam, renderStatement, walk } from './sql.js';
+import { mapTree, maxParam, renderStatement } from './sql.js';
+import { walk } from '../../engines/dialect/ast.js';
 
 /** Ids drawn before an INSERT runs: parameter `first + i` (0-based) takes the next id of `from[i]`. */
 export interface SequenceDraw {

@@ -4,6 +4,7 @@
  */
 import { toSql, type Expr, type ExprCall, type PGNode, type SelectedColumn, type Statement } from 'pgsql-ast-parser';
 import { canonicalNumeric, normalizeInt } from '../../rpc/values.js';
+import { walk } from '../../engines/dialect/ast.js';
 import type { ValueSource } from './plan.js';
 
 type Node = Record<string, unknown>;
@@ -19,16 +20,6 @@ export function mapTree<T>(node: T, fn: (n: Node) => unknown): T {
   const out: Node = {};
   for (const [k, v] of Object.entries(node as Node)) out[k] = k === '_location' ? v : mapTree(v, fn);
   return out as T;
-}
-
-/** Visits every node; `fn` returning false skips the node's children. */
-export function walk(node: unknown, fn: (n: Node) => boolean | void): void {
-  if (Array.isArray(node)) {
-    for (const x of node) walk(x, fn);
-  } else if (node && typeof node === 'object') {
-    if (fn(node as Node) === false) return;
-    for (const [k, v] of Object.entries(node as Node)) if (k !== '_location') walk(v, fn);
-  }
 }
 
 const textOf = (n: PGNode, source: string): string | undefined =>
