@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bypass, delay, http, HttpResponse, passthrough } from 'msw';
+import { http, HttpResponse, passthrough } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, VitessError, type VitessClient } from '../../client/index.js';
@@ -31,6 +31,7 @@ import type { Row } from '../../rpc/results.js';
 import { rowFromWire, rowToWire, type SqlValue } from '../../rpc/values.js';
 import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
 import { rng } from '../support/rng.js';
+import { streamFaults, type StreamFault } from '../support/stream-faults.js';
 
 const VSCHEMA = {
   keyspaces: [
@@ -251,33 +252,10 @@ describe.concurrent('embedded replicas in Node (keyspace main)', () => {
   it.sequential('its stream survives 503s, resets, lost answers and slow answers, and converges', async () => {
     const c = client('main');
     await c.execute('CREATE TABLE IF NOT EXISTS kv (id BIGINT PRIMARY KEY, v INT)');
-    const faults = ['503', 'reset', 'lost', 'slow', '503', 'lost', 'reset', 'slow', 'lost', '503'];
-    const applied: string[] = [];
-    let pages = 0;
+    const faults: StreamFault[] = ['503', 'reset', 'lost', 'slow', '503', 'lost', 'reset', 'slow', 'lost', '503'];
     let armed = false; // once the replica has copied: faults hit its stream loop
-    mock.resetHandlers(); // the handlers act only on requests this test tags: other groups pass through
-    mock.use(http.post(`${w.url}/rpc`, async ({ request: r }) => {
-      const request = r as unknown as Request;
-      if (!armed || !request.headers.get('x-test-faults')) return passthrough();
-      const body = await request.clone().text();
-      // Every other stream page fails while faults are due.
-      if (!body.includes('"changes"') || pages++ % 2 === 0 || !faults.length) return passthrough();
-      const fault = faults.shift()!;
-      applied.push(fault);
-      switch (fault) {
-        case '503': return new HttpResponse('overloaded', { status: 503 });
-        case 'reset': return HttpResponse.error();
-        case 'lost': {
-          await fetch(bypass(request)); // VTGate answers the page; the answer never arrives
-          return HttpResponse.error();
-        }
-        default: {
-          const res = await fetch(bypass(request));
-          await delay(5_000); // past the client's deadline
-          return res;
-        }
-      }
-    }));
+    mock.resetHandlers(); // the handler acts only on requests this test tags: other groups pass through
+    const { applied } = streamFaults(mock, w.url, faults, { only: (r) => armed && !!r.headers.get('x-test-faults'), slowMs: 5_000 });
     const tagged = (input: string, init: RequestInit) => {
       const headers = new Headers(init?.headers);
       headers.set('x-test-faults', '1');

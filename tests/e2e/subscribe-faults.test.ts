@@ -6,13 +6,14 @@
  * The stream retries from the last page's position: the events are still exactly the shards'
  * logs, each once, in per-shard order.
  */
-import { bypass, delay, http, HttpResponse, passthrough, ws } from 'msw';
+import { http, HttpResponse, ws } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type ChangeEvent, type ClientOptions, type VitessClient } from '../../client/index.js';
 import { completeLsn, decodePosition } from '../../rpc/position.js';
 import { rowToWire, type SqlValue } from '../../rpc/values.js';
 import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
+import { streamFaults, type StreamFault } from '../support/stream-faults.js';
 
 const SHARDS = ['-40', '40-80', '80-c0', 'c0-'];
 const VSCHEMA = { keyspaces: [{ name: 'main', engine: 'sqlite', shards: SHARDS }] };
@@ -101,31 +102,8 @@ const covers = (position: string, head: Record<string, number>): boolean => {
 
 describe('HTTP batch faults', () => {
   it('a stream survives 503s, resets, lost answers and slow answers, and resumes exactly', async () => {
-    const faults = ['503', 'reset', 'lost', 'slow', '503', 'lost', 'reset', 'slow', 'lost', '503', 'slow', 'reset'];
-    const applied: string[] = [];
-    let pageRequests = 0;
-    mock.use(http.post(`${w.url}/rpc`, async ({ request: r }) => {
-      const request = r as unknown as Request;
-      const body = await request.clone().text();
-      if (!body.includes('"changes"')) return passthrough();
-      // Every other page request fails, once each fault is due.
-      if (pageRequests++ % 2 === 0 || !faults.length) return passthrough();
-      const fault = faults.shift()!;
-      applied.push(fault);
-      switch (fault) {
-        case '503': return new HttpResponse('overloaded', { status: 503 });
-        case 'reset': return HttpResponse.error();
-        case 'lost': {
-          await fetch(bypass(request)); // the gateway answers the page; the answer never arrives
-          return HttpResponse.error();
-        }
-        default: {
-          const res = await fetch(bypass(request));
-          await delay(2_000); // past the client's deadline
-          return res;
-        }
-      }
-    }));
+    const faults: StreamFault[] = ['503', 'reset', 'lost', 'slow', '503', 'lost', 'reset', 'slow', 'lost', '503', 'slow', 'reset'];
+    const { applied } = streamFaults(mock, w.url, faults, { slowMs: 2_000 });
     const c = client({ timeoutMs: 1_500 });
     const got: ChangeEvent[] = [];
     const sub = await c.subscribe({ from: 'beginning', tables: ['items'], pageSize: 15, waitMs: 100 }, (ev) => { got.push(ev); });
