@@ -4,8 +4,8 @@
 //   1. bootstrap of ROWS rows into an embedded replica (libsql file, PGlite data directory) vs a
 //      raw local insert of the same rows into a fresh database of the same engine, two ways:
 //      with the engine's own driver (multi-row INSERTs of NATIVE_ROWS rows, one transaction per
-//      5,000 rows), and through the project's StorageEngine with the statements the replica
-//      itself may use (multi-row INSERTs under 100 parameters, one transaction per 5,000 rows);
+//      5,000 rows), and through the project's StorageEngine with multi-row INSERTs under 100
+//      parameters (one transaction per 5,000 rows; the copy's statements before `loadRows`);
 //   2. a write through VTGate → visible in an embedded replica (its `waitFor` of the write's
 //      bookmark answers), p50/p99, from the write's result and from its start.
 // Run alone with `node_modules/.bin/node bench/embedded.mjs` (after `npm run build`).
@@ -176,7 +176,8 @@ database is timed in neither. Compared with two raw local inserts of
 the same rows into a fresh database of the same engine, ${fmt(RAW_TX_ROWS)} rows per transaction:
 *native*, the engine's own driver (\`@libsql/client\` batch, PGlite transaction) with multi-row
 INSERTs of ${fmt(NATIVE_ROWS)} rows; *engine*, through the project's StorageEngine with multi-row INSERTs
-under its 100-parameter limit (33 rows), the statements the replica itself can send. Target:
+under its 100-parameter limit (33 rows), what a replica on DO SQLite sends (libsql and PGlite
+replicas load pages through the engine's bulk \`loadRows\`). Target:
 bootstrap ≤ 1.5× the raw insert.
 
 ${table(['engine', 'native insert ms', 'engine insert ms', 'bootstrap ms', 'snapshot pages', 'bootstrap / native', 'bootstrap / engine'],

@@ -1,5 +1,5 @@
 import type { Change } from '../rpc/changes.js';
-import type { ResultSet, Statement } from '../rpc/results.js';
+import type { ResultSet, Row, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 
 export type EngineKind = 'do-sqlite' | 'libsql' | 'pglite';
@@ -57,5 +57,12 @@ export interface StorageEngine extends Executor {
    * Requires capture.
    */
   prepare(fn: (tx: Executor) => Promise<void>): Promise<Change[]>;
+  /**
+   * Upserts `rows` (each with the first row's columns) into `table` in one transaction: a row
+   * whose primary key is already there overwrites it. Values are stored as a parameterized
+   * INSERT stores them. A bulk path for a replica's copy, on the engines that run in-process;
+   * elsewhere the caller sends multi-row upserts.
+   */
+  loadRows?(table: string, primaryKey: string[], rows: Row[]): Promise<void>;
   close(): Promise<void>;
 }

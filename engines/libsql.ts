@@ -1,6 +1,6 @@
 import { createClient, type Client, type ResultSet as LibsqlResult, type Transaction } from '@libsql/client';
 import type { Change } from '../rpc/changes.js';
-import type { ResultSet, Statement } from '../rpc/results.js';
+import type { ResultSet, Row, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import type { CatalogColumn } from './dialect/sqlite.js';
 import { columnsFromRows, COLUMNS_SQL, decodeChanges, DRAIN_SQL, primaryKeyOf, RECORD_DDL_SQL, SETUP_SQL, TABLES_SQL, triggerSql, type ColumnInfo } from './capture-sqlite.js';
@@ -9,6 +9,7 @@ import { checkBatchSize, checkTableName, isInternalTable } from './limits.js';
 import { Mutex } from './mutex.js';
 import { CATALOG_SQL, catalogFromRows, prepareSqlite, sqliteResult } from './sqlite-codec.js';
 import { sqliteError } from './sqlite-errors.js';
+import { loadStatements } from './sqlite-load.js';
 import { TransactionHandle } from './transaction.js';
 
 /** libsql rows are array-like objects; the codec takes plain arrays. */
@@ -153,6 +154,20 @@ export class LibsqlEngine implements StorageEngine {
 
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
     return this.lock.run(() => this.inTransaction((t) => TransactionHandle.run({ query: (sql, params) => this.run(t, sql, params) }, fn)));
+  }
+
+  loadRows(table: string, primaryKey: string[], rows: Row[]): Promise<void> {
+    if (!rows.length) return Promise.resolve();
+    return this.lock.run(() => this.inTransaction(async (tx) => {
+      try {
+        this.catalog ??= catalogFromRows(rawRows(await tx.execute(CATALOG_SQL)));
+        const statements = loadStatements(table, primaryKey, rows, this.catalog.get(table));
+        this.wrote = true;
+        for (const s of statements) await tx.execute({ sql: s.sql, args: s.args as never });
+      } catch (e) {
+        throw sqliteError(e);
+      }
+    }));
   }
 
   prepare(fn: (tx: Executor) => Promise<void>): Promise<Change[]> {

@@ -8,6 +8,7 @@ import type { BatchOptions, CaptureSink, Executor, StorageEngine, TableInfo } fr
 import { Mutex } from './mutex.js';
 import { checkBatchSize, checkStatementSize, checkValueSize, LIMITS, refuseTransactionControl } from './limits.js';
 import { pgError } from './pg-errors.js';
+import { COLUMN_TYPES_SQL, columnTypesParams, jsonUpserts } from './pglite-load.js';
 import { TransactionHandle } from './transaction.js';
 
 /** Postgres type OIDs → the engine-neutral type. */
@@ -180,6 +181,15 @@ export class PgliteEngine implements StorageEngine {
 
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
     return this.unit((on) => TransactionHandle.run({ query: (sql, params) => this.run(on, sql, params) }, fn), true);
+  }
+
+  loadRows(table: string, primaryKey: string[], rows: Row[]): Promise<void> {
+    if (!rows.length) return Promise.resolve();
+    return this.unit(async (on) => {
+      // A missing table fails here, as Postgres names it.
+      const types = new Map((await this.run(on, COLUMN_TYPES_SQL, columnTypesParams(table))).rows.map((x) => [String(x.name), String(x.type)]));
+      for (const s of jsonUpserts(table, primaryKey, rows, types)) await this.run(on, s.sql, s.params);
+    }, true);
   }
 
   prepare(fn: (tx: Executor) => Promise<void>): Promise<Change[]> {

@@ -11,14 +11,16 @@ export type SqliteFlavor = 'libsql' | 'do';
 const encoder = new TextEncoder();
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
-function bindOne(v: SqlValue | undefined, flavor: SqliteFlavor, index: number): unknown {
+/** One parameter as the driver takes it (`index` names it in errors). */
+export function bindOne(v: SqlValue | undefined, flavor: SqliteFlavor, index: number): unknown {
   if (v === undefined) throw new VitessError('INVALID', `no value bound for parameter $${index + 1}`);
   if (v === null) return v;
   // libsql binds every JS number as a REAL; whole numbers go as integers, as Postgres would take them.
   if (typeof v === 'number') return flavor === 'libsql' && Number.isSafeInteger(v) ? BigInt(v) : v;
   if (typeof v === 'boolean') return v ? 1 : 0;
   if (typeof v === 'string') {
-    checkValueSize(encoder.encode(v).length, index);
+    // A UTF-16 unit is at most 3 bytes of UTF-8: only a long string needs encoding to measure.
+    if (v.length * 3 > LIMITS.valueBytes) checkValueSize(encoder.encode(v).length, index);
     return v;
   }
   // Out of the safe range DO SQLite would round a number; as text, INTEGER affinity stores it exactly.

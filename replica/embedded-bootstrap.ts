@@ -13,7 +13,7 @@ import { completeLsn, decodePosition, encodePosition } from '../rpc/position.js'
 import type { ChangesPage, ChangesRequest, ShardSchema, SnapshotRequest } from '../rpc/protocol.js';
 import type { SqlValue } from '../rpc/values.js';
 import { applyUnits, type PrimaryKeys } from './embedded-apply.js';
-import { ColumnTypes, loadPage } from './embedded-pages.js';
+import { loadPage } from './embedded-pages.js';
 import { Sequencer } from './embedded-sequencer.js';
 import { writeState, type ReplicaScope } from './embedded-state.js';
 
@@ -83,7 +83,7 @@ async function copyOnce(db: StorageEngine, keys: PrimaryKeys, source: CopySource
   const pageRows = Math.min(5_000, Math.max(1, opts.pageRows ?? 2_000));
   // Shards are copied side by side, each in its own page order with its own catch-up: while one
   // page loads (the engine runs one local transaction at a time), the others' pages travel.
-  const run: CopyRun = { db, keys, types: new ColumnTypes(db), source, scope, opts, tables: copied, pageRows, lsns, stop: { reason: undefined } };
+  const run: CopyRun = { db, keys, source, scope, opts, tables: copied, pageRows, lsns, stop: { reason: undefined } };
   const results = await Promise.allSettled(shards.map((shard) => copyShard(run, shard)));
   const failed = results.find((r) => r.status === 'rejected');
   if (failed) throw run.stop.reason ?? (failed as PromiseRejectedResult).reason;
@@ -94,7 +94,6 @@ async function copyOnce(db: StorageEngine, keys: PrimaryKeys, source: CopySource
 interface CopyRun {
   db: StorageEngine;
   keys: PrimaryKeys;
-  types: ColumnTypes;
   source: CopySource;
   scope: ReplicaScope;
   opts: CopyOptions;
@@ -108,7 +107,7 @@ interface CopyRun {
 
 /** Every table of one shard, page after page; gives up as soon as another shard's copy failed. */
 async function copyShard(run: CopyRun, shard: string): Promise<void> {
-  const { db, keys, types, source, scope, opts, tables, pageRows, lsns, stop } = run;
+  const { db, keys, source, scope, opts, tables, pageRows, lsns, stop } = run;
   try {
     for (const { name, primaryKey } of tables) {
       const fetchPage = (afterKey: SqlValue[] | null) => source.snapshot({ shard, table: name, afterKey, limit: pageRows, ...(scope.keyRange !== undefined && { keyRange: scope.keyRange }) })
@@ -124,7 +123,7 @@ async function copyShard(run: CopyRun, shard: string): Promise<void> {
         next = page.nextKey ? fetchPage(page.nextKey) : undefined;
         next?.catch(() => undefined);
         if (page.lsn > lsns[shard]!) lsns[shard] = await catchUp(db, keys, source, scope, shard, lsns, page.lsn);
-        await loadPage(db, types, name, primaryKey, page.rows);
+        await loadPage(db, name, primaryKey, page.rows);
         opts.onPage?.(page.rows.length);
       }
     }

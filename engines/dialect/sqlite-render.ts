@@ -435,14 +435,8 @@ export class SqliteRenderer {
 
   // ---- DML ----------------------------------------------------------------------------------
 
-  /** Wraps a value written to a typed column so storage stays canonical (and CHECKs can catch junk). */
   storeAs(type: SqlType, v: Typed): string {
-    switch (type) {
-      case 'timestamp': case 'timestamptz': return `coalesce(strftime(${TIMESTAMP_FORMAT}, ${v.sql}), ${v.sql})`;
-      case 'date': return `coalesce(date(${v.sql}), ${v.sql})`;
-      case 'uuid': return `lower(${v.sql})`;
-      default: return v.sql;
-    }
+    return storeAs(type, v.sql);
   }
 
   private targetTable(name: QName & { alias?: string }, scope: Scope): CatalogColumn[] | undefined {
@@ -544,4 +538,14 @@ export function outputName(e: Expr): string {
 
 export function describe(node: Expr | Statement): string {
   return node.type.toUpperCase();
+}
+
+/** Wraps a value written to a typed column so storage stays canonical (and CHECKs can catch junk). */
+export function storeAs(type: SqlType, sql: string): string {
+  switch (type) {
+    case 'timestamp': case 'timestamptz': return `coalesce(strftime(${TIMESTAMP_FORMAT}, ${sql}), ${sql})`;
+    case 'date': return `coalesce(date(${sql}), ${sql})`;
+    case 'uuid': return `lower(${sql})`;
+    default: return sql;
+  }
 }
