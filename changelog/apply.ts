@@ -5,24 +5,21 @@ import { LIMITS } from '../engines/limits.js';
 import type { Change, LogRecord } from '../rpc/changes.js';
 import { VitessError } from '../rpc/errors.js';
 import type { Statement } from '../rpc/results.js';
+import { quoteIdent, upsertClause } from '../engines/dialect/sql-text.js';
 
-const q = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
 /** The statements that make one change happen, by primary key: upsert or delete. */
 export function changeStatements(c: Change): Statement[] {
   if ('ddl' in c) return [{ sql: c.ddl }];
   const keyCols = Object.keys(c.key);
-  const where = keyCols.map((k, i) => `${q(k)} = $${i + 1}`).join(' AND ');
-  const del = (): Statement => ({ sql: `DELETE FROM ${q(c.table)} WHERE ${where}`, params: Object.values(c.key) });
+  const where = keyCols.map((k, i) => `${quoteIdent(k)} = $${i + 1}`).join(' AND ');
+  const del = (): Statement => ({ sql: `DELETE FROM ${quoteIdent(c.table)} WHERE ${where}`, params: Object.values(c.key) });
   if (c.op === 'delete') return [del()];
   const row = c.row!;
   const cols = Object.keys(row);
-  const updates = cols.filter((k) => !keyCols.includes(k));
-  const conflict = updates.length
-    ? `ON CONFLICT (${keyCols.map(q).join(', ')}) DO UPDATE SET ${updates.map((k) => `${q(k)} = EXCLUDED.${q(k)}`).join(', ')}`
-    : 'ON CONFLICT DO NOTHING';
+  const conflict = upsertClause(keyCols, cols);
   const upsert: Statement = {
-    sql: `INSERT INTO ${q(c.table)} (${cols.map(q).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')}) ${conflict}`,
+    sql: `INSERT INTO ${quoteIdent(c.table)} (${cols.map(quoteIdent).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')}) ${conflict}`,
     params: Object.values(row),
   };
   // An update that moved the key removes the row under its old key first.

@@ -8,6 +8,7 @@ import { consistentHashId, hashId } from '../rpc/keyspace/hash.js';
 import { inRange, parseKeyRange } from '../rpc/keyspace/keyrange.js';
 import type { Row } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
+import { quoteIdent } from '../engines/dialect/sql-text.js';
 
 export interface SnapshotPage {
   table: string;
@@ -25,7 +26,6 @@ export interface KeyRangeFilter {
   range: string;
 }
 
-const q = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
 /**
  * One page of `table`. With a key-range filter the page holds only the rows in the range (maybe
@@ -37,9 +37,9 @@ export async function snapshotPage(db: StorageEngine, table: string, afterKey: S
   const info = (await db.tables()).find((t) => t.name === table);
   if (!info) throw new VitessError('NOT_FOUND', `table "${table}" does not exist`, { table });
   const pk = info.primaryKey;
-  const cols = pk.map(q).join(', ');
+  const cols = pk.map(quoteIdent).join(', ');
   const after = afterKey ? `WHERE (${cols}) > (${pk.map((_, i) => `$${i + 1}`).join(', ')})` : '';
-  const sql = `SELECT * FROM ${q(table)} ${after} ORDER BY ${cols} LIMIT ${Math.max(1, Math.min(limit, 5000))}`;
+  const sql = `SELECT * FROM ${quoteIdent(table)} ${after} ORDER BY ${cols} LIMIT ${Math.max(1, Math.min(limit, 5000))}`;
   const rows = (await db.query(sql, afterKey ?? [])).rows;
   if (filter && rows.length && !(filter.column in rows[0]!)) {
     throw new VitessError('NOT_FOUND', `column "${filter.column}" does not exist in table "${table}"`, { table, columns: [filter.column] });

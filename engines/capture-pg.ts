@@ -12,6 +12,7 @@ import { VitessError } from '../rpc/errors.js';
 import type { Change } from '../rpc/changes.js';
 import type { Row } from '../rpc/results.js';
 import { canonicalNumeric, normalizeInt, type SqlValue } from '../rpc/values.js';
+import { quoteIdent } from './dialect/sql-text.js';
 
 export const CHANNEL = '_vt_capture';
 /** Set (locally) by prepare: changes go to _vt_changes, where the engine reads them before rolling back. */
@@ -68,7 +69,7 @@ export const RECORD_DDL_SQL = `SELECT _vt_emit('D' || $1::text)`;
 
 export function triggerSql(table: string, hasPk: boolean): string {
   if (!hasPk) throw new VitessError('INVALID', `table "${table}" has no primary key; a table needs one to be replicated`, { table });
-  return `CREATE TRIGGER _vt_cap AFTER INSERT OR UPDATE OR DELETE ON "${table.replace(/"/g, '""')}" FOR EACH ROW EXECUTE FUNCTION _vt_capture()`;
+  return `CREATE TRIGGER _vt_cap AFTER INSERT OR UPDATE OR DELETE ON ${quoteIdent(table)} FOR EACH ROW EXECUTE FUNCTION _vt_capture()`;
 }
 
 export interface PgTable {

@@ -9,7 +9,8 @@ import { VitessError } from '../rpc/errors.js';
 import type { Change, RowChange } from '../rpc/changes.js';
 import type { Row } from '../rpc/results.js';
 import { fromWire, type SqlType } from '../rpc/values.js';
-import { quoteIdent, quoteString } from './dialect/sqlite-render.js';
+import { quoteIdent } from './dialect/sql-text.js';
+import { quoteString } from './dialect/sqlite-render.js';
 import { typeFromSqliteDecl } from './dialect/types.js';
 import { decodeValue } from './sqlite-codec.js';
 

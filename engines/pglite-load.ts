@@ -7,8 +7,8 @@
 import { VitessError } from '../rpc/errors.js';
 import type { Row, Statement } from '../rpc/results.js';
 import { isJsonObject, type SqlValue } from '../rpc/values.js';
+import { quoteIdent, upsertClause } from './dialect/sql-text.js';
 
-const q = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
 /** Characters of JSON per statement: even all 3-byte UTF-8, under the engine's 2 MB per value. */
 const JSON_CHARS = 600_000;
@@ -17,7 +17,7 @@ const JSON_CHARS = 600_000;
 export const COLUMN_TYPES_SQL =
   'SELECT a.attname AS name, format_type(a.atttypid, NULL) AS type FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped';
 
-export const columnTypesParams = (table: string): SqlValue[] => [q(table)];
+export const columnTypesParams = (table: string): SqlValue[] => [quoteIdent(table)];
 
 const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
@@ -39,12 +39,9 @@ export function jsonUpserts(table: string, primaryKey: string[], rows: Row[], ty
   const cols = Object.keys(rows[0]!);
   const unknown = cols.find((c) => !types.has(c));
   if (unknown !== undefined) throw new VitessError('NOT_FOUND', `column ${unknown} of table "${table}" does not exist`, { table, columns: [unknown] });
-  const updates = cols.filter((c) => !primaryKey.includes(c));
-  const conflict = updates.length
-    ? `ON CONFLICT (${primaryKey.map(q).join(', ')}) DO UPDATE SET ${updates.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}`
-    : 'ON CONFLICT DO NOTHING';
+  const conflict = upsertClause(primaryKey, cols);
   const select = cols.map((c, i) => `(e->>${i})::${types.get(c)}`).join(', ');
-  const sql = `INSERT INTO ${q(table)} (${cols.map(q).join(', ')}) SELECT ${select} FROM json_array_elements($1::json) AS e ${conflict}`;
+  const sql = `INSERT INTO ${quoteIdent(table)} (${cols.map(quoteIdent).join(', ')}) SELECT ${select} FROM json_array_elements($1::json) AS e ${conflict}`;
   const out: Statement[] = [];
   let part: string[] = [];
   let chars = 0;

@@ -7,7 +7,8 @@
 import { VitessError } from '../rpc/errors.js';
 import type { Row } from '../rpc/results.js';
 import type { CatalogColumn } from './dialect/sqlite.js';
-import { quoteIdent, storeAs } from './dialect/sqlite-render.js';
+import { quoteIdent, upsertClause } from './dialect/sql-text.js';
+import { storeAs } from './dialect/sqlite-render.js';
 import { bindOne } from './sqlite-codec.js';
 
 /** SQLite's default SQLITE_MAX_VARIABLE_NUMBER (since 3.32), libsql's too. */
@@ -30,10 +31,7 @@ export function loadStatements(table: string, primaryKey: string[], rows: Row[],
     if (!col) throw new VitessError('NOT_FOUND', `column ${c} of table "${table}" does not exist`, { table, columns: [c] });
     return col.type;
   });
-  const updates = cols.filter((c) => !primaryKey.includes(c));
-  const conflict = updates.length
-    ? `ON CONFLICT (${primaryKey.map(quoteIdent).join(', ')}) DO UPDATE SET ${updates.map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`).join(', ')}`
-    : 'ON CONFLICT DO NOTHING';
+  const conflict = upsertClause(primaryKey, cols);
   const head = `INSERT INTO ${quoteIdent(table)} (${cols.map(quoteIdent).join(', ')}) VALUES `;
   const wrapped = types.map((t) => storeAs(t, '?'));
   const tuple = `(${wrapped.join(', ')})`;

@@ -16,6 +16,7 @@ import { DEFAULT_TX_TIMEOUT_MS, pullLoop, ROLLBACK_REQUESTED, type TxDriver } fr
 import { PgliteSnapshots } from './pglite-snapshots.js';
 import { PreparedStore } from './prepared.js';
 import { PushQueue } from './push-queue.js';
+import { quoteIdent } from '../engines/dialect/sql-text.js';
 
 /** A result as the tablet returns it: with the shard's LSN after the statement. */
 export type TabletResult = ResultSet & { lsn: number };
@@ -452,7 +453,7 @@ export class VTTablet extends DurableObject {
       const engine = await this.open(kind);
       return Promise.all((await engine.tables()).map(async (t) => ({
         ...t,
-        columns: (await engine.query(`SELECT * FROM "${t.name.replace(/"/g, '""')}" LIMIT 0`)).fields.map((f) => ({ name: f.name, type: f.type })),
+        columns: (await engine.query(`SELECT * FROM ${quoteIdent(t.name)} LIMIT 0`)).fields.map((f) => ({ name: f.name, type: f.type })),
       })));
     });
   }

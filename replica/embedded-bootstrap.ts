@@ -16,6 +16,7 @@ import { applyUnits, type PrimaryKeys } from './embedded-apply.js';
 import { loadPage } from './embedded-pages.js';
 import { Sequencer } from './embedded-sequencer.js';
 import { writeState, type ReplicaScope } from './embedded-state.js';
+import { quoteIdent } from '../engines/dialect/sql-text.js';
 
 /** The gateway calls a copy makes (a `VitessClient` has them). */
 export interface CopySource {
@@ -183,7 +184,7 @@ async function wipe(db: StorageEngine): Promise<void> {
   while (left.length) {
     const failed: string[] = [];
     let lastError: unknown;
-    for (const t of left) await db.query(`DROP TABLE "${t.replace(/"/g, '""')}"`).catch((e: unknown) => { failed.push(t); lastError = e; });
+    for (const t of left) await db.query(`DROP TABLE ${quoteIdent(t)}`).catch((e: unknown) => { failed.push(t); lastError = e; });
     if (failed.length === left.length) throw lastError;
     left = failed;
   }

@@ -19,6 +19,7 @@ import type { Statement } from '../results.js';
 import { toVitessError } from '../failure.js';
 import { clientFor, type ClientFlags } from './context.js';
 import { csvValue, jsonValue } from './values.js';
+import { quoteIdent } from '../../engines/dialect/sql-text.js';
 
 export interface LoadFlags extends ClientFlags {
   format?: string;
@@ -39,7 +40,7 @@ interface Read {
 const REQUEST_TIMEOUT_MS = 120_000;
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const ident = (name: string): string => (/^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`);
+const ident = (name: string): string => (/^[a-z_][a-z0-9_]*$/.test(name) ? name : quoteIdent(name));
 
 function positiveInt(text: string | undefined, dflt: number, flag: string): number {
   if (text === undefined) return dflt;

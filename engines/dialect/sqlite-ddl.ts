@@ -2,7 +2,8 @@ import type {
   AlterTableStatement, ColumnConstraint, CreateColumnDef, CreateIndexStatement, CreateTableStatement, TableConstraint,
 } from 'pgsql-ast-parser';
 import type { SqlType } from '../../rpc/values.js';
-import { quoteIdent, unsupported, type SqliteRenderer } from './sqlite-render.js';
+import { quoteIdent } from './sql-text.js';
+import { unsupported, type SqliteRenderer } from './sqlite-render.js';
 import { isSerial, pgTypeOf, sqliteDeclaredType, TIMESTAMP_FORMAT } from './types.js';
 
 /** CHECKs that keep typed text columns honest on SQLite, named `<table>_<column>_<type>`. */

@@ -5,6 +5,7 @@ import type {
 import { VitessError } from '../../rpc/errors.js';
 import type { SqlType } from '../../rpc/values.js';
 import { arithmeticType, FUNCTIONS, NOW_SQL, type Typed } from './functions.js';
+import { quoteIdent } from './sql-text.js';
 import type { Parsed } from './parse.js';
 import { pgTypeOf, TIMESTAMP_FORMAT } from './types.js';
 
@@ -41,7 +42,6 @@ export interface RenderedQuery {
   columns: CatalogColumn[];
 }
 
-export const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 export const quoteString = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 
 export function unsupported(construct: string, why = 'is not supported on SQLite engines'): VitessError {

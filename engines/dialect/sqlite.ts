@@ -2,7 +2,8 @@ import type { Statement } from 'pgsql-ast-parser';
 import type { SqlType } from '../../rpc/values.js';
 import { parseOne } from './parse.js';
 import { alterTable, createIndex, createTable } from './sqlite-ddl.js';
-import { quoteIdent, SqliteRenderer, unsupported, type Catalog, type RenderOptions } from './sqlite-render.js';
+import { quoteIdent } from './sql-text.js';
+import { SqliteRenderer, unsupported, type Catalog, type RenderOptions } from './sqlite-render.js';
 
 export type { Catalog, CatalogColumn, RenderOptions } from './sqlite-render.js';
 
