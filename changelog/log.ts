@@ -1,7 +1,15 @@
 // The shard's ordered change log, in the Durable Object's own SQLite: one record per committed
 // transaction, LSNs gap-free from 1. For a DO-SQLite primary it shares the database (and the
 // transaction) with the data; for PGlite it is what makes a commit durable.
+//
+// A record's changes are stored one of two ways. Appended from JS (PGlite, two-phase commits),
+// they are inline, as one JSON text. Captured in place (DO SQLite), the triggers already wrote
+// each change as a row of _vt_log_changes during the transaction, and `seal` closes the unit with
+// one header row holding the newest such row's seq: a record's changes are the rows after the
+// previous record's. A commit costs the user's statement and one insert, and nothing is decoded
+// until someone reads the record.
 import { isDdl, type Change, type LogRecord } from '../rpc/changes.js';
+import type { CapturedUnit } from '../engines/engine.js';
 import { VitessError } from '../rpc/errors.js';
 import { decodeChanges, encodeChanges } from './codec.js';
 
@@ -43,8 +51,15 @@ export interface Listener {
   ackedLsn: number;
 }
 
+/** Where a SQLite engine capturing in place has its triggers write (seq, change): see `seal`. */
+export const LOG_CHANGES_TABLE = '_vt_log_changes';
+
 const SCHEMA = [
-  `CREATE TABLE IF NOT EXISTS _vt_log (lsn INTEGER PRIMARY KEY, ts INTEGER NOT NULL, txid TEXT NOT NULL, changes TEXT NOT NULL)`,
+  // `changes` inline; or NULL, the record's changes being the rows of _vt_log_changes after the
+  // previous in-place record's last_seq (or the trim point's, see `sealedBefore`) up to its own.
+  `CREATE TABLE IF NOT EXISTS _vt_log (lsn INTEGER PRIMARY KEY, ts INTEGER NOT NULL, txid TEXT NOT NULL, changes TEXT, last_seq INTEGER)`,
+  // No AUTOINCREMENT (a write to sqlite_sequence per change): trim keeps the newest row, so seq never goes back.
+  `CREATE TABLE IF NOT EXISTS ${LOG_CHANGES_TABLE} (seq INTEGER PRIMARY KEY, change TEXT NOT NULL)`,
   // No index on txid: it would cost every commit a write at a random place, for the one lookup
   // by txid (hasTxid: a 2PC decision asked again), which can scan the retained log.
   `DROP INDEX IF EXISTS _vt_log_txid`,
@@ -54,11 +69,38 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS _vt_ddl (lsn INTEGER NOT NULL, seq INTEGER NOT NULL, ddl TEXT NOT NULL, PRIMARY KEY (lsn, seq))`,
 ];
 
+/**
+ * Records from ?1 on (at most ?2), each with its changes as one JSON array text: inline, or its
+ * rows of LOG_CHANGES_TABLE put together in SQL (one row per record leaves SQLite). The record
+ * before ?1 is read too, for the seq its changes start after; ?3 stands in when it was trimmed
+ * (or was inline: a log that began inline, before in-place capture, has no in-place rows then).
+ */
+const PULL_SQL = `WITH h AS (
+    SELECT lsn, ts, txid, changes, last_seq, lag(last_seq) OVER (ORDER BY lsn) AS prev
+    FROM _vt_log WHERE lsn >= ?1 - 1 ORDER BY lsn LIMIT ?2 + 1)
+  SELECT lsn, ts, txid, coalesce(changes, '[' || (
+    SELECT coalesce(group_concat(change, ',' ORDER BY seq), '') FROM ${LOG_CHANGES_TABLE} WHERE seq > coalesce(h.prev, ?3) AND seq <= h.last_seq) || ']')
+  FROM h WHERE lsn >= ?1 ORDER BY lsn LIMIT ?2`;
+
+/** A log written before changes could be captured in place: `changes` was NOT NULL. */
+const MIGRATE_V1 = [
+  `ALTER TABLE _vt_log RENAME TO _vt_log_v1`,
+  SCHEMA[0]!,
+  `INSERT INTO _vt_log (lsn, ts, txid, changes) SELECT lsn, ts, txid, changes FROM _vt_log_v1`,
+  `DROP TABLE _vt_log_v1`,
+];
+
+const ddlOf = (changes: Change[]): string[] => changes.filter(isDdl).map((c) => c.ddl);
+
 export class ChangeLog {
   private last: number;
   private first: number;
+  /** The record appended last, as values: pushing it to listeners needs no read. */
+  private recent: LogRecord | undefined;
 
   constructor(private readonly sql: SqlStorage) {
+    const columns = [...sql.exec(`SELECT name FROM pragma_table_info('_vt_log')`)].map((r) => r.name);
+    if (columns.length && !columns.includes('last_seq')) for (const s of MIGRATE_V1) sql.exec(s);
     for (const s of SCHEMA) sql.exec(s);
     this.last = this.storedLast();
     // After a trim the log may be empty; the first LSN still available is one past the trim point.
@@ -66,16 +108,23 @@ export class ChangeLog {
     if (this.meta('ddl_history') === undefined) {
       // A log written before the history was kept: rebuild it, unless records were trimmed.
       if (this.first === 1) {
-        for (const r of this.sql.exec(`SELECT lsn, changes FROM _vt_log WHERE changes LIKE '%"ddl"%' ORDER BY lsn`)) this.recordDdl(Number(r.lsn), decodeChanges(String(r.changes)));
+        for (const r of this.sql.exec(`SELECT lsn, changes FROM _vt_log WHERE changes LIKE '%"ddl"%' ORDER BY lsn`)) this.recordDdl(Number(r.lsn), ddlOf(decodeChanges(String(r.changes))));
       }
       this.setMeta('ddl_history', this.first === 1 ? 'complete' : 'partial');
     }
   }
 
-  private recordDdl(lsn: number, changes: Change[]): void {
-    changes.forEach((c, seq) => {
-      if (isDdl(c)) this.sql.exec(`INSERT OR REPLACE INTO _vt_ddl (lsn, seq, ddl) VALUES (?, ?, ?)`, lsn, seq, c.ddl);
-    });
+  private recordDdl(lsn: number, ddl: string[]): void {
+    ddl.forEach((statement, seq) => this.sql.exec(`INSERT OR REPLACE INTO _vt_ddl (lsn, seq, ddl) VALUES (?, ?, ?)`, lsn, seq, statement));
+  }
+
+  /**
+   * The newest change row held by a record before `lsn`: the newest in-place record's, or (all of
+   * them trimmed) what trim noted. Rows after it up to the record's own last_seq are its changes.
+   */
+  private sealedBefore(lsn: number): number {
+    const [prev] = [...this.sql.exec(`SELECT last_seq FROM _vt_log WHERE lsn < ? AND last_seq IS NOT NULL ORDER BY lsn DESC LIMIT 1`, lsn).raw()];
+    return Number(prev?.[0] ?? this.meta('trimmed_seq') ?? 0);
   }
 
   /**
@@ -113,15 +162,44 @@ export class ChangeLog {
   append(changes: Change[], txid: string, ts = Date.now()): LogRecord {
     const lsn = this.last + 1;
     this.sql.exec(`INSERT INTO _vt_log (lsn, ts, txid, changes) VALUES (?, ?, ?, ?)`, lsn, ts, txid, encodeChanges(changes));
-    this.recordDdl(lsn, changes);
+    this.recordDdl(lsn, ddlOf(changes));
     this.last = lsn;
-    return { lsn, ts, txid, changes };
+    this.recent = { lsn, ts, txid, changes };
+    return this.recent;
   }
 
-  /** Re-reads the LSNs from storage (after a rolled-back transaction that appended). */
+  /**
+   * Closes a unit whose changes triggers wrote into LOG_CHANGES_TABLE: one header row holding the
+   * newest row's seq (a statement without RETURNING, which would cost as much again). Call it only
+   * for a unit that changed a row or the schema. Synchronous and in the unit's transaction, like
+   * `append`. Rows left unsealed by a seal that failed are taken by the next.
+   */
+  seal(txid: string, ddl: string[], ts = Date.now()): number {
+    const lsn = this.last + 1;
+    this.sql.exec(`INSERT INTO _vt_log (lsn, ts, txid, last_seq) VALUES (?, ?, ?, (SELECT max(seq) FROM ${LOG_CHANGES_TABLE}))`, lsn, ts, txid);
+    this.recordDdl(lsn, ddl);
+    this.last = lsn;
+    this.recent = undefined;
+    return lsn;
+  }
+
+  /** Records a committed unit as capture handed it over (appended, or sealed in place); its LSN, if it changed anything. */
+  record(unit: CapturedUnit, txid: string): number | undefined {
+    if ('changes' in unit) return unit.changes.length ? this.append(unit.changes, txid).lsn : undefined;
+    return this.seal(txid, unit.inPlace.ddl);
+  }
+
+  /** The changes captured in place by the unit committing now (not sealed yet): what a prepare keeps. */
+  unsealed(): Change[] {
+    const rows = [...this.sql.exec(`SELECT change FROM ${LOG_CHANGES_TABLE} WHERE seq > ? ORDER BY seq`, this.sealedBefore(this.last + 1)).raw()];
+    return decodeChanges(`[${rows.map((r) => String(r[0])).join(',')}]`);
+  }
+
+  /** Re-reads the LSNs from storage (after a rolled-back transaction that appended or sealed). */
   reload(): void {
     this.last = this.storedLast();
     this.first = Number(this.meta('first_lsn') ?? 1);
+    this.recent = undefined;
   }
 
   /** Whether a transaction with this id is in the (retained) log: a decided 2PC commit. A scan (rare: a decision asked again). */
@@ -136,13 +214,14 @@ export class ChangeLog {
     }
     const maxRecords = Math.max(1, opts.maxRecords ?? 1000);
     const maxBytes = opts.maxBytes ?? 1024 * 1024;
+    if (fromLsn === this.last && this.recent?.lsn === fromLsn) return { records: [this.recent], lastLsn: this.last };
     const records: LogRecord[] = [];
     let bytes = 0;
-    for (const r of this.sql.exec(`SELECT lsn, ts, txid, changes FROM _vt_log WHERE lsn >= ? ORDER BY lsn LIMIT ?`, fromLsn, maxRecords)) {
-      const size = String(r.changes).length;
+    for (const [lsn, ts, txid, text] of this.sql.exec(PULL_SQL, fromLsn, maxRecords, Number(this.meta('trimmed_seq') ?? 0)).raw()) {
+      const size = String(text).length;
       if (records.length && bytes + size > maxBytes) break;
       bytes += size;
-      records.push({ lsn: Number(r.lsn), ts: Number(r.ts), txid: String(r.txid), changes: decodeChanges(String(r.changes)) });
+      records.push({ lsn: Number(lsn), ts: Number(ts), txid: String(txid), changes: decodeChanges(String(text)) });
     }
     return { records, lastLsn: this.last };
   }
@@ -180,7 +259,12 @@ export class ChangeLog {
     const hardFloor = this.last - policy.maxRecords + 1;
     const keepFrom = Math.max(hardFloor, Math.min(acked, byCount, byAge));
     if (keepFrom <= this.first) return this.first;
+    // The records' change rows go with them, except the newest row of all: seq must never go back.
+    const upTo = this.sealedBefore(keepFrom);
+    const newest = Number(this.sql.exec(`SELECT coalesce(max(seq), 0) AS seq FROM ${LOG_CHANGES_TABLE}`).one().seq);
+    this.sql.exec(`DELETE FROM ${LOG_CHANGES_TABLE} WHERE seq <= ?`, Math.min(upTo, newest - 1));
     this.sql.exec(`DELETE FROM _vt_log WHERE lsn < ?`, keepFrom);
+    this.setMeta('trimmed_seq', upTo);
     this.setMeta('first_lsn', keepFrom);
     this.setMeta('last_lsn', this.last);
     this.first = keepFrom;

@@ -2,7 +2,8 @@ import type { Change } from '../rpc/changes.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import type { CatalogColumn } from './dialect/sqlite.js';
-import { columnsFromRows, COLUMNS_SQL, decodeChanges, DRAIN_SQL, primaryKeyOf, RECORD_DDL_SQL, SETUP_SQL, TABLES_SQL, triggerSql, type ColumnInfo } from './capture-sqlite.js';
+import { LOG_CHANGES_TABLE } from '../changelog/log.js';
+import { columnsFromRows, COLUMNS_SQL, decodeChanges, primaryKeyOf, recordDdlSql, TABLES_SQL, triggerSql } from './capture-sqlite.js';
 import type { BatchOptions, CaptureSink, Executor, StorageEngine, TableInfo } from './engine.js';
 import { checkBatchSize, checkTableName, isInternalTable } from './limits.js';
 import { Mutex } from './mutex.js';
@@ -17,6 +18,9 @@ const ROLLED_BACK = Symbol('rolled back');
  * A Durable Object's own SQLite (`ctx.storage.sql`). It refuses BEGIN: atomic batches run in
  * `transactionSync`, interactive transactions in `ctx.storage.transaction`, which stays open
  * across awaits and rolls back when its closure throws (checked in workerd, DESIGN.md).
+ *
+ * Capture is in place: the triggers write into the change log's own table (a `ChangeLog` on the
+ * same storage creates it), and each unit ends by handing the sink `{ inPlace }` to seal.
  */
 export class DoSqliteEngine implements StorageEngine {
   readonly kind = 'do-sqlite';
@@ -24,9 +28,10 @@ export class DoSqliteEngine implements StorageEngine {
   // Other calls into the same DO wait on the input gate; this covers overlapping calls in one request.
   private readonly lock = new Mutex();
   private sink: CaptureSink | undefined;
-  private readonly captured = new Map<string, ColumnInfo[]>();
-  /** A statement that can fire triggers ran since the last drain (a SELECT cannot, on SQLite). */
+  /** The unit now running changed a row or the schema (so it may have captured changes). */
   private wrote = false;
+  /** DDL statements the unit now running executed, in order. */
+  private ddl: string[] = [];
 
   constructor(private readonly storage: DurableObjectStorage) {}
 
@@ -34,42 +39,44 @@ export class DoSqliteEngine implements StorageEngine {
     return [...this.storage.sql.exec(sql, ...args).raw()];
   }
 
+  private run(sql: string, args: unknown[]): { raw: unknown[][]; columns: string[] } {
+    const cursor = this.storage.sql.exec(sql, ...(args as SqlStorageValue[]));
+    return { raw: [...cursor.raw()], columns: cursor.columnNames };
+  }
+
   /** (Re)installs capture triggers on every user table: after any DDL, columns or names may have changed. */
   private installTriggers(): void {
-    this.captured.clear();
     for (const [name] of this.exec(TABLES_SQL)) {
       const table = String(name);
       if (isInternalTable(table)) continue;
-      const columns = columnsFromRows(this.exec(COLUMNS_SQL, table));
-      for (const stmt of triggerSql(table, columns)) this.exec(stmt);
-      this.captured.set(table, columns);
+      for (const stmt of triggerSql(table, columnsFromRows(this.exec(COLUMNS_SQL, table)), LOG_CHANGES_TABLE)) this.exec(stmt);
     }
   }
 
-  /** Takes the captured changes out of _vt_capture; runs inside the unit's transaction. */
-  private drain(): Change[] {
-    if (!this.wrote) return [];
+  /** Starts a unit: nothing captured yet (a unit that failed before its end left its marks). */
+  private begin(): void {
     this.wrote = false;
-    const rows = this.exec(DRAIN_SQL);
-    if (!rows.length) return [];
-    return decodeChanges(rows, (t) => this.captured.get(t) ?? []);
+    this.ddl = [];
   }
 
-  /** Drains captured changes to the sink; runs inside the unit's transaction. */
+  /** Ends a unit inside its transaction: the sink seals what the triggers captured. */
   private flush(): void {
-    if (!this.sink) return;
-    const changes = this.drain();
-    if (changes.length) this.sink(changes);
+    if (this.sink && this.wrote) this.sink({ inPlace: { ddl: this.ddl } });
+    this.begin();
   }
 
-  /** One unit of work: with capture on, a transaction that ends by draining its changes. */
+  /**
+   * One statement as a unit of work, sealed by the next statement. No savepoint: inside a
+   * savepoint SQLite makes each of these statements several times dearer, and the DO commits
+   * every write of one synchronous turn in one transaction anyway, so a crash cannot separate
+   * the statement from its seal. A failed statement leaves nothing (SQLite undoes it, triggers
+   * included). Should the seal itself fail, the rows stay unsealed and go into the next record.
+   */
   private unit<T>(fn: () => T): T {
-    if (!this.sink) return fn();
-    return this.storage.transactionSync(() => {
-      const out = fn();
-      this.flush();
-      return out;
-    });
+    this.begin();
+    const out = fn();
+    this.flush();
+    return out;
   }
 
   async tables(): Promise<TableInfo[]> {
@@ -79,10 +86,7 @@ export class DoSqliteEngine implements StorageEngine {
 
   async enableCapture(sink: CaptureSink): Promise<void> {
     await this.lock.run(async () => {
-      this.storage.transactionSync(() => {
-        this.exec(SETUP_SQL);
-        this.installTriggers();
-      });
+      this.storage.transactionSync(() => this.installTriggers());
       this.sink = sink;
     });
   }
@@ -91,21 +95,26 @@ export class DoSqliteEngine implements StorageEngine {
     try {
       this.catalog ??= catalogFromRows([...this.storage.sql.exec(CATALOG_SQL).raw()]);
       const { stmt, args } = prepareSqlite(sql, params, this.catalog, 'do');
-      // On a captured shard a reserved name would go unreplicated or clash with the engine's tables.
-      if (this.sink && stmt.ddl && stmt.table) checkTableName(stmt.table);
-      if (stmt.table) this.wrote = true;
-      const cursor = this.storage.sql.exec(stmt.sql, ...(args as SqlStorageValue[]));
-      const raw = [...cursor.raw()];
-      const columns = cursor.columnNames;
+      // On a captured shard a reserved name would go unreplicated, clash with the engine's tables,
+      // or (written to) corrupt the change log.
+      if (this.sink && stmt.table) checkTableName(stmt.table);
+      // A schema change and the triggers and record that follow it are one (DO SQLite DDL is transactional).
+      const { raw, columns } = stmt.ddl && this.sink ? this.storage.transactionSync(() => {
+        const out = this.run(stmt.sql, args);
+        this.installTriggers();
+        this.exec(recordDdlSql(LOG_CHANGES_TABLE), sql);
+        return out;
+      }) : this.run(stmt.sql, args);
       if (stmt.ddl) {
         this.catalog = undefined;
         if (this.sink) {
-          this.installTriggers();
-          this.exec(RECORD_DDL_SQL, sql);
+          this.ddl.push(sql);
+          this.wrote = true;
         }
       }
       // rowsWritten counts index writes too; changes() is the row count Postgres reports.
       const changes = stmt.table && !stmt.ddl ? Number(this.storage.sql.exec('SELECT changes()').one()['changes()']) : 0;
+      if (changes) this.wrote = true;
       return sqliteResult(stmt, columns, raw, changes);
     } catch (e) {
       throw sqliteError(e);
@@ -126,6 +135,7 @@ export class DoSqliteEngine implements StorageEngine {
       if (!opts.atomic) return statements.map((s) => this.unit(() => this.runSync(s.sql, s.params)));
       try {
         return this.storage.transactionSync(() => {
+          this.begin();
           const out = statements.map((s) => this.runSync(s.sql, s.params));
           this.flush();
           return out;
@@ -142,6 +152,7 @@ export class DoSqliteEngine implements StorageEngine {
     return this.lock.run(async () => {
       try {
         return await this.storage.transaction(async () => {
+          this.begin();
           const out = await TransactionHandle.run(tx, fn);
           this.flush();
           return out;
@@ -158,8 +169,11 @@ export class DoSqliteEngine implements StorageEngine {
     return this.lock.run(async () => {
       let changes: Change[] = [];
       await this.storage.transaction(async () => {
+        this.begin();
+        const [[before]] = this.exec(`SELECT coalesce(max(seq), 0) FROM ${LOG_CHANGES_TABLE}`) as [[number]];
         await TransactionHandle.run(tx, fn);
-        changes = this.drain();
+        changes = decodeChanges(this.exec(`SELECT seq, change FROM ${LOG_CHANGES_TABLE} WHERE seq > ?`, before));
+        this.begin();
         throw ROLLED_BACK;
       }).catch((e: unknown) => {
         this.catalog = undefined;

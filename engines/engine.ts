@@ -11,12 +11,20 @@ export interface Executor {
 }
 
 /**
- * Receives the changes of each committed unit of work (a statement, an atomic batch, a
- * transaction), in commit order. SQLite engines call it inside the transaction, so what it
- * writes to the same database commits or rolls back with the data; PGlite calls it right after
- * its commit, under the engine's lock. A sink that throws inside the transaction aborts it.
+ * A committed unit of work (a statement, an atomic batch, a transaction) as capture hands it
+ * over: its changes as values; or, on DO SQLite, whose triggers write straight into the log's
+ * change table (`changelog/log.ts`, the log shares the database), only the DDL it ran, and the
+ * sink seals the rows captured since the last unit into the unit's record.
  */
-export type CaptureSink = (changes: Change[]) => void;
+export type CapturedUnit = { changes: Change[] } | { inPlace: { ddl: string[] } };
+
+/**
+ * Receives each committed unit of work that changed something, in commit order. SQLite engines
+ * call it inside the transaction, so what it writes to the same database commits or rolls back
+ * with the data; PGlite calls it right after its commit, under the engine's lock. A sink that
+ * throws inside the transaction aborts it.
+ */
+export type CaptureSink = (unit: CapturedUnit) => void;
 
 export interface TableInfo {
   name: string;

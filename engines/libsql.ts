@@ -3,7 +3,7 @@ import type { Change } from '../rpc/changes.js';
 import type { ResultSet, Row, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import type { CatalogColumn } from './dialect/sqlite.js';
-import { columnsFromRows, COLUMNS_SQL, decodeChanges, DRAIN_SQL, primaryKeyOf, RECORD_DDL_SQL, SETUP_SQL, TABLES_SQL, triggerSql, type ColumnInfo } from './capture-sqlite.js';
+import { CAPTURE_TABLE, columnsFromRows, COLUMNS_SQL, decodeChanges, DRAIN_SQL, primaryKeyOf, recordDdlSql, SETUP_SQL, TABLES_SQL, triggerSql } from './capture-sqlite.js';
 import type { BatchOptions, CaptureSink, Executor, StorageEngine, TableInfo } from './engine.js';
 import { checkBatchSize, checkTableName, isInternalTable } from './limits.js';
 import { Mutex } from './mutex.js';
@@ -23,7 +23,6 @@ export class LibsqlEngine implements StorageEngine {
   private readonly lock = new Mutex();
 
   private sink: CaptureSink | undefined;
-  private readonly captured = new Map<string, ColumnInfo[]>();
   /** A statement that can fire triggers ran since the last drain (a SELECT cannot, on SQLite). */
   private wrote = false;
 
@@ -31,30 +30,28 @@ export class LibsqlEngine implements StorageEngine {
 
   /** (Re)installs capture triggers on every user table: after any DDL, columns or names may have changed. */
   private async installTriggers(on: Client | Transaction): Promise<void> {
-    this.captured.clear();
     for (const [name] of rawRows(await on.execute(TABLES_SQL))) {
       const table = String(name);
       if (isInternalTable(table)) continue;
       const columns = columnsFromRows(rawRows(await on.execute({ sql: COLUMNS_SQL, args: [table] })));
-      for (const stmt of triggerSql(table, columns)) await on.execute(stmt);
-      this.captured.set(table, columns);
+      for (const stmt of triggerSql(table, columns, CAPTURE_TABLE)) await on.execute(stmt);
     }
   }
 
-  /** Takes the captured changes out of _vt_changes, inside the unit's transaction. */
+  /** Takes the captured changes out of the capture table, inside the unit's transaction. */
   private async drain(tx: Transaction): Promise<Change[]> {
     if (!this.wrote) return [];
     this.wrote = false;
     const rows = rawRows(await tx.execute(DRAIN_SQL));
     if (!rows.length) return [];
-    return decodeChanges(rows, (t) => this.captured.get(t) ?? []);
+    return decodeChanges(rows);
   }
 
   /** Drains captured changes to the sink, inside the unit's transaction. */
   private async flush(tx: Transaction): Promise<void> {
     if (!this.sink) return;
     const changes = await this.drain(tx);
-    if (changes.length) this.sink(changes);
+    if (changes.length) this.sink({ changes });
   }
 
   /** One unit of work: with capture on, a transaction that ends by draining its changes. */
@@ -98,7 +95,7 @@ export class LibsqlEngine implements StorageEngine {
         this.catalog = undefined;
         if (this.sink) {
           await this.installTriggers(on);
-          await on.execute({ sql: RECORD_DDL_SQL, args: [sql] });
+          await on.execute({ sql: recordDdlSql(CAPTURE_TABLE), args: [sql] });
         }
       }
       // libsql reports no row count for statements that return rows; with RETURNING it is one row each.

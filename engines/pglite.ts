@@ -130,7 +130,7 @@ export class PgliteEngine implements StorageEngine {
     if (heard.some((p) => !p.includes(' '))) {
       for (const r of (await this.pg.query<{ seq: string; body: string }>(DRAIN_SQL)).rows) fromTable.set(r.seq, r.body);
     }
-    this.sink?.(decodeChanges(heard, fromTable, this.schemas));
+    this.sink?.({ changes: decodeChanges(heard, fromTable, this.schemas) });
   }
 
   tables(): Promise<TableInfo[]> {

@@ -1,35 +1,45 @@
 // Pushes committed records to one listener with at most one push in flight: records that commit
 // while a push is under way go together in the next one. Under load that turns one RPC per
-// record into one per round trip, in LSN order; when idle a record still leaves at once.
+// record into one per round trip, in LSN order; when idle a record still leaves at once. The
+// queue holds only LSNs: records are read from the log when they leave, so a slow listener
+// costs no memory, and one the log was trimmed past is dropped (it re-bootstraps).
 import type { LogRecord } from '../rpc/changes.js';
 
-/** Records held for a listener that is slower than the commits; beyond it the listener pulls. */
-const MAX_QUEUED = 1_000;
-
 export class PushQueue {
-  private queued: LogRecord[] = [];
+  /** The first LSN not pushed yet. */
+  private next: number;
+  /** The newest committed LSN. */
+  private upTo: number;
   private busy = false;
 
-  constructor(private readonly push: (records: LogRecord[]) => Promise<void>, private readonly failed: () => void) {}
+  /** `from`: the LSN the listener has already; `read(lsn)`: committed records from `lsn` on, at least one. */
+  constructor(
+    from: number,
+    private readonly read: (fromLsn: number) => LogRecord[],
+    private readonly push: (records: LogRecord[]) => Promise<void>,
+    private readonly failed: () => void,
+  ) {
+    this.next = from + 1;
+    this.upTo = from;
+  }
 
-  send(record: LogRecord): void {
-    // Dropped records are not lost: the listener sees the gap in the LSNs and pulls them.
-    if (this.queued.length >= MAX_QUEUED) this.queued = [];
-    this.queued.push(record);
+  send(lsn: number): void {
+    this.upTo = Math.max(this.upTo, lsn);
     if (!this.busy) void this.drain();
   }
 
   private async drain(): Promise<void> {
     this.busy = true;
     try {
-      while (this.queued.length) {
-        const records = this.queued;
-        this.queued = [];
+      // Commits of the same turn leave together, read once their transaction has returned.
+      await Promise.resolve();
+      while (this.next <= this.upTo) {
+        const records = this.read(this.next);
+        this.next = records.at(-1)!.lsn + 1;
         await this.push(records);
       }
     } catch {
       // Push is best effort: a listener that fails is dropped and catches up by pulling.
-      this.queued = [];
       this.failed();
     } finally {
       this.busy = false;

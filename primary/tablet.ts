@@ -4,7 +4,7 @@ import { ChangeLog, DEFAULT_TRIM, type DdlHistory, type PullOptions, type PullRe
 import { snapshotPage, type KeyRangeFilter, type SnapshotPage } from '../changelog/snapshot.js';
 import { isReadOnly } from '../engines/dialect/read-only.js';
 import { DoSqliteEngine } from '../engines/do-sqlite.js';
-import type { BatchOptions, EngineKind, Executor, StorageEngine, TableInfo } from '../engines/engine.js';
+import type { BatchOptions, CapturedUnit, EngineKind, Executor, StorageEngine, TableInfo } from '../engines/engine.js';
 import { Mutex } from '../engines/mutex.js';
 import { PgliteEngine } from '../engines/pglite.js';
 import { createWorkerdPGlite } from '../engines/pglite-workerd.js';
@@ -62,6 +62,8 @@ const WRITE_WAIT_MS = 10_000;
 const PGLITE_SNAPSHOT_EVERY = 500;
 const PGLITE_SNAPSHOT_MAX_AGE_MS = 60_000;
 const ALARM_MS = 5_000;
+/** At most this many records in one push (a listener further behind gets several). */
+const PUSH_MAX_RECORDS = 1_000;
 /** Thrown by the sink to roll back a DO SQLite transaction that prepares (`runTwoPhase`). */
 const PREPARING = Symbol('preparing');
 
@@ -102,16 +104,17 @@ export class VTTablet extends DurableObject {
   // ---- engine -------------------------------------------------------------------------------
 
   /** The sink every engine commit ends in: one log record, then wake readers and listeners. */
-  private readonly sink = (changes: Change[]): void => {
+  private readonly sink = (unit: CapturedUnit): void => {
     // A DO SQLite transaction that prepares: its changes go to _vt_prepared, and it rolls back.
     if (this.preparing) {
-      this.preparing.changes = changes;
+      this.preparing.changes = 'changes' in unit ? unit.changes : this.log.unsealed();
       throw PREPARING;
     }
-    const record = this.log.append(changes, this.txid ?? crypto.randomUUID());
+    const lsn = this.log.record(unit, this.txid ?? crypto.randomUUID());
+    if (lsn === undefined) return;
     // Committing a prepared transaction: it stops being prepared in the same commit.
     if (this.txid && this.prepared.has(this.txid)) this.prepared.delete(this.txid);
-    this.committed(record);
+    this.committed(lsn);
   };
 
   private open(kind: EngineKind): Promise<StorageEngine> {
@@ -201,9 +204,9 @@ export class VTTablet extends DurableObject {
     this.unprepared = Promise.resolve();
   }
 
-  private committed(record: LogRecord): void {
-    for (const w of [...this.waiters]) if (record.lsn >= w.lsn) w.wake();
-    for (const { queue } of this.pushers.values()) queue.send(record);
+  private committed(lsn: number): void {
+    for (const w of [...this.waiters]) if (lsn >= w.lsn) w.wake();
+    for (const { queue } of this.pushers.values()) queue.send(lsn);
     if (!this.alarmScheduled) {
       this.alarmScheduled = true;
       void this.ctx.storage.setAlarm(Date.now() + ALARM_MS);
@@ -373,7 +376,8 @@ export class VTTablet extends DurableObject {
     const kept = (listener as LogListener & { dup?: () => LogListener }).dup?.() ?? listener;
     this.dropPusher(id);
     // A listener that fails is dropped and catches up by pulling.
-    this.pushers.set(id, { listener: kept, queue: new PushQueue((records) => kept.push(records), () => this.dropPusher(id, kept)) });
+    const read = (from: number) => this.log.pull(from, { maxRecords: PUSH_MAX_RECORDS }).records;
+    this.pushers.set(id, { listener: kept, queue: new PushQueue(this.log.lastLsn, read, (records) => kept.push(records), () => this.dropPusher(id, kept)) });
     return this.log.lastLsn;
   }
 

@@ -96,6 +96,10 @@ export function fromWire(w: unknown): SqlValue {
   if (typeof tag.$ts === 'string') return new Date(tag.$ts);
   if (typeof tag.$bytea === 'string') return base64ToBytes(tag.$bytea);
   if ('$json' in tag) return tag.$json as JsonValue;
+  // Two forms only SQLite's capture triggers write (SQL has hex but no base64, and no shortest
+  // round-trip text for a double): toWire never produces them.
+  if (typeof tag.$hex === 'string') return hexToBytes(tag.$hex);
+  if (typeof tag.$numeric === 'number') return canonicalNumeric(String(tag.$numeric));
   throw new TypeError(`unknown wire tag: ${Object.keys(tag).join(', ')}`);
 }
 
@@ -103,6 +107,12 @@ function bytesToBase64(bytes: Uint8Array): string {
   let bin = '';
   for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(bin);
+}
+
+function hexToBytes(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
 }
 
 function base64ToBytes(b64: string): Uint8Array {

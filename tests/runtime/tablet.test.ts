@@ -164,6 +164,41 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
     expect((await t.pull(first)).records[0]!.lsn).toBe(first);
   }, 120_000);
 
+  it('keeps each record’s changes exact across multi-row statements, cascades, trims and restarts', async () => {
+    const { t, stub } = tablet(kind);
+    await t.query(kind, 'CREATE TABLE par (id INT PRIMARY KEY, r DOUBLE PRECISION, n NUMERIC, b BYTEA, at TIMESTAMPTZ)');
+    await t.query(kind, 'CREATE TABLE kid (id INT PRIMARY KEY, par INT REFERENCES par (id) ON DELETE CASCADE)');
+    const at = new Date('2024-05-06T07:08:09.123Z');
+    await t.query(kind, 'INSERT INTO par VALUES (1, $1, $2, $3, $4), (2, $5, 7, NULL, NULL)', [0.1 + 0.2, '1.25', new Uint8Array([0, 255, 16]), at, 1e300]);
+    await t.query(kind, 'INSERT INTO kid VALUES (10, 1), (11, 1), (12, 2)');
+    await t.query(kind, 'DELETE FROM par WHERE id = 1'); // and, by cascade, kids 10 and 11
+    const expected = async () => (await t.pull(1)).records.map((r) => r.changes);
+    const all = await expected();
+    expect(all[2]).toEqual([
+      { table: 'par', op: 'insert', key: { id: 1 }, row: { id: 1, r: 0.1 + 0.2, n: '1.25', b: new Uint8Array([0, 255, 16]), at } },
+      { table: 'par', op: 'insert', key: { id: 2 }, row: { id: 2, r: 1e300, n: '7', b: null, at: null } },
+    ]);
+    expect(all[4]!.map((c) => 'op' in c && `${c.op} ${c.table} ${String(c.key.id)}`).sort()).toEqual(['delete kid 10', 'delete kid 11', 'delete par 1']);
+    // Nothing is left to a listener; trim everything but the newest 2 records, then go on writing.
+    await t.trim({ keepRecords: 2, keepMs: 0, maxRecords: 1000 });
+    expect((await t.pull(4)).records.map((r) => r.changes)).toEqual(all.slice(3));
+    await restart(stub, kind);
+    await t.query(kind, 'UPDATE kid SET par = NULL WHERE id = 12');
+    await t.query(kind, 'DELETE FROM par');
+    const after = (await t.pull(4)).records;
+    expect(after.map((r) => r.lsn)).toEqual([4, 5, 6, 7]);
+    expect(after.slice(0, 2).map((r) => r.changes)).toEqual(all.slice(3));
+    expect(after[2]!.changes).toEqual([{ table: 'kid', op: 'update', key: { id: 12 }, row: { id: 12, par: null } }]);
+    expect(after[3]!.changes).toEqual([{ table: 'par', op: 'delete', key: { id: 2 } }]);
+    // The engine's own tables are not the user's to write.
+    expect(await code(t.query(kind, "INSERT INTO _vt_meta (key, value) VALUES ('x', 'y')"))).toMatch(/INVALID|NOT_FOUND/);
+    expect((await t.pull(7)).lastLsn).toBe(7);
+    // Trimmed to nothing, the next record still holds just its own change.
+    expect(await t.trim({ keepRecords: 0, keepMs: 0, maxRecords: 1000 })).toBe(8);
+    await t.query(kind, 'INSERT INTO kid VALUES (13, NULL)');
+    expect((await t.pull(8)).records.map((r) => r.changes)).toEqual([[{ table: 'kid', op: 'insert', key: { id: 13 }, row: { id: 13, par: null } }]]);
+  }, 120_000);
+
   it('serves consistent snapshot pages in primary-key order', async () => {
     const { t } = tablet(kind);
     await t.query(kind, 'CREATE TABLE s (a INT, b TEXT, v INT, PRIMARY KEY (a, b))');

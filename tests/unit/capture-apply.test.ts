@@ -16,12 +16,15 @@ const open = (k: Kind): Promise<StorageEngine> => (k === 'libsql' ? LibsqlEngine
 async function source(kind: Kind): Promise<{ db: StorageEngine; log: LogRecord[] }> {
   const db = await open(kind);
   const log: LogRecord[] = [];
-  await db.enableCapture((changes) => { log.push({ lsn: log.length + 1, ts: Date.now(), txid: `t${log.length + 1}`, changes }); });
+  await db.enableCapture((unit) => {
+    if (!('changes' in unit)) throw new Error('libsql and PGlite hand changes over as values');
+    const { changes } = unit;
+    log.push({ lsn: log.length + 1, ts: Date.now(), txid: `t${log.length + 1}`, changes }); });
   return { db, log };
 }
 
 type Op =
-  | { k: 'insert'; id: number; name: string; qty: number; price: string; tags: SqlValue; flag: boolean | null; big: bigint; data: Uint8Array; at: Date }
+  | { k: 'insert'; id: number; name: string; qty: number; price: string; tags: SqlValue; flag: boolean | null; big: bigint; data: Uint8Array; at: Date; ratio: number }
   | { k: 'update'; id: number; qty: number; name: string }
   | { k: 'move'; id: number; to: number }
   | { k: 'delete'; id: number }
@@ -37,6 +40,8 @@ const simple: fc.Arbitrary<Op> = fc.oneof(
     tags: fc.oneof(fc.constant(null), fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }), fc.record({ a: fc.integer() })),
     flag: fc.option(fc.boolean(), { nil: null }), big: fc.bigInt({ min: -(2n ** 62n), max: 2n ** 62n }),
     data: fc.uint8Array({ maxLength: 6 }), at: fc.date({ min: new Date('2000-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }),
+    // Any finite double: SQLite's JSON would keep 15 digits of it (-0 is left out: SQLite stores it as 0).
+    ratio: fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => d || 0),
   }),
   fc.record({ k: fc.constant('update' as const), id, qty: fc.integer({ min: 0, max: 9 }), name: fc.string({ maxLength: 5 }) }),
   fc.record({ k: fc.constant('move' as const), id, to: fc.integer({ min: 13, max: 40 }) }),
@@ -50,8 +55,8 @@ async function run(db: { query: StorageEngine['query'] }, t: string, o: Op, stat
   const items = `${t}_items`;
   switch (o.k) {
     case 'insert':
-      await db.query(`INSERT INTO ${items} (id, name, qty, price, tags, flag, big, data, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET qty = EXCLUDED.qty`,
-        [o.id, o.name, o.qty, o.price, o.tags, o.flag, o.big, o.data, o.at]);
+      await db.query(`INSERT INTO ${items} (id, name, qty, price, tags, flag, big, data, at, ratio) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO UPDATE SET qty = EXCLUDED.qty`,
+        [o.id, o.name, o.qty, o.price, o.tags, o.flag, o.big, o.data, o.at, o.ratio]);
       return;
     case 'update': await db.query(`UPDATE ${items} SET qty = qty + $2, name = $3 WHERE id = $1`, [o.id, o.qty, o.name]); return;
     case 'move': await db.query(`UPDATE ${items} SET id = $2 WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM ${items} WHERE id = $2)`, [o.id, o.to]); return;
@@ -67,7 +72,7 @@ async function run(db: { query: StorageEngine['query'] }, t: string, o: Op, stat
 }
 
 async function workload(db: StorageEngine, t: string, ops: Op[]): Promise<void> {
-  await db.query(`CREATE TABLE ${t}_items (id INT PRIMARY KEY, name TEXT, qty INT, price NUMERIC, tags JSONB, flag BOOLEAN, big BIGINT, data BYTEA, at TIMESTAMPTZ)`);
+  await db.query(`CREATE TABLE ${t}_items (id INT PRIMARY KEY, name TEXT, qty INT, price NUMERIC, tags JSONB, flag BOOLEAN, big BIGINT, data BYTEA, at TIMESTAMPTZ, ratio DOUBLE PRECISION)`);
   await db.query(`CREATE TABLE ${t}_other (id INT PRIMARY KEY, v TEXT NOT NULL)`);
   const state = { added: false };
   for (const o of ops) {
