@@ -70,17 +70,18 @@ const SCHEMA = [
 ];
 
 /**
- * Records from ?1 on (at most ?2), each with its changes as one JSON array text: inline, or its
- * rows of LOG_CHANGES_TABLE put together in SQL (one row per record leaves SQLite). The record
- * before ?1 is read too, for the seq its changes start after; ?3 stands in when it was trimmed
- * (or was inline: a log that began inline, before in-place capture, has no in-place rows then).
+ * Records from ?1 on (at most ?2) with their changes: an inline record as one row with its JSON
+ * array text, an in-place record as one row per change row, in seq order (a join: it measured
+ * faster than putting each record's text together with group_concat). The record before ?1 is
+ * read too, for the seq its changes start after; ?3 stands in when it was trimmed (or was
+ * inline: a log that began inline, before in-place capture, has no in-place rows then).
  */
 const PULL_SQL = `WITH h AS (
     SELECT lsn, ts, txid, changes, last_seq, lag(last_seq) OVER (ORDER BY lsn) AS prev
     FROM _vt_log WHERE lsn >= ?1 - 1 ORDER BY lsn LIMIT ?2 + 1)
-  SELECT lsn, ts, txid, coalesce(changes, '[' || (
-    SELECT coalesce(group_concat(change, ',' ORDER BY seq), '') FROM ${LOG_CHANGES_TABLE} WHERE seq > coalesce(h.prev, ?3) AND seq <= h.last_seq) || ']')
-  FROM h WHERE lsn >= ?1 ORDER BY lsn LIMIT ?2`;
+  SELECT h.lsn, h.ts, h.txid, h.changes, c.change FROM h
+  LEFT JOIN ${LOG_CHANGES_TABLE} c ON h.changes IS NULL AND c.seq > coalesce(h.prev, ?3) AND c.seq <= h.last_seq
+  WHERE h.lsn >= ?1 ORDER BY h.lsn, c.seq`;
 
 /** A log written before changes could be captured in place: `changes` was NOT NULL. */
 const MIGRATE_V1 = [
@@ -217,12 +218,24 @@ export class ChangeLog {
     if (fromLsn === this.last && this.recent?.lsn === fromLsn) return { records: [this.recent], lastLsn: this.last };
     const records: LogRecord[] = [];
     let bytes = 0;
-    for (const [lsn, ts, txid, text] of this.sql.exec(PULL_SQL, fromLsn, maxRecords, Number(this.meta('trimmed_seq') ?? 0)).raw()) {
-      const size = String(text).length;
-      if (records.length && bytes + size > maxBytes) break;
-      bytes += size;
-      records.push({ lsn: Number(lsn), ts: Number(ts), txid: String(txid), changes: decodeChanges(String(text)) });
+    type Reading = { lsn: number; ts: number; txid: string; inline: string | null; parts: string[] };
+    /** Adds a record read in full; false when it would take the page past maxBytes. */
+    const add = (r: Reading): boolean => {
+      const text = r.inline ?? `[${r.parts.join(',')}]`;
+      if (records.length && bytes + text.length > maxBytes) return false;
+      bytes += text.length;
+      records.push({ lsn: r.lsn, ts: r.ts, txid: r.txid, changes: decodeChanges(text) });
+      return true;
+    };
+    let reading: Reading | undefined;
+    for (const [lsn, ts, txid, inline, change] of this.sql.exec(PULL_SQL, fromLsn, maxRecords, Number(this.meta('trimmed_seq') ?? 0)).raw()) {
+      if (!reading || reading.lsn !== lsn) {
+        if (reading && !add(reading)) return { records, lastLsn: this.last };
+        reading = { lsn: Number(lsn), ts: Number(ts), txid: String(txid), inline: inline as string | null, parts: [] };
+      }
+      if (change !== null) reading.parts.push(String(change));
     }
+    if (reading) add(reading);
     return { records, lastLsn: this.last };
   }
 

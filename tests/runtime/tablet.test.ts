@@ -179,6 +179,9 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
       { table: 'par', op: 'insert', key: { id: 2 }, row: { id: 2, r: 1e300, n: '7', b: null, at: null } },
     ]);
     expect(all[4]!.map((c) => 'op' in c && `${c.op} ${c.table} ${String(c.key.id)}`).sort()).toEqual(['delete kid 10', 'delete kid 11', 'delete par 1']);
+    // A page stops before it passes maxBytes, but always holds one record.
+    expect((await t.pull(3, { maxBytes: 1 })).records.map((r) => r.lsn)).toEqual([3]);
+    expect((await t.pull(3, { maxBytes: 10_000 })).records.map((r) => r.lsn)).toEqual([3, 4, 5]);
     // Nothing is left to a listener; trim everything but the newest 2 records, then go on writing.
     await t.trim({ keepRecords: 2, keepMs: 0, maxRecords: 1000 });
     expect((await t.pull(4)).records.map((r) => r.changes)).toEqual(all.slice(3));
