@@ -54,17 +54,26 @@ export class BenchHost extends DurableObject<Env> {
     return (n / m.ops) * 1000;
   }
 
-  /** Step 3: the whole log pulled back in pages, as a replica catching up would. */
+  /**
+   * Step 3: the whole log pulled back in pages, as a replica catching up would; the fastest of 3
+   * passes (a pass takes tens of ms, and workerd's clock moves in whole ms).
+   */
   async capturePull(): Promise<{ pulled: number; written: number; pullPerSec: number }> {
     const log = this.log!;
-    const t = performance.now();
     let pulled = 0;
-    for (let from = 1; from <= log.lastLsn;) {
-      const { records } = log.pull(from, { maxRecords: 1000 });
-      pulled += records.length;
-      from = records.at(-1)!.lsn + 1;
+    let best = Infinity;
+    for (let pass = 0; pass < 3; pass++) {
+      const t = performance.now();
+      pulled = 0;
+      for (let from = 1; from <= log.lastLsn;) {
+        const { records } = log.pull(from, { maxRecords: 1000 });
+        pulled += records.length;
+        from = records.at(-1)!.lsn + 1;
+      }
+      await scheduler.wait(0); // workerd's clock advances across I/O
+      best = Math.min(best, performance.now() - t);
     }
-    return { pulled, written: this.written, pullPerSec: pulled / ((performance.now() - t) / 1000) };
+    return { pulled, written: this.written, pullPerSec: pulled / (best / 1000) };
   }
 
   /** Time from nothing to a PGlite that has answered a query, in this (new) DO. */
