@@ -66,7 +66,10 @@ describe('PushQueue', () => {
     expect(l.calls.map((c) => c.lsns)).toEqual([[8]]);
   });
 
-  it('reports a failed push once', async () => {
+  it.each([
+    ['its push fails', (l: ReturnType<typeof listener>) => l.calls[0]!.fail()],
+    ['the log was trimmed past it', (l: ReturnType<typeof listener>, g: ReturnType<typeof log>) => { g.state.first = 3; l.calls[0]!.done(); }],
+  ])('reports a listener once when %s, and stops pushing to it', async (_, cut) => {
     const l = listener();
     const g = log();
     let failed = 0;
@@ -74,7 +77,7 @@ describe('PushQueue', () => {
     g.commit(q);
     await settle();
     g.commit(q);
-    l.calls[0]!.fail();
+    cut(l, g);
     await settle();
     expect(failed).toBe(1);
     expect(l.calls).toHaveLength(1);
@@ -92,20 +95,5 @@ describe('PushQueue', () => {
       await settle();
     }
     expect(l.calls.map((c) => [c.lsns[0], c.lsns.at(-1)])).toEqual([[1, 1], [2, 401], [402, 801], [802, 1_002]]);
-  });
-
-  it('drops a listener the log was trimmed past', async () => {
-    const l = listener();
-    const g = log();
-    let failed = 0;
-    const q = new PushQueue(0, g.read, l.push, () => failed++);
-    g.commit(q);
-    await settle();
-    g.commit(q);
-    g.state.first = 3;
-    l.calls[0]!.done();
-    await settle();
-    expect(failed).toBe(1);
-    expect(l.calls).toHaveLength(1);
   });
 });
