@@ -66,7 +66,7 @@ export class DoSqliteEngine implements StorageEngine {
   }
 
   /**
-   * One statement as a unit of work, sealed by the next statement. No savepoint: inside a
+   * One statement as a unit of work, followed by its seal. No savepoint: inside a
    * savepoint SQLite makes each of these statements several times dearer, and the DO commits
    * every write of one synchronous turn in one transaction anyway, so a crash cannot separate
    * the statement from its seal. A failed statement leaves nothing (SQLite undoes it, triggers
