@@ -49,6 +49,19 @@ export async function bundleWorker(config) {
  * @returns {Promise<{ url: string, port: number, child: import('node:child_process').ChildProcess, stop: () => Promise<void>, kill: () => Promise<void>, output: () => string }>}
  */
 export async function startWrangler(opts = {}) {
+  // A free port can be taken by another process before wrangler binds it: then try another.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (e) {
+      if (!(e instanceof PortTaken) || opts.port !== undefined || attempt >= 3) throw e;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function startOnce(opts) {
   const port = opts.port ?? (await freePort());
   const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false'];
   if (opts.config) args.push('--config', opts.config);
@@ -75,12 +88,17 @@ export async function startWrangler(opts = {}) {
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
   for (;;) {
-    if (exited()) throw new Error(`wrangler dev exited (${child.exitCode ?? child.signalCode}):\n${out}`);
+    if (exited()) {
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
+      const message = `wrangler dev exited (${child.exitCode ?? child.signalCode}):\n${out}`;
+      throw /Address already in use/.test(out) ? new PortTaken(message) : new Error(message);
+    }
     if (Date.now() > deadline) {
       killGroup('SIGKILL');
       throw new Error(`wrangler dev did not answer on ${url} in time:\n${out}`);
     }
-    const ok = await fetch(url + (opts.readyPath ?? '/'), { signal: AbortSignal.timeout(2000) }).then(() => true, () => false);
+    // Only wrangler's own word says the answer is from this server, not one that took the port.
+    const ok = out.includes(`Ready on ${url}`) && (await fetch(url + (opts.readyPath ?? '/'), { signal: AbortSignal.timeout(2000) }).then(() => true, () => false));
     if (ok) break;
     await new Promise((r) => setTimeout(r, 250));
   }
