@@ -7,7 +7,6 @@ import { VitessError } from '../rpc/errors.js';
 import type { Statement } from '../rpc/results.js';
 import { quoteIdent, upsertClause } from '../engines/dialect/sql-text.js';
 
-
 /** The statements that make one change happen, by primary key: upsert or delete. */
 export function changeStatements(c: Change): Statement[] {
   if ('ddl' in c) return [{ sql: c.ddl }];

@@ -26,7 +26,6 @@ export interface KeyRangeFilter {
   range: string;
 }
 
-
 /**
  * One page of `table`. With a key-range filter the page holds only the rows in the range (maybe
  * none), while `nextKey` still advances over every row read, so paging ends as it would without.

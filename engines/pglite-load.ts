@@ -6,9 +6,8 @@
  */
 import { VitessError } from '../rpc/errors.js';
 import type { Row, Statement } from '../rpc/results.js';
-import { isJsonObject, type SqlValue } from '../rpc/values.js';
+import { bytesToHex, isJsonObject, type SqlValue } from '../rpc/values.js';
 import { quoteIdent, upsertClause } from './dialect/sql-text.js';
-
 
 /** Characters of JSON per statement: even all 3-byte UTF-8, under the engine's 2 MB per value. */
 const JSON_CHARS = 600_000;
@@ -19,8 +18,6 @@ export const COLUMN_TYPES_SQL =
 
 export const columnTypesParams = (table: string): SqlValue[] => [quoteIdent(table)];
 
-const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-
 /** A value as Postgres reads it from text (what PGlite sends for a parameter of that JS type). */
 export function pgText(v: SqlValue): string | null {
   if (v === null) return null;
@@ -28,7 +25,7 @@ export function pgText(v: SqlValue): string | null {
   if (typeof v === 'number' || typeof v === 'bigint') return String(v);
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   if (v instanceof Date) return v.toISOString();
-  if (v instanceof Uint8Array) return `\\x${hex(v)}`;
+  if (v instanceof Uint8Array) return `\\x${bytesToHex(v)}`;
   if (isJsonObject(v) || Array.isArray(v)) return JSON.stringify(v);
   return String(v);
 }

@@ -3,7 +3,6 @@ import { LIMITS } from '../engines/limits.js';
 import type { Row, Statement } from '../rpc/results.js';
 import { quoteIdent, upsertClause } from '../engines/dialect/sql-text.js';
 
-
 /**
  * Multi-row upserts of snapshot rows, each under the bound-parameter limit. Rows already there
  * (applied from the log while copying) are overwritten: the page is the newer state.

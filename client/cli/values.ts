@@ -3,7 +3,7 @@
  * and CSV fields converted to the column's type (`vitess load`).
  */
 import { VitessError } from '../../rpc/errors.js';
-import { fromWire, isJsonObject, type SqlType, type SqlValue } from '../../rpc/values.js';
+import { bytesToHex, fromWire, isJsonObject, type SqlType, type SqlValue } from '../../rpc/values.js';
 
 const INTEGER = /^-?\d+$/;
 
@@ -38,13 +38,11 @@ export function jsonValue(v: unknown): SqlValue {
   return isTagged(v) ? fromWire(v) : (v as SqlValue);
 }
 
-const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-
 /** A value as a table cell: NULL, ISO timestamps, bytea as `\x…` hex, JSON as JSON. */
 export function formatCell(v: SqlValue | undefined): string {
   if (v === null || v === undefined) return 'NULL';
   if (v instanceof Date) return v.toISOString();
-  if (v instanceof Uint8Array) return `\\x${hex(v)}`;
+  if (v instanceof Uint8Array) return `\\x${bytesToHex(v)}`;
   if (isJsonObject(v)) return JSON.stringify(v);
   return String(v);
 }

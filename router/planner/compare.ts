@@ -3,7 +3,7 @@
  * numbers by value whatever JS type carries them; NULL larger than everything), so merged
  * shard results come out in the order one database would give.
  */
-import type { SqlType, SqlValue } from '../../rpc/values.js';
+import { bytesToHex, type SqlType, type SqlValue } from '../../rpc/values.js';
 import { compareDec, decToString, toDec } from './decimal.js';
 
 const NUMERIC_TYPES = new Set<SqlType>(['int2', 'int4', 'int8', 'float4', 'float8', 'numeric']);
@@ -63,7 +63,7 @@ export function compareValues(a: SqlValue, b: SqlValue, type?: SqlType): number 
 
 function keyText(v: SqlValue): string {
   if (v instanceof Date) return v.toISOString();
-  if (v instanceof Uint8Array) return Array.from(v, (x) => x.toString(16).padStart(2, '0')).join('');
+  if (v instanceof Uint8Array) return bytesToHex(v);
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 }
