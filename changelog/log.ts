@@ -96,6 +96,8 @@ const ddlOf = (changes: Change[]): string[] => changes.filter(isDdl).map((c) => 
 export class ChangeLog {
   private last: number;
   private first: number;
+  /** The newest change row of the records trimmed so far (trim keeps it in `_vt_meta`). */
+  private trimmedSeq: number;
   /** The record appended last, as values: pushing it to listeners needs no read. */
   private recent: LogRecord | undefined;
 
@@ -106,6 +108,7 @@ export class ChangeLog {
     this.last = this.storedLast();
     // After a trim the log may be empty; the first LSN still available is one past the trim point.
     this.first = Number(this.meta('first_lsn') ?? 1);
+    this.trimmedSeq = Number(this.meta('trimmed_seq') ?? 0);
     if (this.meta('ddl_history') === undefined) {
       // A log written before the history was kept: rebuild it, unless records were trimmed.
       if (this.first === 1) {
@@ -125,7 +128,7 @@ export class ChangeLog {
    */
   private sealedBefore(lsn: number): number {
     const [prev] = [...this.sql.exec(`SELECT last_seq FROM _vt_log WHERE lsn < ? AND last_seq IS NOT NULL ORDER BY lsn DESC LIMIT 1`, lsn).raw()];
-    return Number(prev?.[0] ?? this.meta('trimmed_seq') ?? 0);
+    return Number(prev?.[0] ?? this.trimmedSeq);
   }
 
   /**
@@ -200,6 +203,7 @@ export class ChangeLog {
   reload(): void {
     this.last = this.storedLast();
     this.first = Number(this.meta('first_lsn') ?? 1);
+    this.trimmedSeq = Number(this.meta('trimmed_seq') ?? 0);
     this.recent = undefined;
   }
 
@@ -228,7 +232,7 @@ export class ChangeLog {
       return true;
     };
     let reading: Reading | undefined;
-    for (const [lsn, ts, txid, inline, change] of this.sql.exec(PULL_SQL, fromLsn, maxRecords, Number(this.meta('trimmed_seq') ?? 0)).raw()) {
+    for (const [lsn, ts, txid, inline, change] of this.sql.exec(PULL_SQL, fromLsn, maxRecords, this.trimmedSeq).raw()) {
       if (!reading || reading.lsn !== lsn) {
         if (reading && !add(reading)) return { records, lastLsn: this.last };
         reading = { lsn: Number(lsn), ts: Number(ts), txid: String(txid), inline: inline as string | null, parts: [] };
@@ -278,6 +282,7 @@ export class ChangeLog {
     this.sql.exec(`DELETE FROM ${LOG_CHANGES_TABLE} WHERE seq <= ?`, Math.min(upTo, newest - 1));
     this.sql.exec(`DELETE FROM _vt_log WHERE lsn < ?`, keepFrom);
     this.setMeta('trimmed_seq', upTo);
+    this.trimmedSeq = upTo;
     this.setMeta('first_lsn', keepFrom);
     this.setMeta('last_lsn', this.last);
     this.first = keepFrom;
