@@ -34,7 +34,7 @@ export class BenchHost extends DurableObject<Env> {
     const db = (this.db = await this.engine(kind));
     if (capture) {
       const log = (this.log = new ChangeLog(this.ctx.storage.sql));
-      await db.enableCapture((unit) => { log.record(unit, crypto.randomUUID()); });
+      await db.enableCapture((unit) => { log.record(unit); });
     }
     await db.query('CREATE TABLE bench_capture (id BIGINT PRIMARY KEY, name TEXT, score INT)');
   }

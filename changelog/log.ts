@@ -4,10 +4,11 @@
 //
 // A record's changes are stored one of two ways. Appended from JS (PGlite, two-phase commits),
 // they are inline, as one JSON text. Captured in place (DO SQLite), the triggers already wrote
-// each change as a row of _vt_log_changes during the transaction, and `seal` closes the unit with
-// one header row holding the newest such row's seq: a record's changes are the rows after the
-// previous record's. A commit costs the user's statement and one insert, and nothing is decoded
-// until someone reads the record.
+// each change as a row of _vt_log_changes during the transaction, each followed by a header row
+// at the next LSN holding that row's seq (ROW_HEADER_SQL): a record's changes are the rows after
+// the previous record's. A unit that changed one row is then sealed already; `seal` merges the
+// headers of a larger unit into one. A commit costs the user's statement alone (its trigger
+// does the rest inside SQLite), and nothing is decoded until someone reads the record.
 import { isDdl, type Change, type LogRecord } from '../rpc/changes.js';
 import type { CapturedUnit } from '../engines/engine.js';
 import { VitessError } from '../rpc/errors.js';
@@ -54,6 +55,19 @@ export interface Listener {
 /** Where a SQLite engine capturing in place has its triggers write (seq, change): see `seal`. */
 export const LOG_CHANGES_TABLE = '_vt_log_changes';
 
+/**
+ * What a trigger capturing in place runs after writing its change row: a header for that row
+ * alone, at the next LSN (after a trim that emptied the log, the one trim noted), with the time
+ * and a random txid. The JS per commit is then one statement less: `seal` has nothing to do for
+ * a unit that changed one row, and merges the headers of a larger one.
+ */
+export const ROW_HEADER_SQL = `INSERT INTO _vt_log (lsn, ts, txid, last_seq) VALUES (
+  coalesce((SELECT max(lsn) FROM _vt_log), (SELECT CAST(value AS INTEGER) FROM _vt_meta WHERE key = 'last_lsn'), 0) + 1,
+  CAST(unixepoch('subsec') * 1000 AS INTEGER), lower(hex(randomblob(16))), last_insert_rowid())`;
+
+/** The newest header's LSN, as a scalar subquery: what the triggers got to (`CapturedUnit`'s `top`). */
+export const TOP_LSN_SQL = `(SELECT max(lsn) FROM _vt_log)`;
+
 const SCHEMA = [
   // `changes` inline; or NULL, the record's changes being the rows of _vt_log_changes after the
   // previous in-place record's last_seq (or the trim point's, see `sealedBefore`) up to its own.
@@ -74,11 +88,12 @@ const SCHEMA = [
  * array text, an in-place record as one row per change row, in seq order (a join: it measured
  * faster than putting each record's text together with group_concat). The record before ?1 is
  * read too, for the seq its changes start after; ?3 stands in when it was trimmed (or was
- * inline: a log that began inline, before in-place capture, has no in-place rows then).
+ * inline: a log that began inline, before in-place capture, has no in-place rows then). ?4 is
+ * the last sealed LSN: headers a transaction still open wrote are not records yet.
  */
 const PULL_SQL = `WITH h AS (
     SELECT lsn, ts, txid, changes, last_seq, lag(last_seq) OVER (ORDER BY lsn) AS prev
-    FROM _vt_log WHERE lsn >= ?1 - 1 ORDER BY lsn LIMIT ?2 + 1)
+    FROM _vt_log WHERE lsn >= ?1 - 1 AND lsn <= ?4 ORDER BY lsn LIMIT ?2 + 1)
   SELECT h.lsn, h.ts, h.txid, h.changes, c.change FROM h
   LEFT JOIN ${LOG_CHANGES_TABLE} c ON h.changes IS NULL AND c.seq > coalesce(h.prev, ?3) AND c.seq <= h.last_seq
   WHERE h.lsn >= ?1 ORDER BY h.lsn, c.seq`;
@@ -173,24 +188,33 @@ export class ChangeLog {
   }
 
   /**
-   * Closes a unit whose changes triggers wrote into LOG_CHANGES_TABLE: one header row holding the
-   * newest row's seq (a statement without RETURNING, which would cost as much again). Call it only
-   * for a unit that changed a row or the schema. Synchronous and in the unit's transaction, like
-   * `append`. Rows left unsealed by a seal that failed are taken by the next.
+   * Closes a unit whose changes triggers wrote into LOG_CHANGES_TABLE, each row with a header
+   * (ROW_HEADER_SQL) up to `top`: one header already is the record, unless the unit has a txid or
+   * DDL to add; several are merged into the first; none (DDL alone) get one. Call it only for a
+   * unit that changed a row or the schema, synchronously and in the unit's transaction, like
+   * `append`. Rows a unit left unsealed (its seal failed) are taken by the next.
    */
-  seal(txid: string, ddl: string[], ts = Date.now()): number {
+  seal(txid: string | undefined, ddl: string[], top = 0, ts = Date.now()): number {
     const lsn = this.last + 1;
-    this.sql.exec(`INSERT INTO _vt_log (lsn, ts, txid, last_seq) VALUES (?, ?, ?, (SELECT max(seq) FROM ${LOG_CHANGES_TABLE}))`, lsn, ts, txid);
+    if (top < lsn) {
+      this.sql.exec(`INSERT INTO _vt_log (lsn, ts, txid, last_seq) VALUES (?, ?, ?, (SELECT max(seq) FROM ${LOG_CHANGES_TABLE}))`, lsn, ts, txid ?? crypto.randomUUID());
+    } else if (top > lsn || ddl.length || txid !== undefined) {
+      if (top > lsn) this.sql.exec(`DELETE FROM _vt_log WHERE lsn > ?`, lsn);
+      this.sql.exec(`UPDATE _vt_log SET last_seq = (SELECT max(seq) FROM ${LOG_CHANGES_TABLE}), txid = coalesce(?, txid) WHERE lsn = ?`, txid ?? null, lsn);
+    }
     this.recordDdl(lsn, ddl);
     this.last = lsn;
     this.recent = undefined;
     return lsn;
   }
 
-  /** Records a committed unit as capture handed it over (appended, or sealed in place); its LSN, if it changed anything. */
-  record(unit: CapturedUnit, txid: string): number | undefined {
-    if ('changes' in unit) return unit.changes.length ? this.append(unit.changes, txid).lsn : undefined;
-    return this.seal(txid, unit.inPlace.ddl);
+  /**
+   * Records a committed unit as capture handed it over (appended, or sealed in place); its LSN,
+   * if it changed anything. Without a txid (a statement or batch on its own) it gets a random one.
+   */
+  record(unit: CapturedUnit, txid?: string): number | undefined {
+    if ('changes' in unit) return unit.changes.length ? this.append(unit.changes, txid ?? crypto.randomUUID()).lsn : undefined;
+    return this.seal(txid, unit.inPlace.ddl, unit.inPlace.top);
   }
 
   /** The changes captured in place by the unit committing now (not sealed yet): what a prepare keeps. */
@@ -232,7 +256,7 @@ export class ChangeLog {
       return true;
     };
     let reading: Reading | undefined;
-    for (const [lsn, ts, txid, inline, change] of this.sql.exec(PULL_SQL, fromLsn, maxRecords, this.trimmedSeq).raw()) {
+    for (const [lsn, ts, txid, inline, change] of this.sql.exec(PULL_SQL, fromLsn, maxRecords, this.trimmedSeq, this.last).raw()) {
       if (!reading || reading.lsn !== lsn) {
         if (reading && !add(reading)) return { records, lastLsn: this.last };
         reading = { lsn: Number(lsn), ts: Number(ts), txid: String(txid), inline: inline as string | null, parts: [] };

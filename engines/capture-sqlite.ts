@@ -70,8 +70,11 @@ function image(columns: ColumnInfo[], ref: 'NEW' | 'OLD'): string {
 
 const keyColumns = (columns: ColumnInfo[]): ColumnInfo[] => columns.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk);
 
-/** Statements (re)installing the capture triggers of `table`, writing into `into`; refuses a table without a primary key. */
-export function triggerSql(table: string, columns: ColumnInfo[], into: string): string[] {
+/**
+ * Statements (re)installing the capture triggers of `table`, writing into `into` and then running
+ * `after` (if given) for each row; refuses a table without a primary key.
+ */
+export function triggerSql(table: string, columns: ColumnInfo[], into: string, after?: string): string[] {
   if (!columns.some((c) => c.pk > 0)) {
     throw new VitessError('INVALID', `table "${table}" has no primary key; a table needs one to be replicated`, { table });
   }
@@ -80,7 +83,7 @@ export function triggerSql(table: string, columns: ColumnInfo[], into: string): 
   const tbl = quoteString(table);
   const keys = keyColumns(columns);
   const change = (op: string, key: 'NEW' | 'OLD', row?: 'NEW') =>
-    `INSERT INTO ${into} (change) VALUES (json_object('table', ${tbl}, 'op', '${op}', 'key', ${image(keys, key)}${row ? `, 'row', ${image(columns, row)}` : ''}))`;
+    `INSERT INTO ${into} (change) VALUES (json_object('table', ${tbl}, 'op', '${op}', 'key', ${image(keys, key)}${row ? `, 'row', ${image(columns, row)}` : ''}))${after ? `; ${after}` : ''}`;
   return [
     ...['ins', 'upd', 'del'].map((op) => `DROP TRIGGER IF EXISTS ${name(op)}`),
     `CREATE TRIGGER ${name('ins')} AFTER INSERT ON ${t} BEGIN ${change('insert', 'NEW', 'NEW')}; END`,

@@ -2,7 +2,7 @@ import type { Change } from '../rpc/changes.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import type { CatalogColumn } from './dialect/sqlite.js';
-import { LOG_CHANGES_TABLE } from '../changelog/log.js';
+import { LOG_CHANGES_TABLE, ROW_HEADER_SQL, TOP_LSN_SQL } from '../changelog/log.js';
 import { columnsFromRows, COLUMNS_SQL, decodeChanges, primaryKeyOf, recordDdlSql, TABLES_SQL, triggerSql } from './capture-sqlite.js';
 import type { BatchOptions, CaptureSink, Executor, StorageEngine, TableInfo } from './engine.js';
 import { checkBatchSize, checkTableName, isInternalTable } from './limits.js';
@@ -19,8 +19,8 @@ const ROLLED_BACK = Symbol('rolled back');
  * `transactionSync`, interactive transactions in `ctx.storage.transaction`, which stays open
  * across awaits and rolls back when its closure throws (checked in workerd, DESIGN.md).
  *
- * Capture is in place: the triggers write into the change log's own table (a `ChangeLog` on the
- * same storage creates it), and each unit ends by handing the sink `{ inPlace }` to seal.
+ * Capture is in place: the triggers write into the change log's own tables (a `ChangeLog` on the
+ * same storage creates them), and each unit ends by handing the sink `{ inPlace }` to seal.
  */
 export class DoSqliteEngine implements StorageEngine {
   readonly kind = 'do-sqlite';
@@ -32,6 +32,8 @@ export class DoSqliteEngine implements StorageEngine {
   private wrote = false;
   /** DDL statements the unit now running executed, in order. */
   private ddl: string[] = [];
+  /** The newest log header after the unit's last statement that could change rows. */
+  private top: number | undefined;
 
   constructor(private readonly storage: DurableObjectStorage) {}
 
@@ -49,7 +51,7 @@ export class DoSqliteEngine implements StorageEngine {
     for (const [name] of this.exec(TABLES_SQL)) {
       const table = String(name);
       if (isInternalTable(table)) continue;
-      for (const stmt of triggerSql(table, columnsFromRows(this.exec(COLUMNS_SQL, table)), LOG_CHANGES_TABLE)) this.exec(stmt);
+      for (const stmt of triggerSql(table, columnsFromRows(this.exec(COLUMNS_SQL, table)), LOG_CHANGES_TABLE, ROW_HEADER_SQL)) this.exec(stmt);
     }
   }
 
@@ -57,11 +59,12 @@ export class DoSqliteEngine implements StorageEngine {
   private begin(): void {
     this.wrote = false;
     this.ddl = [];
+    this.top = undefined;
   }
 
   /** Ends a unit inside its transaction: the sink seals what the triggers captured. */
   private flush(): void {
-    if (this.sink && this.wrote) this.sink({ inPlace: { ddl: this.ddl } });
+    if (this.sink && this.wrote) this.sink({ inPlace: { ddl: this.ddl, top: this.top } });
     this.begin();
   }
 
@@ -113,12 +116,20 @@ export class DoSqliteEngine implements StorageEngine {
         }
       }
       // rowsWritten counts index writes too; changes() is the row count Postgres reports.
-      const changes = stmt.table && !stmt.ddl ? Number(this.storage.sql.exec('SELECT changes()').one()['changes()']) : 0;
+      const changes = stmt.table && !stmt.ddl ? this.changes() : 0;
       if (changes) this.wrote = true;
       return sqliteResult(stmt, columns, raw, changes);
     } catch (e) {
       throw sqliteError(e);
     }
+  }
+
+  /** Rows the last statement changed; capturing, also how far its triggers' headers got (one query). */
+  private changes(): number {
+    if (!this.sink) return Number(this.storage.sql.exec('SELECT changes()').one()['changes()']);
+    const [changes, top] = this.storage.sql.exec(`SELECT changes(), ${TOP_LSN_SQL}`).raw().next().value as [number, number | null];
+    this.top = top ?? undefined;
+    return changes;
   }
 
   async query(sql: string, params?: SqlValue[]): Promise<ResultSet> {

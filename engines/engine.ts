@@ -12,11 +12,12 @@ export interface Executor {
 
 /**
  * A committed unit of work (a statement, an atomic batch, a transaction) as capture hands it
- * over: its changes as values; or, on DO SQLite, whose triggers write straight into the log's
- * change table (`changelog/log.ts`, the log shares the database), only the DDL it ran, and the
- * sink seals the rows captured since the last unit into the unit's record.
+ * over: its changes as values; or, on DO SQLite, whose triggers write straight into the log
+ * (`changelog/log.ts`, the log shares the database: a change row and a header per row), only
+ * the DDL it ran and the newest header LSN (`top`, if a statement changed rows), and the sink
+ * seals what was captured since the last unit into the unit's record.
  */
-export type CapturedUnit = { changes: Change[] } | { inPlace: { ddl: string[] } };
+export type CapturedUnit = { changes: Change[] } | { inPlace: { ddl: string[]; top?: number } };
 
 /**
  * Receives each committed unit of work that changed something, in commit order. SQLite engines

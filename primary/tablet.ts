@@ -110,7 +110,7 @@ export class VTTablet extends DurableObject {
       this.preparing.changes = 'changes' in unit ? unit.changes : this.log.unsealed();
       throw PREPARING;
     }
-    const lsn = this.log.record(unit, this.txid ?? crypto.randomUUID());
+    const lsn = this.log.record(unit, this.txid);
     if (lsn === undefined) return;
     // Committing a prepared transaction: it stops being prepared in the same commit.
     if (this.txid && this.prepared.has(this.txid)) this.prepared.delete(this.txid);
@@ -164,7 +164,7 @@ export class VTTablet extends DurableObject {
    * WRITE_WAIT_MS. The prepared hold is awaited outside the lock, so that the decision that
    * releases it (commitPrepared, which takes the lock) is never stuck behind a waiter.
    */
-  private async write<T>(txid: string, fn: () => Promise<T>): Promise<T> {
+  private async write<T>(txid: string | undefined, fn: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + WRITE_WAIT_MS;
     for (;;) {
       await this.untilUnprepared(deadline);
@@ -185,6 +185,7 @@ export class VTTablet extends DurableObject {
   }
 
   private async untilUnprepared(deadline: number): Promise<void> {
+    if (!this.releasePrepared) return; // the common case: no timer to set and clear per write
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new VitessError('TIMEOUT', 'a prepared cross-shard transaction holds this shard; try again', { limit: 'lock wait' })), Math.max(0, deadline - Date.now()));
@@ -223,14 +224,14 @@ export class VTTablet extends DurableObject {
     return this.guard(async () => {
       const engine = await this.open(kind);
       if (isReadOnly(sql)) return this.result(await engine.query(sql, params));
-      return this.write(crypto.randomUUID(), async () => this.result(await engine.query(sql, params)));
+      return this.write(undefined, async () => this.result(await engine.query(sql, params)));
     });
   }
 
   batch(kind: EngineKind, statements: Statement[], opts: BatchOptions = {}): Promise<TabletResult[]> {
     return this.guard(async () => {
       const engine = await this.open(kind);
-      return this.write(crypto.randomUUID(), async () => (await engine.batch(statements, opts)).map((r) => this.result(r)));
+      return this.write(undefined, async () => (await engine.batch(statements, opts)).map((r) => this.result(r)));
     });
   }
 
