@@ -35,32 +35,62 @@ const S = [
 /** The final permutation is the inverse of IP. */
 const FP = IP.map((_, i) => IP.indexOf(i + 1) + 1);
 
-function permute(block: bigint, table: number[], width: number): bigint {
-  let out = 0n;
-  for (const bit of table) out = (out << 1n) | ((block >> BigInt(width - bit)) & 1n);
-  return out;
+// The tables above are applied through lookup tables built once, so that a block costs a few
+// dozen 32-bit operations rather than hundreds of BigInt ones (VTGate hashes every routed key).
+
+/** A 64-bit permutation as 8 × 256 entries (one per input byte and value), each a [hi, lo] pair. */
+function byteTables(table: number[]): { hi: Uint32Array; lo: Uint32Array } {
+  const hi = new Uint32Array(8 * 256);
+  const lo = new Uint32Array(8 * 256);
+  table.forEach((bit, k) => {
+    const byte = (bit - 1) >> 3;
+    const mask = 0x80 >> ((bit - 1) & 7);
+    for (let v = 0; v < 256; v++) {
+      if (!(v & mask)) continue;
+      if (k < 32) hi[byte * 256 + v]! |= 1 << (31 - k);
+      else lo[byte * 256 + v]! |= 1 << (63 - k);
+    }
+  });
+  return { hi, lo };
 }
 
-/** f(R, K = 0): expand R to eight 6-bit groups (E), substitute (S), permute (P). */
-function feistel(r: number): number {
-  const bit = (b: number) => (r >>> (32 - (((b - 1 + 32) % 32) + 1))) & 1; // 1-based, wrapping
-  let s = 0;
-  for (let i = 0; i < 8; i++) {
-    // E: group i is bits 4i .. 4i+5 of R, where bit 0 is bit 32 and bit 33 is bit 1.
-    let six = 0;
-    for (let k = 0; k < 6; k++) six = (six << 1) | bit(4 * i + k);
-    const row = ((six >> 4) & 2) | (six & 1);
-    s = s * 16 + S[i]![row * 16 + ((six >> 1) & 0xf)]!;
+const IP_T = byteTables(IP);
+const FP_T = byteTables(FP);
+
+function permute64(t: { hi: Uint32Array; lo: Uint32Array }, hi: number, lo: number): [number, number] {
+  let h = 0;
+  let l = 0;
+  for (let j = 0; j < 8; j++) {
+    const v = ((j < 4 ? hi : lo) >>> (24 - 8 * (j & 3))) & 0xff;
+    h |= t.hi[j * 256 + v]!;
+    l |= t.lo[j * 256 + v]!;
   }
-  return Number(permute(BigInt(s), P, 32));
+  return [h >>> 0, l >>> 0];
+}
+
+/** P of S-box i's output for each 6-bit input: f(R) is the OR of the eight boxes' entries. */
+const SP = S.map((box, i) => Uint32Array.from({ length: 64 }, (_, six) => {
+  const s = box[(((six >> 4) & 2) | (six & 1)) * 16 + ((six >> 1) & 0xf)]! << (28 - 4 * i);
+  let out = 0;
+  P.forEach((bit, k) => { if ((s >>> (32 - bit)) & 1) out |= 1 << (31 - k); });
+  return out >>> 0;
+}));
+
+/** f(R, K = 0): E puts bits 4i-1 .. 4i+4 of R (0-based from the top, wrapping) before S-box i. */
+function feistel(r: number): number {
+  let out = 0;
+  for (let i = 0; i < 8; i++) {
+    const shift = (4 * i + 31) & 31; // rotate those six bits to the top
+    out |= SP[i]![(((r << shift) | (r >>> (32 - shift))) >>> 26) & 63]!;
+  }
+  return out >>> 0;
 }
 
 /** DES-encrypts the 64-bit block `x` under the zero key. */
 export function desZeroKey(x: bigint): bigint {
-  const ip = permute(x, IP, 64);
-  let l = Number(ip >> 32n) >>> 0;
-  let r = Number(ip & 0xffffffffn) >>> 0;
+  let [l, r] = permute64(IP_T, Number(x >> 32n) >>> 0, Number(x & 0xffffffffn) >>> 0);
   for (let round = 0; round < 16; round++) [l, r] = [r, (l ^ feistel(r)) >>> 0];
   // The output block is R16 L16 (the halves are not swapped after the last round).
-  return permute((BigInt(r) << 32n) | BigInt(l), FP, 64);
+  const [hi, lo] = permute64(FP_T, r, l);
+  return (BigInt(hi) << 32n) | BigInt(lo);
 }
