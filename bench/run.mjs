@@ -171,7 +171,7 @@ What the two sides measure: the same statement through the same engine class (fo
 A round runs inside one call, so DO SQLite commits its inserts together when the call ends
 (its implicit transaction), outside the timing, on both sides: the ratio is of CPU per statement,
 the strictest reading. With capture, each insert also fires its trigger, which writes the change
-into the log's change table, and the engine seals it with one header row in \`_vt_log\`
+into the log's change table and its header row in \`_vt_log\`
 (docs/primary.md: capture in place).
 
 The rows *each write durable* are the same with ${CAPTURE_DURABLE_WRITES} inserts, each one on disk
