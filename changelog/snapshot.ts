@@ -12,7 +12,13 @@ import { quoteIdent } from '../engines/dialect/sql-text.js';
 
 export interface SnapshotPage {
   table: string;
-  rows: Row[];
+  /** The table's columns, in the order of each row's values. */
+  columns: string[];
+  /**
+   * Rows as value arrays: a page crosses the DO RPC, VTGate and the wire to an embedded replica,
+   * and column names repeated in every row were half of each hop's (de)serialization.
+   */
+  rows: SqlValue[][];
   /** Key to pass as `afterKey` for the next page; null when this was the last page. */
   nextKey: SqlValue[] | null;
   /** The shard's LSN when the page was read. */
@@ -39,15 +45,17 @@ export async function snapshotPage(db: StorageEngine, table: string, afterKey: S
   const cols = pk.map(quoteIdent).join(', ');
   const after = afterKey ? `WHERE (${cols}) > (${pk.map((_, i) => `$${i + 1}`).join(', ')})` : '';
   const sql = `SELECT * FROM ${quoteIdent(table)} ${after} ORDER BY ${cols} LIMIT ${Math.max(1, Math.min(limit, 5000))}`;
-  const rows = (await db.query(sql, afterKey ?? [])).rows;
-  if (filter && rows.length && !(filter.column in rows[0]!)) {
-    throw new VitessError('NOT_FOUND', `column "${filter.column}" does not exist in table "${table}"`, { table, columns: [filter.column] });
-  }
-  const last = rows.length === limit ? rows.at(-1) : undefined;
+  const result = await db.query(sql, afterKey ?? []);
+  const columns = result.fields.map((f) => f.name);
+  const rows = result.rows.map((r) => columns.map((c) => r[c] ?? null));
+  const at = filter ? columns.indexOf(filter.column) : -1;
+  if (filter && at < 0) throw new VitessError('NOT_FOUND', `column "${filter.column}" does not exist in table "${table}"`, { table, columns: [filter.column] });
+  const last = rows.length === limit ? result.rows.at(-1) : undefined;
   const idOf = filter?.vindex === 'consistent_hash' ? consistentHashId : hashId;
   const kept = filter ? rows.filter((r) => {
-    const id = idOf(r[filter.column] ?? null);
+    const id = idOf(r[at] ?? null);
     return id !== undefined && inRange(id, filter.range);
   }) : rows;
-  return { table, rows: kept, nextKey: last ? pk.map((k) => last[k] ?? null) : null };
+  return { table, columns, rows: kept, nextKey: last ? pk.map((k) => last[k] ?? null) : null };
 }
+

@@ -5,11 +5,12 @@
  */
 import { VitessError } from '../rpc/errors.js';
 import type { ChangesPage, ChangesRequest, Consistency, GatewayStatus, ReadOptions, RpcResult, RpcSnapshotPage, ShardSchema, SnapshotRequest, TransactionApi } from '../rpc/protocol.js';
+import { rowObjects } from '../rpc/results.js';
 import { fromRpc, toRpc, type SqlValue } from '../rpc/values.js';
 import type { RpcStub } from 'capnweb';
 import { classify } from './failure.js';
 import type { FetchFn } from './http-batch.js';
-import { executeResult, queryResult, rowFromRpc, statementResult, toRpcParams, type ExecuteResult, type QueryResult, type Row, type Statement, type StatementResult } from './results.js';
+import { executeResult, queryResult, statementResult, toRpcParams, type ExecuteResult, type QueryResult, type Row, type Statement, type StatementResult } from './results.js';
 import { retryPolicy, withRetry, type RetryPolicy } from './retry.js';
 import { isReadOnly } from './statements.js';
 import { Subscription, type ChangeEvent, type SubscribeOptions, type SubscriptionEvent } from './subscription.js';
@@ -207,7 +208,7 @@ export class VitessClient {
   async snapshot(req: Omit<SnapshotRequest, 'afterKey'> & { afterKey?: SqlValue[] | null }): Promise<SnapshotPage> {
     const wire = { ...req, afterKey: req.afterKey ? req.afterKey.map(toRpc) : null };
     const p = await this.#call(true, async (api) => (await api.keyspace(this.keyspace).snapshot(wire)) as RpcSnapshotPage);
-    return { table: p.table, rows: p.rows.map(rowFromRpc), nextKey: p.nextKey ? p.nextKey.map((v) => fromRpc(v)) : null, lsn: p.lsn };
+    return { table: p.table, rows: rowObjects(p.columns, p.rows, fromRpc), nextKey: p.nextKey ? p.nextKey.map((v) => fromRpc(v)) : null, lsn: p.lsn };
   }
 
   /** The DDL history of each shard (default: all): the schema an embedded replica builds. */

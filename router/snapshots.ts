@@ -47,16 +47,18 @@ export async function snapshotPage(topology: Topology, keyspace: string, req: Sn
     const ts = await t.schema(kind);
     const routing = tableRouting(ks, new MemorySchema(Object.fromEntries(ts.map((x) => [x.name, { primaryKey: x.primaryKey, columns: x.columns }]))), req.table);
     const vindex = routing.kind === 'sharded' ? routing.vindex : undefined;
+    const at = vindex ? page.columns.indexOf(vindex.column) : -1;
     if (vindex) {
       rows = rows.filter((r) => {
-        const id = keyspaceIdFor(vindex, r[vindex.column] ?? null);
+        const id = keyspaceIdFor(vindex, at < 0 ? null : r[at] ?? null);
         return id === undefined || inRange(id, req.keyRange!);
       });
     }
   }
   return {
     table: page.table,
-    rows: rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, toRpc(v)]))),
+    columns: page.columns,
+    rows: rows.map((r) => r.map(toRpc)),
     nextKey: page.nextKey ? page.nextKey.map(toRpc) : null,
     lsn: page.lsn,
   };

@@ -140,8 +140,10 @@ export interface SnapshotRequest {
 
 export interface RpcSnapshotPage {
   table: string;
-  /** The page's rows (with `keyRange`, only those in the range: maybe none). */
-  rows: Record<string, RpcValue>[];
+  /** The table's columns, in the order of each row's values. */
+  columns: string[];
+  /** The page's rows as value arrays (with `keyRange`, only those in the range: maybe none). */
+  rows: RpcValue[][];
   /** Pass as `afterKey` for the next page; null after the last one. */
   nextKey: RpcValue[] | null;
   /** The shard's LSN the page is exactly the state at (read under the shard's write lock). */

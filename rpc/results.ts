@@ -14,3 +14,12 @@ export interface Statement {
   sql: string;
   params?: SqlValue[];
 }
+
+/** Rows sent as value arrays (`columns` names each position) as objects, each value through `decode` if given. */
+export function rowObjects<V = SqlValue>(columns: string[], rows: readonly (readonly V[])[], decode?: (v: V) => SqlValue): Row[] {
+  return rows.map((values) => {
+    const row: Row = {};
+    for (let i = 0; i < columns.length; i++) row[columns[i]!] = decode ? decode(values[i]!) : values[i] as SqlValue;
+    return row;
+  });
+}

@@ -5,6 +5,8 @@ import { TIMESTAMP_FORMAT } from './types.js';
 export interface Typed {
   sql: string;
   type: SqlType;
+  /** A column declared NOT NULL (an ORDER BY on it needs no NULLS clause). */
+  notNull?: boolean;
 }
 
 const INTS: SqlType[] = ['int2', 'int4', 'int8'];

@@ -12,6 +12,10 @@ import { pgTypeOf, TIMESTAMP_FORMAT } from './types.js';
 export interface CatalogColumn {
   name: string;
   type: SqlType;
+  /** Declared NOT NULL (primary-key columns are). */
+  notNull?: boolean;
+  /** An int8 output read as text from a table column: that column, to sort the output by. */
+  source?: string;
 }
 
 /** What the renderer knows of the schema: a table's columns in order, or undefined. */
@@ -59,6 +63,8 @@ const ARITHMETIC = new Set(['+', '-', '*', '/', '%']);
 export class SqliteRenderer {
   /** Highest `$n` referenced: the statement binds `$1…$n` as SQLite's `?1…?n`. */
   paramCount = 0;
+  /** Inside a UNION: an ORDER BY there sorts every branch's rows. */
+  private compound = 0;
 
   constructor(
     private readonly parsed: Parsed,
@@ -164,7 +170,7 @@ export class SqliteRenderer {
       throw new VitessError('NOT_FOUND', `column "${qualified}" does not exist`, { columns: [name], ...(table ? { table: table.name } : {}) });
     }
     const sql = table ? `${quoteIdent(table.name)}.${quoteIdent(name)}` : quoteIdent(name);
-    return { sql, type: col?.type ?? 'unknown' };
+    return { sql, type: col?.type ?? 'unknown', ...(col?.notNull && { notNull: true }) };
   }
 
   private allKnown(scope: Scope | undefined): boolean {
@@ -278,26 +284,33 @@ export class SqliteRenderer {
     throw unsupported(`operator ${op}`);
   }
 
-  /** `outputs`: the select list, when int8 outputs are read as text (their order must stay numeric). */
-  orderBy(items: OrderByStatement[], scope: Scope, outputs?: CatalogColumn[]): string {
-    // Postgres sorts NULLs as larger than any value; SQLite as smaller. Spell it out.
+  /**
+   * `outputs`: the select list, which an ORDER BY name or position means first (as in Postgres);
+   * `int8Text`: its int8 outputs are read as text, and must still sort as numbers.
+   */
+  orderBy(items: OrderByStatement[], scope: Scope, outputs?: CatalogColumn[], int8Text = false): string {
     return items.map((o) => {
       const dir = o.order ?? 'ASC';
-      const nulls = o.nulls ?? (dir === 'DESC' ? 'FIRST' : 'LAST');
-      const by = this.int8OutputKey(o.by, outputs) ?? (o.by.type === 'integer' ? String(o.by.value) : this.expr(o.by, scope).sql);
-      return `${by} ${dir} NULLS ${nulls}`;
+      const e = o.by;
+      const named = e.type === 'integer' ? outputs?.[e.value - 1] : e.type === 'ref' && !e.table ? outputs?.find((c) => c.name === e.name) : undefined;
+      const typed: Pick<Typed, 'sql' | 'notNull'> = e.type === 'integer' ? { sql: String(e.value) } : this.expr(e, scope);
+      const by = (int8Text && named && this.int8OutputKey(named, outputs!)) || typed.sql;
+      // Postgres sorts NULLs as larger than any value; SQLite as smaller. Spell it out, except on
+      // a NOT NULL column: there it changes nothing, and without it SQLite can walk an index in
+      // order instead of sorting every row (a snapshot page, a keyset-paged read).
+      if ((named ? named.notNull : typed.notNull) && !this.compound) return `${by} ${dir}`;
+      return `${by} ${dir} NULLS ${o.nulls ?? (dir === 'DESC' ? 'FIRST' : 'LAST')}`;
     }).join(', ');
   }
 
   /**
    * SQLite resolves an ORDER BY name or position to the output column first, which for an int8
-   * read as text would sort 17 before 5: sort on the value cast back to an integer instead.
+   * read as text would sort 17 before 5: sort on the column it reads (which an index may already
+   * hold in order), else on the value cast back to an integer.
    */
-  private int8OutputKey(by: Expr, outputs: CatalogColumn[] | undefined): string | undefined {
-    if (!outputs) return undefined;
-    const col = by.type === 'integer' ? outputs[by.value - 1] : by.type === 'ref' && !by.table ? outputs.find((c) => c.name === by.name) : undefined;
-    if (col?.type !== 'int8' || outputs.filter((c) => c.name === col.name).length > 1) return undefined;
-    return `CAST(${quoteIdent(col.name)} AS INTEGER)`;
+  private int8OutputKey(col: CatalogColumn, outputs: CatalogColumn[]): string | undefined {
+    if (col.type !== 'int8' || outputs.filter((c) => c.name === col.name).length > 1) return undefined;
+    return col.source && !this.compound ? col.source : `CAST(${quoteIdent(col.name)} AS INTEGER)`;
   }
 
   // ---- queries ----------------------------------------------------------------------------
@@ -318,9 +331,15 @@ export class SqliteRenderer {
     switch (q.type) {
       case 'select': return this.select(q, parent, top);
       case 'union': case 'union all': {
-        const l = this.query(q.left, parent, top);
-        const r = this.query(q.right, parent, top);
-        return { sql: `${l.sql} ${q.type.toUpperCase()} ${r.sql}`, columns: l.columns };
+        // The last branch's ORDER BY sorts the whole union, whose other branches may hold NULLs.
+        this.compound++;
+        try {
+          const l = this.query(q.left, parent, top);
+          const r = this.query(q.right, parent, top);
+          return { sql: `${l.sql} ${q.type.toUpperCase()} ${r.sql}`, columns: l.columns.map(({ notNull: _, source: __, ...c }) => c) };
+        } finally {
+          this.compound--;
+        }
       }
       case 'values': {
         const scope = this.newScope(parent);
@@ -366,6 +385,11 @@ export class SqliteRenderer {
       throw unsupported(`function ${f.function.name}() in FROM`);
     }
     if (!f.join) return sql;
+    if (f.join.type === 'LEFT JOIN') {
+      // Its columns read NULL where nothing matched, whatever their declaration says.
+      const joined = scope.sources.at(-1)!;
+      joined.columns = joined.columns?.map(({ notNull: _, ...c }) => c);
+    }
     if (f.join.type === 'FULL JOIN' || f.join.type === 'RIGHT JOIN') {
       // SQLite has had them only since 3.39; refused to keep every engine on one behavior.
       throw unsupported(f.join.type);
@@ -394,7 +418,7 @@ export class SqliteRenderer {
     const outScope: Scope = { sources: [...scope.sources, { alias: '', columns: cols.map((c) => c.column) }], ctes: new Map(), ...(scope.parent ? { parent: scope.parent } : {}) };
     if (q.groupBy?.length) sql += ` GROUP BY ${q.groupBy.map((g) => (g.type === 'integer' ? String(g.value) : this.expr(g, outScope).sql)).join(', ')}`;
     if (q.having) sql += ` HAVING ${this.expr(q.having, scope).sql}`;
-    if (q.orderBy?.length) sql += ` ORDER BY ${this.orderBy(q.orderBy, outScope, top && this.opts.int8AsText ? cols.map((c) => c.column) : undefined)}`;
+    if (q.orderBy?.length) sql += ` ORDER BY ${this.orderBy(q.orderBy, outScope, cols.map((c) => c.column), top && this.opts.int8AsText)}`;
     if (q.limit?.limit || q.limit?.offset) {
       sql += ` LIMIT ${q.limit.limit ? this.expr(q.limit.limit, scope).sql : '-1'}`;
       if (q.limit.offset) sql += ` OFFSET ${this.expr(q.limit.offset, scope).sql}`;
@@ -417,20 +441,22 @@ export class SqliteRenderer {
           }
           for (const col of s.columns) {
             const ref = s.alias ? `${quoteIdent(s.alias)}.${quoteIdent(col.name)}` : quoteIdent(col.name);
-            out.push(this.output({ sql: ref, type: col.type }, col.name, top));
+            out.push(this.output({ sql: ref, type: col.type, ...(col.notNull && { notNull: true }) }, col.name, top, true));
           }
         }
         continue;
       }
       const e = this.expr(c.expr, scope);
-      out.push(this.output(e, c.alias?.name ?? outputName(c.expr), top));
+      out.push(this.output(e, c.alias?.name ?? outputName(c.expr), top, c.expr.type === 'ref' && !!c.expr.table));
     }
     return out;
   }
 
-  private output(e: Typed, name: string, top: boolean): { sql: string; column: CatalogColumn } {
-    const sql = top && this.opts.int8AsText && e.type === 'int8' ? `CAST(${e.sql} AS TEXT)` : e.sql;
-    return { sql: `${sql} AS ${quoteIdent(name)}`, column: { name, type: e.type } };
+  /** `column`: the output reads a table column as it is, named with its table (another output may have its bare name). */
+  private output(e: Typed, name: string, top: boolean, column: boolean): { sql: string; column: CatalogColumn } {
+    const cast = top && this.opts.int8AsText && e.type === 'int8';
+    const out: CatalogColumn = { name, type: e.type, ...(e.notNull && { notNull: true }), ...(cast && column && { source: e.sql }) };
+    return { sql: `${cast ? `CAST(${e.sql} AS TEXT)` : e.sql} AS ${quoteIdent(name)}`, column: out };
   }
 
   // ---- DML ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import type { LogRecord } from '../../rpc/changes.js';
 import { asVitessError } from '../../rpc/errors.js';
 import { hashId } from '../../rpc/keyspace/hash.js';
 import { inRange } from '../../rpc/keyspace/keyrange.js';
+import { rowObjects } from '../../rpc/results.js';
 import type { SqlValue } from '../../rpc/values.js';
 
 type Tablet = Pick<VTTablet, 'query' | 'batch' | 'transaction' | 'commitPrepared' | 'rollbackPrepared' | 'pull' | 'waitFor'
@@ -210,7 +211,7 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
     let after: SqlValue[] | null = null;
     do {
       const page = await t.snapshot(kind, 's', after, 3);
-      seen.push(...page.rows);
+      seen.push(...rowObjects(page.columns, page.rows));
       after = page.nextKey;
     } while (after);
     expect(seen).toEqual(await rows(t, kind, 'SELECT * FROM s ORDER BY a, b'));
@@ -226,7 +227,7 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
       let after: SqlValue[] | null = null;
       do {
         const page = await t.snapshot(kind, 'kr', after, 7, { column: 'id', vindex: 'hash', range });
-        out.push(...page.rows.map((r) => r.id as number));
+        out.push(...rowObjects(page.columns, page.rows).map((r) => r.id as number));
         after = page.nextKey;
       } while (after);
       return out;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { toSqlite, type Catalog, type CatalogColumn } from '../../engines/dialect/sqlite.js';
+import { createClient } from '@libsql/client';
+import { CATALOG_SQL, catalogFromRows } from '../../engines/sqlite-codec.js';
 import { VitessError } from '../../rpc/errors.js';
 
 const catalog: Catalog = {
@@ -112,5 +114,55 @@ describe('dialect: refused constructs name what is at fault', () => {
     expect(err).toBeInstanceOf(VitessError);
     expect((err as VitessError).code).toBe(code);
     expect((err as VitessError).message).toMatch(message);
+  });
+});
+
+describe('dialect: ORDER BY on NOT NULL columns', () => {
+  const strict: Catalog = {
+    columns: (t) => ({
+      items: [{ name: 'id', type: 'int8' as const, notNull: true }, { name: 'name', type: 'text' as const, notNull: true }, { name: 'score', type: 'int4' as const }],
+      tags: [{ name: 'item', type: 'int8' as const, notNull: true }, { name: 'tag', type: 'text' as const, notNull: true }],
+    } as Record<string, CatalogColumn[]>)[t],
+  };
+
+  it('drops the NULLS clause and sorts an int8 read as text by its column', () => {
+    const t = toSqlite('SELECT * FROM items WHERE id > $1 ORDER BY id LIMIT 10', strict, { int8AsText: true }).sql;
+    expect(t).toContain('ORDER BY "items"."id" ASC LIMIT');
+    expect(toSqlite('SELECT name, score FROM items ORDER BY name DESC, score', strict).sql).toContain('ORDER BY "name" DESC, "score" ASC NULLS LAST');
+  });
+
+  it('keeps it where a NOT NULL column can still read NULL: the outer side of a LEFT JOIN, a UNION', () => {
+    expect(toSqlite('SELECT i.id, t.tag FROM items i LEFT JOIN tags t ON t.item = i.id ORDER BY t.tag', strict).sql).toContain('ORDER BY "t"."tag" ASC NULLS LAST');
+    expect(toSqlite('SELECT name FROM items UNION SELECT tag FROM tags ORDER BY tag', strict).sql).toContain('NULLS LAST');
+    // An ORDER BY name means the output first: here a nullable one.
+    expect(toSqlite('SELECT score AS id FROM items ORDER BY id', strict).sql).toContain('ORDER BY "id" ASC NULLS LAST');
+    expect(toSqlite('SELECT i.id AS n FROM items i ORDER BY n DESC', strict, { int8AsText: true }).sql).toContain('ORDER BY "i"."id" DESC');
+    expect(toSqlite('SELECT id AS n, score AS id FROM items ORDER BY n', strict, { int8AsText: true }).sql).toContain('ORDER BY CAST("n" AS INTEGER) ASC');
+  });
+
+  it('lets SQLite page a table by primary key through its index, with Postgres NULL order where NULLs can occur', async () => {
+    const db = createClient({ url: ':memory:' });
+    try {
+      for (const ddl of ['CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT NOT NULL, score INT)', 'CREATE TABLE tags (item BIGINT, tag TEXT, PRIMARY KEY (item, tag))']) {
+        await db.execute(toSqlite(ddl, { columns: () => undefined }).sql);
+      }
+      const real = catalogFromRows((await db.execute(CATALOG_SQL)).rows.map((r) => Array.from({ length: r.length }, (_, i) => r[i])));
+      const cat: Catalog = { columns: (t) => real.get(t) };
+      const pages = ['SELECT * FROM items WHERE (id) > ($1) ORDER BY id LIMIT 5000', 'SELECT * FROM tags WHERE (item, tag) > ($1, $2) ORDER BY item, tag LIMIT 5000'];
+      for (const int8AsText of [false, true]) {
+        for (const q of pages) {
+          const plan = (await db.execute({ sql: `EXPLAIN QUERY PLAN ${toSqlite(q, cat, { int8AsText }).sql}`, args: [1, 'a'].slice(0, q.includes('$2') ? 2 : 1) })).rows.map((r) => String(r.detail));
+          expect(plan.join(' | '), q).not.toContain('TEMP B-TREE');
+        }
+      }
+      await db.execute("INSERT INTO items VALUES (1, 'a', NULL), (2, 'b', 5), (3, 'c', 1)");
+      await db.execute("INSERT INTO tags VALUES (2, 'x'), (3, 'w')");
+      const ordered = await db.execute(toSqlite('SELECT i.id, t.tag FROM items i LEFT JOIN tags t ON t.item = i.id ORDER BY t.tag, i.id', cat).sql);
+      expect(ordered.rows.map((r) => [Number(r.id), r.tag])).toEqual([[3, 'w'], [2, 'x'], [1, null]]);
+      const byScore = await db.execute(toSqlite('SELECT id FROM items ORDER BY score', cat).sql);
+      expect(byScore.rows.map((r) => Number(r.id))).toEqual([3, 2, 1]);
+    } finally {
+      db.close();
+    }
   });
 });
