@@ -25,6 +25,8 @@ const ROWS = 100_000;
 const RAW_TX_ROWS = 5_000;
 const NATIVE_ROWS = 1_000;
 const WRITES = 300;
+/** Rounds of (native, engine, bootstrap), side by side: the median of each is reported. */
+const ROUNDS = 3;
 const VSCHEMA = { keyspaces: [{ name: 'main', engine: 'sqlite', shards: ['-40', '40-80', '80-c0', 'c0-'] }] };
 
 const pct = (xs, p) => {
@@ -155,11 +157,13 @@ export async function embeddedBench(log = (m) => process.stdout.write(`${m}\n`))
     const rows = [];
     for (const engine of ['libsql', 'pglite']) {
       const path = (tag) => join(dir, `${engine}-${tag}${engine === 'libsql' ? '.db' : ''}`);
-      log(`bench: ${engine}: raw inserts and bootstrap of ${ROWS} rows …`);
-      const native = await nativeInsert(engine, path('native'));
-      const raw = await rawInsert(engine, path('raw'));
-      const boot = await bootstrap(w.url, engine, path('replica'));
-      rows.push({ engine, native, raw, boot });
+      const runs = [];
+      for (let round = 1; round <= ROUNDS; round++) {
+        log(`bench: ${engine}: raw inserts and bootstrap of ${ROWS} rows, round ${round} of ${ROUNDS} …`);
+        runs.push({ native: await nativeInsert(engine, path(`native${round}`)), raw: await rawInsert(engine, path(`raw${round}`)), boot: await bootstrap(w.url, engine, path(`replica${round}`)) });
+      }
+      const median = (f) => pct(runs.map(f), 50);
+      rows.push({ engine, native: median((r) => r.native), raw: median((r) => r.raw), boot: { ms: median((r) => r.boot.ms), pages: runs[0].boot.pages }, ratios: runs.map((r) => r.boot.ms / r.native) });
     }
     log('bench: write → visible in an embedded replica …');
     const latency = [];
@@ -173,15 +177,16 @@ replica in this Node process over HTTP batch. Load average ${fmt(loadBefore, 1)}
 Bootstrap: \`createReplica\` on an opened database until it resolves (schema, ${fmt(ROWS)} rows copied in
 snapshot pages of 5,000, caught up) into a file (libsql) or a data directory (PGlite); opening the
 database is timed in neither. Compared with two raw local inserts of
-the same rows into a fresh database of the same engine, ${fmt(RAW_TX_ROWS)} rows per transaction:
+the same rows into a fresh database of the same engine, ${fmt(RAW_TX_ROWS)} rows per transaction, in
+${ROUNDS} rounds of the three side by side (each into a new database), medians shown:
 *native*, the engine's own driver (\`@libsql/client\` batch, PGlite transaction) with multi-row
 INSERTs of ${fmt(NATIVE_ROWS)} rows; *engine*, through the project's StorageEngine with multi-row INSERTs
 under its 100-parameter limit (33 rows), what a replica on DO SQLite sends (libsql and PGlite
 replicas load pages through the engine's bulk \`loadRows\`). Target:
 bootstrap ≤ 1.5× the raw insert.
 
-${table(['engine', 'native insert ms', 'engine insert ms', 'bootstrap ms', 'snapshot pages', 'bootstrap / native', 'bootstrap / engine'],
-  rows.map((r) => [r.engine, fmt(r.native), fmt(r.raw), fmt(r.boot.ms), fmt(r.boot.pages), `${fmt(r.boot.ms / r.native, 2)}×`, `${fmt(r.boot.ms / r.raw, 2)}×`]))}
+${table(['engine', 'native insert ms', 'engine insert ms', 'bootstrap ms', 'snapshot pages', 'bootstrap / native', 'bootstrap / engine', 'bootstrap / native, each round'],
+  rows.map((r) => [r.engine, fmt(r.native), fmt(r.raw), fmt(r.boot.ms), fmt(r.boot.pages), `${fmt(r.boot.ms / r.native, 2)}×`, `${fmt(r.boot.ms / r.raw, 2)}×`, r.ratios.map((x) => `${fmt(x, 2)}×`).join(', ')]))}
 
 Write → visible: ${WRITES} single-row upserts through VTGate by another client, one at a time; the
 time until the replica's \`waitFor(bookmark)\` answers (the write applied locally), from the
