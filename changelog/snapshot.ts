@@ -58,4 +58,3 @@ export async function snapshotPage(db: StorageEngine, table: string, afterKey: S
   }) : rows;
   return { table, columns, rows: kept, nextKey: last ? pk.map((k) => last[k] ?? null) : null };
 }
-
