@@ -292,13 +292,15 @@ export class SqliteRenderer {
     return items.map((o) => {
       const dir = o.order ?? 'ASC';
       const e = o.by;
+      // An output named twice is not "the" output the name means (Postgres calls it ambiguous).
       const named = e.type === 'integer' ? outputs?.[e.value - 1] : e.type === 'ref' && !e.table ? outputs?.find((c) => c.name === e.name) : undefined;
+      const unique = named && outputs!.filter((c) => c.name === named.name).length === 1 ? named : undefined;
       const typed: Pick<Typed, 'sql' | 'notNull'> = e.type === 'integer' ? { sql: String(e.value) } : this.expr(e, scope);
-      const by = (int8Text && named && this.int8OutputKey(named, outputs!)) || typed.sql;
+      const by = (int8Text && unique && this.int8OutputKey(unique)) || typed.sql;
       // Postgres sorts NULLs as larger than any value; SQLite as smaller. Spell it out, except on
       // a NOT NULL column: there it changes nothing, and without it SQLite can walk an index in
       // order instead of sorting every row (a snapshot page, a keyset-paged read).
-      if ((named ? named.notNull : typed.notNull) && !this.compound) return `${by} ${dir}`;
+      if ((named ? unique?.notNull : typed.notNull) && !this.compound) return `${by} ${dir}`;
       return `${by} ${dir} NULLS ${o.nulls ?? (dir === 'DESC' ? 'FIRST' : 'LAST')}`;
     }).join(', ');
   }
@@ -308,8 +310,8 @@ export class SqliteRenderer {
    * read as text would sort 17 before 5: sort on the column it reads (which an index may already
    * hold in order), else on the value cast back to an integer.
    */
-  private int8OutputKey(col: CatalogColumn, outputs: CatalogColumn[]): string | undefined {
-    if (col.type !== 'int8' || outputs.filter((c) => c.name === col.name).length > 1) return undefined;
+  private int8OutputKey(col: CatalogColumn): string | undefined {
+    if (col.type !== 'int8') return undefined;
     return col.source && !this.compound ? col.source : `CAST(${quoteIdent(col.name)} AS INTEGER)`;
   }
 
