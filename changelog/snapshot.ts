@@ -2,11 +2,11 @@
 // last key. A consumer reads every page, then applies the log from the LSN of its first page:
 // the log carries full row images, so rows changed while it paged converge (as in Vitess's
 // VReplication copy phase). A DDL record in between means: start the snapshot again.
-import type { StorageEngine } from '../engines/engine.js';
+import type { JsonPage, StorageEngine } from '../engines/engine.js';
 import { VitessError } from '../rpc/errors.js';
 import { consistentHashId, hashId } from '../rpc/keyspace/hash.js';
 import { inRange, parseKeyRange } from '../rpc/keyspace/keyrange.js';
-import type { Row } from '../rpc/results.js';
+import { rowsFromJson, rowsToJson } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import { quoteIdent } from '../engines/dialect/sql-text.js';
 
@@ -15,10 +15,11 @@ export interface SnapshotPage {
   /** The table's columns, in the order of each row's values. */
   columns: string[];
   /**
-   * Rows as value arrays: a page crosses the DO RPC, VTGate and the wire to an embedded replica,
-   * and column names repeated in every row were half of each hop's (de)serialization.
+   * The rows as JSON text: an array of value arrays in the wire encoding (rpc/values.ts). A page
+   * crosses the DO RPC, VTGate and the wire to a replica as this one string, which the engine
+   * builds itself where it can (`StorageEngine.pageJson`): no hop handles the rows one by one.
    */
-  rows: SqlValue[][];
+  rowsJson: string;
   /** Key to pass as `afterKey` for the next page; null when this was the last page. */
   nextKey: SqlValue[] | null;
   /** The shard's LSN when the page was read. */
@@ -42,19 +43,45 @@ export async function snapshotPage(db: StorageEngine, table: string, afterKey: S
   const info = (await db.tables()).find((t) => t.name === table);
   if (!info) throw new VitessError('NOT_FOUND', `table "${table}" does not exist`, { table });
   const pk = info.primaryKey;
-  const cols = pk.map(quoteIdent).join(', ');
-  const after = afterKey ? `WHERE (${cols}) > (${pk.map((_, i) => `$${i + 1}`).join(', ')})` : '';
-  const sql = `SELECT * FROM ${quoteIdent(table)} ${after} ORDER BY ${cols} LIMIT ${Math.max(1, Math.min(limit, 5000))}`;
-  const result = await db.query(sql, afterKey ?? []);
-  const columns = result.fields.map((f) => f.name);
-  const rows = result.rows.map((r) => columns.map((c) => r[c] ?? null));
-  const at = filter ? columns.indexOf(filter.column) : -1;
-  if (filter && at < 0) throw new VitessError('NOT_FOUND', `column "${filter.column}" does not exist in table "${table}"`, { table, columns: [filter.column] });
-  const last = rows.length === limit ? result.rows.at(-1) : undefined;
-  const idOf = filter?.vindex === 'consistent_hash' ? consistentHashId : hashId;
-  const kept = filter ? rows.filter((r) => {
+  if (afterKey && afterKey.length !== pk.length) {
+    throw new VitessError('INVALID', `afterKey has ${afterKey.length} values, but the primary key of table "${table}" has ${pk.length} columns (${pk.join(', ')})`, { table });
+  }
+  const n = Math.max(1, Math.min(limit, 5000));
+  const { nextKey, ...page } = db.pageJson ? await jsonPage(db, table, pk, afterKey, n) : await queryPage(db, table, pk, afterKey, n);
+  if (!filter) return { table, columns: page.columns, rowsJson: page.json, nextKey };
+  const at = page.columns.indexOf(filter.column);
+  if (at < 0) throw new VitessError('NOT_FOUND', `column "${filter.column}" does not exist in table "${table}"`, { table, columns: [filter.column] });
+  const idOf = filter.vindex === 'consistent_hash' ? consistentHashId : hashId;
+  const kept = rowsFromJson(page.json).filter((r) => {
     const id = idOf(r[at] ?? null);
     return id !== undefined && inRange(id, filter.range);
-  }) : rows;
-  return { table, columns, rows: kept, nextKey: last ? pk.map((k) => last[k] ?? null) : null };
+  });
+  return { table, columns: page.columns, rowsJson: rowsToJson(kept), nextKey };
+}
+
+const keyList = (pk: string[]): string => pk.map(quoteIdent).join(', ');
+const afterClause = (pk: string[], afterKey: SqlValue[] | null): string =>
+  afterKey ? `WHERE (${keyList(pk)}) > (${pk.map((_, i) => `$${i + 1}`).join(', ')})` : '';
+
+type ReadPage = JsonPage & { nextKey: SqlValue[] | null };
+
+/** A page the engine encodes; a full page's last key is read by a second, index-only query. */
+async function jsonPage(db: StorageEngine, table: string, pk: string[], afterKey: SqlValue[] | null, n: number): Promise<ReadPage> {
+  const page = await db.pageJson!(table, pk, afterKey, n);
+  if (page.count < n) return { ...page, nextKey: null };
+  const { rows: [last] } = await db.query(`SELECT ${keyList(pk)} FROM ${quoteIdent(table)} ${afterClause(pk, afterKey)} ORDER BY ${keyList(pk)} LIMIT 1 OFFSET ${n - 1}`, afterKey ?? []);
+  return { ...page, nextKey: pk.map((k) => last![k] ?? null) };
+}
+
+/** A page through the engine's SQL, for engines without `pageJson`. */
+async function queryPage(db: StorageEngine, table: string, pk: string[], afterKey: SqlValue[] | null, n: number): Promise<ReadPage> {
+  const result = await db.query(`SELECT * FROM ${quoteIdent(table)} ${afterClause(pk, afterKey)} ORDER BY ${keyList(pk)} LIMIT ${n}`, afterKey ?? []);
+  const columns = result.fields.map((f) => f.name);
+  const last = result.rows.length === n ? result.rows.at(-1) : undefined;
+  return {
+    columns,
+    json: rowsToJson(result.rows.map((r) => columns.map((c) => r[c] ?? null))),
+    count: result.rows.length,
+    nextKey: last ? pk.map((k) => last[k] ?? null) : null,
+  };
 }

@@ -5,7 +5,7 @@
  */
 import { VitessError } from '../rpc/errors.js';
 import type { ChangesPage, ChangesRequest, Consistency, GatewayStatus, ReadOptions, RpcResult, RpcSnapshotPage, ShardSchema, SnapshotRequest, TransactionApi } from '../rpc/protocol.js';
-import { rowObjects } from '../rpc/results.js';
+import { pageRows } from '../rpc/results.js';
 import { fromRpc, toRpc, type SqlValue } from '../rpc/values.js';
 import type { RpcStub } from 'capnweb';
 import { classify } from './failure.js';
@@ -208,7 +208,7 @@ export class VitessClient {
   async snapshot(req: Omit<SnapshotRequest, 'afterKey'> & { afterKey?: SqlValue[] | null }): Promise<SnapshotPage> {
     const wire = { ...req, afterKey: req.afterKey ? req.afterKey.map(toRpc) : null };
     const p = await this.#call(true, async (api) => (await api.keyspace(this.keyspace).snapshot(wire)) as RpcSnapshotPage);
-    return { table: p.table, rows: rowObjects(p.columns, p.rows, fromRpc), nextKey: p.nextKey ? p.nextKey.map((v) => fromRpc(v)) : null, lsn: p.lsn };
+    return { table: p.table, rows: pageRows(p.columns, p.rowsJson), nextKey: p.nextKey ? p.nextKey.map((v) => fromRpc(v)) : null, lsn: p.lsn };
   }
 
   /** The DDL history of each shard (default: all): the schema an embedded replica builds. */

@@ -10,6 +10,7 @@ import type { SqlType } from '../rpc/values.js';
 import { quoteIdent } from './dialect/sql-text.js';
 import { quoteString } from './dialect/sqlite-render.js';
 import { typeFromSqliteDecl } from './dialect/types.js';
+import { wireValueSql } from './sqlite-wire.js';
 
 export const CAPTURE_TABLE = '_vt_capture';
 
@@ -34,38 +35,8 @@ export function columnsFromRows(rows: unknown[][]): ColumnInfo[] {
   return rows.map(([name, type, pk]) => ({ name: String(name), type: typeFromSqliteDecl(String(type)), pk: Number(pk) }));
 }
 
-const MAX_SAFE = '9007199254740991';
-const MAX_DOUBLE = '1.7976931348623157e308';
-
-/**
- * A REAL as JSON that reads back as the same double: SQLite's own JSON keeps only 15 digits,
- * 17 always round-trip. Infinities are written by `inf` (JSON has no literal for them).
- */
-function real(v: string, finite: (json: string) => string, inf: (sign: '' | '-') => string): string {
-  return `CASE WHEN ${v} > ${MAX_DOUBLE} THEN ${inf('')} WHEN ${v} < -${MAX_DOUBLE} THEN ${inf('-')} ELSE ${finite(`json(printf('%!.17g', ${v}))`)} END`;
-}
-
-/** One column's value as SQL that yields its wire encoding (rpc/values.ts: toWire, fromWire). */
-function value(c: ColumnInfo, ref: 'NEW' | 'OLD'): string {
-  const v = `${ref}.${quoteIdent(c.name)}`;
-  const float = () => `CASE WHEN typeof(${v}) = 'real' THEN ${real(v, (j) => j, (sign) => `json_object('$float', '${sign}Infinity')`)} ELSE ${v} END`;
-  switch (c.type) {
-    case 'int2': case 'int4': case 'int8':
-      // Beyond 2^53 a JSON number would lose digits: tagged, as the wire encoding has it.
-      return `CASE WHEN typeof(${v}) = 'integer' AND (${v} > ${MAX_SAFE} OR ${v} < -${MAX_SAFE}) THEN json_object('$int8', CAST(${v} AS TEXT)) ELSE ${v} END`;
-    case 'float4': case 'float8': case 'unknown': return float();
-    // Numeric values are decimal text; a REAL goes as a number for the reader to print the shortest way.
-    case 'numeric': return `CASE typeof(${v}) WHEN 'null' THEN NULL WHEN 'real' THEN ${real(v, (j) => `json_object('$numeric', ${j})`, (sign) => `'${sign}Infinity'`)} ELSE CAST(${v} AS TEXT) END`;
-    case 'bool': return `CASE WHEN ${v} IS NULL THEN NULL WHEN ${v} THEN json('true') ELSE json('false') END`;
-    case 'json': case 'jsonb': return `CASE WHEN ${v} IS NULL THEN NULL ELSE json_object('$json', json(${v})) END`;
-    case 'bytea': return `CASE WHEN ${v} IS NULL THEN NULL ELSE json_object('$hex', hex(${v})) END`;
-    case 'timestamp': case 'timestamptz': return `CASE WHEN ${v} IS NULL THEN NULL ELSE json_object('$ts', ${v}) END`;
-    default: return v;
-  }
-}
-
 function image(columns: ColumnInfo[], ref: 'NEW' | 'OLD'): string {
-  return `json_object(${columns.map((c) => `${quoteString(c.name)}, ${value(c, ref)}`).join(', ')})`;
+  return `json_object(${columns.map((c) => `${quoteString(c.name)}, ${wireValueSql(c.type, `${ref}.${quoteIdent(c.name)}`)}`).join(', ')})`;
 }
 
 const keyColumns = (columns: ColumnInfo[]): ColumnInfo[] => columns.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk);

@@ -4,10 +4,11 @@ import type { SqlValue } from '../rpc/values.js';
 import type { CatalogColumn } from './dialect/sqlite.js';
 import { LOG_CHANGES_TABLE, ROW_HEADER_SQL, TOP_LSN_SQL } from '../changelog/log.js';
 import { columnsFromRows, COLUMNS_SQL, decodeChanges, primaryKeyOf, recordDdlSql, TABLES_SQL, triggerSql } from './capture-sqlite.js';
-import type { BatchOptions, CaptureSink, Executor, StorageEngine, TableInfo } from './engine.js';
+import type { BatchOptions, CaptureSink, Executor, JsonPage, StorageEngine, TableInfo } from './engine.js';
 import { checkBatchSize, checkTableName, isInternalTable } from './limits.js';
 import { Mutex } from './mutex.js';
-import { CATALOG_SQL, catalogFromRows, prepareSqlite, sqliteResult } from './sqlite-codec.js';
+import { bindOne, CATALOG_SQL, catalogFromRows, prepareSqlite, sqliteResult } from './sqlite-codec.js';
+import { pageJsonSql } from './sqlite-wire.js';
 import { sqliteError } from './sqlite-errors.js';
 import { TransactionHandle } from './transaction.js';
 
@@ -191,6 +192,19 @@ export class DoSqliteEngine implements StorageEngine {
         if (e !== ROLLED_BACK) throw e;
       });
       return changes;
+    });
+  }
+
+  pageJson(table: string, primaryKey: string[], afterKey: SqlValue[] | null, limit: number): Promise<JsonPage> {
+    return this.lock.run(async () => {
+      try {
+        const columns = columnsFromRows(this.exec(COLUMNS_SQL, table));
+        const args = (afterKey ?? []).map((v, i) => bindOne(v, 'do', i)) as SqlStorageValue[];
+        const [[json, count]] = this.exec(pageJsonSql(table, columns, primaryKey, afterKey !== null, limit), ...args) as [[string, number]];
+        return { columns: columns.map((c) => c.name), json, count };
+      } catch (e) {
+        throw sqliteError(e);
+      }
     });
   }
 

@@ -73,5 +73,19 @@ export interface StorageEngine extends Executor {
    * elsewhere the caller sends multi-row upserts.
    */
   loadRows?(table: string, primaryKey: string[], rows: Row[]): Promise<void>;
+  /**
+   * The first `limit` rows of `table` in primary-key order (after `afterKey`, one value per key
+   * column), as JSON text built by the engine itself: the bulk read of a snapshot page, on the
+   * engines that can encode without handing each value to JS. Elsewhere the caller queries.
+   */
+  pageJson?(table: string, primaryKey: string[], afterKey: SqlValue[] | null, limit: number): Promise<JsonPage>;
   close(): Promise<void>;
+}
+
+/** Rows as JSON text: an array of value arrays in `columns`' order, each value in the wire encoding (rpc/values.ts). */
+export interface JsonPage {
+  columns: string[];
+  json: string;
+  /** How many rows `json` holds. */
+  count: number;
 }

@@ -13,7 +13,7 @@ import { PgliteEngine } from '../engines/pglite.js';
 import { createWorkerdPGlite } from '../engines/pglite-workerd.js';
 import { isDdl, type LogRecord } from '../rpc/changes.js';
 import { asVitessError, encodeError, VitessError } from '../rpc/errors.js';
-import { rowObjects, type ResultSet } from '../rpc/results.js';
+import { pageRows, type ResultSet } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import { LogBuffer } from './buffer.js';
 import { copyStatements } from './copy.js';
@@ -535,7 +535,7 @@ export class VTReplica extends DurableObject<ReplicaEnv> {
             throw e;
           });
           if (page.lsn > pos) pos = await this.fastForward(db, pos, page.lsn);
-          const statements = copyStatements(name, primaryKey, rowObjects(page.columns, page.rows));
+          const statements = copyStatements(name, primaryKey, pageRows(page.columns, page.rowsJson));
           if (statements.length) await db.batch(statements, { atomic: true });
           after = page.nextKey;
         } while (after);

@@ -9,6 +9,7 @@ import type { SnapshotPage } from '../changelog/snapshot.js';
 import type { EngineKind } from '../engines/engine.js';
 import type { TableSchema } from '../primary/tablet.js';
 import { VitessError } from '../rpc/errors.js';
+import { rowsFromJson, rowsToJson } from '../rpc/results.js';
 import { inRange } from '../rpc/keyspace/keyrange.js';
 import type { RpcSnapshotPage, ShardSchema, SnapshotRequest } from '../rpc/protocol.js';
 import { fromRpc, toRpc } from '../rpc/values.js';
@@ -41,24 +42,24 @@ export async function snapshotPage(topology: Topology, keyspace: string, req: Sn
   const t = tablet(topology, keyspace, req.shard);
   const kind = engineKind(ks);
   const page = await t.snapshot(kind, req.table, req.afterKey ? req.afterKey.map((v) => fromRpc(v)) : null, limit);
-  let rows = page.rows;
-  if (scope!.partial && rows.length) {
+  let rowsJson = page.rowsJson;
+  if (scope!.partial) {
     // Rows are placed by the table's vindex: keep those whose keyspace id is in the range.
     const ts = await t.schema(kind);
     const routing = tableRouting(ks, new MemorySchema(Object.fromEntries(ts.map((x) => [x.name, { primaryKey: x.primaryKey, columns: x.columns }]))), req.table);
     const vindex = routing.kind === 'sharded' ? routing.vindex : undefined;
     const at = vindex ? page.columns.indexOf(vindex.column) : -1;
     if (vindex) {
-      rows = rows.filter((r) => {
+      rowsJson = rowsToJson(rowsFromJson(rowsJson).filter((r) => {
         const id = keyspaceIdFor(vindex, at < 0 ? null : r[at] ?? null);
         return id === undefined || inRange(id, req.keyRange!);
-      });
+      }));
     }
   }
   return {
     table: page.table,
     columns: page.columns,
-    rows: rows.map((r) => r.map(toRpc)),
+    rowsJson,
     nextKey: page.nextKey ? page.nextKey.map(toRpc) : null,
     lsn: page.lsn,
   };

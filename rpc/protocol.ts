@@ -142,8 +142,11 @@ export interface RpcSnapshotPage {
   table: string;
   /** The table's columns, in the order of each row's values. */
   columns: string[];
-  /** The page's rows as value arrays (with `keyRange`, only those in the range: maybe none). */
-  rows: RpcValue[][];
+  /**
+   * The page's rows (with `keyRange`, only those in the range: maybe none) as JSON text: an array
+   * of value arrays in the wire encoding (`rowsFromJson` in rpc/results.ts reads it).
+   */
+  rowsJson: string;
   /** Pass as `afterKey` for the next page; null after the last one. */
   nextKey: RpcValue[] | null;
   /** The shard's LSN the page is exactly the state at (read under the shard's write lock). */

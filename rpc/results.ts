@@ -1,4 +1,4 @@
-import type { Field, SqlValue } from './values.js';
+import { fromWire, toWire, type Field, type SqlValue } from './values.js';
 
 export type Row = Record<string, SqlValue>;
 
@@ -23,3 +23,10 @@ export function rowObjects<V = SqlValue>(columns: string[], rows: readonly (read
     return row;
   });
 }
+
+/** Rows as JSON text of wire-encoded value arrays (snapshot pages: `JsonPage`), and back. */
+export const rowsFromJson = (json: string): SqlValue[][] => (JSON.parse(json) as unknown[][]).map((r) => r.map(fromWire));
+export const rowsToJson = (rows: readonly (readonly SqlValue[])[]): string => JSON.stringify(rows.map((r) => r.map(toWire)));
+
+/** A snapshot page's rows (`columns` and their JSON text) as objects. */
+export const pageRows = (columns: string[], json: string): Row[] => rowObjects(columns, JSON.parse(json) as unknown[][], fromWire);

@@ -10,7 +10,7 @@ import type { LogRecord } from '../../rpc/changes.js';
 import { asVitessError } from '../../rpc/errors.js';
 import { hashId } from '../../rpc/keyspace/hash.js';
 import { inRange } from '../../rpc/keyspace/keyrange.js';
-import { rowObjects } from '../../rpc/results.js';
+import { pageRows } from '../../rpc/results.js';
 import type { SqlValue } from '../../rpc/values.js';
 
 type Tablet = Pick<VTTablet, 'query' | 'batch' | 'transaction' | 'commitPrepared' | 'rollbackPrepared' | 'pull' | 'waitFor'
@@ -211,11 +211,36 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
     let after: SqlValue[] | null = null;
     do {
       const page = await t.snapshot(kind, 's', after, 3);
-      seen.push(...rowObjects(page.columns, page.rows));
+      seen.push(...pageRows(page.columns, page.rowsJson));
       after = page.nextKey;
     } while (after);
     expect(seen).toEqual(await rows(t, kind, 'SELECT * FROM s ORDER BY a, b'));
     expect(await code(t.snapshot(kind, 'missing', null))).toBe('NOT_FOUND');
+  }, 60_000);
+
+  it('serves snapshot pages holding every type exactly as a query returns it', async () => {
+    const { t } = tablet(kind);
+    await t.query(kind, 'CREATE TABLE ty (id INT8 PRIMARY KEY, b BOOL, i4 INT, big INT8, f FLOAT8, n NUMERIC, s TEXT, j JSONB, by BYTEA, ts TIMESTAMPTZ, d DATE, u UUID)');
+    const huge = 2n ** 53n + 1n;
+    const values: SqlValue[][] = [
+      [huge, true, -7, -(2n ** 62n), 0.1, '12.5', 'a "quoted" \\ line\nbreak ✓', { a: [1, 'x'], b: null }, new Uint8Array([0, 1, 255]), new Date('2024-05-06T07:08:09.123Z'), '2024-05-06', '6f1c2b4e-8d3a-4c5e-9f7a-1b2c3d4e5f60'],
+      [-3, false, 2147483647, 42, Infinity, '100', '', [1, 2], new Uint8Array([]), new Date('1999-12-31T23:59:59Z'), '1999-12-31', null],
+      [5, null, null, null, null, null, null, null, null, null, null, null],
+      [huge - 2n, true, 0, 9007199254740991, -1.5e300, '0.001', 'x', { k: 'v' }, new Uint8Array([7]), new Date(0), '1970-01-01', null],
+      [0, false, 1, 2, 3.25, '-4', 'zero', [], null, null, null, null],
+    ];
+    for (const v of values) await t.query(kind, 'INSERT INTO ty VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)', v);
+    const seen: unknown[] = [];
+    let after: SqlValue[] | null = null;
+    do {
+      const page = await t.snapshot(kind, 'ty', after, 2);
+      seen.push(...pageRows(page.columns, page.rowsJson));
+      after = page.nextKey;
+    } while (after);
+    expect(seen).toEqual(await rows(t, kind, 'SELECT * FROM ty ORDER BY id'));
+    expect(seen.map((r) => (r as { id: unknown }).id)).toEqual([-3, 0, 5, Number(huge - 2n), huge]);
+    const bad = await t.snapshot(kind, 'ty', [1, 2], 2).catch((e: unknown) => asVitessError(e));
+    expect(bad).toMatchObject({ code: 'INVALID', message: expect.stringMatching(/afterKey has 2 values.*table "ty" has 1 columns/) });
   }, 60_000);
 
   it('filters snapshot pages by key range: the halves partition the table by keyspace id', async () => {
@@ -227,7 +252,7 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
       let after: SqlValue[] | null = null;
       do {
         const page = await t.snapshot(kind, 'kr', after, 7, { column: 'id', vindex: 'hash', range });
-        out.push(...rowObjects(page.columns, page.rows).map((r) => r.id as number));
+        out.push(...pageRows(page.columns, page.rowsJson).map((r) => r.id as number));
         after = page.nextKey;
       } while (after);
       return out;
