@@ -29,11 +29,14 @@ interface BenchEnv extends Env {
 const APPLY_TABLE = 'CREATE TABLE applied (id BIGINT PRIMARY KEY, name TEXT NOT NULL, score INT, note TEXT)';
 const applyRow = (i: number): [number, string, number, string] => [i, `user-${i}`, i % 100, `note ${i} ${'x'.repeat(40)}`];
 const APPLY_INSERT = 'INSERT INTO applied (id, name, score, note) VALUES ($1, $2, $3, $4)';
+/** An INSERT of `rows` rows (4 parameters each). */
+const multiInsert = (rows: number) =>
+  `INSERT INTO applied (id, name, score, note) VALUES ${Array.from({ length: rows }, (_, r) => `($${r * 4 + 1}, $${r * 4 + 2}, $${r * 4 + 3}, $${r * 4 + 4})`).join(', ')}`;
 
 /**
  * The baseline: a fresh engine in a fresh DO (`setup`), then rows 0..n-1 in transactions of
- * `batch` single-row INSERTs (`insert`, timed by the caller: inside workerd clocks advance only
- * across I/O, and DO SQLite does none).
+ * `batch` rows, as INSERTs of `perStatement` rows each (`insert`, timed by the caller: inside
+ * workerd clocks advance only across I/O, and DO SQLite does none).
  */
 export class RawInsert extends DurableObject {
   private db: StorageEngine | undefined;
@@ -43,10 +46,16 @@ export class RawInsert extends DurableObject {
     await this.db.query(APPLY_TABLE);
   }
 
-  async insert(n: number, batch: number): Promise<number> {
+  async insert(n: number, batch: number, perStatement: number): Promise<number> {
     const db = this.db!;
     for (let i = 0; i < n; i += batch) {
-      await db.batch(Array.from({ length: Math.min(batch, n - i) }, (_, j) => ({ sql: APPLY_INSERT, params: applyRow(i + j) })), { atomic: true });
+      const end = Math.min(i + batch, n);
+      const statements = [];
+      for (let j = i; j < end; j += perStatement) {
+        const rows = Math.min(perStatement, end - j);
+        statements.push({ sql: rows === 1 ? APPLY_INSERT : multiInsert(rows), params: Array.from({ length: rows }, (_, k) => applyRow(j + k)).flat() });
+      }
+      await db.batch(statements, { atomic: true });
     }
     const rows = Number((await db.query('SELECT count(*) AS n FROM applied')).rows[0]!.n);
     await db.close();
@@ -131,7 +140,7 @@ export default class BenchGate extends VTGate {
   override async fetch(req: Request): Promise<Response> {
     const path = new URL(req.url).pathname;
     if (req.method !== 'POST' || !path.startsWith('/bench/')) return super.fetch(req);
-    const body = (await req.json()) as Target & { lsn?: number; timeoutMs?: number; op?: string; kind?: Kind; n?: number; batch?: number; id?: string };
+    const body = (await req.json()) as Target & { lsn?: number; timeoutMs?: number; op?: string; kind?: Kind; n?: number; batch?: number; perStatement?: number; id?: string };
     try {
       if (path === '/bench/write') return Response.json(await writeRows(this.env, body as unknown as WriteRows));
       if (path === '/bench/lag') return Response.json(await lagRun(this.env, body as unknown as LagRun));
@@ -151,7 +160,7 @@ export default class BenchGate extends VTGate {
       }
       if (path === '/bench/raw-insert') {
         const ns = (this.env as BenchEnv).RAW;
-        return Response.json({ rows: await ns.get(ns.idFromString(body.id!)).insert(body.n ?? 1000, body.batch ?? 200) });
+        return Response.json({ rows: await ns.get(ns.idFromString(body.id!)).insert(body.n ?? 1000, body.batch ?? 200, body.perStatement ?? 1) });
       }
       return new Response('not found', { status: 404 });
     } catch (e) {

@@ -23,6 +23,7 @@ const CAPACITY_IN_FLIGHT = 32;
 const APPLY_ROWS = 1500;        // the backlog a paused replica catches up on, per round
 const APPLY_ROUNDS = 3;
 const RAW_BATCH = 200;          // rows per transaction in the raw baseline (= the replica's apply group)
+const RAW_MULTI_ROWS = 25;      // rows per INSERT in the multi-row baseline (4 columns: 100 parameters, the engines' limit)
 const READ_OPS = 600;           // per target per round
 const READ_ROUNDS = 3;
 const READ_CONCURRENCY = 8;
@@ -168,6 +169,7 @@ export async function replicationBench(log = (m) => process.stdout.write(`${m}\n
       await caughtUp(keyspace);
       const apply = [];
       const raw = [];
+      const multi = [];
       const write = [];
       for (let round = 0; round < APPLY_ROUNDS; round++) {
         // A backlog: the replica paused (still registered, so the log is kept), rows committed one by one.
@@ -181,14 +183,17 @@ export async function replicationBench(log = (m) => process.stdout.write(`${m}\n
         const got = await wait(keyspace, '-', 'wnam', lsn, 300_000);
         if (got.applied < lsn) throw new Error(`${keyspace}: replica applied ${got.applied} of ${lsn}`);
         apply.push(APPLY_ROWS / ((performance.now() - t) / 1000));
-        // The same rows into a fresh engine of the replica's kind, in transactions of RAW_BATCH.
-        const { id } = await post(`${w.url}/bench/raw-setup`, { kind });
-        const tr = performance.now();
-        const { rows } = await post(`${w.url}/bench/raw-insert`, { id, n: APPLY_ROWS, batch: RAW_BATCH });
-        raw.push(APPLY_ROWS / ((performance.now() - tr) / 1000));
-        if (rows !== APPLY_ROWS) throw new Error(`raw insert: ${rows} rows`);
+        // The same rows into a fresh engine of the replica's kind, in transactions of RAW_BATCH:
+        // single-row INSERTs, then multi-row INSERTs.
+        for (const [out, perStatement] of [[raw, 1], [multi, RAW_MULTI_ROWS]]) {
+          const { id } = await post(`${w.url}/bench/raw-setup`, { kind });
+          const tr = performance.now();
+          const { rows } = await post(`${w.url}/bench/raw-insert`, { id, n: APPLY_ROWS, batch: RAW_BATCH, perStatement });
+          out.push(APPLY_ROWS / ((performance.now() - tr) / 1000));
+          if (rows !== APPLY_ROWS) throw new Error(`raw insert: ${rows} rows`);
+        }
       }
-      applyRuns.push({ pair, apply: pct(apply, 50), raw: pct(raw, 50), ratios: apply.map((a, i) => a / raw[i]), write: pct(write, 50) });
+      applyRuns.push({ pair, apply: pct(apply, 50), raw: pct(raw, 50), multi: pct(multi, 50), ratios: apply.map((a, i) => a / raw[i]), multiRatios: apply.map((a, i) => a / multi[i]), write: pct(write, 50) });
     }
 
     // ---- 3. read throughput with 1 vs 2 replicas per shard --------------------------------------
@@ -265,12 +270,14 @@ ${lagTable(lagRuns)}
 Apply throughput: the replica of a one-shard keyspace is paused, ${fmt(APPLY_ROWS)} single-row \`INSERT\`s are
 committed on the primary (${fmt(APPLY_ROWS)} log records; written from inside the Worker, 8 at a time), the
 replica is resumed and timed until it has applied the last one (it pulls 500 records per call and
-applies 200 per transaction). The baseline inserts the same rows into a fresh engine of the
-replica's kind in another DO, ${RAW_BATCH} single-row \`INSERT\`s per transaction. Both timed from Node around
-one call; ${APPLY_ROUNDS} rounds alternating, medians (the ratio column lists each round's).
+applies up to 200 per transaction, runs of upserts joined into multi-row statements). The baselines
+insert the same rows into a fresh engine of the replica's kind in another DO, ${RAW_BATCH} rows per
+transaction: as single-row \`INSERT\`s (*raw*), and as \`INSERT\`s of ${RAW_MULTI_ROWS} rows (*raw multi-row*: 100
+parameters, the engines' limit). All timed from Node around one call; ${APPLY_ROUNDS} rounds alternating,
+medians (the per-round columns list each round's ratio).
 
-${table(['primary → replica', 'replica apply rows/s', 'raw batched insert rows/s', 'apply / raw (target ≥ 0.7)', 'per round', 'primary commits/s while writing the backlog'], applyRuns.map((r) => [
-  r.pair, fmt(r.apply), fmt(r.raw), fmt(r.apply / r.raw, 2), r.ratios.map((x) => fmt(x, 2)).join(', '), fmt(r.write),
+${table(['primary → replica', 'replica apply rows/s', 'raw rows/s', 'raw multi-row rows/s', 'apply / raw (target ≥ 0.7)', 'per round', 'apply / raw multi-row', 'per round', 'primary commits/s while writing the backlog'], applyRuns.map((r) => [
+  r.pair, fmt(r.apply), fmt(r.raw), fmt(r.multi), fmt(r.apply / r.raw, 2), r.ratios.map((x) => fmt(x, 2)).join(', '), fmt(r.apply / r.multi, 2), r.multiRatios.map((x) => fmt(x, 2)).join(', '), fmt(r.write),
 ]))}
 
 Reads: point \`SELECT\`s by primary key through VTGate (\`POST /sql\`), ${READ_CONCURRENCY} in flight, ${fmt(READ_OPS)} per
