@@ -20,7 +20,7 @@ const MAX_IN_FLIGHT = 64;
 const MAX_SLIP_MS = 1_000;      // a rate the schedule slips more than this behind is not sustained
 const CAPACITY_MS = 3_000;
 const CAPACITY_IN_FLIGHT = 32;
-const APPLY_ROWS = 1500;        // the backlog a paused replica catches up on, per round
+const APPLY_ROWS = 6000;        // the backlog a paused replica catches up on, per round
 const APPLY_ROUNDS = 3;
 const RAW_BATCH = 200;          // rows per transaction in the raw baseline (= the replica's apply group)
 const RAW_MULTI_ROWS = 25;      // rows per INSERT in the multi-row baseline (4 columns: 100 parameters, the engines' limit)
