@@ -5,7 +5,8 @@
 //      (VTGate's session code, no HTTP) and from Node over HTTP; write capacity with and without
 //      replicas;
 //   2. replica apply throughput (catching up on a backlog of single-row commits) vs a raw batched
-//      insert of the same rows into a fresh engine of the replica's kind;
+//      insert of the same rows into a fresh engine of the replica's kind, as single-row and as
+//      multi-row INSERTs;
 //   3. read throughput through VTGate with 1 vs 2 replicas per shard (and primaries alone).
 // Run alone with `node_modules/.bin/node bench/replication.mjs`; bench/run.mjs may include it.
 import { cpus as cpuList, loadavg } from 'node:os';
@@ -20,7 +21,7 @@ const MAX_IN_FLIGHT = 64;
 const MAX_SLIP_MS = 1_000;      // a rate the schedule slips more than this behind is not sustained
 const CAPACITY_MS = 3_000;
 const CAPACITY_IN_FLIGHT = 32;
-const APPLY_ROWS = 6000;        // the backlog a paused replica catches up on, per round
+const APPLY_ROWS = 6_000;       // the backlog a paused replica catches up on, per round
 const APPLY_ROUNDS = 3;
 const RAW_BATCH = 200;          // rows per transaction in the raw baseline (= the replica's apply group)
 const RAW_MULTI_ROWS = 25;      // rows per INSERT in the multi-row baseline (4 columns: 100 parameters, the engines' limit)

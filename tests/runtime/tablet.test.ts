@@ -3,6 +3,7 @@
 import { evictDurableObject } from 'cloudflare:test';
 import { env, RpcTarget } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import type { KeyRangeFilter } from '../../changelog/snapshot.js';
 import type { EngineKind } from '../../engines/engine.js';
 import type { TxReply, TxStep } from '../../primary/interactive.js';
 import type { VTTablet } from '../../primary/tablet.js';
@@ -10,7 +11,7 @@ import type { LogRecord } from '../../rpc/changes.js';
 import { asVitessError } from '../../rpc/errors.js';
 import { hashId } from '../../rpc/keyspace/hash.js';
 import { inRange } from '../../rpc/keyspace/keyrange.js';
-import { pageRows } from '../../rpc/results.js';
+import { pageRows, type Row } from '../../rpc/results.js';
 import type { SqlValue } from '../../rpc/values.js';
 
 type Tablet = Pick<VTTablet, 'query' | 'batch' | 'transaction' | 'commitPrepared' | 'rollbackPrepared' | 'pull' | 'waitFor'
@@ -56,6 +57,18 @@ const restart = async (stub: DurableObjectStub, kind: EngineKind): Promise<void>
 
 const code = async (p: Promise<unknown>): Promise<string> => p.then(() => 'resolved', (e) => asVitessError(e).code);
 const rows = async (t: Tablet, kind: EngineKind, sql: string, params?: SqlValue[]) => (await t.query(kind, sql, params)).rows;
+
+/** Every row of `table`, read in snapshot pages of `limit`. */
+async function allPages(t: Tablet, kind: EngineKind, table: string, limit: number, keyRange?: KeyRangeFilter): Promise<Row[]> {
+  const out: Row[] = [];
+  let after: SqlValue[] | null = null;
+  do {
+    const page = await t.snapshot(kind, table, after, limit, keyRange);
+    out.push(...pageRows(page.columns, page.rowsJson));
+    after = page.nextKey;
+  } while (after);
+  return out;
+}
 
 describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
   it('executes, logs one record per commit with gap-free LSNs, and returns the LSN', async () => {
@@ -207,14 +220,7 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
     const { t } = tablet(kind);
     await t.query(kind, 'CREATE TABLE s (a INT, b TEXT, v INT, PRIMARY KEY (a, b))');
     for (let i = 0; i < 7; i++) await t.query(kind, 'INSERT INTO s VALUES ($1, $2, $3)', [i % 3, `k${i}`, i]);
-    const seen: unknown[] = [];
-    let after: SqlValue[] | null = null;
-    do {
-      const page = await t.snapshot(kind, 's', after, 3);
-      seen.push(...pageRows(page.columns, page.rowsJson));
-      after = page.nextKey;
-    } while (after);
-    expect(seen).toEqual(await rows(t, kind, 'SELECT * FROM s ORDER BY a, b'));
+    expect(await allPages(t, kind, 's', 3)).toEqual(await rows(t, kind, 'SELECT * FROM s ORDER BY a, b'));
     expect(await code(t.snapshot(kind, 'missing', null))).toBe('NOT_FOUND');
   }, 60_000);
 
@@ -230,15 +236,9 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
       [0, false, 1, 2, 3.25, '-4', 'zero', [], null, null, null, null],
     ];
     for (const v of values) await t.query(kind, 'INSERT INTO ty VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)', v);
-    const seen: unknown[] = [];
-    let after: SqlValue[] | null = null;
-    do {
-      const page = await t.snapshot(kind, 'ty', after, 2);
-      seen.push(...pageRows(page.columns, page.rowsJson));
-      after = page.nextKey;
-    } while (after);
+    const seen = await allPages(t, kind, 'ty', 2);
     expect(seen).toEqual(await rows(t, kind, 'SELECT * FROM ty ORDER BY id'));
-    expect(seen.map((r) => (r as { id: unknown }).id)).toEqual([-3, 0, 5, Number(huge - 2n), huge]);
+    expect(seen.map((r) => r.id)).toEqual([-3, 0, 5, Number(huge - 2n), huge]);
     const bad = await t.snapshot(kind, 'ty', [1, 2], 2).catch((e: unknown) => asVitessError(e));
     expect(bad).toMatchObject({ code: 'INVALID', message: expect.stringMatching(/afterKey has 2 values.*table "ty" has 1 columns/) });
   }, 60_000);
@@ -247,16 +247,7 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
     const { t } = tablet(kind);
     await t.query(kind, 'CREATE TABLE kr (id INT PRIMARY KEY, v TEXT)');
     for (let i = 0; i < 40; i += 10) await t.batch(kind, Array.from({ length: 10 }, (_, j) => ({ sql: 'INSERT INTO kr VALUES ($1, $2)', params: [i + j, `v${i + j}`] })), { atomic: true });
-    const read = async (range: string) => {
-      const out: number[] = [];
-      let after: SqlValue[] | null = null;
-      do {
-        const page = await t.snapshot(kind, 'kr', after, 7, { column: 'id', vindex: 'hash', range });
-        out.push(...pageRows(page.columns, page.rowsJson).map((r) => r.id as number));
-        after = page.nextKey;
-      } while (after);
-      return out;
-    };
+    const read = async (range: string) => (await allPages(t, kind, 'kr', 7, { column: 'id', vindex: 'hash', range })).map((r) => r.id as number);
     const low = await read('-80');
     const high = await read('80-');
     expect([...low, ...high].sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i));
