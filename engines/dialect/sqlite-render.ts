@@ -443,21 +443,31 @@ export class SqliteRenderer {
           }
           for (const col of s.columns) {
             const ref = s.alias ? `${quoteIdent(s.alias)}.${quoteIdent(col.name)}` : quoteIdent(col.name);
-            out.push(this.output({ sql: ref, type: col.type, ...(col.notNull && { notNull: true }) }, col.name, top, true));
+            out.push(this.output({ sql: ref, type: col.type, ...(col.notNull && { notNull: true }) }, col.name, top, ref));
           }
         }
         continue;
       }
       const e = this.expr(c.expr, scope);
-      out.push(this.output(e, c.alias?.name ?? outputName(c.expr), top, c.expr.type === 'ref' && !!c.expr.table));
+      const source = c.expr.type === 'ref' ? this.qualified(c.expr.name, c.expr.table?.name, scope) : undefined;
+      out.push(this.output(e, c.alias?.name ?? outputName(c.expr), top, source));
     }
     return out;
   }
 
-  /** `column`: the output reads a table column as it is, named with its table (another output may have its bare name). */
-  private output(e: Typed, name: string, top: boolean, column: boolean): { sql: string; column: CatalogColumn } {
+  /**
+   * A column of this scope's sources as `"source"."name"`, when exactly one source has it: an
+   * ORDER BY can name it so without meaning the output of the same name.
+   */
+  private qualified(name: string, table: string | undefined, scope: Scope): string | undefined {
+    const owners = scope.sources.filter((s) => (!table || s.alias === table) && s.columns?.some((c) => c.name === name));
+    return owners.length === 1 ? `${quoteIdent(owners[0]!.alias)}.${quoteIdent(name)}` : undefined;
+  }
+
+  /** `column`: the table column the output reads as it is, named with its source (another output may have its bare name). */
+  private output(e: Typed, name: string, top: boolean, column: string | undefined): { sql: string; column: CatalogColumn } {
     const cast = top && this.opts.int8AsText && e.type === 'int8';
-    const out: CatalogColumn = { name, type: e.type, ...(e.notNull && { notNull: true }), ...(cast && column && { source: e.sql }) };
+    const out: CatalogColumn = { name, type: e.type, ...(e.notNull && { notNull: true }), ...(cast && column && { source: column }) };
     return { sql: `${cast ? `CAST(${e.sql} AS TEXT)` : e.sql} AS ${quoteIdent(name)}`, column: out };
   }
 

@@ -130,7 +130,10 @@ describe('dialect: ORDER BY on NOT NULL columns', () => {
     expect(t).toContain('ORDER BY "items"."id" ASC LIMIT');
     expect(toSqlite('SELECT name, score FROM items ORDER BY name DESC, score', strict).sql).toContain('ORDER BY "name" DESC, "score" ASC NULLS LAST');
     expect(toSqlite('SELECT i.id AS n FROM items i ORDER BY n DESC', strict, { int8AsText: true }).sql).toContain('ORDER BY "i"."id" DESC');
-    expect(toSqlite('SELECT id AS n, score AS id FROM items ORDER BY n', strict, { int8AsText: true }).sql).toContain('ORDER BY CAST("n" AS INTEGER) ASC');
+    // Another output has the column's bare name: the key is qualified, so it means the column.
+    expect(toSqlite('SELECT id AS n, score AS id FROM items ORDER BY n', strict, { int8AsText: true }).sql).toContain('ORDER BY "items"."id" ASC');
+    // An expression is no column to walk: its value is cast back to sort.
+    expect(toSqlite('SELECT (id + 1) AS n FROM items ORDER BY n', strict, { int8AsText: true }).sql).toContain('ORDER BY CAST("n" AS INTEGER) ASC');
   });
 
   it('keeps it where a NOT NULL column can still read NULL: the outer side of a LEFT JOIN, a UNION', () => {
@@ -148,7 +151,9 @@ describe('dialect: ORDER BY on NOT NULL columns', () => {
       }
       const real = catalogFromRows((await db.execute(CATALOG_SQL)).rows.map((r) => Array.from({ length: r.length }, (_, i) => r[i])));
       const cat: Catalog = { columns: (t) => real.get(t) };
-      const pages = ['SELECT * FROM items WHERE (id) > ($1) ORDER BY id LIMIT 5000', 'SELECT * FROM tags WHERE (item, tag) > ($1, $2) ORDER BY item, tag LIMIT 5000'];
+      const pages = ['SELECT * FROM items WHERE (id) > ($1) ORDER BY id LIMIT 5000', 'SELECT * FROM tags WHERE (item, tag) > ($1, $2) ORDER BY item, tag LIMIT 5000',
+        // A full page's last key (changelog/snapshot.ts): the key columns alone, unqualified.
+        'SELECT id FROM items WHERE (id) > ($1) ORDER BY id LIMIT 1 OFFSET 4999', 'SELECT item, tag FROM tags WHERE (item, tag) > ($1, $2) ORDER BY item, tag LIMIT 1 OFFSET 4999'];
       for (const int8AsText of [false, true]) {
         for (const q of pages) {
           const plan = (await db.execute({ sql: `EXPLAIN QUERY PLAN ${toSqlite(q, cat, { int8AsText }).sql}`, args: [1, 'a'].slice(0, q.includes('$2') ? 2 : 1) })).rows.map((r) => String(r.detail));
@@ -161,6 +166,10 @@ describe('dialect: ORDER BY on NOT NULL columns', () => {
       expect(ordered.rows.map((r) => [Number(r.id), r.tag])).toEqual([[3, 'w'], [2, 'x'], [1, null]]);
       const byScore = await db.execute(toSqlite('SELECT id FROM items ORDER BY score', cat).sql);
       expect(byScore.rows.map((r) => Number(r.id))).toEqual([3, 2, 1]);
+      // Read as text, int8 keys still sort as numbers: 17 after 5.
+      await db.execute("INSERT INTO items VALUES (17, 'd', 0), (5, 'e', 0)");
+      const byId = await db.execute({ sql: toSqlite('SELECT id FROM items WHERE (id) > ($1) ORDER BY id', cat, { int8AsText: true }).sql, args: [2] });
+      expect(byId.rows.map((r) => r.id)).toEqual(['3', '5', '17']);
     } finally {
       db.close();
     }
