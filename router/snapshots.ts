@@ -43,7 +43,7 @@ export async function snapshotPage(topology: Topology, keyspace: string, req: Sn
   const kind = engineKind(ks);
   const page = await t.snapshot(kind, req.table, req.afterKey ? req.afterKey.map((v) => fromRpc(v)) : null, limit);
   let rowsJson = page.rowsJson;
-  if (scope!.partial) {
+  if (scope!.partial && rowsJson !== '[]') {
     // Rows are placed by the table's vindex: keep those whose keyspace id is in the range.
     const ts = await t.schema(kind);
     const routing = tableRouting(ks, new MemorySchema(Object.fromEntries(ts.map((x) => [x.name, { primaryKey: x.primaryKey, columns: x.columns }]))), req.table);
