@@ -1,4 +1,4 @@
-import type { PGliteInterface, Results, Transaction } from '@electric-sql/pglite';
+import type { PGliteInterface, QueryOptions, Results, Transaction } from '@electric-sql/pglite';
 import { VitessError } from '../rpc/errors.js';
 import type { ResultSet, Row, Statement } from '../rpc/results.js';
 import { isJsonObject, normalizeInt, type SqlType, type SqlValue } from '../rpc/values.js';
@@ -63,7 +63,16 @@ export class PgliteEngine implements StorageEngine {
   /** Capture notifications heard while the running unit committed (see capture-pg.ts). */
   private heard: string[] = [];
 
-  constructor(readonly pg: PGliteInterface) {}
+  /** Options of every query: empty once the engine's parsers are in the instance's own table. */
+  private readonly queryOptions: QueryOptions;
+
+  constructor(readonly pg: PGliteInterface) {
+    // Parsers given with a query are spread over PGlite's whole table (~300 types) on every query,
+    // ~80 µs each, more than a small INSERT takes: put them into the instance's table once.
+    const table = (pg as { parsers?: Record<number, (s: string) => unknown> }).parsers;
+    if (table) Object.assign(table, PARSERS);
+    this.queryOptions = table ? {} : { parsers: PARSERS };
+  }
 
   private async run(on: On, sql: string, params: SqlValue[] = []): Promise<ResultSet> {
     refuseTransactionControl(sql);
@@ -74,7 +83,7 @@ export class PgliteEngine implements StorageEngine {
     const unlisten = this.sink && /^\s*(UNLISTEN|DISCARD)\b/i.exec(sql);
     if (unlisten) throw new VitessError('UNSUPPORTED', `${unlisten[1]!.toUpperCase()} is not supported on a captured shard`, { construct: unlisten[1]!.toUpperCase() });
     try {
-      const r = await on.query<Row>(sql, bindParams(params), { parsers: PARSERS });
+      const r = await on.query<Row>(sql, bindParams(params), this.queryOptions);
       // CREATE TABLE … AS reports SELECT: the statement's first word says it is DDL.
       if (this.sink && (isDdlCommand(r.command) || MAYBE_DDL.test(sql))) {
         await this.installTriggers(on);
