@@ -53,7 +53,7 @@ export class RawInsert extends DurableObject {
       const statements = [];
       for (let j = i; j < end; j += perStatement) {
         const rows = Math.min(perStatement, end - j);
-        statements.push({ sql: rows === 1 ? APPLY_INSERT : multiInsert(rows), params: Array.from({ length: rows }, (_, k) => applyRow(j + k)).flat() });
+        statements.push({ sql: multiInsert(rows), params: Array.from({ length: rows }, (_, k) => applyRow(j + k)).flat() });
       }
       await db.batch(statements, { atomic: true });
     }

@@ -23,9 +23,12 @@ export function changeStatements(c: Change): Statement[] {
     params: Object.values(row),
   };
   // An update that moved the key removes the row under its old key first.
-  const moved = c.op === 'update' && keyCols.some((k) => !sameValue(c.key[k], row[k]));
-  return moved ? [del(), upsert] : [upsert];
+  return keyMoved(c) ? [del(), upsert] : [upsert];
 }
+
+/** An update whose row has another key than the one it changed. */
+const keyMoved = (c: Change): boolean =>
+  !('ddl' in c) && c.op === 'update' && Object.keys(c.key).some((k) => !sameValue(c.key[k], c.row![k]));
 
 /** An upsert waiting to be joined by the next changes of the same table and columns. */
 interface UpsertRun {
@@ -61,10 +64,9 @@ export function groupedStatements(changes: Change[]): Statement[] {
     run = undefined;
   };
   for (const c of changes) {
-    const statements = changeStatements(c);
-    if ('ddl' in c || c.op === 'delete' || statements.length > 1) {
+    if ('ddl' in c || c.op === 'delete' || keyMoved(c)) {
       flush();
-      out.push(...statements);
+      out.push(...changeStatements(c));
       continue;
     }
     const row = c.row!;
