@@ -5,7 +5,7 @@
  */
 import { VitessError } from '../rpc/errors.js';
 import type { ChangesPage, ChangesRequest, Consistency, GatewayStatus, ReadOptions, RpcResult, RpcSnapshotPage, ShardSchema, SnapshotRequest, TransactionApi } from '../rpc/protocol.js';
-import { pageRows } from '../rpc/results.js';
+import { pageRows, type PageText } from '../rpc/results.js';
 import { fromRpc, toRpc, type SqlValue } from '../rpc/values.js';
 import type { RpcStub } from 'capnweb';
 import { classify } from './failure.js';
@@ -64,6 +64,9 @@ export interface SnapshotPage {
   /** The shard's LSN the page is exactly the state at. */
   lsn: number;
 }
+
+/** A snapshot page with its rows as they travel: JSON text of wire-value arrays in `columns`' order (`pageRows` reads it). */
+export type SnapshotText = Omit<SnapshotPage, 'rows'> & PageText;
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -206,9 +209,15 @@ export class VitessClient {
 
   /** One page of `table` on `shard` in primary-key order, exactly the shard's state at `lsn` (an embedded replica's copy). */
   async snapshot(req: Omit<SnapshotRequest, 'afterKey'> & { afterKey?: SqlValue[] | null }): Promise<SnapshotPage> {
+    const { columns, json, ...page } = await this.snapshotText(req);
+    return { ...page, rows: pageRows(columns, json) };
+  }
+
+  /** `snapshot` without decoding the rows: for a consumer that loads the JSON text whole (an embedded replica's copy). */
+  async snapshotText(req: Omit<SnapshotRequest, 'afterKey'> & { afterKey?: SqlValue[] | null }): Promise<SnapshotText> {
     const wire = { ...req, afterKey: req.afterKey ? req.afterKey.map(toRpc) : null };
     const p = await this.#call(true, async (api) => (await api.keyspace(this.keyspace).snapshot(wire)) as RpcSnapshotPage);
-    return { table: p.table, rows: pageRows(p.columns, p.rowsJson), nextKey: p.nextKey ? p.nextKey.map((v) => fromRpc(v)) : null, lsn: p.lsn };
+    return { table: p.table, columns: p.columns, json: p.rowsJson, nextKey: p.nextKey ? p.nextKey.map((v) => fromRpc(v)) : null, lsn: p.lsn };
   }
 
   /** The DDL history of each shard (default: all): the schema an embedded replica builds. */

@@ -1,5 +1,5 @@
 import type { Change } from '../rpc/changes.js';
-import type { ResultSet, Row, Statement } from '../rpc/results.js';
+import type { PageText, ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 
 export type EngineKind = 'do-sqlite' | 'libsql' | 'pglite';
@@ -67,12 +67,12 @@ export interface StorageEngine extends Executor {
    */
   prepare(fn: (tx: Executor) => Promise<void>): Promise<Change[]>;
   /**
-   * Upserts `rows` (each with the first row's columns) into `table` in one transaction: a row
+   * Upserts a snapshot page's rows into `table` in one transaction, returning how many: a row
    * whose primary key is already there overwrites it. Values are stored as a parameterized
-   * INSERT stores them. A bulk path for a replica's copy, on the engines that run in-process;
-   * elsewhere the caller sends multi-row upserts.
+   * INSERT of the decoded rows (`pageRows`) stores them. A bulk path for a replica's copy, on the
+   * engines that run in-process; elsewhere the caller sends multi-row upserts.
    */
-  loadRows?(table: string, primaryKey: string[], rows: Row[]): Promise<void>;
+  loadJson?(table: string, primaryKey: string[], page: PageText): Promise<number>;
   /**
    * The first `limit` rows of `table` in primary-key order (after `afterKey`, one value per key
    * column), as JSON text built by the engine itself: the bulk read of a snapshot page, on the
@@ -82,10 +82,8 @@ export interface StorageEngine extends Executor {
   close(): Promise<void>;
 }
 
-/** Rows as JSON text: an array of value arrays in `columns`' order, each value in the wire encoding (rpc/values.ts). */
-export interface JsonPage {
-  columns: string[];
-  json: string;
+/** A page `pageJson` read. */
+export interface JsonPage extends PageText {
   /** How many rows `json` holds. */
   count: number;
 }

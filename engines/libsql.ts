@@ -1,6 +1,6 @@
 import { createClient, type Client, type ResultSet as LibsqlResult, type Transaction } from '@libsql/client';
 import type { Change } from '../rpc/changes.js';
-import type { ResultSet, Row, Statement } from '../rpc/results.js';
+import { pageValues, type PageText, type ResultSet, type Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import type { CatalogColumn } from './dialect/sqlite.js';
 import { CAPTURE_TABLE, columnsFromRows, COLUMNS_SQL, decodeChanges, DRAIN_SQL, primaryKeyOf, recordDdlSql, SETUP_SQL, TABLES_SQL, triggerSql } from './capture-sqlite.js';
@@ -9,7 +9,8 @@ import { checkBatchSize, checkTableName, isInternalTable } from './limits.js';
 import { Mutex } from './mutex.js';
 import { CATALOG_SQL, catalogFromRows, prepareSqlite, sqliteResult } from './sqlite-codec.js';
 import { sqliteError } from './sqlite-errors.js';
-import { loadStatements } from './sqlite-load.js';
+import { loadStatements, pageColumns } from './sqlite-load.js';
+import { loadJsonSql } from './sqlite-wire.js';
 import { TransactionHandle } from './transaction.js';
 
 /** libsql rows are array-like objects; the codec takes plain arrays. */
@@ -153,14 +154,18 @@ export class LibsqlEngine implements StorageEngine {
     return this.lock.run(() => this.inTransaction((t) => TransactionHandle.run({ query: (sql, params) => this.run(t, sql, params) }, fn)));
   }
 
-  loadRows(table: string, primaryKey: string[], rows: Row[]): Promise<void> {
-    if (!rows.length) return Promise.resolve();
+  /** SQLite decodes the page itself where it can (`loadJsonSql`); else its rows are bound from JS. */
+  loadJson(table: string, primaryKey: string[], page: PageText): Promise<number> {
     return this.lock.run(() => this.inTransaction(async (tx) => {
       try {
         this.catalog ??= catalogFromRows(rawRows(await tx.execute(CATALOG_SQL)));
-        const statements = loadStatements(table, primaryKey, rows, this.catalog.get(table));
+        const columns = pageColumns(table, page.columns, this.catalog.get(table));
+        const sql = loadJsonSql(table, columns, primaryKey, page.json);
         this.wrote = true;
-        for (const s of statements) await tx.execute({ sql: s.sql, args: s.args as never });
+        if (sql) return (await tx.execute({ sql, args: [page.json] })).rowsAffected;
+        const rows = pageValues(page.json, columns.map((c) => c.type === 'json' || c.type === 'jsonb'));
+        for (const s of loadStatements(table, primaryKey, rows, columns)) await tx.execute({ sql: s.sql, args: s.args as never });
+        return rows.length;
       } catch (e) {
         throw sqliteError(e);
       }

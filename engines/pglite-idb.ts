@@ -1,13 +1,13 @@
 /**
  * The PGlite engine of a browser replica kept in IndexedDB (`path: 'idb://name'`; docs/browser.md,
  * "Persistence"). After each unit of work that may write (a transaction, an atomic batch, a
- * statement other than a read, a bulk `loadRows`) it asks the filesystem for a snapshot, and does
+ * statement other than a read, a bulk `loadJson`) it asks the filesystem for a snapshot, and does
  * not wait for it: the change is applied, and shown, while IndexedDB is written behind it. A
  * reload finds the state after some committed transaction, with the replica's rows and stream
  * positions from the same one.
  */
 import { PGlite } from '@electric-sql/pglite';
-import type { ResultSet, Row, Statement } from '../rpc/results.js';
+import type { PageText, ResultSet, Statement } from '../rpc/results.js';
 import { VitessError } from '../rpc/errors.js';
 import type { SqlValue } from '../rpc/values.js';
 import { isReadOnly } from './dialect/read-only.js';
@@ -36,8 +36,8 @@ export class IdbPgliteEngine extends PgliteEngine {
     return this.#write(() => super.transaction(fn));
   }
 
-  override loadRows(table: string, primaryKey: string[], rows: Row[]): Promise<void> {
-    return this.#write(() => super.loadRows(table, primaryKey, rows));
+  override loadJson(table: string, primaryKey: string[], page: PageText): Promise<number> {
+    return this.#write(() => super.loadJson(table, primaryKey, page));
   }
 
   async #write<T>(run: () => Promise<T>): Promise<T> {

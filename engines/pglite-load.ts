@@ -5,7 +5,7 @@
  * engine and PGlite; this is one per ~600k characters of rows, about 5× faster.
  */
 import { VitessError } from '../rpc/errors.js';
-import type { Row, Statement } from '../rpc/results.js';
+import type { Statement } from '../rpc/results.js';
 import { bytesToHex, isJsonObject, type SqlValue } from '../rpc/values.js';
 import { quoteIdent, upsertClause } from './dialect/sql-text.js';
 
@@ -30,10 +30,9 @@ export function pgText(v: SqlValue): string | null {
   return String(v);
 }
 
-/** Upserts of `rows` (all with the first row's columns) as few JSON-parameter statements; `types` by column. */
-export function jsonUpserts(table: string, primaryKey: string[], rows: Row[], types: Map<string, string>): Statement[] {
+/** Upserts of `rows` (value arrays in `cols`' order) as few JSON-parameter statements; `types` by column. */
+export function jsonUpserts(table: string, primaryKey: string[], cols: string[], rows: SqlValue[][], types: Map<string, string>): Statement[] {
   if (!rows.length) return [];
-  const cols = Object.keys(rows[0]!);
   const unknown = cols.find((c) => !types.has(c));
   if (unknown !== undefined) throw new VitessError('NOT_FOUND', `column ${unknown} of table "${table}" does not exist`, { table, columns: [unknown] });
   const conflict = upsertClause(primaryKey, cols);
@@ -48,7 +47,7 @@ export function jsonUpserts(table: string, primaryKey: string[], rows: Row[], ty
     chars = 0;
   };
   for (const row of rows) {
-    const json = JSON.stringify(cols.map((c) => pgText(row[c] ?? null)));
+    const json = JSON.stringify(row.map(pgText));
     if (chars + json.length > JSON_CHARS) flush();
     part.push(json);
     chars += json.length + 1;

@@ -1,6 +1,6 @@
 import type { PGliteInterface, QueryOptions, Results, Transaction } from '@electric-sql/pglite';
 import { VitessError } from '../rpc/errors.js';
-import type { ResultSet, Row, Statement } from '../rpc/results.js';
+import { pageValues, type PageText, type ResultSet, type Row, type Statement } from '../rpc/results.js';
 import { isJsonObject, normalizeInt, type SqlType, type SqlValue } from '../rpc/values.js';
 import type { Change } from '../rpc/changes.js';
 import { CHANNEL, COLUMNS_SQL, decodeChanges, DRAIN_SQL, PARSERS, RECORD_DDL_SQL, schemaFromRows, SETUP_SQL, TO_TABLE_SQL, triggerSql, UNCAPTURED_SQL, type PgSchema } from './capture-pg.js';
@@ -192,12 +192,13 @@ export class PgliteEngine implements StorageEngine {
     return this.unit((on) => TransactionHandle.run({ query: (sql, params) => this.run(on, sql, params) }, fn), true);
   }
 
-  loadRows(table: string, primaryKey: string[], rows: Row[]): Promise<void> {
-    if (!rows.length) return Promise.resolve();
+  loadJson(table: string, primaryKey: string[], page: PageText): Promise<number> {
     return this.unit(async (on) => {
       // A missing table fails here, as Postgres names it.
       const types = new Map((await this.run(on, COLUMN_TYPES_SQL, columnTypesParams(table))).rows.map((x) => [String(x.name), String(x.type)]));
-      for (const s of jsonUpserts(table, primaryKey, rows, types)) await this.run(on, s.sql, s.params);
+      const rows = pageValues(page.json, page.columns.map((c) => types.get(c) === 'json' || types.get(c) === 'jsonb'));
+      for (const s of jsonUpserts(table, primaryKey, page.columns, rows, types)) await this.run(on, s.sql, s.params);
+      return rows.length;
     }, true);
   }
 

@@ -5,7 +5,7 @@
  * are the same; a statement binds up to SQLite's own parameter limit instead of Cloudflare's 100.
  */
 import { VitessError } from '../rpc/errors.js';
-import type { Row } from '../rpc/results.js';
+import type { Field, SqlValue } from '../rpc/values.js';
 import type { CatalogColumn } from './dialect/sqlite.js';
 import { quoteIdent, upsertClause } from './dialect/sql-text.js';
 import { storeAs } from './dialect/sqlite-render.js';
@@ -21,16 +21,21 @@ export interface LoadStatement {
   args: unknown[];
 }
 
-/** Upserts of `rows` (all with the first row's columns; a missing one is NULL): rows already there are overwritten. */
-export function loadStatements(table: string, primaryKey: string[], rows: Row[], columns: CatalogColumn[] | undefined): LoadStatement[] {
-  if (!rows.length) return [];
-  if (!columns) throw new VitessError('NOT_FOUND', `table "${table}" does not exist`, { table });
-  const cols = Object.keys(rows[0]!);
-  const types = cols.map((c) => {
-    const col = columns.find((x) => x.name === c);
+/** The page's columns of `table` with their types; a missing table or column is NOT_FOUND, named. */
+export function pageColumns(table: string, names: string[], catalog: CatalogColumn[] | undefined): Field[] {
+  if (!catalog) throw new VitessError('NOT_FOUND', `table "${table}" does not exist`, { table });
+  return names.map((c) => {
+    const col = catalog.find((x) => x.name === c);
     if (!col) throw new VitessError('NOT_FOUND', `column ${c} of table "${table}" does not exist`, { table, columns: [c] });
-    return col.type;
+    return { name: c, type: col.type };
   });
+}
+
+/** Upserts of `rows` (value arrays in `columns`' order): rows already there are overwritten. */
+export function loadStatements(table: string, primaryKey: string[], rows: SqlValue[][], columns: Field[]): LoadStatement[] {
+  if (!rows.length) return [];
+  const cols = columns.map((c) => c.name);
+  const types = columns.map((c) => c.type);
   const conflict = upsertClause(primaryKey, cols);
   const head = `INSERT INTO ${quoteIdent(table)} (${cols.map(quoteIdent).join(', ')}) VALUES `;
   const wrapped = types.map((t) => storeAs(t, '?'));
@@ -44,8 +49,8 @@ export function loadStatements(table: string, primaryKey: string[], rows: Row[],
     const chunk = rows.slice(i, i + perStatement);
     const args: unknown[] = [];
     for (const row of chunk) {
-      cols.forEach((c, k) => {
-        const v = bindOne(row[c] ?? null, 'libsql', args.length);
+      cols.forEach((_, k) => {
+        const v = bindOne(row[k] ?? null, 'libsql', args.length);
         for (let n = 0; n < uses[k]!; n++) args.push(v);
       });
     }

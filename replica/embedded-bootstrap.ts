@@ -7,7 +7,7 @@
  * the last page it is the whole state, at the LSNs the stream then continues from.
  */
 import type { EngineKind, StorageEngine, TableInfo } from '../engines/engine.js';
-import type { SnapshotPage } from '../client/client.js';
+import type { SnapshotText } from '../client/client.js';
 import { asVitessError, VitessError } from '../rpc/errors.js';
 import { completeLsn, decodePosition, encodePosition } from '../rpc/position.js';
 import type { ChangesPage, ChangesRequest, ShardSchema, SnapshotRequest } from '../rpc/protocol.js';
@@ -21,7 +21,7 @@ import { quoteIdent } from '../engines/dialect/sql-text.js';
 /** The gateway calls a copy makes (a `VitessClient` has them). */
 export interface CopySource {
   changes(req: ChangesRequest): Promise<ChangesPage>;
-  snapshot(req: Omit<SnapshotRequest, 'afterKey'> & { afterKey?: SqlValue[] | null }): Promise<SnapshotPage>;
+  snapshotText(req: Omit<SnapshotRequest, 'afterKey'> & { afterKey?: SqlValue[] | null }): Promise<SnapshotText>;
   schema(shards?: string[]): Promise<ShardSchema[]>;
 }
 
@@ -111,21 +111,21 @@ async function copyShard(run: CopyRun, shard: string): Promise<void> {
   const { db, keys, source, scope, opts, tables, pageRows, lsns, stop } = run;
   try {
     for (const { name, primaryKey } of tables) {
-      const fetchPage = (afterKey: SqlValue[] | null) => source.snapshot({ shard, table: name, afterKey, limit: pageRows, ...(scope.keyRange !== undefined && { keyRange: scope.keyRange }) })
+      const fetchPage = (afterKey: SqlValue[] | null) => source.snapshotText({ shard, table: name, afterKey, limit: pageRows, ...(scope.keyRange !== undefined && { keyRange: scope.keyRange }) })
         .catch((e: unknown) => {
           if (asVitessError(e).code === 'NOT_FOUND') throw new RestartCopy(`table ${name} is gone`);
           throw e;
         });
       // The next page is on its way while this one is loaded.
-      let next: Promise<SnapshotPage> | undefined = fetchPage(null);
+      let next: Promise<SnapshotText> | undefined = fetchPage(null);
       while (next) {
-        const page: SnapshotPage = await next;
+        const page: SnapshotText = await next;
         if (stop.reason !== undefined) return;
         next = page.nextKey ? fetchPage(page.nextKey) : undefined;
         next?.catch(() => undefined);
         if (page.lsn > lsns[shard]!) lsns[shard] = await catchUp(db, keys, source, scope, shard, lsns, page.lsn);
-        await loadPage(db, name, primaryKey, page.rows);
-        opts.onPage?.(page.rows.length);
+        const rows = await loadPage(db, name, primaryKey, page);
+        opts.onPage?.(rows);
       }
     }
   } catch (e) {

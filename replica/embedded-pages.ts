@@ -3,17 +3,18 @@
  * the log while copying, or the same reference-table row from another shard) are overwritten:
  * the page is the newer state.
  *
- * In-process engines (libsql, PGlite) take a page through their bulk `loadRows`
- * (engines/sqlite-load.ts, engines/pglite-load.ts); others as multi-row upserts under 100
- * parameters (`replica/copy.ts`).
+ * In-process engines (libsql, PGlite) take a page's JSON text whole through their bulk
+ * `loadJson` (libsql decodes it in SQLite: engines/sqlite-wire.ts; PGlite: engines/pglite-load.ts);
+ * others as multi-row upserts under 100 parameters (`replica/copy.ts`).
  */
 import type { StorageEngine } from '../engines/engine.js';
-import type { Row } from '../rpc/results.js';
+import { pageRows, type PageText } from '../rpc/results.js';
 import { copyStatements } from './copy.js';
 
-/** Loads one snapshot page of `table` in one local transaction. */
-export async function loadPage(db: StorageEngine, table: string, primaryKey: string[], rows: Row[]): Promise<void> {
-  if (!rows.length) return;
-  if (db.loadRows) await db.loadRows(table, primaryKey, rows);
-  else await db.batch(copyStatements(table, primaryKey, rows), { atomic: true });
+/** Loads one snapshot page of `table` in one local transaction; returns its row count. */
+export async function loadPage(db: StorageEngine, table: string, primaryKey: string[], page: PageText): Promise<number> {
+  if (db.loadJson) return db.loadJson(table, primaryKey, page);
+  const rows = pageRows(page.columns, page.json);
+  if (rows.length) await db.batch(copyStatements(table, primaryKey, rows), { atomic: true });
+  return rows.length;
 }

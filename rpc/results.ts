@@ -19,6 +19,21 @@ export interface Statement {
 export const rowsFromJson = (json: string): SqlValue[][] => (JSON.parse(json) as unknown[][]).map((r) => r.map(fromWire));
 export const rowsToJson = (rows: readonly (readonly SqlValue[])[]): string => JSON.stringify(rows.map((r) => r.map(toWire)));
 
+/** Rows as JSON text: an array of value arrays in `columns`' order, each value in the wire encoding (rpc/values.ts). */
+export interface PageText {
+  columns: string[];
+  json: string;
+}
+
+/**
+ * A page's value arrays for storing into columns of which `isJson` marks the json ones: each wire
+ * value decoded, but a json column's `$json` as its JSON text, or a JSON string or null in it would
+ * be stored as bare text or SQL NULL.
+ */
+export function pageValues(json: string, isJson: boolean[]): SqlValue[][] {
+  return (JSON.parse(json) as unknown[][]).map((r) => r.map((w, i) => (isJson[i] && w !== null && typeof w === 'object' && '$json' in w ? JSON.stringify(w.$json) : fromWire(w))));
+}
+
 /** A snapshot page's rows (`columns` names each position of its JSON text's value arrays) as objects. */
 export function pageRows(columns: string[], json: string): Row[] {
   return (JSON.parse(json) as unknown[][]).map((values) => {

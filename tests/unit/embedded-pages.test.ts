@@ -1,8 +1,10 @@
-// The engines' bulk page load (`loadRows`: engines/sqlite-load.ts on libsql, engines/pglite-load.ts
-// on PGlite) on real databases: a page leaves exactly what the engine's normal parameterized
-// upserts (`replica/copy.ts` through the dialect) leave, for every column type the conformance
-// suite covers — on libsql down to SQLite's stored values — and overwrites rows already there.
-import { createClient } from '@libsql/client';
+// The engines' bulk page load (`loadJson`: on libsql decoded by SQLite, engines/sqlite-wire.ts, or
+// bound from JS, engines/sqlite-load.ts; on PGlite engines/pglite-load.ts) on real databases: a
+// page leaves exactly what the engine's normal parameterized upserts (`replica/copy.ts` through the
+// dialect) leave, for every column type the conformance suite covers — on libsql down to SQLite's
+// stored values — and overwrites rows already there.
+import { createClient, type InStatement } from '@libsql/client';
+import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +13,9 @@ import type { StorageEngine } from '../../engines/engine.js';
 import { LibsqlEngine } from '../../engines/libsql.js';
 import { jsonUpserts } from '../../engines/pglite-load.js';
 import { openPglite } from '../../engines/postgres.js';
-import type { Row } from '../../rpc/results.js';
+import { columnsFromRows, COLUMNS_SQL } from '../../engines/capture-sqlite.js';
+import { loadJsonSql, pageJsonSql } from '../../engines/sqlite-wire.js';
+import { rowsToJson, type PageText, type Row } from '../../rpc/results.js';
 import { copyStatements } from '../../replica/copy.js';
 import { loadPage } from '../../replica/embedded-pages.js';
 
@@ -31,6 +35,12 @@ const rows: Row[] = [
 /** Every row with every column (a page's rows all carry the table's columns). */
 const page = rows.map((r) => Object.fromEntries(COLS.map((c) => [c, r[c] ?? null])));
 
+/** Rows (each with the first row's columns) as a page's JSON text, wire-encoded as `toWire` does (a page from PGlite). */
+function text(rows: Row[]): PageText {
+  const columns = rows.length ? Object.keys(rows[0]!) : ['id'];
+  return { columns, json: rowsToJson(rows.map((r) => columns.map((c) => r[c] ?? null))) };
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'vitess-pages-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -47,18 +57,18 @@ const engines: Record<'libsql' | 'pglite', () => Promise<{ db: StorageEngine; fi
 };
 
 /** libsql: each stored value as SQLite holds it (storage class and literal), read past the dialect. */
-async function stored(file: string): Promise<unknown[][]> {
+async function stored(file: string, cols = COLS): Promise<unknown[][]> {
   const raw = createClient({ url: `file:${file}`, intMode: 'bigint' });
-  const rs = await raw.execute(`SELECT ${COLS.map((c) => `typeof("${c}"), quote("${c}")`).join(', ')} FROM ${QT} ORDER BY id`);
+  const rs = await raw.execute(`SELECT ${cols.map((c) => `typeof("${c}"), quote("${c}")`).join(', ')} FROM ${QT} ORDER BY id`);
   raw.close();
   return rs.rows.map((r) => Array.from(r as ArrayLike<unknown>));
 }
 
-describe.each(['libsql', 'pglite'] as const)('loadRows on %s', (kind) => {
+describe.each(['libsql', 'pglite'] as const)('loadJson on %s', (kind) => {
   it('stores what the engine\'s parameterized upserts store, for every type', async () => {
     const [bulk, normal] = await Promise.all([engines[kind](), engines[kind]()]);
     for (const { db } of [bulk, normal]) await db.query(TABLE);
-    await loadPage(bulk.db, T, ['id'], page);
+    await loadPage(bulk.db, T, ['id'], text(page));
     await normalPath(normal.db, page);
     expect(await all(bulk.db)).toEqual(await all(normal.db));
     expect((await all(bulk.db)).map((r) => r.id)).toEqual([-5, 1, 7, 9007199254740993n]);
@@ -72,12 +82,12 @@ describe.each(['libsql', 'pglite'] as const)('loadRows on %s', (kind) => {
       await db.query(TABLE);
       await db.query(`INSERT INTO ${QT} (id, s, u, ts) VALUES (1, 'old', 'AAAAAAAA-1A7B-4E5E-9D2B-0E1A2B3C4D5E', '1999-01-01T00:00:00Z'), (2, 'stays', NULL, NULL), (-5, 'set', NULL, NULL)`);
     }
-    await loadPage(bulk.db, T, ['id'], page);
+    await loadPage(bulk.db, T, ['id'], text(page));
     await normalPath(normal.db, page);
     expect(await all(bulk.db)).toEqual(await all(normal.db));
     expect((await all(bulk.db)).map((r) => [r.id, r.s])).toEqual([[-5, null], [1, 'héllo 🌍'], [2, 'stays'], [7, ''], [9007199254740993n, 'quotes \' " \\ and ünïcödé 🦆\n']]);
     if (kind === 'libsql') expect(await stored(bulk.file!)).toEqual(await stored(normal.file!));
-    await bulk.db.loadRows!(T, ['id'], []);
+    await bulk.db.loadJson!(T, ['id'], text([]));
     expect(await all(bulk.db)).toHaveLength(5);
     await Promise.all([bulk.db.close(), normal.db.close()]);
   });
@@ -86,17 +96,17 @@ describe.each(['libsql', 'pglite'] as const)('loadRows on %s', (kind) => {
     const { db } = await engines[kind]();
     await db.query('CREATE TABLE big (id BIGINT PRIMARY KEY, s TEXT)');
     const big = Array.from({ length: 5_000 }, (_, k) => ({ id: BigInt(k), s: `${k}`.padStart(200, 'x') }));
-    await db.loadRows!('big', ['id'], big);
-    await db.loadRows!('big', ['id'], big.slice(4_000).map((r) => ({ ...r, s: 'new' })));
+    await db.loadJson!('big', ['id'], text(big));
+    await db.loadJson!('big', ['id'], text(big.slice(4_000).map((r) => ({ ...r, s: 'new' }))));
     expect((await db.query('SELECT count(*) AS n, sum(CASE WHEN s = \'new\' THEN 1 ELSE 0 END) AS fresh FROM big')).rows).toEqual([{ n: 5_000, fresh: 1_000 }]);
     // 40 columns: libsql's statements stop at SQLite's 32,766 parameters (819 rows).
     const cols = Array.from({ length: 40 }, (_, i) => `c${i}`);
     await db.query(`CREATE TABLE wide (${cols.map((c) => `${c} BIGINT`).join(', ')}, PRIMARY KEY (c0))`);
-    await db.loadRows!('wide', ['c0'], Array.from({ length: 2_000 }, (_, k) => Object.fromEntries(cols.map((c, i) => [c, k * 40 + i]))));
+    await db.loadJson!('wide', ['c0'], text(Array.from({ length: 2_000 }, (_, k) => Object.fromEntries(cols.map((c, i) => [c, k * 40 + i])))));
     expect((await db.query('SELECT count(*) AS n, sum(c39) AS s FROM wide')).rows).toEqual([{ n: 2_000, s: '80038000' }]);
     await db.query('CREATE TABLE k (a INT, b INT, PRIMARY KEY (a, b))');
-    await db.loadRows!('k', ['a', 'b'], [{ a: 1, b: 2 }, { a: 1, b: 3 }]);
-    await db.loadRows!('k', ['a', 'b'], [{ a: 1, b: 2 }]);
+    await db.loadJson!('k', ['a', 'b'], text([{ a: 1, b: 2 }, { a: 1, b: 3 }]));
+    await db.loadJson!('k', ['a', 'b'], text([{ a: 1, b: 2 }]));
     expect((await db.query('SELECT count(*) AS n FROM k')).rows).toEqual([{ n: 2 }]);
     await db.close();
   });
@@ -104,19 +114,92 @@ describe.each(['libsql', 'pglite'] as const)('loadRows on %s', (kind) => {
   it('refuses a page for a column or table that does not exist, with a typed error, and leaves nothing', async () => {
     const { db } = await engines[kind]();
     await db.query('CREATE TABLE small (id INT PRIMARY KEY, s TEXT)');
-    await expect(db.loadRows!('small', ['id'], [{ id: 1, nope: 'x' }])).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await expect(db.loadRows!('missing', ['id'], [{ id: 1 }])).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(db.loadJson!('small', ['id'], text([{ id: 1, nope: 'x' }]))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(db.loadJson!('missing', ['id'], text([{ id: 1 }]))).rejects.toMatchObject({ code: 'NOT_FOUND' });
     // A bad value fails the whole page.
-    await expect(db.loadRows!('small', ['id'], [{ id: 1, s: 'a' }, { id: 'x', s: 'b' }])).rejects.toMatchObject({ name: 'VitessError' });
+    await expect(db.loadJson!('small', ['id'], text([{ id: 1, s: 'a' }, { id: 'x', s: 'b' }]))).rejects.toMatchObject({ name: 'VitessError' });
     expect((await db.query('SELECT count(*) AS n FROM small')).rows[0]!.n).toEqual(0);
     await db.close();
   });
 });
 
+// The typed table without the float columns, whose pages SQLite decodes itself (`loadJsonSql`).
+const SQL_COLS = COLS.filter((c) => !['f4', 'f8', 'n'].includes(c));
+const SQL_TABLE = `CREATE TABLE ${QT} (id BIGINT PRIMARY KEY, b BOOLEAN, i2 SMALLINT, i4 INT, i8 BIGINT, s TEXT, v VARCHAR(20), j JSON, jb JSONB, by BYTEA, d DATE, ts TIMESTAMP, tz TIMESTAMPTZ, u UUID)`;
+const onlySql = (r: Row): Row => Object.fromEntries(SQL_COLS.map((c) => [c, r[c] ?? null]));
+
+/** A statement's rows as value arrays, on a libsql file past the engine. */
+async function raw(file: string, stmt: InStatement): Promise<unknown[][]> {
+  const db = createClient({ url: `file:${file}`, intMode: 'bigint' });
+  const rs = await db.execute(stmt);
+  db.close();
+  return rs.rows.map((r) => Array.from(r as ArrayLike<unknown>));
+}
+
+/** The page a DO SQLite tablet sends (`pageJsonSql`: bytes as `$hex`), read from a libsql file holding the rows. */
+async function sqlitePage(file: string): Promise<PageText> {
+  const fields = columnsFromRows(await raw(file, { sql: COLUMNS_SQL, args: [T] }));
+  const [row] = await raw(file, pageJsonSql(T, fields, ['id'], false, 5_000));
+  return { columns: fields.map((f) => f.name), json: String(row![0]) };
+}
+
+describe('loadJson on libsql, decoded by SQLite', () => {
+  /**
+   * Loads `rows` the normal way and as both encoders' pages; each page must leave the same stored
+   * values. Returns whether SQLite decoded both pages (a string holding `"$` sends a page to JS).
+   */
+  async function same(rows: Row[]): Promise<boolean> {
+    const [normal, fromJs, fromSqlite] = await Promise.all([engines.libsql(), engines.libsql(), engines.libsql()]);
+    for (const { db } of [normal, fromJs, fromSqlite]) await db.query(SQL_TABLE);
+    await normalPath(normal.db, rows);
+    const pages = [text(rows.map((r) => ({ ...r, by: null }))), await sqlitePage(normal.file!)];
+    const fields = columnsFromRows(await raw(normal.file!, { sql: COLUMNS_SQL, args: [T] }));
+    let bySqlite = true;
+    for (const [i, target] of [fromJs, fromSqlite].entries()) {
+      const page = pages[i]!;
+      bySqlite &&= loadJsonSql(T, fields, ['id'], page.json) !== undefined;
+      expect(await target.db.loadJson!(T, ['id'], page)).toBe(rows.length);
+    }
+    const want = await stored(normal.file!, SQL_COLS);
+    expect(await stored(fromSqlite.file!, SQL_COLS)).toEqual(want);
+    const withoutBytes = (await stored(fromJs.file!, SQL_COLS)).map((r) => r.filter((_, k) => k < 2 * SQL_COLS.indexOf('by') || k >= 2 * SQL_COLS.indexOf('by') + 2));
+    expect(withoutBytes).toEqual(want.map((r) => r.filter((_, k) => k < 2 * SQL_COLS.indexOf('by') || k >= 2 * SQL_COLS.indexOf('by') + 2)));
+    await Promise.all([normal, fromJs, fromSqlite].map(({ db }) => db.close()));
+    return bySqlite;
+  }
+
+  it('stores what the parameterized upserts store, from either encoder\'s page', async () => {
+    expect(await same(rows.map(onlySql)), 'decoded by SQLite, not in JS').toBe(true);
+  });
+
+  it('stores what the parameterized upserts store, for random rows', async () => {
+    const row = fc.record({
+      b: fc.option(fc.boolean()),
+      i2: fc.option(fc.integer({ min: -32768, max: 32767 })),
+      i4: fc.option(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 })),
+      i8: fc.option(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n })),
+      // Strings that look like the wire's tags too.
+      s: fc.option(fc.oneof({ weight: 5, arbitrary: fc.string({ unit: 'grapheme' }) }, fc.constantFrom('{"$int8":"1"}', '"$ts"', '\\"$bytea\\"', '$float', '\\'))),
+      v: fc.option(fc.string({ maxLength: 20 })),
+      j: fc.option(fc.oneof(fc.dictionary(fc.string(), fc.jsonValue()), fc.array(fc.jsonValue()))),
+      jb: fc.option(fc.dictionary(fc.constantFrom('$int8', '$ts', 'a'), fc.oneof(fc.string(), fc.integer(), fc.boolean()))),
+      by: fc.option(fc.uint8Array({ maxLength: 40 })),
+      d: fc.option(fc.date({ min: new Date('1900-01-01'), max: new Date('2200-01-01'), noInvalidDate: true }).map((x) => x.toISOString().slice(0, 10))),
+      ts: fc.option(fc.date({ min: new Date('1900-01-01'), max: new Date('2200-01-01'), noInvalidDate: true })),
+      tz: fc.option(fc.date({ min: new Date('1900-01-01'), max: new Date('2200-01-01'), noInvalidDate: true })),
+      u: fc.option(fc.uuid()),
+    }, { requiredKeys: [] });
+    let bySqlite = 0;
+    await fc.assert(fc.asyncProperty(fc.uniqueArray(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), { minLength: 1, maxLength: 25 }), fc.array(row, { minLength: 25, maxLength: 25 }),
+      async (ids, values) => { if (await same(ids.map((id, k) => onlySql({ ...values[k]!, id } as Row)))) bySqlite++; }), { numRuns: 25 });
+    expect(bySqlite, 'runs decoded by SQLite').toBeGreaterThan(5);
+  });
+});
+
 describe('jsonUpserts (PGlite)', () => {
   it('splits a large page under the engine\'s per-value limit', () => {
-    const big = Array.from({ length: 3_000 }, (_, k) => ({ id: BigInt(k), s: 'x'.repeat(500) }));
-    const statements = jsonUpserts('t', ['id'], big, new Map([['id', 'bigint'], ['s', 'text']]));
+    const big = Array.from({ length: 3_000 }, (_, k) => [BigInt(k), 'x'.repeat(500)]);
+    const statements = jsonUpserts('t', ['id'], ['id', 's'], big, new Map([['id', 'bigint'], ['s', 'text']]));
     expect(statements.length).toBeGreaterThan(1);
     expect(statements.every((s) => String(s.params![0]).length <= 600_000)).toBe(true);
   });
