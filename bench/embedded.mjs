@@ -26,7 +26,7 @@ const RAW_TX_ROWS = 5_000;
 const NATIVE_ROWS = 1_000;
 const WRITES = 300;
 /** Rounds of (native, engine, bootstrap), side by side: the median of each is reported. */
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.EMBEDDED_ROUNDS ?? 3);
 const VSCHEMA = { keyspaces: [{ name: 'main', engine: 'sqlite', shards: ['-40', '40-80', '80-c0', 'c0-'] }] };
 
 const pct = (xs, p) => {
@@ -48,6 +48,9 @@ async function nativeInsert(engine, path) {
   let ms;
   if (engine === 'libsql') {
     const db = createLibsqlClient({ url: `file:${path}`, intMode: 'bigint' });
+    // Configured as a replica's file is (engines/libsql.ts, LibsqlEngine.open).
+    await db.execute('PRAGMA journal_mode = WAL');
+    await db.execute('PRAGMA synchronous = NORMAL');
     await db.execute(CREATE);
     const t = performance.now();
     for (let start = 1; start <= ROWS; start += RAW_TX_ROWS) {
@@ -94,10 +97,10 @@ async function rawInsert(engine, path) {
 }
 
 /** The copy, from an opened database (opening it — PGlite's initdb — is not timed, as for the raw inserts). */
-async function bootstrap(endpoint, engine, path) {
+async function bootstrap(endpoint, engine, path, compression) {
   const db = await openLocalEngine({ engine, path });
   const t = performance.now();
-  const local = await createReplica({ endpoint, keyspace: 'main', engine: db, pageRows: 5_000 });
+  const local = await createReplica({ endpoint, keyspace: 'main', engine: db, client: { compression } });
   const ms = performance.now() - t;
   const n = Number((await local.query('SELECT count(*) AS n FROM items')).rows[0].n);
   const status = local.status;
@@ -160,10 +163,10 @@ export async function embeddedBench(log = (m) => process.stdout.write(`${m}\n`))
       const runs = [];
       for (let round = 1; round <= ROUNDS; round++) {
         log(`bench: ${engine}: raw inserts and bootstrap of ${ROWS} rows, round ${round} of ${ROUNDS} …`);
-        runs.push({ native: await nativeInsert(engine, path(`native${round}`)), raw: await rawInsert(engine, path(`raw${round}`)), boot: await bootstrap(w.url, engine, path(`replica${round}`)) });
+        runs.push({ native: await nativeInsert(engine, path(`native${round}`)), raw: await rawInsert(engine, path(`raw${round}`)), boot: await bootstrap(w.url, engine, path(`replica${round}`), false), gzip: await bootstrap(w.url, engine, path(`gzip${round}`), true) });
       }
       const median = (f) => pct(runs.map(f), 50);
-      rows.push({ engine, native: median((r) => r.native), raw: median((r) => r.raw), boot: { ms: median((r) => r.boot.ms), pages: runs[0].boot.pages }, ratios: runs.map((r) => r.boot.ms / r.native) });
+      rows.push({ engine, native: median((r) => r.native), raw: median((r) => r.raw), boot: { ms: median((r) => r.boot.ms), pages: runs[0].boot.pages }, gzip: median((r) => r.gzip.ms), ratios: runs.map((r) => r.boot.ms / r.native) });
     }
     log('bench: write → visible in an embedded replica …');
     const latency = [];
@@ -185,8 +188,8 @@ under its 100-parameter limit (33 rows), what a replica on DO SQLite sends (libs
 replicas load pages through the engine's bulk \`loadRows\`). Target:
 bootstrap ≤ 1.5× the raw insert.
 
-${table(['engine', 'native insert ms', 'engine insert ms', 'bootstrap ms', 'snapshot pages', 'bootstrap / native', 'bootstrap / engine', 'bootstrap / native, each round'],
-  rows.map((r) => [r.engine, fmt(r.native), fmt(r.raw), fmt(r.boot.ms), fmt(r.boot.pages), `${fmt(r.boot.ms / r.native, 2)}×`, `${fmt(r.boot.ms / r.raw, 2)}×`, r.ratios.map((x) => `${fmt(x, 2)}×`).join(', ')]))}
+${table(['engine', 'native insert ms', 'engine insert ms', 'bootstrap ms', 'snapshot pages', 'bootstrap / native', 'bootstrap / engine', 'bootstrap / native, each round', 'bootstrap gzip ms'],
+  rows.map((r) => [r.engine, fmt(r.native), fmt(r.raw), fmt(r.boot.ms), fmt(r.boot.pages), `${fmt(r.boot.ms / r.native, 2)}×`, `${fmt(r.boot.ms / r.raw, 2)}×`, r.ratios.map((x) => `${fmt(x, 2)}×`).join(', '), fmt(r.gzip)]))}
 
 Write → visible: ${WRITES} single-row upserts through VTGate by another client, one at a time; the
 time until the replica's \`waitFor(bookmark)\` answers (the write applied locally), from the

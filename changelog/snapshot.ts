@@ -26,6 +26,13 @@ export interface SnapshotPage {
   lsn: number;
 }
 
+/**
+ * How big a snapshot page gets: at most `rows` rows (`queriedRows` where the engine cannot build
+ * the page's JSON itself), and where the engine builds it, about `chars` characters of JSON text —
+ * a table of wide rows pages fewer rows at a time. A page crosses the DO RPC and VTGate whole.
+ */
+export const PAGE_LIMITS = { rows: 20_000, queriedRows: 5_000, chars: 4_000_000 } as const;
+
 /** Keep only rows whose keyspace id (by `vindex` of `column`) falls in `range` (e.g. `40-80`). */
 export interface KeyRangeFilter {
   column: string;
@@ -46,8 +53,8 @@ export async function snapshotPage(db: StorageEngine, table: string, afterKey: S
   if (afterKey && afterKey.length !== pk.length) {
     throw new VitessError('INVALID', `afterKey has ${afterKey.length} values, but the primary key of table "${table}" has ${pk.length} columns (${pk.join(', ')})`, { table });
   }
-  const n = Math.max(1, Math.min(limit, 5000));
-  const { nextKey, ...page } = db.pageJson ? await jsonPage(db, table, pk, afterKey, n) : await queryPage(db, table, pk, afterKey, n);
+  const n = Math.max(1, Math.min(limit, PAGE_LIMITS.rows));
+  const { nextKey, ...page } = db.pageJson ? await jsonPage(db, table, pk, afterKey, n) : await queryPage(db, table, pk, afterKey, Math.min(n, PAGE_LIMITS.queriedRows));
   if (!filter) return { table, columns: page.columns, rowsJson: page.json, nextKey };
   const at = page.columns.indexOf(filter.column);
   if (at < 0) throw new VitessError('NOT_FOUND', `column "${filter.column}" does not exist in table "${table}"`, { table, columns: [filter.column] });
@@ -67,13 +74,13 @@ type ReadPage = JsonPage & { nextKey: SqlValue[] | null };
 
 /** A page the engine encodes; a full page's last key is read by a second, index-only query. */
 async function jsonPage(db: StorageEngine, table: string, pk: string[], afterKey: SqlValue[] | null, n: number): Promise<ReadPage> {
-  const page = await db.pageJson!(table, pk, afterKey, n);
-  if (page.count < n) return { ...page, nextKey: null };
-  const { rows: [last] } = await db.query(`SELECT ${keyList(pk)} FROM ${quoteIdent(table)} ${afterClause(pk, afterKey)} ORDER BY ${keyList(pk)} LIMIT 1 OFFSET ${n - 1}`, afterKey ?? []);
+  const page = await db.pageJson!(table, pk, afterKey, n, PAGE_LIMITS.chars);
+  if (page.count < page.limit) return { ...page, nextKey: null };
+  const { rows: [last] } = await db.query(`SELECT ${keyList(pk)} FROM ${quoteIdent(table)} ${afterClause(pk, afterKey)} ORDER BY ${keyList(pk)} LIMIT 1 OFFSET ${page.count - 1}`, afterKey ?? []);
   return { ...page, nextKey: pk.map((k) => last![k] ?? null) };
 }
 
-/** A page through the engine's SQL, for engines without `pageJson`. */
+/** A page through the engine's SQL, for engines without `pageJson` (its rows pass through JS: fewer to a page). */
 async function queryPage(db: StorageEngine, table: string, pk: string[], afterKey: SqlValue[] | null, n: number): Promise<ReadPage> {
   const result = await db.query(`SELECT * FROM ${quoteIdent(table)} ${afterClause(pk, afterKey)} ORDER BY ${keyList(pk)} LIMIT ${n}`, afterKey ?? []);
   const columns = result.fields.map((f) => f.name);
@@ -82,6 +89,7 @@ async function queryPage(db: StorageEngine, table: string, pk: string[], afterKe
     columns,
     json: rowsToJson(result.rows.map((r) => columns.map((c) => r[c] ?? null))),
     count: result.rows.length,
+    limit: n,
     nextKey: last ? pk.map((k) => last[k] ?? null) : null,
   };
 }

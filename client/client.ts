@@ -38,6 +38,12 @@ export interface ClientOptions {
   fetch?: FetchFn | typeof fetch;
   /** The WebSocket class (default: the global one; on Node 20 pass the `ws` package's). */
   WebSocket?: WebSocketClass | (new (url: string) => unknown);
+  /**
+   * Whether HTTP batch responses may come compressed (default true). Turn it off next to the
+   * gateway (same host or LAN): there compressing a snapshot page costs the gateway and the
+   * client more CPU than sending its bytes takes. Browsers choose for themselves.
+   */
+  compression?: boolean;
 }
 
 export interface QueryOptions {
@@ -92,6 +98,7 @@ export class VitessClient {
       timeoutMs: this.#timeoutMs,
       fetch: opts.fetch as FetchFn | undefined,
       WebSocket: opts.WebSocket as WebSocketClass | undefined,
+      compression: opts.compression,
     });
   }
 

@@ -19,6 +19,8 @@ export interface TransportOptions {
   timeoutMs: number;
   fetch?: FetchFn;
   WebSocket?: WebSocketClass;
+  /** False: HTTP batch responses are asked for uncompressed. */
+  compression?: boolean;
 }
 
 /** What a call sees: the gateway and a keyspace session on the same connection. */
@@ -79,7 +81,10 @@ export class Transport {
     }
     const gateway = httpBatchSession({
       url: rpcUrl(this.#opts.endpoint, 'http'),
-      headers: this.#opts.token ? { authorization: `Bearer ${this.#opts.token}` } : {},
+      headers: {
+        ...(this.#opts.token && { authorization: `Bearer ${this.#opts.token}` }),
+        ...(this.#opts.compression === false && { 'accept-encoding': 'identity' }),
+      },
       timeoutMs: this.#opts.timeoutMs,
       fetch: () => this.#opts.fetch ?? ((input, init) => globalThis.fetch(input, init)),
     });

@@ -8,7 +8,7 @@ import type { BatchOptions, CaptureSink, Executor, JsonPage, StorageEngine, Tabl
 import { checkBatchSize, checkTableName, isInternalTable } from './limits.js';
 import { Mutex } from './mutex.js';
 import { bindOne, CATALOG_SQL, catalogFromRows, prepareSqlite, sqliteResult } from './sqlite-codec.js';
-import { pageJsonSql } from './sqlite-wire.js';
+import { pageCharsSql, pageJsonSql } from './sqlite-wire.js';
 import { sqliteError } from './sqlite-errors.js';
 import { TransactionHandle } from './transaction.js';
 
@@ -23,6 +23,9 @@ const ROLLED_BACK = Symbol('rolled back');
  * Capture is in place: the triggers write into the change log's own tables (a `ChangeLog` on the
  * same storage creates them), and each unit ends by handing the sink `{ inPlace }` to seal.
  */
+/** Rows whose JSON text sizes a snapshot page (`pageJson`). */
+const PAGE_SAMPLE_ROWS = 64;
+
 export class DoSqliteEngine implements StorageEngine {
   readonly kind = 'do-sqlite';
   private catalog: Map<string, CatalogColumn[]> | undefined;
@@ -195,13 +198,21 @@ export class DoSqliteEngine implements StorageEngine {
     });
   }
 
-  pageJson(table: string, primaryKey: string[], afterKey: SqlValue[] | null, limit: number): Promise<JsonPage> {
+  pageJson(table: string, primaryKey: string[], afterKey: SqlValue[] | null, limit: number, maxChars: number): Promise<JsonPage> {
     return this.lock.run(async () => {
       try {
         const columns = columnsFromRows(this.exec(COLUMNS_SQL, table));
         const args = (afterKey ?? []).map((v, i) => bindOne(v, 'do', i)) as SqlStorageValue[];
-        const [[json, count]] = this.exec(pageJsonSql(table, columns, primaryKey, afterKey !== null, limit), ...args) as [[string, number]];
-        return { columns: columns.map((c) => c.name), json, count };
+        const after = afterKey !== null;
+        const read = (n: number): JsonPage => {
+          const [[json, count]] = this.exec(pageJsonSql(table, columns, primaryKey, after, n), ...args) as [[string, number]];
+          return { columns: columns.map((c) => c.name), json, count, limit: n };
+        };
+        // Wide rows go fewer to a page: the first rows' size sets the count, and a page still far
+        // over (wider rows after narrow ones) is read again, shorter.
+        const [[chars, sampled]] = this.exec(pageCharsSql(table, columns, primaryKey, after, Math.min(limit, PAGE_SAMPLE_ROWS)), ...args) as [[number, number]];
+        const page = read(sampled ? Math.max(1, Math.min(limit, Math.floor((maxChars * sampled) / Math.max(1, chars)))) : limit);
+        return page.json.length > 2 * maxChars && page.count > 1 ? read(Math.max(1, Math.floor((page.count * maxChars) / page.json.length))) : page;
       } catch (e) {
         throw sqliteError(e);
       }

@@ -74,11 +74,12 @@ export interface StorageEngine extends Executor {
    */
   loadJson?(table: string, primaryKey: string[], page: PageText): Promise<number>;
   /**
-   * The first `limit` rows of `table` in primary-key order (after `afterKey`, one value per key
-   * column), as JSON text built by the engine itself: the bulk read of a snapshot page, on the
-   * engines that can encode without handing each value to JS. Elsewhere the caller queries.
+   * The first rows of `table` in primary-key order (after `afterKey`, one value per key column),
+   * at most `limit` and about `maxChars` of JSON text, built by the engine itself: the bulk read
+   * of a snapshot page, on the engines that can encode without handing each value to JS.
+   * Elsewhere the caller queries.
    */
-  pageJson?(table: string, primaryKey: string[], afterKey: SqlValue[] | null, limit: number): Promise<JsonPage>;
+  pageJson?(table: string, primaryKey: string[], afterKey: SqlValue[] | null, limit: number, maxChars: number): Promise<JsonPage>;
   close(): Promise<void>;
 }
 
@@ -86,4 +87,6 @@ export interface StorageEngine extends Executor {
 export interface JsonPage extends PageText {
   /** How many rows `json` holds. */
   count: number;
+  /** How many rows it read up to: fewer (`count` < `limit`) means the table ended. */
+  limit: number;
 }

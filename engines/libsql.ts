@@ -77,10 +77,19 @@ export class LibsqlEngine implements StorageEngine {
     this.sink = sink;
   }
 
-  /** `url`: `:memory:` (default) or `file:path.db`. */
-  static async open(url = ':memory:'): Promise<LibsqlEngine> {
+  /**
+   * `url`: `:memory:` (default) or `file:path.db`. With `replica`, a file is kept in WAL mode
+   * with synchronous=NORMAL: commits do not wait for the disk, and a power loss may take the last
+   * transactions but never consistency. An embedded replica can afford that (it resumes from the
+   * LSNs stored with its rows); a primary, whose commits are acknowledged writes, cannot.
+   */
+  static async open(url = ':memory:', opts: { replica?: boolean } = {}): Promise<LibsqlEngine> {
     const client = createClient({ url, intMode: 'bigint' });
     await client.execute('PRAGMA foreign_keys = ON');
+    if (opts.replica && url.startsWith('file:')) {
+      await client.execute('PRAGMA journal_mode = WAL');
+      await client.execute('PRAGMA synchronous = NORMAL');
+    }
     return new LibsqlEngine(client);
   }
 

@@ -35,6 +35,14 @@ export function wireValueSql(type: SqlType, v: string): string {
   }
 }
 
+/** Each of the first `limit` rows of `table` in primary-key order (after the key bound to ?1…?k when `after`) as `json_array(…)` SQL over `p`. */
+function pageRowsSql(table: string, columns: Field[], primaryKey: string[], after: boolean, limit: number): { row: string; from: string } {
+  const keys = primaryKey.map(quoteIdent).join(', ');
+  const where = after ? `WHERE (${keys}) > (${primaryKey.map((_, i) => `?${i + 1}`).join(', ')})` : '';
+  const values = columns.map((c) => wireValueSql(c.type, `p.${quoteIdent(c.name)}`)).join(', ');
+  return { row: `json_array(${values})`, from: `(SELECT * FROM ${quoteIdent(table)} ${where} ORDER BY ${keys} LIMIT ${limit}) AS p` };
+}
+
 /**
  * One snapshot page in one statement: the first `limit` rows of `table` in primary-key order
  * (after the key bound to ?1…?k when `after`), as `[json, count]` — a JSON array of value arrays
@@ -42,10 +50,14 @@ export function wireValueSql(type: SqlType, v: string): string {
  * order (a LIMIT keeps SQLite from flattening it into the aggregate).
  */
 export function pageJsonSql(table: string, columns: Field[], primaryKey: string[], after: boolean, limit: number): string {
-  const keys = primaryKey.map(quoteIdent).join(', ');
-  const where = after ? `WHERE (${keys}) > (${primaryKey.map((_, i) => `?${i + 1}`).join(', ')})` : '';
-  const values = columns.map((c) => wireValueSql(c.type, `p.${quoteIdent(c.name)}`)).join(', ');
-  return `SELECT json_group_array(json_array(${values})), count(*) FROM (SELECT * FROM ${quoteIdent(table)} ${where} ORDER BY ${keys} LIMIT ${limit}) AS p`;
+  const { row, from } = pageRowsSql(table, columns, primaryKey, after, limit);
+  return `SELECT json_group_array(${row}), count(*) FROM ${from}`;
+}
+
+/** `[characters, rows]` of the JSON text of the page `pageJsonSql` would read: a sample of a page's first rows sizes it. */
+export function pageCharsSql(table: string, columns: Field[], primaryKey: string[], after: boolean, limit: number): string {
+  const { row, from } = pageRowsSql(table, columns, primaryKey, after, limit);
+  return `SELECT coalesce(sum(length(${row})), 0), count(*) FROM ${from}`;
 }
 
 /** Per column type, the wire tag its values may carry, and the tagged value (at JSON path `at`) decoded in SQL. */
@@ -71,14 +83,15 @@ const SQL_DECODABLE: ReadonlySet<SqlType> = new Set(['bool', 'text', 'uuid', ...
 const SQL_TAGS: ReadonlySet<string> = new Set(Object.values(TAGGED).map((t) => t.tag));
 
 /**
- * The tags (`"$name"` keys) in a page's JSON text, by a scan for `"$`. One after a backslash is a
- * quote inside a string (a string's closing quote is never followed by `$`); any other in a string
- * can only add a name, never hide one.
+ * The object keys starting with `$` in a page's JSON text (the wire's tags, and any such key in a
+ * json value), by a scan for `"$`: one after a backslash is a quote inside a string, and a string
+ * not followed by `:` is a value. Whatever else a string holds can only add a name, never hide one.
  */
 function tagsIn(json: string): Set<string> {
   const out = new Set<string>();
   for (let i = json.indexOf('"$'); i >= 0; i = json.indexOf('"$', i + 2)) {
-    if (json[i - 1] !== '\\') out.add(json.slice(i + 1, json.indexOf('"', i + 2)));
+    const end = json.indexOf('"', i + 2);
+    if (json[i - 1] !== '\\' && json[end + 1] === ':') out.add(json.slice(i + 1, end));
   }
   return out;
 }

@@ -6,6 +6,7 @@
  * invariant, docs/replicas.md): no unique index trips on rows from different moments, and after
  * the last page it is the whole state, at the LSNs the stream then continues from.
  */
+import { PAGE_LIMITS } from '../changelog/snapshot.js';
 import type { EngineKind, StorageEngine, TableInfo } from '../engines/engine.js';
 import type { SnapshotText } from '../client/client.js';
 import { asVitessError, VitessError } from '../rpc/errors.js';
@@ -26,7 +27,7 @@ export interface CopySource {
 }
 
 export interface CopyOptions {
-  /** Rows per snapshot page (default 2,000, at most 5,000). */
+  /** Rows per snapshot page (default and at most 20,000; a shard pages wide rows fewer at a time). */
   pageRows?: number;
   /** Called after each snapshot page is loaded. */
   onPage?: (rows: number) => void;
@@ -68,8 +69,11 @@ export async function copyKeyspace(db: StorageEngine, keys: PrimaryKeys, source:
 }
 
 async function copyOnce(db: StorageEngine, keys: PrimaryKeys, source: CopySource, scope: ReplicaScope, opts: CopyOptions): Promise<Record<string, number>> {
-  const shards = await scopeShards(source, scope);
-  const schemas = await settledSchemas(source, scope.keyspace, shards);
+  // The scope's shards and their schemas at once (a round trip saved); the schemas of shards
+  // outside a key range are read too, and dropped.
+  const [shards, all] = await Promise.all([scopeShards(source, scope), source.schema(scope.shards)]);
+  const first = all.filter((s) => shards.includes(s.shard));
+  const schemas = await settledSchemas(source, scope.keyspace, shards, first.length === shards.length ? first : await source.schema(shards));
   await wipe(db);
   keys.forget();
   const lsns = Object.fromEntries(schemas.map((s) => [s.shard, s.lsn]));
@@ -81,7 +85,7 @@ async function copyOnce(db: StorageEngine, keys: PrimaryKeys, source: CopySource
   const missing = (scope.tables ?? []).filter((t) => !tables.some((x) => x.name === t));
   if (missing.length) throw new VitessError('NOT_FOUND', `keyspace "${scope.keyspace}" has no table ${missing.join(', ')}`, { table: missing[0] });
   const copied = scope.tables ? tables.filter((t) => scope.tables!.includes(t.name)) : tables;
-  const pageRows = Math.min(5_000, Math.max(1, opts.pageRows ?? 2_000));
+  const pageRows = Math.min(PAGE_LIMITS.rows, Math.max(1, opts.pageRows ?? PAGE_LIMITS.rows));
   // Shards are copied side by side, each in its own page order with its own catch-up: while one
   // page loads (the engine runs one local transaction at a time), the others' pages travel.
   const run: CopyRun = { db, keys, source, scope, opts, tables: copied, pageRows, lsns, stop: { reason: undefined } };
@@ -109,24 +113,27 @@ interface CopyRun {
 /** Every table of one shard, page after page; gives up as soon as another shard's copy failed. */
 async function copyShard(run: CopyRun, shard: string): Promise<void> {
   const { db, keys, source, scope, opts, tables, pageRows, lsns, stop } = run;
+  const fetchPage = (table: string, afterKey: SqlValue[] | null) => source.snapshotText({ shard, table, afterKey, limit: pageRows, ...(scope.keyRange !== undefined && { keyRange: scope.keyRange }) })
+    .catch((e: unknown) => {
+      if (asVitessError(e).code === 'NOT_FOUND') throw new RestartCopy(`table ${table} is gone`);
+      throw e;
+    });
   try {
-    for (const { name, primaryKey } of tables) {
-      const fetchPage = (afterKey: SqlValue[] | null) => source.snapshotText({ shard, table: name, afterKey, limit: pageRows, ...(scope.keyRange !== undefined && { keyRange: scope.keyRange }) })
-        .catch((e: unknown) => {
-          if (asVitessError(e).code === 'NOT_FOUND') throw new RestartCopy(`table ${name} is gone`);
-          throw e;
-        });
-      // The next page is on its way while this one is loaded.
-      let next: Promise<SnapshotText> | undefined = fetchPage(null);
-      while (next) {
-        const page: SnapshotText = await next;
-        if (stop.reason !== undefined) return;
-        next = page.nextKey ? fetchPage(page.nextKey) : undefined;
-        next?.catch(() => undefined);
-        if (page.lsn > lsns[shard]!) lsns[shard] = await catchUp(db, keys, source, scope, shard, lsns, page.lsn);
-        const rows = await loadPage(db, name, primaryKey, page);
-        opts.onPage?.(rows);
-      }
+    // The next page (of this table, or the first of the next) is on its way while this one is loaded.
+    let t = 0;
+    let next: Promise<SnapshotText> | undefined = tables.length ? fetchPage(tables[0]!.name, null) : undefined;
+    while (next) {
+      const page: SnapshotText = await next;
+      if (stop.reason !== undefined) return;
+      const { name, primaryKey } = tables[t]!;
+      if (page.nextKey) next = fetchPage(name, page.nextKey);
+      else next = ++t < tables.length ? fetchPage(tables[t]!.name, null) : undefined;
+      next?.catch(() => undefined);
+      // A local engine may load on this thread (libsql does, synchronously): first let the next
+      // page's request leave (the HTTP batch goes out on a timer too), or it waits for the load.
+      await sleep(0);
+      if (page.lsn > lsns[shard]!) lsns[shard] = await catchUp(db, keys, source, scope, shard, lsns, page.lsn);
+      opts.onPage?.(await loadPage(db, name, primaryKey, page));
     }
   } catch (e) {
     stop.reason ??= e;
@@ -134,15 +141,14 @@ async function copyShard(run: CopyRun, shard: string): Promise<void> {
   }
 }
 
-/** The shards' DDL histories once they agree (a DDL may be running shard after shard). */
-async function settledSchemas(source: CopySource, keyspace: string, shards: string[]): Promise<ShardSchema[]> {
+/** The shards' DDL histories once they agree (a DDL may be running shard after shard), starting from `first`. */
+async function settledSchemas(source: CopySource, keyspace: string, shards: string[], first: ShardSchema[]): Promise<ShardSchema[]> {
   const deadline = Date.now() + SCHEMA_SETTLE_MS;
-  for (;;) {
-    const schemas = await source.schema(shards);
+  for (let schemas = first; ; schemas = await source.schema(shards)) {
     const partial = schemas.filter((s) => !s.complete).map((s) => s.shard);
     if (partial.length) throw new VitessError('UNAVAILABLE', `shard ${partial.join(', ')} of keyspace "${keyspace}" lost its DDL history (its log was trimmed before it was kept): an embedded replica cannot build the schema`, { shards: partial });
-    const first = JSON.stringify(schemas[0]!.ddl);
-    const differ = schemas.filter((s) => JSON.stringify(s.ddl) !== first).map((s) => s.shard);
+    const ddl = JSON.stringify(schemas[0]!.ddl);
+    const differ = schemas.filter((s) => JSON.stringify(s.ddl) !== ddl).map((s) => s.shard);
     if (!differ.length) return schemas;
     if (Date.now() > deadline) throw new VitessError('UNAVAILABLE', `the shards of keyspace "${keyspace}" have different schemas (shard ${differ.join(', ')} differs from ${schemas[0]!.shard})`, { shards: differ });
     await sleep(100);

@@ -21,7 +21,7 @@ export async function openLocalEngine(opts: LocalEngineOptions): Promise<Storage
   switch (opts.engine) {
     case 'libsql': {
       const { LibsqlEngine } = await import('../engines/libsql.js');
-      return LibsqlEngine.open(opts.path ? `file:${opts.path}` : ':memory:');
+      return LibsqlEngine.open(opts.path ? `file:${opts.path}` : ':memory:', { replica: true });
     }
     case 'pglite': {
       const { openPglite } = await import('../engines/postgres.js');

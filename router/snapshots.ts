@@ -5,7 +5,7 @@
  * the shards' DDL histories. See docs/embedded-replicas.md.
  */
 import type { DdlHistory } from '../changelog/log.js';
-import type { SnapshotPage } from '../changelog/snapshot.js';
+import { PAGE_LIMITS, type SnapshotPage } from '../changelog/snapshot.js';
 import type { EngineKind } from '../engines/engine.js';
 import type { TableSchema } from '../primary/tablet.js';
 import { VitessError } from '../rpc/errors.js';
@@ -26,7 +26,7 @@ interface SnapshotTablet {
   schema(kind: EngineKind): Promise<TableSchema[]>;
 }
 
-export const SNAPSHOT_LIMITS = { defaultRows: 1_000, maxRows: 5_000 } as const;
+export const SNAPSHOT_LIMITS = { defaultRows: 1_000, maxRows: PAGE_LIMITS.rows } as const;
 
 const tablet = (topology: Topology, keyspace: string, shard: string): SnapshotTablet => topology.tablet(keyspace, shard) as unknown as SnapshotTablet;
 

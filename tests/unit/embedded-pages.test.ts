@@ -181,7 +181,8 @@ describe('loadJson on libsql, decoded by SQLite', () => {
       // Strings that look like the wire's tags too.
       s: fc.option(fc.oneof({ weight: 5, arbitrary: fc.string({ unit: 'grapheme' }) }, fc.constantFrom('{"$int8":"1"}', '"$ts"', '\\"$bytea\\"', '$float', '\\'))),
       v: fc.option(fc.string({ maxLength: 20 })),
-      j: fc.option(fc.oneof(fc.dictionary(fc.string(), fc.jsonValue()), fc.array(fc.jsonValue()))),
+      // A key starting with `$` sends the page to JS (it could be a tag): jb has the tags' names, j none.
+      j: fc.option(fc.oneof(fc.dictionary(fc.string().filter((k) => !k.includes('$')), fc.jsonValue({ maxDepth: 0 })), fc.array(fc.jsonValue({ maxDepth: 0 })))),
       jb: fc.option(fc.dictionary(fc.constantFrom('$int8', '$ts', 'a'), fc.oneof(fc.string(), fc.integer(), fc.boolean()))),
       by: fc.option(fc.uint8Array({ maxLength: 40 })),
       d: fc.option(fc.date({ min: new Date('1900-01-01'), max: new Date('2200-01-01'), noInvalidDate: true }).map((x) => x.toISOString().slice(0, 10))),
@@ -192,7 +193,7 @@ describe('loadJson on libsql, decoded by SQLite', () => {
     let bySqlite = 0;
     await fc.assert(fc.asyncProperty(fc.uniqueArray(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), { minLength: 1, maxLength: 25 }), fc.array(row, { minLength: 25, maxLength: 25 }),
       async (ids, values) => { if (await same(ids.map((id, k) => onlySql({ ...values[k]!, id } as Row)))) bySqlite++; }), { numRuns: 25 });
-    expect(bySqlite, 'runs decoded by SQLite').toBeGreaterThan(5);
+    expect(bySqlite, 'runs decoded by SQLite').toBeGreaterThan(12);
   });
 });
 
