@@ -1,14 +1,17 @@
 // Embedded replicas' figures for `npm run bench` (docs/embedded-replicas.md), against VTGate
 // under wrangler dev (keyspace `main`: DO SQLite × 4; bench/gateway-worker.ts, whose `/direct`
 // loads the rows into the tablets without VTGate's planner — minutes faster than through it):
-//   1. bootstrap of ROWS rows into an embedded replica (libsql file, PGlite data directory) vs a
-//      raw local insert of the same rows into a fresh database of the same engine, two ways:
-//      with the engine's own driver (multi-row INSERTs of NATIVE_ROWS rows, one transaction per
-//      5,000 rows), and through the project's StorageEngine with multi-row INSERTs under 100
-//      parameters (one transaction per 5,000 rows; the copy's statements before `loadRows`);
+//   1. bootstrap of ROWS rows into an embedded replica (libsql file, PGlite data directory; the
+//      client next to the gateway, so with `compression: false`, and once with gzip) vs a raw
+//      local insert of the same rows into a fresh database of the same engine, configured as a
+//      replica's is (libsql: WAL, synchronous=NORMAL), two ways: with the engine's own driver
+//      (multi-row INSERTs of NATIVE_ROWS rows, one transaction per 5,000 rows), and through the
+//      project's StorageEngine with multi-row INSERTs under 100 parameters (the same
+//      transactions; what a replica on DO SQLite sends);
 //   2. a write through VTGate → visible in an embedded replica (its `waitFor` of the write's
 //      bookmark answers), p50/p99, from the write's result and from its start.
-// Run alone with `node_modules/.bin/node bench/embedded.mjs` (after `npm run build`).
+// Run alone with `node_modules/.bin/node bench/embedded.mjs` (after `npm run build`);
+// EMBEDDED_ROUNDS sets the rounds (default 3).
 import { PGlite } from '@electric-sql/pglite';
 import { createClient as createLibsqlClient } from '@libsql/client';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -178,14 +181,16 @@ export async function embeddedBench(log = (m) => process.stdout.write(`${m}\n`))
 replica in this Node process over HTTP batch. Load average ${fmt(loadBefore, 1)} before, ${fmt(loadAfter, 1)} after.
 
 Bootstrap: \`createReplica\` on an opened database until it resolves (schema, ${fmt(ROWS)} rows copied in
-snapshot pages of 5,000, caught up) into a file (libsql) or a data directory (PGlite); opening the
-database is timed in neither. Compared with two raw local inserts of
-the same rows into a fresh database of the same engine, ${fmt(RAW_TX_ROWS)} rows per transaction, in
-${ROUNDS} rounds of the three side by side (each into a new database), medians shown:
+snapshot pages of the default size, caught up) into a file (libsql) or a data directory (PGlite),
+the client asking for uncompressed answers (\`compression: false\`: it runs next to the gateway),
+and once more with gzip (last column); opening the database is timed in neither. Compared with
+two raw local inserts of the same rows into a fresh database of the same engine, configured as a
+replica's is (libsql: WAL, synchronous=NORMAL), ${fmt(RAW_TX_ROWS)} rows per transaction, in
+${ROUNDS} rounds side by side (each into a new database), medians shown:
 *native*, the engine's own driver (\`@libsql/client\` batch, PGlite transaction) with multi-row
 INSERTs of ${fmt(NATIVE_ROWS)} rows; *engine*, through the project's StorageEngine with multi-row INSERTs
 under its 100-parameter limit (33 rows), what a replica on DO SQLite sends (libsql and PGlite
-replicas load pages through the engine's bulk \`loadRows\`). Target:
+replicas load a page's JSON text whole through the engine's \`loadJson\`). Target:
 bootstrap ≤ 1.5× the raw insert.
 
 ${table(['engine', 'native insert ms', 'engine insert ms', 'bootstrap ms', 'snapshot pages', 'bootstrap / native', 'bootstrap / engine', 'bootstrap / native, each round', 'bootstrap gzip ms'],
