@@ -14,6 +14,8 @@ import { TransactionHandle } from './transaction.js';
 
 /** Thrown to roll back a transaction that did what it had to (see `prepare`). */
 const ROLLED_BACK = Symbol('rolled back');
+/** Rows whose JSON text sizes a snapshot page (`pageJson`). */
+const PAGE_SAMPLE_ROWS = 64;
 
 /**
  * A Durable Object's own SQLite (`ctx.storage.sql`). It refuses BEGIN: atomic batches run in
@@ -23,9 +25,6 @@ const ROLLED_BACK = Symbol('rolled back');
  * Capture is in place: the triggers write into the change log's own tables (a `ChangeLog` on the
  * same storage creates them), and each unit ends by handing the sink `{ inPlace }` to seal.
  */
-/** Rows whose JSON text sizes a snapshot page (`pageJson`). */
-const PAGE_SAMPLE_ROWS = 64;
-
 export class DoSqliteEngine implements StorageEngine {
   readonly kind = 'do-sqlite';
   private catalog: Map<string, CatalogColumn[]> | undefined;

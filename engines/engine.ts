@@ -67,9 +67,9 @@ export interface StorageEngine extends Executor {
    */
   prepare(fn: (tx: Executor) => Promise<void>): Promise<Change[]>;
   /**
-   * Upserts a snapshot page's rows into `table` in one transaction, returning how many: a row
-   * whose primary key is already there overwrites it. Values are stored as a parameterized
-   * INSERT of the decoded rows (`pageRows`) stores them. A bulk path for a replica's copy, on the
+   * Upserts a snapshot page's rows into `table` in one transaction, returning how many it wrote: a
+   * row whose primary key is already there overwrites it. Values are stored as a parameterized
+   * INSERT of the decoded rows (`pageValues`) stores them. A bulk path for a replica's copy, on the
    * engines that run in-process; elsewhere the caller sends multi-row upserts.
    */
   loadJson?(table: string, primaryKey: string[], page: PageText): Promise<number>;
