@@ -29,9 +29,10 @@ export interface SnapshotPage {
 /**
  * How big a snapshot page gets: at most `rows` rows (`queriedRows` where the engine cannot build
  * the page's JSON itself), and where the engine builds it, about `chars` characters of JSON text —
- * a table of wide rows pages fewer rows at a time. A page crosses the DO RPC and VTGate whole.
+ * a table of wide rows pages fewer rows at a time. A page crosses the DO RPC and VTGate whole, and
+ * stays well under DO SQLite's 2 MB for one string.
  */
-export const PAGE_LIMITS = { rows: 20_000, queriedRows: 5_000, chars: 4_000_000 } as const;
+export const PAGE_LIMITS = { rows: 20_000, queriedRows: 5_000, chars: 1_000_000 } as const;
 
 /** Keep only rows whose keyspace id (by `vindex` of `column`) falls in `range` (e.g. `40-80`). */
 export interface KeyRangeFilter {

@@ -134,7 +134,7 @@ export interface SnapshotRequest {
   afterKey?: RpcValue[] | null;
   /**
    * Rows read per page (default 1,000, at most 20,000; at most 5,000 from a PGlite shard). A
-   * page of wide rows holds fewer, about 4 MB of JSON text: page on with `nextKey`.
+   * page of wide rows holds fewer, about 1 MB of JSON text: page on with `nextKey`.
    */
   limit?: number;
   /** Only rows whose keyspace id is in this key range, e.g. `40-80`. */
