@@ -197,8 +197,9 @@ export class PgliteEngine implements StorageEngine {
       // A missing table fails here, as Postgres names it.
       const types = new Map((await this.run(on, COLUMN_TYPES_SQL, columnTypesParams(table))).rows.map((x) => [String(x.name), String(x.type)]));
       const rows = pageValues(page.json, page.columns.map((c) => types.get(c) === 'json' || types.get(c) === 'jsonb'));
-      for (const s of jsonUpserts(table, primaryKey, page.columns, rows, types)) await this.run(on, s.sql, s.params);
-      return rows.length;
+      let wrote = 0;
+      for (const s of jsonUpserts(table, primaryKey, page.columns, rows, types)) wrote += (await this.run(on, s.sql, s.params)).affected;
+      return wrote;
     }, true);
   }
 
