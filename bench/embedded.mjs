@@ -17,6 +17,8 @@ import { createClient as createLibsqlClient } from '@libsql/client';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createClient } from '../dist/client/index.js';
 import { createReplica, openLocalEngine } from '../dist/replica/index.js';
 import { hashId } from '../dist/rpc/keyspace/hash.js';
@@ -31,6 +33,17 @@ const WRITES = 300;
 /** Rounds of (native, engine, bootstrap), side by side: the median of each is reported. */
 const ROUNDS = Number(process.env.EMBEDDED_ROUNDS ?? 3);
 const VSCHEMA = { keyspaces: [{ name: 'main', engine: 'sqlite', shards: ['-40', '40-80', '80-c0', 'c0-'] }] };
+
+// Each timed step starts settled: the previous step's garbage collected, and with it the
+// previous database's deferred close (libsql closes a connection for good once its statements
+// are finalized, checkpointing the WAL on the main thread then), which would otherwise land in
+// the middle of whatever is timed next.
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc');
+const settle = async () => {
+  collect();
+  await new Promise((r) => setTimeout(r, 50));
+};
 
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -166,7 +179,11 @@ export async function embeddedBench(log = (m) => process.stdout.write(`${m}\n`))
       const runs = [];
       for (let round = 1; round <= ROUNDS; round++) {
         log(`bench: ${engine}: raw inserts and bootstrap of ${ROWS} rows, round ${round} of ${ROUNDS} …`);
-        runs.push({ native: await nativeInsert(engine, path(`native${round}`)), raw: await rawInsert(engine, path(`raw${round}`)), boot: await bootstrap(w.url, engine, path(`replica${round}`), false), gzip: await bootstrap(w.url, engine, path(`gzip${round}`), true) });
+        const native = await settle().then(() => nativeInsert(engine, path(`native${round}`)));
+        const raw = await settle().then(() => rawInsert(engine, path(`raw${round}`)));
+        const boot = await settle().then(() => bootstrap(w.url, engine, path(`replica${round}`), false));
+        const gzip = await settle().then(() => bootstrap(w.url, engine, path(`gzip${round}`), true));
+        runs.push({ native, raw, boot, gzip });
       }
       const median = (f) => pct(runs.map(f), 50);
       rows.push({ engine, native: median((r) => r.native), raw: median((r) => r.raw), boot: { ms: median((r) => r.boot.ms), pages: runs[0].boot.pages }, gzip: median((r) => r.gzip.ms), ratios: runs.map((r) => r.boot.ms / r.native) });
@@ -186,7 +203,8 @@ the client asking for uncompressed answers (\`compression: false\`: it runs next
 and once more with gzip (last column); opening the database is timed in neither. Compared with
 two raw local inserts of the same rows into a fresh database of the same engine, configured as a
 replica's is (libsql: WAL, synchronous=NORMAL), ${fmt(RAW_TX_ROWS)} rows per transaction, in
-${ROUNDS} rounds side by side (each into a new database), medians shown:
+${ROUNDS} rounds side by side (each into a new database; each timed step starts after a garbage
+collection and a 50 ms pause, so that none pays for the previous one's deferred close), medians shown:
 *native*, the engine's own driver (\`@libsql/client\` batch, PGlite transaction) with multi-row
 INSERTs of ${fmt(NATIVE_ROWS)} rows; *engine*, through the project's StorageEngine with multi-row INSERTs
 under its 100-parameter limit (33 rows), what a replica on DO SQLite sends (libsql and PGlite

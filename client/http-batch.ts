@@ -6,6 +6,7 @@
  */
 import { RpcSession, type RpcStub, type RpcTransport } from 'capnweb';
 import type { GatewayApi } from '../rpc/protocol.js';
+import { VitessError } from '../rpc/errors.js';
 import { fetchFailure, TransportFailure } from './failure.js';
 
 export type FetchFn = (input: string, init: RequestInit) => Promise<Response>;
@@ -69,6 +70,8 @@ async function postBatch(opts: HttpBatchOptions, batch: string[]): Promise<strin
       signal: AbortSignal.timeout(opts.timeoutMs),
     });
   } catch (e) {
+    // A fetch that knows why it refused (an embedded replica's, once closed) says so itself.
+    if (e instanceof VitessError) throw e;
     throw fetchFailure(e, opts.timeoutMs);
   }
   if (!res.ok) {

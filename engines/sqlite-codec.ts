@@ -119,17 +119,31 @@ export interface PreparedSqlite {
 }
 
 /**
- * Translations by statement text, per catalog (a DDL replaces the catalog, and with it the
- * cache): parsing dominates a small statement's cost, and point queries and the replicas'
- * upserts repeat the same few texts.
+ * Translations by statement text, per catalog content: parsing dominates a small statement's
+ * cost, and point queries and the replicas' upserts repeat the same few texts. Keyed by content,
+ * not by the catalog object, because every DDL reloads the catalog, and most leave it as it was
+ * (`CREATE TABLE IF NOT EXISTS`, or the same schema built again in a new database).
  */
-const translated = new WeakMap<Map<string, CatalogColumn[]>, Map<string, SqliteStatement>>();
+const translated = new Map<string, Map<string, SqliteStatement>>();
+const catalogKeys = new WeakMap<Map<string, CatalogColumn[]>, string>();
+const CATALOGS_KEPT = 16;
 const TRANSLATIONS_KEPT = 256;
+
+/** The translations made under `catalog`'s content, most recently used last. */
+function translationsFor(catalog: Map<string, CatalogColumn[]>): Map<string, SqliteStatement> {
+  let key = catalogKeys.get(catalog);
+  if (key === undefined) catalogKeys.set(catalog, (key = JSON.stringify([...catalog])));
+  let cache = translated.get(key);
+  if (cache) translated.delete(key);
+  else cache = new Map();
+  translated.set(key, cache);
+  if (translated.size > CATALOGS_KEPT) translated.delete(translated.keys().next().value!);
+  return cache;
+}
 
 /** Guards, translation and binding shared by the SQLite engines. */
 export function prepareSqlite(sql: string, params: SqlValue[], catalog: Map<string, CatalogColumn[]>, flavor: SqliteFlavor): PreparedSqlite {
-  let cache = translated.get(catalog);
-  if (!cache) translated.set(catalog, (cache = new Map()));
+  const cache = translationsFor(catalog);
   const key = `${flavor}:${sql}`;
   let stmt = cache.get(key);
   if (!stmt) {

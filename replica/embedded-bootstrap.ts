@@ -16,7 +16,7 @@ import type { SqlValue } from '../rpc/values.js';
 import { applyUnits, type PrimaryKeys } from './embedded-apply.js';
 import { loadPage } from './embedded-pages.js';
 import { Sequencer } from './embedded-sequencer.js';
-import { writeState, type ReplicaScope } from './embedded-state.js';
+import { createStateTable, writeState, type ReplicaScope } from './embedded-state.js';
 import { quoteIdent } from '../engines/dialect/sql-text.js';
 
 /** The gateway calls a copy makes (a `VitessClient` has them). */
@@ -79,6 +79,7 @@ async function copyOnce(db: StorageEngine, keys: PrimaryKeys, source: CopySource
   const lsns = Object.fromEntries(schemas.map((s) => [s.shard, s.lsn]));
   await db.transaction(async (tx) => {
     for (const ddl of schemas[0]!.ddl) await tx.query(ddl);
+    await createStateTable(tx); // PGlite's wipe dropped it with the schema
     await writeState(tx, { scope, phase: 'copying', lsns });
   });
   const tables = await db.tables();

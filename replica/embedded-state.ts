@@ -23,8 +23,13 @@ export interface StoredState {
 const SETUP = 'CREATE TABLE IF NOT EXISTS _vt_embedded (name TEXT PRIMARY KEY, value TEXT NOT NULL)';
 const PUT = 'INSERT INTO _vt_embedded (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value';
 
+/** Creates the state table where it is missing: on opening, and after a copy wiped the database. */
+export async function createStateTable(on: Executor): Promise<void> {
+  await on.query(SETUP);
+}
+
 export async function readState(db: StorageEngine): Promise<StoredState> {
-  await db.query(SETUP);
+  await createStateTable(db);
   const rows = (await db.query('SELECT name, value FROM _vt_embedded')).rows;
   const get = (k: string) => rows.find((r) => r.name === k)?.value as string | undefined;
   const scope = get('scope');
@@ -36,9 +41,12 @@ export async function readState(db: StorageEngine): Promise<StoredState> {
   };
 }
 
-/** Writes what is given; inside the caller's transaction when `tx` is one. */
+/**
+ * Writes what is given; inside the caller's transaction when `tx` is one. The table exists
+ * (`createStateTable`): a DDL in every applying transaction would cost SQLite engines their
+ * translated statements, each time.
+ */
 export async function writeState(tx: Executor, s: Partial<StoredState>): Promise<void> {
-  await tx.query(SETUP);
   if (s.scope) await tx.query(PUT, ['scope', JSON.stringify(s.scope)]);
   if (s.phase) await tx.query(PUT, ['phase', s.phase]);
   if (s.lsns) await tx.query(PUT, ['lsns', JSON.stringify(s.lsns)]);

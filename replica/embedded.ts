@@ -134,8 +134,9 @@ export class EmbeddedReplica {
       endpoint: opts.endpoint,
       keyspace: this.keyspace,
       ...(opts.token !== undefined && { token: opts.token }),
-      // close() cuts the long poll instead of waiting it out.
+      // close() cuts the long poll instead of waiting it out, and ends the client's retries of it.
       fetch: (input: string, init: RequestInit) => {
+        if (this.#abort.signal.aborted) return Promise.reject(new VitessError('INVALID', 'the embedded replica is closed'));
         const signals = [init?.signal, this.#abort.signal, cut()].filter((x): x is AbortSignal => !!x);
         return (base ?? globalThis.fetch)(input, { ...init, signal: AbortSignal.any(signals) });
       },
