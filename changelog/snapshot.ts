@@ -32,7 +32,7 @@ export interface SnapshotPage {
  * a table of wide rows pages fewer rows at a time. A page crosses the DO RPC and VTGate whole, and
  * stays well under DO SQLite's 2 MB for one string.
  */
-export const PAGE_LIMITS = { rows: 20_000, queriedRows: 5_000, chars: 1_000_000 } as const;
+export const PAGE_LIMITS = { rows: 50_000, queriedRows: 5_000, chars: 1_000_000 } as const;
 
 /** Keep only rows whose keyspace id (by `vindex` of `column`) falls in `range` (e.g. `40-80`). */
 export interface KeyRangeFilter {

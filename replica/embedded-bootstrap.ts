@@ -27,7 +27,7 @@ export interface CopySource {
 }
 
 export interface CopyOptions {
-  /** Rows per snapshot page (default and at most 20,000; a shard pages wide rows fewer at a time). */
+  /** Rows per snapshot page (default and at most 50,000; a shard pages wide rows fewer at a time). */
   pageRows?: number;
   /** Called after each snapshot page is loaded. */
   onPage?: (rows: number) => void;
@@ -49,8 +49,8 @@ export const streamFilter = (scope: ReplicaScope): Omit<ChangesRequest, 'from'> 
   ...(scope.keyRange !== undefined && { keyRange: scope.keyRange }),
 });
 
-/** The shards the scope covers, as VTGate resolves the filter. */
-export async function scopeShards(source: CopySource, scope: ReplicaScope): Promise<string[]> {
+/** The shards a scope with a key range covers, as VTGate resolves the filter. */
+async function rangeShards(source: CopySource, scope: ReplicaScope): Promise<string[]> {
   const page = await source.changes({ ...streamFilter(scope), from: 'now', maxEvents: 1, waitMs: 0 });
   return Object.keys(decodePosition(page.start).shards);
 }
@@ -69,9 +69,10 @@ export async function copyKeyspace(db: StorageEngine, keys: PrimaryKeys, source:
 }
 
 async function copyOnce(db: StorageEngine, keys: PrimaryKeys, source: CopySource, scope: ReplicaScope, opts: CopyOptions): Promise<Record<string, number>> {
-  // The scope's shards and their schemas at once (a round trip saved); the schemas of shards
-  // outside a key range are read too, and dropped.
-  const [shards, all] = await Promise.all([scopeShards(source, scope), source.schema(scope.shards)]);
+  // The scope's shards and their schemas at once (a round trip saved): without a key range the
+  // schemas' shards are the scope's; with one, the schemas of shards outside it are dropped.
+  const [all, ranged] = await Promise.all([source.schema(scope.shards), scope.keyRange !== undefined ? rangeShards(source, scope) : undefined]);
+  const shards = ranged ?? all.map((s) => s.shard);
   const first = all.filter((s) => shards.includes(s.shard));
   const schemas = await settledSchemas(source, scope.keyspace, shards, first.length === shards.length ? first : await source.schema(shards));
   await wipe(db);

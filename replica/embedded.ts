@@ -49,7 +49,7 @@ export interface ReplicaOptions {
   client?: Omit<ClientOptions, 'endpoint' | 'keyspace' | 'token'>;
   /** How long VTGate holds a stream request open when nothing is new (default 5 s). */
   waitMs?: number;
-  /** Rows per snapshot page while copying (default and at most 20,000; wide rows go fewer to a page). */
+  /** Rows per snapshot page while copying (default and at most 50,000; wide rows go fewer to a page). */
   pageRows?: number;
   /** How long `execute` waits for its write to be applied locally (default 30 s). */
   writeTimeoutMs?: number;

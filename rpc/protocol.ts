@@ -133,7 +133,7 @@ export interface SnapshotRequest {
   /** The previous page's `nextKey` (absent or null: the first page). */
   afterKey?: RpcValue[] | null;
   /**
-   * Rows read per page (default 1,000, at most 20,000; at most 5,000 from a PGlite shard). A
+   * Rows read per page (default 1,000, at most 50,000; at most 5,000 from a PGlite shard). A
    * page of wide rows holds fewer, about 1 MB of JSON text: page on with `nextKey`.
    */
   limit?: number;
