@@ -8,6 +8,7 @@
  */
 import { PAGE_LIMITS } from '../changelog/snapshot.js';
 import type { EngineKind, StorageEngine, TableInfo } from '../engines/engine.js';
+import { Mutex } from '../engines/mutex.js';
 import type { SnapshotText } from '../client/client.js';
 import { asVitessError, VitessError } from '../rpc/errors.js';
 import { completeLsn, decodePosition, encodePosition } from '../rpc/position.js';
@@ -90,7 +91,7 @@ async function copyOnce(db: StorageEngine, keys: PrimaryKeys, source: CopySource
   const pageRows = Math.min(PAGE_LIMITS.rows, Math.max(1, opts.pageRows ?? PAGE_LIMITS.rows));
   // Shards are copied side by side, each in its own page order with its own catch-up: while one
   // page loads (the engine runs one local transaction at a time), the others' pages travel.
-  const run: CopyRun = { db, keys, source, scope, opts, tables: copied, pageRows, lsns, stop: { reason: undefined } };
+  const run: CopyRun = { db, keys, source, scope, opts, tables: copied, pageRows, lsns, stop: { reason: undefined }, loads: new Mutex() };
   const results = await Promise.allSettled(shards.map((shard) => copyShard(run, shard)));
   const failed = results.find((r) => r.status === 'rejected');
   if (failed) throw run.stop.reason ?? (failed as PromiseRejectedResult).reason;
@@ -110,32 +111,56 @@ interface CopyRun {
   lsns: Record<string, number>;
   /** The first failure of any shard: the others stop at their next page. */
   stop: { reason: unknown };
+  /** Page loads, one at a time (as the engine runs them anyway). */
+  loads: Mutex;
+}
+
+/** A snapshot page on its way: of table `tables[t]`, after key `afterKey`. */
+interface Asked {
+  t: number;
+  afterKey: SqlValue[] | null;
+  page: Promise<SnapshotText>;
 }
 
 /** Every table of one shard, page after page; gives up as soon as another shard's copy failed. */
 async function copyShard(run: CopyRun, shard: string): Promise<void> {
-  const { db, keys, source, scope, opts, tables, pageRows, lsns, stop } = run;
+  const { db, keys, source, scope, opts, tables, pageRows, lsns, stop, loads } = run;
   const fetchPage = (table: string, afterKey: SqlValue[] | null) => source.snapshotText({ shard, table, afterKey, limit: pageRows, ...(scope.keyRange !== undefined && { keyRange: scope.keyRange }) })
     .catch((e: unknown) => {
       if (asVitessError(e).code === 'NOT_FOUND') throw new RestartCopy(`table ${table} is gone`);
       throw e;
     });
+  /** Asks for a page of table `t` (none past the last table); a failure waits for whoever awaits it. */
+  const ask = (t: number, afterKey: SqlValue[] | null): Asked | undefined => {
+    if (t >= tables.length) return undefined;
+    const page = fetchPage(tables[t]!.name, afterKey);
+    page.catch(() => undefined);
+    return { t, afterKey, page };
+  };
   try {
-    // The next page (of this table, or the first of the next) is on its way while this one is loaded.
-    let t = 0;
-    let next: Promise<SnapshotText> | undefined = tables.length ? fetchPage(tables[0]!.name, null) : undefined;
+    // Two requests on their way while a page loads: this table's next page, and the next table's
+    // first. A page goes in only after the one before it, so the last pages of a shard (or a few
+    // small tables) do not each wait for a load before they are even asked for.
+    let next = ask(0, null);
+    let ahead = ask(1, null);
     while (next) {
-      const page: SnapshotText = await next;
+      const { t, afterKey } = next;
+      let page = await next.page;
       if (stop.reason !== undefined) return;
       const { name, primaryKey } = tables[t]!;
-      if (page.nextKey) next = fetchPage(name, page.nextKey);
-      else next = ++t < tables.length ? fetchPage(tables[t]!.name, null) : undefined;
-      next?.catch(() => undefined);
-      // A local engine may load on this thread (libsql does, synchronously): first let the next
-      // page's request leave (the HTTP batch goes out on a timer too), or it waits for the load.
-      await sleep(0);
+      // A first page asked for ahead may be older than what this shard's last page had applied
+      // (writes landed in between): loaded, it would take rows back. Asked again, it is not.
+      if (page.lsn < lsns[shard]!) page = await fetchPage(name, afterKey);
+      if (page.nextKey) next = ask(t, page.nextKey);
+      else [next, ahead] = [ahead, ask(t + 2, null)];
       if (page.lsn > lsns[shard]!) lsns[shard] = await catchUp(db, keys, source, scope, shard, lsns, page.lsn);
-      opts.onPage?.(await loadPage(db, name, primaryKey, page));
+      opts.onPage?.(await loads.run(async () => {
+        // A local engine may load on this thread (libsql does, synchronously), and an HTTP batch
+        // goes out on a timer: first let every request made so far leave — this shard's next
+        // page, and the other shards' — or they wait for the load, and then for the next.
+        await sleep(0);
+        return loadPage(db, name, primaryKey, page);
+      }));
     }
   } catch (e) {
     stop.reason ??= e;
