@@ -138,11 +138,12 @@ async function copyShard(run: CopyRun, shard: string): Promise<void> {
     return { t, afterKey, page };
   };
   try {
-    // Two requests on their way while a page loads: this table's next page, and the next table's
-    // first. A page goes in only after the one before it, so the last pages of a shard (or a few
-    // small tables) do not each wait for a load before they are even asked for.
+    // Once a page is in, two requests are on their way while it loads: this table's next page,
+    // and the next table's first. A page goes in only after the one before it, so the last pages
+    // of a shard (or a few small tables) do not each wait for a load before they are even asked
+    // for. The copy's first request goes alone: the first page to load comes sooner.
     let next = ask(0, null);
-    let ahead = ask(1, null);
+    let ahead: Asked | undefined;
     while (next) {
       const { t, afterKey } = next;
       let page = await next.page;
@@ -151,8 +152,9 @@ async function copyShard(run: CopyRun, shard: string): Promise<void> {
       // A first page asked for ahead may be older than what this shard's last page had applied
       // (writes landed in between): loaded, it would take rows back. Asked again, it is not.
       if (page.lsn < lsns[shard]!) page = await fetchPage(name, afterKey);
+      ahead ??= ask(t + 1, null);
       if (page.nextKey) next = ask(t, page.nextKey);
-      else [next, ahead] = [ahead, ask(t + 2, null)];
+      else [next, ahead] = [ahead, undefined];
       if (page.lsn > lsns[shard]!) lsns[shard] = await catchUp(db, keys, source, scope, shard, lsns, page.lsn);
       opts.onPage?.(await loads.run(async () => {
         // A local engine may load on this thread (libsql does, synchronously), and an HTTP batch
