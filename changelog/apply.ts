@@ -2,9 +2,9 @@
 // Postgres-dialect statements (so any engine can apply them), run in LSN order, idempotently.
 import type { Executor, StorageEngine } from '../engines/engine.js';
 import { LIMITS } from '../engines/limits.js';
-import type { Change, LogRecord } from '../rpc/changes.js';
+import type { Change, LogRecord, RowChange } from '../rpc/changes.js';
 import { VitessError } from '../rpc/errors.js';
-import type { Statement } from '../rpc/results.js';
+import type { Row, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import { quoteIdent, upsertClause } from '../engines/dialect/sql-text.js';
 
@@ -15,7 +15,7 @@ export function changeStatements(c: Change): Statement[] {
   const where = keyCols.map((k, i) => `${quoteIdent(k)} = $${i + 1}`).join(' AND ');
   const del = (): Statement => ({ sql: `DELETE FROM ${quoteIdent(c.table)} WHERE ${where}`, params: Object.values(c.key) });
   if (c.op === 'delete') return [del()];
-  const row = c.row!;
+  const row = boundRow(c);
   const cols = Object.keys(row);
   const conflict = upsertClause(keyCols, cols);
   const upsert: Statement = {
@@ -24,6 +24,18 @@ export function changeStatements(c: Change): Statement[] {
   };
   // An update that moved the key removes the row under its old key first.
   return keyMoved(c) ? [del(), upsert] : [upsert];
+}
+
+/**
+ * A change's row as it is bound: its JSON columns as JSON text. Bound decoded, a JSON string
+ * would be taken for JSON text (and refused), `true` stored as 1 on SQLite, a JSON null as NULL.
+ */
+function boundRow(c: RowChange): Row {
+  const row = c.row!;
+  if (!c.json?.length) return row;
+  const out = { ...row };
+  for (const k of c.json) if (k in out) out[k] = JSON.stringify(out[k] ?? null);
+  return out;
 }
 
 /** An update whose row has another key than the one it changed. */
@@ -69,7 +81,7 @@ export function groupedStatements(changes: Change[]): Statement[] {
       out.push(...changeStatements(c));
       continue;
     }
-    const row = c.row!;
+    const row = boundRow(c);
     const keyCols = Object.keys(c.key);
     const cols = Object.keys(row);
     const key = keyIdentity(keyCols.map((k) => row[k] ?? null));

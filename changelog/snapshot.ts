@@ -6,8 +6,8 @@ import type { JsonPage, StorageEngine } from '../engines/engine.js';
 import { VitessError } from '../rpc/errors.js';
 import { consistentHashId, hashId } from '../rpc/keyspace/hash.js';
 import { inRange, parseKeyRange } from '../rpc/keyspace/keyrange.js';
-import { rowsFromJson, rowsToJson } from '../rpc/results.js';
-import type { SqlValue } from '../rpc/values.js';
+import { filterRowsJson } from '../rpc/results.js';
+import { toWire, type SqlValue } from '../rpc/values.js';
 import { quoteIdent } from '../engines/dialect/sql-text.js';
 
 export interface SnapshotPage {
@@ -60,11 +60,11 @@ export async function snapshotPage(db: StorageEngine, table: string, afterKey: S
   const at = page.columns.indexOf(filter.column);
   if (at < 0) throw new VitessError('NOT_FOUND', `column "${filter.column}" does not exist in table "${table}"`, { table, columns: [filter.column] });
   const idOf = filter.vindex === 'consistent_hash' ? consistentHashId : hashId;
-  const kept = rowsFromJson(page.json).filter((r) => {
-    const id = idOf(r[at] ?? null);
+  const kept = filterRowsJson(page.json, at, (v) => {
+    const id = idOf(v);
     return id !== undefined && inRange(id, filter.range);
   });
-  return { table, columns: page.columns, rowsJson: rowsToJson(kept), nextKey };
+  return { table, columns: page.columns, rowsJson: kept, nextKey };
 }
 
 const keyList = (pk: string[]): string => pk.map(quoteIdent).join(', ');
@@ -85,10 +85,17 @@ async function jsonPage(db: StorageEngine, table: string, pk: string[], afterKey
 async function queryPage(db: StorageEngine, table: string, pk: string[], afterKey: SqlValue[] | null, n: number): Promise<ReadPage> {
   const result = await db.query(`SELECT * FROM ${quoteIdent(table)} ${afterClause(pk, afterKey)} ORDER BY ${keyList(pk)} LIMIT ${n}`, afterKey ?? []);
   const columns = result.fields.map((f) => f.name);
+  const isJson = result.fields.map((f) => f.type === 'json' || f.type === 'jsonb');
   const last = result.rows.length === n ? result.rows.at(-1) : undefined;
+  // A json column's values carry their tag even as scalars (a JSON string is not a text value).
+  // A JSON null reads back as SQL NULL here: it is copied as one.
+  const values = result.rows.map((r) => columns.map((c, i) => {
+    const v = r[c] ?? null;
+    return isJson[i] && v !== null ? { $json: v } : toWire(v);
+  }));
   return {
     columns,
-    json: rowsToJson(result.rows.map((r) => columns.map((c) => r[c] ?? null))),
+    json: JSON.stringify(values),
     count: result.rows.length,
     limit: n,
     nextKey: last ? pk.map((k) => last[k] ?? null) : null,

@@ -97,9 +97,14 @@ export const PARSERS: Record<number, (s: string) => unknown> = {
   1114: (s) => (/^\d{4}-\d\d-\d\d \d/.test(s) ? new Date(`${s.replace(' ', 'T')}Z`) : types.parsers[1114]!(s)),
 };
 
+/** json, jsonb. */
+const JSON_OIDS = new Set([114, 3802]);
+
 /** A value in Postgres text, as the engine's queries return it (types it does not model stay text). */
 function parseValue(oid: number, s: string): SqlValue {
-  const v = (PARSERS[oid] ?? types.parsers[oid])?.(s) ?? s;
+  // A parser's null is a value (a JSON null), not "no parser".
+  const parse = PARSERS[oid] ?? types.parsers[oid];
+  const v = parse ? parse(s) : s;
   return (typeof v === 'bigint' ? normalizeInt(v) : v) as SqlValue;
 }
 
@@ -174,9 +179,12 @@ export function decodeChanges(payloads: string[], fromTable: Map<string, string>
     if (!table) throw broken(`no table with oid ${body.slice(1, open)}`);
     const [fields, next] = parseRecord(body, open);
     const image = toRow(fields, table);
-    if (body[0] === 'i') return { table: table.name, op: 'insert', key: pick(image, table), row: image };
     if (body[0] === 'd') return { table: table.name, op: 'delete', key: pick(image, table) };
+    // JSON values (a JSON null too, which is not SQL NULL) are named: the row holds them decoded.
+    const json = table.columns.filter((c, i) => JSON_OIDS.has(c.oid) && fields[i] != null).map((c) => c.name);
+    const row = { row: image, ...(json.length && { json }) };
+    if (body[0] === 'i') return { table: table.name, op: 'insert', key: pick(image, table), ...row };
     const old = toRow(parseRecord(body, next)[0], table);
-    return { table: table.name, op: 'update', key: pick(old, table), row: image };
+    return { table: table.name, op: 'update', key: pick(old, table), ...row };
   });
 }

@@ -19,10 +19,11 @@ const pick = (row: Row, cols: string[]): Row => Object.fromEntries(cols.map((c) 
 /** The engine-neutral change (an insert's key comes from its row and the table's primary key). */
 function toChange(c: StreamChange, primaryKey: (table: string) => string[] | undefined): Change {
   if ('ddl' in c) return c;
-  if (c.op !== 'insert' && c.oldKey) return { table: c.table, op: c.op, key: c.oldKey, ...(c.op === 'update' && { row: c.row }) };
+  const json = c.json && { json: c.json };
+  if (c.op !== 'insert' && c.oldKey) return { table: c.table, op: c.op, key: c.oldKey, ...(c.op === 'update' && { row: c.row, ...json }) };
   const pk = primaryKey(c.table);
   if (!pk?.length) throw new VitessError('INVALID', `table "${c.table}" has no primary key in the embedded replica: its changes cannot be applied`, { table: c.table });
-  return c.op === 'delete' ? { table: c.table, op: 'delete', key: pick(c.row, pk) } : { table: c.table, op: c.op, key: pick(c.row, pk), row: c.row };
+  return c.op === 'delete' ? { table: c.table, op: 'delete', key: pick(c.row, pk) } : { table: c.table, op: c.op, key: pick(c.row, pk), row: c.row, ...json };
 }
 
 /** Units in runs that can share a transaction: a DDL barrier stands alone (the primary keys may change after it). */

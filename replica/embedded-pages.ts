@@ -14,7 +14,7 @@ import { copyStatements } from './copy.js';
 /** Loads one snapshot page of `table` in one local transaction; returns its row count. */
 export async function loadPage(db: StorageEngine, table: string, primaryKey: string[], page: PageText): Promise<number> {
   if (db.loadJson) return db.loadJson(table, primaryKey, page);
-  const rows = pageRows(page.columns, page.json);
+  const rows = pageRows(page.columns, page.json, true);
   if (rows.length) await db.batch(copyStatements(table, primaryKey, rows), { atomic: true });
   return rows.length;
 }

@@ -19,7 +19,7 @@ import { rowFromRpc } from '../client/results.js';
 /** A change as the stream carries it (an insert's key is read from its row at apply time). */
 export type StreamChange =
   | { ddl: string }
-  | { table: string; op: 'insert' | 'update' | 'delete'; row: Row; oldKey?: Row };
+  | { table: string; op: 'insert' | 'update' | 'delete'; row: Row; oldKey?: Row; json?: string[] };
 
 export interface StreamRecord {
   shard: string;
@@ -34,7 +34,7 @@ const hasDdl = (r: StreamRecord): boolean => r.changes.some((c) => 'ddl' in c);
 
 function streamChange(ev: WireChangeEvent): StreamChange {
   if (ev.op === 'ddl') return { ddl: ev.ddl ?? '' };
-  return { table: ev.table ?? '', op: ev.op, row: rowFromRpc(ev.row ?? {}), ...(ev.oldKey && { oldKey: rowFromRpc(ev.oldKey) }) };
+  return { table: ev.table ?? '', op: ev.op, row: rowFromRpc(ev.row ?? {}), ...(ev.oldKey && { oldKey: rowFromRpc(ev.oldKey) }), ...(ev.json && { json: ev.json }) };
 }
 
 export class Sequencer {

@@ -535,7 +535,7 @@ export class VTReplica extends DurableObject<ReplicaEnv> {
             throw e;
           });
           if (page.lsn > pos) pos = await this.fastForward(db, pos, page.lsn);
-          const statements = copyStatements(name, primaryKey, pageRows(page.columns, page.rowsJson));
+          const statements = copyStatements(name, primaryKey, pageRows(page.columns, page.rowsJson, true));
           if (statements.length) await db.batch(statements, { atomic: true });
           after = page.nextKey;
         } while (after);

@@ -9,7 +9,7 @@ import { PAGE_LIMITS, type SnapshotPage } from '../changelog/snapshot.js';
 import type { EngineKind } from '../engines/engine.js';
 import type { TableSchema } from '../primary/tablet.js';
 import { VitessError } from '../rpc/errors.js';
-import { rowsFromJson, rowsToJson } from '../rpc/results.js';
+import { filterRowsJson } from '../rpc/results.js';
 import { inRange } from '../rpc/keyspace/keyrange.js';
 import type { RpcSnapshotPage, ShardSchema, SnapshotRequest } from '../rpc/protocol.js';
 import { fromRpc, toRpc } from '../rpc/values.js';
@@ -50,10 +50,10 @@ export async function snapshotPage(topology: Topology, keyspace: string, req: Sn
     const vindex = routing.kind === 'sharded' ? routing.vindex : undefined;
     const at = vindex ? page.columns.indexOf(vindex.column) : -1;
     if (vindex) {
-      rowsJson = rowsToJson(rowsFromJson(rowsJson).filter((r) => {
-        const id = keyspaceIdFor(vindex, at < 0 ? null : r[at] ?? null);
+      rowsJson = filterRowsJson(rowsJson, at, (v) => {
+        const id = keyspaceIdFor(vindex, v);
         return id === undefined || inRange(id, req.keyRange!);
-      }));
+      });
     }
   }
   return {

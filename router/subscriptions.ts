@@ -162,7 +162,7 @@ async function readPage(topology: Topology, keyspace: string, req: ChangesReques
         }
         if (tableSet && !tableSet.has(c.table)) continue;
         if (s.partial && !(await inKeyRange(c))) continue;
-        out.push({ ...base, op: c.op, table: c.table, row: rpcRow(c.row ?? c.key), ...(c.op !== 'insert' && { oldKey: rpcRow(c.key) }) });
+        out.push({ ...base, op: c.op, table: c.table, row: rpcRow(c.row ?? c.key), ...(c.op !== 'insert' && { oldKey: rpcRow(c.key) }), ...(c.json && { json: c.json }) });
       }
     }
     return out;

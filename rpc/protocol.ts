@@ -110,6 +110,8 @@ export interface WireChangeEvent {
   table?: string;
   row?: Record<string, RpcValue>;
   oldKey?: Record<string, RpcValue>;
+  /** Columns of `row` holding JSON values, a scalar or JSON `null` included (`RowChange.json`). */
+  json?: string[];
   ddl?: string;
 }
 

@@ -336,6 +336,23 @@ describe.concurrent('read-your-writes (keyspace rw)', () => {
     await expect(pg.query('SELEC 1')).rejects.toBeInstanceOf(VitessError);
   });
 
+  it.sequential('JSON scalars and a JSON null (not SQL NULL) come through the copy and the stream exactly', async () => {
+    const c = client('rw');
+    await c.execute('CREATE TABLE js (id BIGINT PRIMARY KEY, j JSONB)');
+    await writeJson(c, 100);
+    const [pg, sql] = await Promise.all([replica('rw', { engine: 'pglite', tables: ['js'] }), replica('rw', { engine: 'libsql', tables: ['js'] })]);
+    await writeJson(c, 200); // through the stream
+    await c.execute(`UPDATE js SET j = '"changed"' WHERE id = 106`);
+    await Promise.all([pg, sql].map((r) => r.waitFor(c.bookmark)));
+    const want = jsonRows((await c.query(JSON_READ, [], { consistency: 'strong' })).rows);
+    expect(want).toContain(JSON.stringify(['102', null, false])); // a JSON null
+    expect(want).toContain(JSON.stringify(['108', null, true])); // SQL NULL
+    expect(want).toContain(JSON.stringify(['200', 'hi', false]));
+    expect(jsonRows((await pg.query(JSON_READ)).rows)).toEqual(want);
+    expect(jsonRows((await sql.query(JSON_READ)).rows)).toEqual(want);
+    expect(pg.status.state).toBe('streaming');
+  });
+
   it.sequential('a first page asked for ahead, older than what the copy applied by its turn, is asked for again', async () => {
     // The copy asks for the next table's first page while this table's pages come and load. Here
     // a write to that next table lands after its first page was read and before the page of the
@@ -384,6 +401,20 @@ describe.concurrent('read-your-writes (keyspace rw)', () => {
 });
 
 describe.concurrent('embedded replicas of a PGlite keyspace (keyspace pg)', () => {
+  it.sequential('JSON scalars from a PGlite shard come through the copy and the stream exactly (a JSON null copies as SQL NULL)', async () => {
+    const c = client('pg');
+    await c.execute('CREATE TABLE js (id BIGINT PRIMARY KEY, j JSONB)');
+    await writeJson(c, 100);
+    const sql = await replica('pg', { engine: 'libsql', tables: ['js'] });
+    await writeJson(c, 200);
+    await sql.waitFor(c.bookmark);
+    const want = jsonRows((await c.query(JSON_READ, [], { consistency: 'strong' })).rows);
+    // A PGlite shard's snapshot page reads a JSON null back as SQL NULL; the stream keeps it.
+    const copiedNull = JSON.stringify(['102', null, true]);
+    expect(jsonRows((await sql.query(JSON_READ)).rows)).toEqual(want.map((r) => (r === JSON.stringify(['102', null, false]) ? copiedNull : r)));
+    expect(want).toContain(JSON.stringify(['202', null, false]));
+  });
+
   it.sequential('a libSQL replica of a PGlite keyspace converges too', async () => {
     const c = client('pg');
     const ids = await createTables(c, 100);
@@ -404,6 +435,22 @@ async function until(ok: () => boolean, ms = 10_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+// ---- JSON of every kind ---------------------------------------------------------------------
+
+/** JSON scalars (a string, booleans, a number, a JSON null) next to an object, an array and SQL NULL, as JSON text. */
+const JSON_VALUES: (string | null)[] = ['"hi"', '"null"', 'null', 'true', 'false', '7', '{"a":[1,"x"]}', '[]', null];
+const JSON_READ = 'SELECT id, j, (j IS NULL) AS sql_null FROM js ORDER BY id';
+
+/** Writes every kind of JSON value into `js` from id `base` on: half before a replica copies, half after. */
+async function writeJson(c: VitessClient, base: number): Promise<void> {
+  for (const [i, v] of JSON_VALUES.entries()) {
+    await c.execute('INSERT INTO js (id, j) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET j = excluded.j', [base + i, v]);
+  }
+}
+
+/** `js` on the primaries, canonical: a JSON null and SQL NULL both read as null, `sql_null` tells them apart. */
+const jsonRows = (rows: Row[]) => rows.map((r) => JSON.stringify([String(r.id), r.j, r.sql_null]));
 
 // ---- inside a Worker ----------------------------------------------------------------------
 
@@ -442,5 +489,17 @@ describe.concurrent('an embedded replica inside a Durable Object (keyspace side)
     expect(reopened).toMatchObject({ bootstraps: 0, snapshotPages: 0 });
     await waitAll();
     await expectConverged(c, (q) => read(q), undefined, ['acct', 'note', 'kv']);
+  });
+
+  it.sequential('copies and follows JSON scalars and a JSON null exactly (DO SQLite, through the dialect)', async () => {
+    const c = client('side');
+    await c.execute('CREATE TABLE js (id BIGINT PRIMARY KEY, j JSONB)');
+    await writeJson(c, 100);
+    await host('j', { op: 'open', endpoint: w.url, options: { keyspace: 'side', tables: ['js'], waitMs: 2_000 } });
+    await writeJson(c, 200);
+    await host('j', { op: 'wait', bookmark: c.bookmark });
+    const got = ((await host('j', { op: 'query', sql: JSON_READ, params: {} })).rows as Record<string, unknown>[]).map(rowFromWire);
+    expect(jsonRows(got)).toEqual(jsonRows((await c.query(JSON_READ, [], { consistency: 'strong' })).rows));
+    await host('j', { op: 'close' });
   });
 });

@@ -37,7 +37,9 @@ const simple: fc.Arbitrary<Op> = fc.oneof(
   fc.record({
     k: fc.constant('insert' as const), id, name: fc.string({ maxLength: 8 }), qty: fc.integer({ min: -5, max: 100 }),
     price: fc.integer({ min: 0, max: 99999 }).map((c) => (c / 100).toString()),
-    tags: fc.oneof(fc.constant(null), fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }), fc.record({ a: fc.integer() })),
+    // JSON of every kind, scalars and a JSON null (not SQL NULL) too, given as JSON text.
+    tags: fc.oneof(fc.constant(null), fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }), fc.record({ a: fc.integer() }),
+      fc.oneof(fc.string({ maxLength: 4 }), fc.boolean(), fc.integer(), fc.constant(null)).map((v) => JSON.stringify(v))),
     flag: fc.option(fc.boolean(), { nil: null }), big: fc.bigInt({ min: -(2n ** 62n), max: 2n ** 62n }),
     data: fc.uint8Array({ maxLength: 6 }), at: fc.date({ min: new Date('2000-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }),
     // Any finite double: SQLite's JSON would keep 15 digits of it (-0 is left out: SQLite stores it as 0).
@@ -89,7 +91,8 @@ async function workload(db: StorageEngine, t: string, ops: Op[]): Promise<void> 
 }
 
 const snapshot = async (db: StorageEngine, t: string) => ({
-  items: (await db.query(`SELECT * FROM ${t}_items ORDER BY id`)).rows,
+  // A JSON null reads back as null, as SQL NULL does: tell them apart.
+  items: (await db.query(`SELECT *, (tags IS NULL) AS tags_sql_null FROM ${t}_items ORDER BY id`)).rows,
   other: (await db.query(`SELECT * FROM ${t}_other ORDER BY id`)).rows,
 });
 
