@@ -83,15 +83,17 @@ async function jsonPage(db: StorageEngine, table: string, pk: string[], afterKey
 
 /** A page through the engine's SQL, for engines without `pageJson` (its rows pass through JS: fewer to a page). */
 async function queryPage(db: StorageEngine, table: string, pk: string[], afterKey: SqlValue[] | null, n: number): Promise<ReadPage> {
-  const result = await db.query(`SELECT * FROM ${quoteIdent(table)} ${afterClause(pk, afterKey)} ORDER BY ${keyList(pk)} LIMIT ${n}`, afterKey ?? []);
-  const columns = result.fields.map((f) => f.name);
-  const isJson = result.fields.map((f) => f.type === 'json' || f.type === 'jsonb');
+  // json columns are read as their text: decoded, a JSON null would read back as SQL NULL does.
+  const { fields } = await db.query(`SELECT * FROM ${quoteIdent(table)} LIMIT 0`);
+  const isJson = fields.map((f) => f.type === 'json' || f.type === 'jsonb');
+  const list = fields.map((f, i) => (isJson[i] ? `${quoteIdent(f.name)}::text AS ${quoteIdent(f.name)}` : quoteIdent(f.name))).join(', ');
+  const result = await db.query(`SELECT ${list} FROM ${quoteIdent(table)} ${afterClause(pk, afterKey)} ORDER BY ${keyList(pk)} LIMIT ${n}`, afterKey ?? []);
+  const columns = fields.map((f) => f.name);
   const last = result.rows.length === n ? result.rows.at(-1) : undefined;
   // A json column's values carry their tag even as scalars (a JSON string is not a text value).
-  // A JSON null reads back as SQL NULL here: it is copied as one.
   const values = result.rows.map((r) => columns.map((c, i) => {
     const v = r[c] ?? null;
-    return isJson[i] && v !== null ? { $json: v } : toWire(v);
+    return isJson[i] && v !== null ? { $json: JSON.parse(String(v)) as unknown } : toWire(v);
   }));
   return {
     columns,
