@@ -172,7 +172,7 @@ export class LibsqlEngine implements StorageEngine {
         const sql = loadJsonSql(table, columns, primaryKey, page.json);
         this.wrote = true;
         if (sql) return (await tx.execute({ sql, args: [page.json] })).rowsAffected;
-        const rows = pageValues(page.json, columns.map((c) => c.type === 'json' || c.type === 'jsonb'));
+        const rows = pageValues(page.json);
         for (const s of loadStatements(table, primaryKey, rows, columns)) await tx.execute({ sql: s.sql, args: s.args as never });
         return rows.length;
       } catch (e) {

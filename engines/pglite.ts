@@ -196,7 +196,7 @@ export class PgliteEngine implements StorageEngine {
     return this.unit(async (on) => {
       // A missing table fails here, as Postgres names it.
       const types = new Map((await this.run(on, COLUMN_TYPES_SQL, columnTypesParams(table))).rows.map((x) => [String(x.name), String(x.type)]));
-      const rows = pageValues(page.json, page.columns.map((c) => types.get(c) === 'json' || types.get(c) === 'jsonb'));
+      const rows = pageValues(page.json);
       let wrote = 0;
       for (const s of jsonUpserts(table, primaryKey, page.columns, rows, types)) wrote += (await this.run(on, s.sql, s.params)).affected;
       return wrote;

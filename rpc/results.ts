@@ -1,4 +1,4 @@
-import { fromWire, toWire, type Field, type SqlValue } from './values.js';
+import { fromWire, type Field, type SqlValue } from './values.js';
 
 export type Row = Record<string, SqlValue>;
 
@@ -15,11 +15,12 @@ export interface Statement {
   params?: SqlValue[];
 }
 
-/** Rows as JSON text of wire-encoded value arrays (snapshot pages: `JsonPage`). */
-export const rowsToJson = (rows: readonly (readonly SqlValue[])[]): string => JSON.stringify(rows.map((r) => r.map(toWire)));
-
-/** A wire value tagged `$json`: a json column's (only they carry the tag), a scalar or JSON null included. */
-const taggedJson = (w: unknown): w is { $json: unknown } => w !== null && typeof w === 'object' && '$json' in w;
+/**
+ * A wire value as it is stored into a copy of its table: decoded, but a `$json` value (only a
+ * json column's carries the tag, a scalar or JSON null included) as its JSON text — decoded, a
+ * JSON string or null would be stored as bare text or SQL NULL.
+ */
+const storedValue = (w: unknown): SqlValue => (w !== null && typeof w === 'object' && '$json' in w ? JSON.stringify(w.$json) : fromWire(w));
 
 /**
  * The rows of a page's JSON text whose value at `at` passes `keep`, as JSON text again. The other
@@ -35,27 +36,20 @@ export interface PageText {
   json: string;
 }
 
-/**
- * A page's value arrays for storing into columns of which `isJson` marks the json ones: each wire
- * value decoded, but a json column's `$json` as its JSON text, or a JSON string or null in it would
- * be stored as bare text or SQL NULL.
- */
-export function pageValues(json: string, isJson: boolean[]): SqlValue[][] {
-  return (JSON.parse(json) as unknown[][]).map((r) => r.map((w, i) => (isJson[i] && taggedJson(w) ? JSON.stringify(w.$json) : fromWire(w))));
+/** A page's value arrays for storing into a copy of its table (`storedValue`). */
+export function pageValues(json: string): SqlValue[][] {
+  return (JSON.parse(json) as unknown[][]).map((r) => r.map(storedValue));
 }
 
 /**
  * A snapshot page's rows (`columns` names each position of its JSON text's value arrays) as
- * objects. `toStore`: for storing into a copy of the table, every `$json` value as its JSON text
- * (decoded, a JSON string or null would be stored as bare text or SQL NULL).
+ * objects; `toStore`: each value as it is stored into a copy of the table (`storedValue`).
  */
 export function pageRows(columns: string[], json: string, toStore = false): Row[] {
+  const decode = toStore ? storedValue : fromWire;
   return (JSON.parse(json) as unknown[][]).map((values) => {
     const row: Row = {};
-    for (let i = 0; i < columns.length; i++) {
-      const w = values[i];
-      row[columns[i]!] = toStore && taggedJson(w) ? JSON.stringify(w.$json) : fromWire(w);
-    }
+    for (let i = 0; i < columns.length; i++) row[columns[i]!] = decode(values[i]);
     return row;
   });
 }

@@ -15,7 +15,8 @@ import { jsonUpserts } from '../../engines/pglite-load.js';
 import { openPglite } from '../../engines/postgres.js';
 import { columnsFromRows, COLUMNS_SQL } from '../../engines/capture-sqlite.js';
 import { loadJsonSql, pageJsonSql } from '../../engines/sqlite-wire.js';
-import { rowsToJson, type PageText, type Row } from '../../rpc/results.js';
+import type { PageText, Row } from '../../rpc/results.js';
+import { toWire } from '../../rpc/values.js';
 import { copyStatements } from '../../replica/copy.js';
 import { loadPage } from '../../replica/embedded-pages.js';
 
@@ -35,10 +36,10 @@ const rows: Row[] = [
 /** Every row with every column (a page's rows all carry the table's columns). */
 const page = rows.map((r) => Object.fromEntries(COLS.map((c) => [c, r[c] ?? null])));
 
-/** Rows (each with the first row's columns) as a page's JSON text, wire-encoded as `toWire` does (a page from PGlite). */
+/** Rows (each with the first row's columns) as a page's JSON text, each value wire-encoded by `toWire`. */
 function text(rows: Row[]): PageText {
   const columns = rows.length ? Object.keys(rows[0]!) : ['id'];
-  return { columns, json: rowsToJson(rows.map((r) => columns.map((c) => r[c] ?? null))) };
+  return { columns, json: JSON.stringify(rows.map((r) => columns.map((c) => toWire(r[c] ?? null)))) };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'vitess-pages-'));
