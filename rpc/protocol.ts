@@ -149,7 +149,7 @@ export interface RpcSnapshotPage {
   columns: string[];
   /**
    * The page's rows (with `keyRange`, only those in the range: maybe none) as JSON text: an array
-   * of value arrays in the wire encoding (`rowsFromJson` in rpc/results.ts reads it).
+   * of value arrays in the wire encoding (`pageRows` in rpc/results.ts reads it).
    */
   rowsJson: string;
   /** Pass as `afterKey` for the next page; null after the last one. */
