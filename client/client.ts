@@ -23,7 +23,10 @@ export interface ClientOptions {
   endpoint: string;
   /** The keyspace every statement runs in (default `main`). */
   keyspace?: string;
-  /** Sent as `Authorization: Bearer` (HTTP batch) or the `token` query parameter (WebSocket). */
+  /**
+   * A JWT (`vitess token create`; docs/security.md), sent as `Authorization: Bearer` (HTTP batch)
+   * or a WebSocket subprotocol. Default: the `VITESS_TOKEN` environment variable, where there is one.
+   */
   token?: string;
   /** Read defaults; each call can override them. */
   consistency?: Consistency;
@@ -76,6 +79,9 @@ export type SnapshotText = Omit<SnapshotPage, 'rows'> & PageText;
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
+/** `VITESS_TOKEN` in Node (as `PGPASSWORD` for psql); browsers and Workers have no environment. */
+const envToken = (): string | undefined => (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.VITESS_TOKEN || undefined;
+
 export class VitessClient {
   readonly keyspace: string;
   readonly #opts: ClientOptions;
@@ -94,7 +100,7 @@ export class VitessClient {
     this.#bookmark = opts.bookmark ?? '';
     this.#transport = new Transport({
       endpoint: opts.endpoint,
-      token: opts.token,
+      token: opts.token ?? envToken(),
       timeoutMs: this.#timeoutMs,
       fetch: opts.fetch as FetchFn | undefined,
       WebSocket: opts.WebSocket as WebSocketClass | undefined,

@@ -65,7 +65,7 @@ async function postBatch(opts: HttpBatchOptions, batch: string[]): Promise<strin
     const f = opts.fetch();
     res = await f(opts.url, {
       method: 'POST',
-      headers: { 'content-type': 'text/plain', ...opts.headers },
+      headers: { 'content-type': 'application/json', ...opts.headers },
       body: batch.join('\n'),
       signal: AbortSignal.timeout(opts.timeoutMs),
     });

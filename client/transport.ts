@@ -7,7 +7,7 @@
  */
 import type { RpcStub } from 'capnweb';
 import { VitessError } from '../rpc/errors.js';
-import type { GatewayApi, KeyspaceApi } from '../rpc/protocol.js';
+import { BEARER_PROTOCOL, RPC_PROTOCOL, type GatewayApi, type KeyspaceApi } from '../rpc/protocol.js';
 import { TransportFailure } from './failure.js';
 import { httpBatchSession, type FetchFn } from './http-batch.js';
 import { SocketSession, type WebSocketClass } from './websocket.js';
@@ -129,14 +129,27 @@ export class Transport {
     if (!WS) {
       return Promise.reject(new VitessError('INVALID', 'no WebSocket class here (Node 20): pass createClient({ WebSocket }) from the "ws" package, or use HTTP batch mode (no connect())'));
     }
-    let url = rpcUrl(this.#opts.endpoint, 'ws');
-    if (this.#opts.token) {
-      // Browsers cannot set headers on a WebSocket: the token travels as a query parameter.
-      const u = new URL(url);
-      u.searchParams.set('token', this.#opts.token);
-      url = u.toString();
+    // The token goes as a subprotocol, never in the URL (URLs end up in logs): browsers cannot
+    // set headers on a WebSocket. VTGate answers with the first one.
+    const protocols = this.#opts.token ? [RPC_PROTOCOL, `${BEARER_PROTOCOL}${this.#opts.token}`] : undefined;
+    return SocketSession.open(rpcUrl(this.#opts.endpoint, 'ws'), WS, this.#opts.timeoutMs, protocols).catch((e: unknown) => this.#refusal(e));
+  }
+
+  /**
+   * A WebSocket that failed to open tells nothing of why. Ask once over HTTP: a gateway that turns
+   * the token down says so (UNAUTHENTICATED / FORBIDDEN, not retried); else the failure stands.
+   */
+  async #refusal(e: unknown): Promise<never> {
+    const res = await (this.#opts.fetch ?? globalThis.fetch)(`${this.#opts.endpoint.replace(/\/+$/, '')}/status`, {
+      method: 'GET',
+      headers: this.#opts.token ? { authorization: `Bearer ${this.#opts.token}` } : {},
+      signal: AbortSignal.timeout(this.#opts.timeoutMs),
+    }).catch(() => undefined);
+    if (res && (res.status === 401 || res.status === 403)) {
+      const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
+      throw new VitessError(res.status === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN', body.error?.message ?? `HTTP ${res.status}`);
     }
-    return SocketSession.open(url, WS, this.#opts.timeoutMs);
+    throw e;
   }
 }
 

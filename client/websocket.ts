@@ -101,11 +101,11 @@ export class SocketSession {
    * Opens a WebSocket and waits until it is open. A failure here provably sent nothing
    * (`TransportFailure` 'not-sent').
    */
-  static open(url: string, WS: WebSocketClass, timeoutMs: number): Promise<SocketSession> {
+  static open(url: string, WS: WebSocketClass, timeoutMs: number, protocols?: string[]): Promise<SocketSession> {
     return new Promise((resolve, reject) => {
       let ws: WebSocketLike;
       try {
-        ws = new WS(url);
+        ws = protocols ? new WS(url, protocols) : new WS(url);
       } catch (e) {
         reject(new TransportFailure('not-sent', `cannot open a WebSocket to ${url}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
         return;

@@ -5,6 +5,7 @@
  * write rate from successive LSNs (one LSN per commit), and runs the SQL box through `POST /sql`
  * with its `EXPLAIN` beside it.
  */
+import { htmlResponse, nonce } from './edge.js';
 
 const STYLE = `
 *{box-sizing:border-box}body{margin:0;font:14px/1.4 system-ui,sans-serif;color:#1d2433;background:#f4f6f9}
@@ -64,7 +65,7 @@ async function refresh() {
           h('td', {}, (s.replicas || []).map(replica))))))));
     const ksSelect = $('keyspace');
     if (!ksSelect.options.length) for (const ks of status.keyspaces) ksSelect.append(h('option', { value: ks.name }, ks.name));
-    $('errors').replaceChildren(errors.errors.length
+    $('errors').replaceChildren(!errors.errors ? h('p', {}, errors.error.message) : errors.errors.length
       ? table(['time', 'keyspace', 'code', 'message', 'sql'], errors.errors.map((e) => h('tr', {},
           h('td', {}, new Date(e.at).toLocaleTimeString()), h('td', {}, e.keyspace), h('td', {}, h('span', { class: 'tag bad' }, e.code)),
           h('td', {}, e.message), h('td', {}, h('code', {}, e.sql)))))
@@ -107,7 +108,7 @@ refresh();
 setInterval(refresh, 2000);
 `;
 
-export const DASHBOARD_HTML = `<!doctype html>
+const dashboardHtml = (scriptNonce: string) => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Vitess.do</title><link rel="icon" href="data:,"><style>${STYLE}</style></head>
 <body>
@@ -121,10 +122,11 @@ export const DASHBOARD_HTML = `<!doctype html>
 </section>
 <section class="wide"><h2>Recent errors</h2><div id="errors"></div></section>
 </main>
-<script>${SCRIPT}</script>
+<script nonce="${scriptNonce}">${SCRIPT}</script>
 </body></html>
 `;
 
 export function dashboardResponse(): Response {
-  return new Response(DASHBOARD_HTML, { headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' } });
+  const n = nonce();
+  return htmlResponse(dashboardHtml(n), n);
 }

@@ -4,6 +4,7 @@
  * router/demo-app.ts, bundled by scripts/build-browser.mjs next to the browser bundle under
  * /browser/ (static assets of the Worker).
  */
+import { htmlResponse, nonce } from './edge.js';
 import { Session } from './session.js';
 import type { Topology } from './topology.js';
 
@@ -28,7 +29,7 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt
 export async function demoResponse(topology: Topology, url: URL): Promise<Response> {
   const keyspace = url.searchParams.get('keyspace') ?? 'main';
   await ensureDemoTable(topology, keyspace); // an unknown keyspace fails here, naming the known ones
-  return new Response(page(keyspace), { headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } });
+  return htmlResponse(page(keyspace), nonce());
 }
 
 function page(keyspace: string): string {

@@ -11,6 +11,7 @@
  * transactions) are read from the Durable Objects at scrape time and are the same from any
  * isolate.
  */
+import { fingerprint } from './fingerprint.js';
 import { asVitessError } from '../rpc/errors.js';
 import type { GatewayStatus } from '../rpc/protocol.js';
 import type { HistogramSample, Labels, MetricFamily, Sample } from './metrics-format.js';
@@ -176,7 +177,7 @@ export async function observeQuery<R extends ObservedResult>(keyspace: string, s
   } catch (e) {
     const err = asVitessError(e);
     metrics().query({ keyspace, ...(seen.plan && { plan: seen.plan }), outcome: err.code, seconds: seconds(), rows: 0, affected: 0 });
-    metrics().error({ at: Date.now(), keyspace, code: err.code, message: err.message, sql: sql.length > 500 ? `${sql.slice(0, 500)}…` : sql });
+    metrics().error({ at: Date.now(), keyspace, code: err.code, message: err.message, sql: fingerprint(sql) });
     throw e;
   }
 }

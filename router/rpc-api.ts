@@ -7,6 +7,8 @@ import { RpcTarget } from 'capnweb';
 import { encodeError } from '../rpc/errors.js';
 import type { ChangesPage, ChangesRequest, Consistency, GatewayApi, GatewayStatus, KeyspaceApi, ReadOptions, RpcResult, RpcSnapshotPage, RpcStatement, ServedBy, ShardSchema, SnapshotRequest, TransactionApi } from '../rpc/protocol.js';
 import { fromRpc, toRpc, type RpcValue } from '../rpc/values.js';
+import { checkExpiry, type Access } from './access/token.js';
+import { visibility, type Visibility } from './access/visibility.js';
 import { Session, type ReadRouting, type SessionResult } from './session.js';
 import type { ShardTransaction } from './shard-transaction.js';
 import { shardSchemas, snapshotPage } from './snapshots.js';
@@ -14,8 +16,10 @@ import { changesPage } from './subscriptions.js';
 import { gatewayStatus } from './status.js';
 import type { RequestLocation, Topology } from './topology.js';
 
-async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+/** Runs one call of a connection: the token may have expired since the connection opened. */
+async function guarded<T>(access: Access, fn: () => Promise<T>): Promise<T> {
   try {
+    checkExpiry(access);
     return await fn();
   } catch (e) {
     throw encodeError(e);
@@ -54,20 +58,21 @@ export function readRouting(topology: Topology, keyspace: string, origin: Origin
 }
 
 class Transaction extends RpcTarget implements TransactionApi {
-  constructor(private readonly session: Session, private readonly tx: ShardTransaction, private readonly region: string) {
+  constructor(private readonly session: Session, private readonly tx: ShardTransaction, private readonly region: string, private readonly access: Access) {
     super();
   }
 
   query(sql: string, p?: RpcValue[]): Promise<RpcResult> {
-    return guarded(async () => rpcResult(await this.session.run(sql, params(p), this.tx), this.region));
+    return guarded(this.access, async () => rpcResult(await this.session.run(sql, params(p), this.tx), this.region));
   }
 
   commit(): Promise<{ bookmark: string }> {
-    return guarded(async () => ({ bookmark: await this.session.commit(this.tx) }));
+    return guarded(this.access, async () => ({ bookmark: await this.session.commit(this.tx) }));
   }
 
+  /** Always allowed, an expired token included: it only gives up. */
   rollback(): Promise<void> {
-    return guarded(() => this.tx.rollback());
+    return this.tx.rollback().catch((e: unknown) => { throw encodeError(e); });
   }
 
   /** The client went away (or dropped the stub) with the transaction open: roll it back. */
@@ -77,8 +82,11 @@ class Transaction extends RpcTarget implements TransactionApi {
 }
 
 class KeyspaceSession extends RpcTarget implements KeyspaceApi {
-  constructor(private readonly session: Session, private readonly origin: Origin) {
+  readonly #vis: Visibility | undefined;
+
+  constructor(private readonly session: Session, private readonly origin: Origin, private readonly access: Access) {
     super();
+    this.#vis = visibility(access.grants, session.internal);
   }
 
   private region(opts: ReadOptions): string {
@@ -86,7 +94,7 @@ class KeyspaceSession extends RpcTarget implements KeyspaceApi {
   }
 
   query(sql: string, p?: RpcValue[], opts: ReadOptions = {}): Promise<RpcResult> {
-    return guarded(async () => {
+    return guarded(this.access, async () => {
       this.session.observe(opts.bookmark);
       const read = readRouting(this.session.topology, this.session.keyspace, this.origin, opts);
       return rpcResult(await this.session.run(sql, params(p), undefined, read), this.region(opts));
@@ -94,7 +102,7 @@ class KeyspaceSession extends RpcTarget implements KeyspaceApi {
   }
 
   batch(statements: RpcStatement[], opts: ReadOptions & { atomic?: boolean } = {}): Promise<RpcResult[]> {
-    return guarded(async () => {
+    return guarded(this.access, async () => {
       this.session.observe(opts.bookmark);
       const read = readRouting(this.session.topology, this.session.keyspace, this.origin, opts);
       const out = await this.session.batch(statements.map((s) => ({ sql: s.sql, params: params(s.params) })), opts.atomic === true, read);
@@ -103,39 +111,46 @@ class KeyspaceSession extends RpcTarget implements KeyspaceApi {
   }
 
   begin(opts: { timeoutMs?: number } = {}): TransactionApi {
-    return new Transaction(this.session, this.session.begin(opts.timeoutMs), this.region({}));
+    try {
+      checkExpiry(this.access);
+      return new Transaction(this.session, this.session.begin(opts.timeoutMs), this.region({}), this.access);
+    } catch (e) {
+      throw encodeError(e);
+    }
   }
 
-  /** The next page of the keyspace's change stream (router/subscriptions.ts). */
+  /** The next page of the keyspace's change stream (router/subscriptions.ts), as the token may see it. */
   changes(req: ChangesRequest): Promise<ChangesPage> {
-    return guarded(() => changesPage(this.session.topology, this.session.keyspace, req));
+    return guarded(this.access, () => changesPage(this.session.topology, this.session.keyspace, req, this.#vis));
   }
 
   /** One snapshot page of a table on one shard (router/snapshots.ts): an embedded replica's copy. */
   snapshot(req: SnapshotRequest): Promise<RpcSnapshotPage> {
-    return guarded(() => snapshotPage(this.session.topology, this.session.keyspace, req));
+    return guarded(this.access, () => snapshotPage(this.session.topology, this.session.keyspace, req, this.#vis));
   }
 
   /** The shards' DDL histories: an embedded replica's schema. */
   schema(shards?: string[]): Promise<ShardSchema[]> {
-    return guarded(() => shardSchemas(this.session.topology, this.session.keyspace, shards));
+    return guarded(this.access, () => shardSchemas(this.session.topology, this.session.keyspace, shards, this.#vis));
   }
 }
 
+/** The main object at `/rpc`, for one verified token. */
 export class Gateway extends RpcTarget implements GatewayApi {
-  constructor(private readonly topology: Topology, private readonly origin: Origin) {
+  constructor(private readonly topology: Topology, private readonly origin: Origin, private readonly access: Access) {
     super();
   }
 
   keyspace(name: string): KeyspaceApi {
     try {
-      return new KeyspaceSession(new Session(this.topology, name), this.origin);
+      checkExpiry(this.access);
+      return new KeyspaceSession(new Session(this.topology, name, undefined, this.access.grants), this.origin, this.access);
     } catch (e) {
       throw encodeError(e);
     }
   }
 
   status(): Promise<GatewayStatus> {
-    return guarded(() => gatewayStatus(this.topology));
+    return guarded(this.access, () => gatewayStatus(this.topology, this.access.grants));
   }
 }

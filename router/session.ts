@@ -9,6 +9,10 @@ import type { Consistency } from '../rpc/protocol.js';
 import type { ReplicaResult } from '../replica/replica-do.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
+import { checkBatchLength, checkStatementSize } from '../engines/limits.js';
+import { authorizeStatement, internalTables } from './access/authorize.js';
+import { ADMIN, type Grants } from './access/grants.js';
+import { checkKeyspace } from './access/token.js';
 import { observeQuery } from './metrics.js';
 import { execute, type ShardCursor } from './planner/executor.js';
 import type { Plan, PlanKind } from './planner/plan.js';
@@ -109,10 +113,18 @@ const unseenInsert = (plan: Plan, planner: Planner): boolean => plan.root.op ===
 
 export class Session {
   private positions: Positions;
+  #internal?: (table: string) => boolean;
 
-  constructor(readonly topology: Topology, readonly keyspace: string, bookmark?: string) {
+  /** `grants`: what the caller's token allows (router/access/); VTGate's own sessions are admin. */
+  constructor(readonly topology: Topology, readonly keyspace: string, bookmark?: string, readonly grants: Grants = ADMIN) {
     topology.keyspace(keyspace); // an unknown keyspace fails here, with the known ones named
+    checkKeyspace(grants, keyspace);
     this.positions = decodeBookmark(bookmark);
+  }
+
+  /** The internal tables of this keyspace, which only admin tokens reach. */
+  get internal(): (table: string) => boolean {
+    return (this.#internal ??= internalTables(this.topology.vschema, this.keyspace));
   }
 
   get bookmark(): string {
@@ -161,6 +173,9 @@ export class Session {
 
   async #run(sql: string, params: SqlValue[], seen: { plan?: string }, tx?: ShardTransaction, read?: ReadRouting): Promise<SessionResult> {
     if (typeof sql !== 'string') throw new VitessError('INVALID', 'sql must be a string');
+    checkStatementSize(sql);
+    // The token's grants, on the parsed statement; row filters come back as bound parameters.
+    if (!this.grants.admin) ({ sql, params } = authorizeStatement(sql, params, this.keyspace, this.grants, this.internal));
     const { plan, planner } = await this.plan(sql);
     seen.plan = plan.kind;
     // Global sequences (router/sequence.ts): ids are drawn before the rows are routed.
@@ -197,6 +212,7 @@ export class Session {
    */
   async batch(statements: Statement[], atomic = false, read?: ReadRouting): Promise<SessionResult[]> {
     if (!Array.isArray(statements)) throw new VitessError('INVALID', 'a batch is an array of { sql, params }');
+    checkBatchLength(statements.length);
     if (!atomic) {
       const out: SessionResult[] = [];
       for (const s of statements) out.push(await this.run(s.sql, s.params ?? [], undefined, read));
@@ -215,6 +231,7 @@ export class Session {
   }
 
   begin(timeoutMs?: number): ShardTransaction {
+    if (this.grants.readOnly) throw new VitessError('FORBIDDEN', 'a read-only token cannot open a transaction (atomic batches included)', { construct: 'BEGIN' });
     return new ShardTransaction(this.topology, timeoutMs);
   }
 

@@ -13,6 +13,7 @@ import { filterRowsJson } from '../rpc/results.js';
 import { inRange } from '../rpc/keyspace/keyrange.js';
 import type { RpcSnapshotPage, ShardSchema, SnapshotRequest } from '../rpc/protocol.js';
 import { fromRpc, toRpc } from '../rpc/values.js';
+import { checkReadable, matches, type Visibility } from './access/visibility.js';
 import { tableRouting } from './planner/route.js';
 import { MemorySchema } from './planner/schema.js';
 import { shardScope } from './subscriptions.js';
@@ -31,11 +32,13 @@ export const SNAPSHOT_LIMITS = { defaultRows: 1_000, maxRows: PAGE_LIMITS.rows }
 const tablet = (topology: Topology, keyspace: string, shard: string): SnapshotTablet => topology.tablet(keyspace, shard) as unknown as SnapshotTablet;
 
 /** One page of `req.table` on `req.shard`, filtered to `req.keyRange` when the range cuts through the shard. */
-export async function snapshotPage(topology: Topology, keyspace: string, req: SnapshotRequest): Promise<RpcSnapshotPage> {
+/** `vis`: what the caller's token may see; a row-filtered table's page holds only the token's rows. */
+export async function snapshotPage(topology: Topology, keyspace: string, req: SnapshotRequest, vis?: Visibility): Promise<RpcSnapshotPage> {
   if (!req || typeof req !== 'object' || typeof req.shard !== 'string' || typeof req.table !== 'string') {
     throw new VitessError('INVALID', 'snapshot() takes { shard, table, afterKey?, limit?, keyRange? }');
   }
   if (req.afterKey != null && !Array.isArray(req.afterKey)) throw new VitessError('INVALID', 'snapshot option "afterKey" must be the previous page\'s nextKey (an array) or null');
+  checkReadable(vis, req.table);
   const ks = topology.keyspace(keyspace);
   const [scope] = shardScope(ks, { from: 'now', shards: [req.shard], ...(req.keyRange != null && { keyRange: req.keyRange }) });
   const limit = Math.min(SNAPSHOT_LIMITS.maxRows, Math.max(1, Math.floor(Number(req.limit ?? SNAPSHOT_LIMITS.defaultRows)) || 1));
@@ -56,6 +59,12 @@ export async function snapshotPage(topology: Topology, keyspace: string, req: Sn
       });
     }
   }
+  const filter = vis?.rowFilter(req.table);
+  if (filter && rowsJson !== '[]') {
+    const at = page.columns.indexOf(filter.column);
+    if (at < 0) throw new VitessError('FORBIDDEN', `the token's row filter names column "${filter.column}", which table "${req.table}" does not have`, { table: req.table });
+    rowsJson = filterRowsJson(rowsJson, at, (v) => matches(filter, v));
+  }
   return {
     table: page.table,
     columns: page.columns,
@@ -66,11 +75,11 @@ export async function snapshotPage(topology: Topology, keyspace: string, req: Sn
 }
 
 /** The DDL history of each shard asked for (default: every shard of the keyspace), read in parallel. */
-export async function shardSchemas(topology: Topology, keyspace: string, shards?: string[]): Promise<ShardSchema[]> {
+export async function shardSchemas(topology: Topology, keyspace: string, shards?: string[], vis?: Visibility): Promise<ShardSchema[]> {
   const ks = topology.keyspace(keyspace);
   const scope = shardScope(ks, { from: 'now', ...(shards != null && { shards }) });
   return Promise.all(scope.map(async ({ shard }) => {
     const h = await tablet(topology, keyspace, shard).ddlHistory();
-    return { shard, lsn: h.lsn, ddl: h.statements, complete: h.complete };
+    return { shard, lsn: h.lsn, ddl: vis ? h.statements.filter((d) => vis.ddl(d)) : h.statements, complete: h.complete };
   }));
 }

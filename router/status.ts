@@ -5,10 +5,13 @@
 import type { GatewayStatus } from '../rpc/protocol.js';
 import { asVitessError } from '../rpc/errors.js';
 import { parseKeyRange } from '../rpc/keyspace/keyrange.js';
+import { ADMIN, type Grants } from './access/grants.js';
 import { engineKind, type Topology } from './topology.js';
 
-export async function gatewayStatus(topology: Topology): Promise<GatewayStatus> {
-  const keyspaces = await Promise.all(topology.vschema.keyspaces.map(async (ks) => ({
+/** `grants`: only the keyspaces the caller's token reaches. */
+export async function gatewayStatus(topology: Topology, grants: Grants = ADMIN): Promise<GatewayStatus> {
+  const visible = topology.vschema.keyspaces.filter((ks) => grants.keyspaces === '*' || grants.keyspaces.includes(ks.name));
+  const keyspaces = await Promise.all(visible.map(async (ks) => ({
     name: ks.name,
     engine: ks.engine,
     regions: ks.regions,

@@ -16,6 +16,7 @@ import { decodePosition, encodePosition, isPosition, resumeAt, type ShardCursor 
 import type { ChangesPage, ChangesRequest, WireChangeEvent } from '../rpc/protocol.js';
 import type { Row } from '../rpc/results.js';
 import { fromRpc, toRpc, toWire, type RpcValue, type WireValue } from '../rpc/values.js';
+import { checkReadable, type Visibility } from './access/visibility.js';
 import { observeStream } from './metrics.js';
 import { tableRouting } from './planner/route.js';
 import { MemorySchema } from './planner/schema.js';
@@ -96,16 +97,18 @@ export function shardScope(ks: KeyspaceVSchema, req: ChangesRequest): ShardScope
 const rpcRow = (row: Row): Record<string, RpcValue> => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, toRpc(v)]));
 
 /** The next page of `keyspace`'s change stream after `req.from` (counted in router/metrics.ts). */
-export function changesPage(topology: Topology, keyspace: string, req: ChangesRequest): Promise<ChangesPage> {
-  return observeStream(String(keyspace), () => readPage(topology, keyspace, req));
+/** `vis`: what the caller's token may see (router/access/visibility.ts); absent = everything. */
+export function changesPage(topology: Topology, keyspace: string, req: ChangesRequest, vis?: Visibility): Promise<ChangesPage> {
+  return observeStream(String(keyspace), () => readPage(topology, keyspace, req, vis));
 }
 
-async function readPage(topology: Topology, keyspace: string, req: ChangesRequest): Promise<ChangesPage> {
+async function readPage(topology: Topology, keyspace: string, req: ChangesRequest, vis?: Visibility): Promise<ChangesPage> {
   if (!req || typeof req !== 'object') throw new VitessError('INVALID', 'changes() takes { from, tables?, shards?, keyRange?, ddl?, maxEvents?, maxBytes?, waitMs? }');
   const ks = topology.keyspace(keyspace);
   const scope = shardScope(ks, req);
   const tables = stringList(req.tables, 'tables');
   const tableSet = tables && new Set(tables);
+  for (const t of tables ?? []) checkReadable(vis, t);
   const maxEvents = bounded(req.maxEvents, 'maxEvents', STREAM_LIMITS.defaultEvents, 1, STREAM_LIMITS.maxEvents);
   const maxBytes = bounded(req.maxBytes, 'maxBytes', STREAM_LIMITS.defaultBytes, 1, STREAM_LIMITS.maxBytes);
   const waitMs = bounded(req.waitMs, 'waitMs', 0, 0, STREAM_LIMITS.maxWaitMs);
@@ -154,13 +157,15 @@ async function readPage(topology: Topology, keyspace: string, req: ChangesReques
     for (const r of records) {
       const of = r.changes.length;
       for (let seq = r.lsn === fromLsn ? skip : 0; seq < of; seq++) {
-        const c = r.changes[seq]!;
+        const recorded = r.changes[seq]!;
         const base = { shard: s.shard, lsn: r.lsn, seq, of, ts: r.ts, txid: r.txid };
-        if (isDdl(c)) {
-          if (req.ddl === true) out.push({ ...base, op: 'ddl', ddl: c.ddl });
+        if (isDdl(recorded)) {
+          if (req.ddl === true && (!vis || vis.ddl(recorded.ddl))) out.push({ ...base, op: 'ddl', ddl: recorded.ddl });
           continue;
         }
-        if (tableSet && !tableSet.has(c.table)) continue;
+        if (tableSet && !tableSet.has(recorded.table)) continue;
+        const c = vis ? vis.change(recorded) : recorded;
+        if (!c) continue;
         if (s.partial && !(await inKeyRange(c))) continue;
         out.push({ ...base, op: c.op, table: c.table, row: rpcRow(c.row ?? c.key), ...(c.op !== 'insert' && { oldKey: rpcRow(c.key) }), ...(c.json && { json: c.json }) });
       }
@@ -247,7 +252,7 @@ const wireRow = (row: Record<string, RpcValue>): Record<string, WireValue> => Ob
  * for curl and other languages: one page as JSON, values in the tagged wire encoding. Resume
  * with `from=` the page's `position` once every event of the page was handled.
  */
-export async function changesJson(topology: Topology, url: URL): Promise<Response> {
+export async function changesJson(topology: Topology, url: URL, vis?: Visibility): Promise<Response> {
   const q = url.searchParams;
   const list = (k: string) => (q.has(k) ? q.get(k)!.split(',').filter(Boolean) : undefined);
   const num = (k: string) => (q.has(k) ? Number(q.get(k)) : undefined);
@@ -256,7 +261,7 @@ export async function changesJson(topology: Topology, url: URL): Promise<Respons
     tables: list('tables'), shards: list('shards'), keyRange: q.get('keyRange') ?? undefined,
     ddl: ['1', 'true'].includes(q.get('ddl') ?? ''),
     maxEvents: num('max'), maxBytes: num('maxBytes'), waitMs: num('waitMs'),
-  });
+  }, vis);
   return Response.json({
     ...page,
     events: page.events.map((e) => ({ ...e, ...(e.row && { row: wireRow(e.row) }), ...(e.oldKey && { oldKey: wireRow(e.oldKey) }) })),

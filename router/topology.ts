@@ -3,6 +3,8 @@
  * `keyspace/shard`, running the keyspace's engine. The vschema comes from the Worker's
  * `VSCHEMA` variable (JSON) or is the default one.
  */
+import type { AuthEnv } from './access/token.js';
+import type { EdgeEnv } from './edge.js';
 import type { EngineKind } from '../engines/engine.js';
 import type { PullOptions, PullResult } from '../changelog/log.js';
 import type { TableSchema, TabletResult, TabletStatus, TransactionOptions, TxOutcome, VTTablet } from '../primary/tablet.js';
@@ -15,7 +17,9 @@ import type { SqlValue } from '../rpc/values.js';
 import type { ReadRequest, ReplicaConfig, ReplicaResult, ReplicaStatus, VTReplica } from '../replica/replica-do.js';
 import { DEFAULT_VSCHEMA, keyspaceOf, parseVSchema, type KeyspaceVSchema, type VSchema } from './vschema.js';
 
-export interface Env {
+export interface Env extends AuthEnv, EdgeEnv {
+  /** `on`: serve `/demo` (the local default sets it in .dev.vars; off when deployed unless set). */
+  VITESS_DEMO?: string;
   TABLET: DurableObjectNamespace<VTTablet>;
   REPLICA: DurableObjectNamespace<VTReplica>;
   /** Two-phase-commit coordinators (router/coordinator-do.ts). */

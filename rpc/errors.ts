@@ -8,6 +8,8 @@ export const ERROR_CODES = [
   'CONFLICT',        // serialization conflict; safe to retry the whole transaction
   'LIMIT_EXCEEDED',  // parameter count, statement size, row size, batch size
   'INVALID',         // bad argument or type mismatch
+  'UNAUTHENTICATED', // no valid token (HTTP 401)
+  'FORBIDDEN',       // the token does not allow this keyspace, table, action or row (HTTP 403)
   'UNAVAILABLE',     // transient: the shard or connection is not reachable; safe to retry
   'INTERNAL',
 ] as const;

@@ -7,6 +7,14 @@ import type { Field, RpcValue } from './values.js';
 
 export type Consistency = 'strong' | 'session' | 'eventual';
 
+/**
+ * The WebSocket subprotocols of `/rpc`: the client offers both, VTGate answers with the first.
+ * The token travels in the second because browsers cannot set headers on a WebSocket, and a URL
+ * ends up in logs.
+ */
+export const RPC_PROTOCOL = 'vitess.rpc';
+export const BEARER_PROTOCOL = 'vitess.bearer.';
+
 /** Per-call read options (replicas and bookmarks arrive with the replica issue; primaries serve today). */
 export interface ReadOptions {
   consistency?: Consistency;

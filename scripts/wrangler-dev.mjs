@@ -69,7 +69,9 @@ async function startOnce(opts) {
   // project's .wrangler/, so runs do not see each other's tables.
   const scratch = opts.persistTo ? undefined : mkdtempSync(join(tmpdir(), 'vitess-dev-'));
   args.push('--persist-to', opts.persistTo ?? scratch);
-  for (const [k, v] of Object.entries(opts.vars ?? {})) args.push('--var', `${k}:${v}`);
+  // The token secret of the calling process (tests and benches set one), unless the caller sets its own.
+  const vars = { ...(process.env.VITESS_JWT_SECRET && { VITESS_JWT_SECRET: process.env.VITESS_JWT_SECRET }), ...opts.vars };
+  for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
   // Wrangler needs Node >= 22: run it with the node@22 binary from node_modules/.bin.
   const node = join(root, 'node_modules/.bin/node');
   const child = spawn(node, [join(root, 'node_modules/wrangler/bin/wrangler.js'), ...args], {

@@ -6,12 +6,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { errorLine } from './context.js';
+import { endpointOf, errorLine } from './context.js';
 import { explainCommand } from './explain.js';
 import { loadCommand } from './load.js';
 import { replicaCommand } from './replica.js';
 import { sqlCommand } from './sql.js';
 import { statusCommand } from './status.js';
+import { resolveToken, tokenCreateCommand } from './token.js';
 import { watchCommand } from './watch.js';
 
 /** The package's version: package.json is three levels up from dist/client/cli, two from client/cli. */
@@ -35,6 +36,11 @@ const program = new Command('vitess')
   .description('Vitess.do from the command line: SQL, status, plans, change streams, bulk loads and embedded replicas')
   .version(version())
   .option('-e, --endpoint <url>', 'VTGate URL (default: $VITESS_ENDPOINT or http://localhost:8787)')
+  .option('-t, --token <jwt>', 'the token to send (default: $VITESS_TOKEN; for a localhost endpoint, an admin token from .dev.vars)')
+  .hook('preAction', async (_program, cmd) => {
+    if (cmd.parent?.name() === 'token') return;
+    await resolveToken((program.opts() as { token?: string }).token, endpointOf(cmd));
+  })
   .showSuggestionAfterError()
   .configureOutput({ outputError: (text, write) => write(`vitess: ${text.replace(/^error: /, '').trim()}\n`) });
 
@@ -86,6 +92,22 @@ program.command('replica')
   .option('--tables <tables>', 'comma-separated tables to replicate (default: all)')
   .option('--once', 'catch up once, print the LSN and exit')
   .action(replicaCommand);
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+program.command('token')
+  .description('tokens for VTGate (docs/security.md)')
+  .command('create')
+  .description('print one signed token (HS256, with $VITESS_JWT_SECRET or .dev.vars), alone, on stdout')
+  .option('--admin', 'everything: every keyspace and table, internal ones included, /log, /metrics, /errors')
+  .option('--keyspace <name>', 'a keyspace the token may use (repeat for more; default: all)', collect)
+  .option('--read-only', 'reads only: no DML, DDL or transactions')
+  .option('--tables <a,b>', 'the tables the token may touch (default: all but internal ones)')
+  .option('--row <TABLE.COLUMN=VALUE>', 'only rows whose column has this value (repeat for more tables)', collect)
+  .option('--ttl <duration>', 'lifetime, e.g. 30m, 1h, 7d', '1h')
+  .option('--sub <subject>', 'the token\'s subject (who it is for)')
+  .option('--aud <audience>', 'audience (checked when VTGate sets VITESS_JWT_AUDIENCE)')
+  .option('--iss <issuer>', 'issuer (checked when VTGate sets VITESS_JWT_ISSUER)')
+  .action(tokenCreateCommand);
 
 try {
   await program.parseAsync();

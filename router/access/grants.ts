@@ -1,0 +1,37 @@
+/**
+ * What a verified token allows (docs/security.md): the JWT's `vt` claim, read once per request
+ * by router/access/token.ts. Plain data, so the statement checks (router/access/authorize.ts)
+ * stay pure and cacheable by `grantsKey`.
+ */
+import type { SqlValue } from '../../rpc/values.js';
+
+/** `--row orders.tenant_id=42`: the token sees and changes only rows of `table` whose `column` = `value`. */
+export interface RowFilter {
+  table: string;
+  column: string;
+  value: string | number;
+}
+
+export interface Grants {
+  /** Everything: internal tables, `/log`, `/metrics`, `/errors`, every keyspace. */
+  admin: boolean;
+  /** The keyspaces the token may use; `'*'` = all. */
+  keyspaces: readonly string[] | '*';
+  /** Reads only: no DML, no DDL, no transactions, no side-effecting functions. */
+  readOnly: boolean;
+  /** The tables (lower case) the token may touch in its keyspaces; `'*'` = all but internal ones. */
+  tables: readonly string[] | '*';
+  /** Row filters, at most one per table. */
+  rows: readonly RowFilter[];
+}
+
+export const ADMIN: Grants = { admin: true, keyspaces: '*', readOnly: false, tables: '*', rows: [] };
+
+/** A stable key for caches of per-grants work (authorized statement texts). */
+export const grantsKey = (g: Grants): string => JSON.stringify([g.admin, g.keyspaces, g.readOnly, g.tables, g.rows]);
+
+/** The row filter on `table` (any letter case), if the token has one. */
+export const rowFilterOf = (g: Grants, table: string): RowFilter | undefined => g.rows.find((r) => r.table === table.toLowerCase());
+
+/** The filter value as a bound parameter. */
+export const filterParam = (f: RowFilter): SqlValue => f.value;
