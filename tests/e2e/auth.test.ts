@@ -215,7 +215,7 @@ describe.each(['main', 'pg'])('grants on keyspace %s', (keyspace) => {
   });
 
   it('a row-filtered token sees, changes, streams and embeds only its rows', async () => {
-    const tt = await token({ row: ['orders.tenant_id=42'], aud: AUD });
+    const tt = await token({ tables: 'orders', row: ['orders.tenant_id=42'], aud: AUD });
     const t = client(tt, keyspace);
     const mine = (await t.query<{ tenant_id: number }>('SELECT * FROM orders ORDER BY id')).rows;
     expect(mine).toHaveLength(10);
