@@ -4,6 +4,7 @@
 // calls; pulling them over the caller's stub works on every engine (docs/primary.md).
 import { asVitessError, VitessError, type ErrorDetails } from '../rpc/errors.js';
 import type { Executor } from '../engines/engine.js';
+import { LIMITS, ResultBudget, transactionTimeout } from '../engines/limits.js';
 import type { ResultSet } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 
@@ -14,8 +15,6 @@ export type TxReply = { result: ResultSet } | { error: { code: string; message: 
 export interface TxDriver {
   next(reply: TxReply): Promise<TxStep>;
 }
-
-export const DEFAULT_TX_TIMEOUT_MS = 10_000;
 
 /** The caller asked to roll back: not an error for anyone. */
 export const ROLLBACK_REQUESTED = new VitessError('INVALID', 'transaction rolled back by the caller');
@@ -30,10 +29,11 @@ function beforeDeadline<T>(p: Promise<T>, deadline: number, txid: string): Promi
 
 /**
  * The body of an engine transaction that runs the driver's statements until it says how to
- * end. Returns the end it asked for (commit or prepare); throws to roll back.
+ * end. Returns the end it asked for (commit or prepare); throws to roll back. `timeoutMs` is
+ * clamped: VTGate's ceiling plus the grace it gives its tablets (shard-transaction.ts).
  */
-export function pullLoop(driver: TxDriver, txid: string, timeoutMs: number): (tx: Executor) => Promise<'commit' | 'prepare'> {
-  const deadline = Date.now() + timeoutMs;
+export function pullLoop(driver: TxDriver, txid: string, timeoutMs: unknown): (tx: Executor) => Promise<'commit' | 'prepare'> {
+  const deadline = Date.now() + transactionTimeout(timeoutMs, LIMITS.maxTransactionMs + LIMITS.transactionGraceMs);
   return async (tx) => {
     let reply: TxReply = null;
     for (;;) {
@@ -42,13 +42,17 @@ export function pullLoop(driver: TxDriver, txid: string, timeoutMs: number): (tx
         if (step.end === 'rollback') throw ROLLBACK_REQUESTED;
         return step.end;
       }
+      let result: ResultSet;
       try {
-        reply = { result: await beforeDeadline(tx.query(step.sql, step.params ?? []), deadline, txid) };
+        result = await beforeDeadline(tx.query(step.sql, step.params ?? []), deadline, txid);
       } catch (e) {
         const err = asVitessError(e);
         if (err.code === 'TIMEOUT') throw err;
         reply = { error: err.toJSON() };
+        continue;
       }
+      // Over a limit, the statement did run: its failure ends the transaction, or a commit would keep it.
+      reply = { result: new ResultBudget().add(result) };
     }
   };
 }

@@ -5,6 +5,7 @@ import { snapshotPage, type KeyRangeFilter, type SnapshotPage } from '../changel
 import { isReadOnly } from '../engines/dialect/read-only.js';
 import { DoSqliteEngine } from '../engines/do-sqlite.js';
 import type { BatchOptions, CapturedUnit, EngineKind, Executor, StorageEngine, TableInfo } from '../engines/engine.js';
+import { checkBatchLength, checkStatementSize, ResultBudget } from '../engines/limits.js';
 import { Mutex } from '../engines/mutex.js';
 import { PgliteEngine } from '../engines/pglite.js';
 import { createWorkerdPGlite } from '../engines/pglite-workerd.js';
@@ -12,7 +13,7 @@ import type { Change, LogRecord } from '../rpc/changes.js';
 import { encodeError, VitessError } from '../rpc/errors.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
-import { DEFAULT_TX_TIMEOUT_MS, pullLoop, ROLLBACK_REQUESTED, type TxDriver } from './interactive.js';
+import { pullLoop, ROLLBACK_REQUESTED, type TxDriver } from './interactive.js';
 import { PgliteSnapshots } from './pglite-snapshots.js';
 import { PreparedStore } from './prepared.js';
 import { PushQueue } from './push-queue.js';
@@ -66,6 +67,8 @@ const ALARM_MS = 5_000;
 const PUSH_MAX_RECORDS = 1_000;
 /** Thrown by the sink to roll back a DO SQLite transaction that prepares (`runTwoPhase`). */
 const PREPARING = Symbol('preparing');
+/** A write that may return rows (RETURNING, or a data-modifying WITH): see `capped`. */
+const MAY_RETURN_ROWS = /^\s*\(?\s*WITH\b|\bRETURNING\b/i;
 
 /**
  * VTTablet: the primary of one shard. Executes statements on its engine, writes one change-log
@@ -80,6 +83,11 @@ export class VTTablet extends DurableObject {
   private kind: EngineKind | undefined;
   /** Writers take turns here. */
   private readonly writeLock = new Mutex();
+  /**
+   * Snapshot pages take turns here before they queue for the write lock: however many are asked
+   * for at once, a writer waits behind at most one page.
+   */
+  private readonly snapshotTurn = new Mutex();
   /** Resolved while no transaction is prepared; writers wait on it before taking the lock. */
   private unprepared: Promise<void> = Promise.resolve();
   private releasePrepared: (() => void) | undefined;
@@ -222,17 +230,43 @@ export class VTTablet extends DurableObject {
 
   query(kind: EngineKind, sql: string, params: SqlValue[] = []): Promise<TabletResult> {
     return this.guard(async () => {
+      checkStatementSize(sql);
       const engine = await this.open(kind);
-      if (isReadOnly(sql)) return this.result(await engine.query(sql, params));
-      return this.write(undefined, async () => this.result(await engine.query(sql, params)));
+      if (isReadOnly(sql)) return this.result(new ResultBudget().add(await engine.query(sql, params)));
+      return this.write(undefined, async () => this.result(await this.capped(engine, { sql, params }, new ResultBudget())));
     });
   }
 
+  /** Statements in order under one hold of the write lock; their results together are one result for the limits. */
   batch(kind: EngineKind, statements: Statement[], opts: BatchOptions = {}): Promise<TabletResult[]> {
     return this.guard(async () => {
+      checkBatchLength(statements.length);
+      for (const s of statements) checkStatementSize(s.sql);
       const engine = await this.open(kind);
-      return this.write(undefined, async () => (await engine.batch(statements, opts)).map((r) => this.result(r)));
+      const budget = new ResultBudget('the batch\'s result');
+      const each = async (run: (s: Statement) => Promise<ResultSet>): Promise<ResultSet[]> => {
+        const out: ResultSet[] = [];
+        for (const s of statements) out.push(await run(s));
+        return out;
+      };
+      return this.write(undefined, async () => {
+        // Atomic: one transaction, so that results over a limit roll every statement back.
+        const results = opts.atomic
+          ? await engine.transaction((tx) => each(async (s) => budget.add(await tx.query(s.sql, s.params ?? []))))
+          : await each((s) => this.capped(engine, s, budget));
+        return results.map((r) => this.result(r));
+      });
     });
+  }
+
+  /**
+   * One statement under the write lock, its result counted into `budget`. A write that may return
+   * rows runs as a transaction of its own: a result over a limit then rolls it back, rather than
+   * failing a write that committed.
+   */
+  private async capped(engine: StorageEngine, s: Statement, budget: ResultBudget): Promise<ResultSet> {
+    if (!MAY_RETURN_ROWS.test(s.sql)) return budget.add(await engine.query(s.sql, s.params));
+    return engine.transaction(async (tx) => budget.add(await tx.query(s.sql, s.params ?? [])));
   }
 
   /**
@@ -243,7 +277,7 @@ export class VTTablet extends DurableObject {
   transaction(kind: EngineKind, txid: string, driver: TxDriver, opts: TransactionOptions = {}): Promise<TxOutcome> {
     return this.guard(async () => {
       const engine = await this.open(kind);
-      const body = pullLoop(driver, txid, opts.timeoutMs ?? DEFAULT_TX_TIMEOUT_MS);
+      const body = pullLoop(driver, txid, opts.timeoutMs);
       try {
         return await this.write(txid, async (): Promise<TxOutcome> => {
           if (!opts.twoPhase) {
@@ -432,8 +466,16 @@ export class VTTablet extends DurableObject {
     return this.guard(async () => {
       const engine = await this.open(kind);
       // Under the write lock, so that no commit lands between reading the page and its LSN:
-      // the page is exactly the state at that LSN (replicas rely on it while copying).
-      return this.writeLock.run(async () => ({ ...(await snapshotPage(engine, table, afterKey, limit, keyRange)), lsn: this.log.lastLsn }), WRITE_WAIT_MS, 'shard write lock');
+      // the page is exactly the state at that LSN (replicas rely on it while copying). A flood of
+      // page requests waits its turn outside it (`snapshotTurn`), so writers get in between pages.
+      const deadline = Date.now() + WRITE_WAIT_MS;
+      return this.snapshotTurn.run(async () => {
+        const page = await this.writeLock.run(async () => ({ ...(await snapshotPage(engine, table, afterKey, limit, keyRange)), lsn: this.log.lastLsn }), Math.max(1, deadline - Date.now()), 'shard write lock');
+        // Reading pages takes no I/O: without a pause, requests that arrived meanwhile (a write)
+        // would not be delivered until every queued page was read.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        return page;
+      }, WRITE_WAIT_MS, 'turn to read a snapshot page');
     });
   }
 

@@ -11,8 +11,9 @@
  * (router/coordinator-locks.ts); the transaction's deadline is the backstop.
  */
 import { RpcTarget } from 'cloudflare:workers';
+import { LIMITS, transactionTimeout } from '../engines/limits.js';
 import { Mutex } from '../engines/mutex.js';
-import { DEFAULT_TX_TIMEOUT_MS, type TxDriver, type TxReply, type TxStep } from '../primary/interactive.js';
+import type { TxDriver, TxReply, TxStep } from '../primary/interactive.js';
 import type { TxOutcome } from '../primary/tablet.js';
 import { asVitessError, VitessError } from '../rpc/errors.js';
 import type { ResultSet } from '../rpc/results.js';
@@ -21,8 +22,6 @@ import { failpoint } from './coordinator-failpoints.js';
 import type { ShardCursor } from './planner/executor.js';
 import { engineKind, type Topology } from './topology.js';
 
-/** Tablets keep a transaction this much longer than its deadline, so that prepare and commit get through. */
-const COMMIT_GRACE_MS = 5_000;
 /** The coordinator rolls back a transaction it has not heard a decision for this long after `begin`. */
 const DECIDE_WITHIN_MS = 5_000;
 
@@ -92,6 +91,8 @@ const nameOf = (p: ShardRef): string => `${p.keyspace}/${p.shard}`;
 export class ShardTransaction implements ShardCursor {
   readonly txid = crypto.randomUUID();
   readonly startedAt = Date.now();
+  /** The client's `timeoutMs`, clamped to the ceiling (LIMITS.maxTransactionMs). */
+  readonly timeoutMs: number;
   private readonly deadline: number;
   private readonly participants = new Map<string, Participant>();
   private state: 'open' | 'committing' | 'aborted' | 'ended' = 'open';
@@ -103,8 +104,9 @@ export class ShardTransaction implements ShardCursor {
   /** Statements run one at a time, in the order the client sent them. */
   private readonly order = new Mutex();
 
-  constructor(private readonly topology: Topology, readonly timeoutMs = DEFAULT_TX_TIMEOUT_MS) {
-    this.deadline = this.startedAt + timeoutMs;
+  constructor(private readonly topology: Topology, timeoutMs?: unknown) {
+    this.timeoutMs = transactionTimeout(timeoutMs);
+    this.deadline = this.startedAt + this.timeoutMs;
     this.aborted.promise.catch(() => undefined);
   }
 
@@ -187,7 +189,7 @@ export class ShardTransaction implements ShardCursor {
     if (this.participants.size) {
       // Holding shards already, waiting for another could close a cycle: ask first.
       this.registered = true;
-      const cycle = await this.bounded(this.topology.locks().waitFor(this.txid, [...this.participants.keys()], `${keyspace}/${shard}`, this.deadline + COMMIT_GRACE_MS));
+      const cycle = await this.bounded(this.topology.locks().waitFor(this.txid, [...this.participants.keys()], `${keyspace}/${shard}`, this.deadline + LIMITS.transactionGraceMs));
       if (cycle) {
         this.abort(new VitessError('CONFLICT', `transaction ${this.txid} would deadlock waiting for shard ${keyspace}/${shard} (cycle: ${cycle.join(' → ')}): it was rolled back; retry it`, { construct: 'cross-shard deadlock' }));
         throw this.abortReason!;
@@ -197,9 +199,9 @@ export class ShardTransaction implements ShardCursor {
     const kind = engineKind(this.topology.keyspace(keyspace));
     const outcome = this.topology.tablet(keyspace, shard).transaction(kind, this.txid, channel, {
       twoPhase: true,
-      timeoutMs: Math.max(1, this.deadline - Date.now()) + COMMIT_GRACE_MS,
+      timeoutMs: Math.max(1, this.deadline - Date.now()) + LIMITS.transactionGraceMs,
       // The coordinator keeps a rolled-back record until a little after this (coordinator.ts).
-      prepareBy: this.deadline + COMMIT_GRACE_MS,
+      prepareBy: this.deadline + LIMITS.transactionGraceMs,
     });
     const p: Participant = { keyspace, shard, channel, outcome };
     this.participants.set(nameOf(p), p);
@@ -222,7 +224,7 @@ export class ShardTransaction implements ShardCursor {
   private async commitTwoPhase(ps: Participant[]): Promise<(ShardRef & { lsn: number })[]> {
     const coordinator = this.topology.coordinator(this.txid);
     try {
-      await coordinator.begin(this.txid, ps.map(nameOf), { decideWithinMs: DECIDE_WITHIN_MS, participantTimeoutMs: this.deadline + COMMIT_GRACE_MS - Date.now() });
+      await coordinator.begin(this.txid, ps.map(nameOf), { decideWithinMs: DECIDE_WITHIN_MS, participantTimeoutMs: this.deadline + LIMITS.transactionGraceMs - Date.now() });
     } catch (e) {
       for (const p of ps) void p.channel.send({ end: 'rollback' });
       transactionCounters.aborted++;

@@ -2,6 +2,7 @@
  * Runs a plan. Everything it does to shards goes through one narrow interface, `ShardCursor`,
  * so the same executor drives DO stubs in VTGate and in-process engines in tests.
  */
+import { ResultBudget } from '../../engines/limits.js';
 import { VitessError } from '../../rpc/errors.js';
 import type { ResultSet, Row } from '../../rpc/results.js';
 import type { Field, SqlValue } from '../../rpc/values.js';
@@ -46,7 +47,17 @@ function lookupDeltas(pairs: [SqlValue, KeyspaceId | undefined][], sign: 1 | -1)
 }
 
 export async function execute(plan: Plan, params: SqlValue[], cursor: ShardCursor): Promise<ResultSet> {
-  return new Execution(params, cursor).run(plan.root);
+  return new Execution(params, gathering(cursor)).run(plan.root);
+}
+
+/**
+ * `cursor`, with every shard's answer counted against one result's limits: a statement fails
+ * before VTGate holds more rows than one result may have, however many shards answer. Merges
+ * (sort, DISTINCT, LIMIT, aggregates) only shrink what was gathered, so they need no count of their own.
+ */
+function gathering(cursor: ShardCursor): ShardCursor {
+  const budget = new ResultBudget('the rows gathered from the shards');
+  return { execute: async (keyspace, shard, sql, params) => budget.add(await cursor.execute(keyspace, shard, sql, params)) };
 }
 
 interface ShardResult {

@@ -5,6 +5,7 @@
  */
 import type { SelectFromStatement, Statement } from 'pgsql-ast-parser';
 import { parseOne } from '../../engines/dialect/parse.js';
+import { checkStatementSize } from '../../engines/limits.js';
 import { VitessError } from '../../rpc/errors.js';
 import type { ResultSet } from '../../rpc/results.js';
 import type { SqlValue } from '../../rpc/values.js';
@@ -36,6 +37,7 @@ const refused = (construct: string, why: string, table?: string) =>
   new VitessError('UNSUPPORTED', `${construct} ${why}`, { construct, ...(table && { table }) });
 
 export function planQuery(sql: string, ctx: PlanContext): Plan {
+  checkStatementSize(sql);
   const explain = /^\s*explain\s+/i.exec(sql);
   if (explain) {
     // Blank out the keyword so positions in errors still point into the text as sent.
