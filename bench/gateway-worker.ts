@@ -1,8 +1,11 @@
 // Worker for the VTGate half of `npm run bench`: VTGate itself, and beside it the two baselines
 // it is measured against in the same process: a minimal Worker that forwards the same SQL to the
-// same tablet DO (`POST /direct`), and a Worker on a local D1 binding (`POST /d1`).
+// same tablet DO (`POST /direct`), and a Worker on a local D1 binding (`POST /d1`). `POST
+// /noauth/sql` is VTGate's `/sql` without its token check and grants: the baseline of the
+// auth-on ÷ auth-off figure (never in a deployed Worker).
 import { VTCoordinator, VTGate, VTReplica, VTSequence, VTTablet } from '../router/server.js';
-import { resultJson } from '../router/http.js';
+import { ADMIN } from '../router/access/grants.js';
+import { errorResponse, resultJson } from '../router/http.js';
 import type { Env } from '../router/topology.js';
 import { fromWire } from '../rpc/values.js';
 
@@ -32,6 +35,7 @@ export default class BenchGate extends VTGate {
       const r = await (this.env as BenchEnv).DB.prepare(f.sql).bind(...(f.params ?? [])).all();
       return Response.json({ rows: r.results, affected: r.meta.changes });
     }
+    if (path === '/noauth/sql') return this.sql(req, { grants: ADMIN, exp: Number.POSITIVE_INFINITY }).catch((e: unknown) => errorResponse(e));
     return super.fetch(req);
   }
 }

@@ -6,7 +6,8 @@ import { asVitessError, VitessError } from '../rpc/errors.js';
 import { fromWire } from '../rpc/values.js';
 import { RPC_PROTOCOL, type ReadOptions } from '../rpc/protocol.js';
 import { internalTables } from './access/authorize.js';
-import { bearerOf, checkKeyspace, requireAdmin, tokenCookie, verifyToken, type Access } from './access/token.js';
+import { checkKeyspace } from './access/grants.js';
+import { bearerOf, requireAdmin, tokenCookie, verifyToken, type Access } from './access/token.js';
 import { visibility } from './access/visibility.js';
 import { dashboardResponse } from './dashboard.js';
 import { demoResponse } from './demo.js';
@@ -68,7 +69,7 @@ export class VTGate extends WorkerEntrypoint<Env> {
     return { ...(asked && { asked }), ...(cf && { cf }) };
   }
 
-  private async sql(req: Request, access: Access): Promise<Response> {
+  protected async sql(req: Request, access: Access): Promise<Response> {
     const text = await readBody(req);
     const body = (() => {
       try {

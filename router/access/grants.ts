@@ -3,6 +3,7 @@
  * by router/access/token.ts. Plain data, so the statement checks (router/access/authorize.ts)
  * stay pure and cacheable by `grantsKey`.
  */
+import { VitessError } from '../../rpc/errors.js';
 import type { SqlValue } from '../../rpc/values.js';
 
 /** `--row orders.tenant_id=42`: the token sees and changes only rows of `table` whose `column` = `value`. */
@@ -35,3 +36,10 @@ export const rowFilterOf = (g: Grants, table: string): RowFilter | undefined => 
 
 /** The filter value as a bound parameter. */
 export const filterParam = (f: RowFilter): SqlValue => f.value;
+
+/** Whether the grants reach a keyspace; FORBIDDEN naming it otherwise. */
+export function checkKeyspace(g: Grants, keyspace: string): void {
+  if (g.keyspaces !== '*' && !g.keyspaces.includes(keyspace)) {
+    throw new VitessError('FORBIDDEN', `the token does not grant keyspace "${keyspace}" (it grants: ${g.keyspaces.join(', ') || 'none'})`);
+  }
+}

@@ -120,13 +120,6 @@ export function tokenCookie(token: string, access: Access, secure: boolean): str
   return `vitess_token=${token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure ? '; Secure' : ''}`;
 }
 
-/** Whether the grants reach a keyspace; FORBIDDEN naming it otherwise. */
-export function checkKeyspace(g: Grants, keyspace: string): void {
-  if (g.keyspaces !== '*' && !g.keyspaces.includes(keyspace)) {
-    throw new VitessError('FORBIDDEN', `the token does not grant keyspace "${keyspace}" (it grants: ${g.keyspaces.join(', ') || 'none'})`);
-  }
-}
-
 /** Admin-only routes and calls. */
 export function requireAdmin(g: Grants, what: string): void {
   if (!g.admin) throw new VitessError('FORBIDDEN', `${what} needs an admin token`);
