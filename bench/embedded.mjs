@@ -24,6 +24,7 @@ import { createReplica, openLocalEngine } from '../dist/replica/index.js';
 import { hashId } from '../dist/rpc/keyspace/hash.js';
 import { inRange } from '../dist/rpc/keyspace/keyrange.js';
 import { startWrangler } from '../scripts/wrangler-dev.mjs';
+import { jsonPost } from './auth.mjs';
 import { fmt, table } from './measure.mjs';
 
 const ROWS = 100_000;
@@ -165,7 +166,7 @@ export async function embeddedBench(log = (m) => process.stdout.write(`${m}\n`))
         const body = JSON.stringify({ keyspace: 'main', shard, sql: `INSERT INTO items (id, name, score) VALUES ${valuesSql(part.length)} ON CONFLICT (id) DO NOTHING`, params: part.flatMap(row) });
         // Idempotent, so a request cut (e.g. by wrangler dev reloading) is simply sent again.
         for (let attempt = 1; ; attempt++) {
-          const res = await fetch(`${w.url}/direct`, { method: 'POST', body }).catch((e) => e);
+          const res = await fetch(`${w.url}/direct`, jsonPost(body)).catch((e) => e);
           if (res instanceof Response && res.ok) break;
           if (attempt >= 5) throw new Error(`loading shard ${shard}: ${res instanceof Response ? `HTTP ${res.status} ${await res.text()}` : res}`);
           await new Promise((r) => setTimeout(r, 500 * attempt));

@@ -3,6 +3,7 @@
 // point selects and inserts vs a Worker on a local D1 binding; 16-shard scatter vs single shard.
 // Run alone with `node bench/gateway.mjs`; bench/run.mjs includes it in RESULTS.md.
 import { startWrangler } from '../scripts/wrangler-dev.mjs';
+import { jsonPost } from './auth.mjs';
 import { fmt, measure, table } from './measure.mjs';
 
 const ROWS = 400;
@@ -12,7 +13,7 @@ const CONCURRENCY = 8;
 const LATENCY_OPS = 300; // sequential, for p50 of single-shard vs scatter
 
 async function post(url, body) {
-  const res = await fetch(url, { method: 'POST', body: JSON.stringify(body) });
+  const res = await fetch(url, jsonPost(body));
   const json = await res.json();
   if (!res.ok || json.error) throw new Error(`${url}: ${JSON.stringify(json.error ?? json)}`);
   return json;

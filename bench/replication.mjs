@@ -11,6 +11,7 @@
 // Run alone with `node_modules/.bin/node bench/replication.mjs`; bench/run.mjs may include it.
 import { cpus as cpuList, loadavg } from 'node:os';
 import { startWrangler } from '../scripts/wrangler-dev.mjs';
+import { authHeaders, jsonPost } from './auth.mjs';
 import { fmt, table } from './measure.mjs';
 
 const RATES = [100, 250, 500];   // writes/s driven inside the Worker, each for SECONDS
@@ -40,7 +41,7 @@ const pct = (xs, p) => {
 const positions = (bookmark) => JSON.parse(Buffer.from(bookmark.slice(3), 'base64url').toString());
 
 async function post(url, body) {
-  const res = await fetch(url, { method: 'POST', body: JSON.stringify(body) });
+  const res = await fetch(url, jsonPost(body));
   const json = await res.json();
   if (!res.ok || json.error) throw new Error(`${url}: ${JSON.stringify(json.error ?? json)}`);
   return json;
@@ -54,7 +55,7 @@ export async function replicationBench(log = (m) => process.stdout.write(`${m}\n
     const gate = (keyspace, sql, params = [], extra = {}) => post(`${w.url}/sql`, { keyspace, sql, params, ...extra });
     const wait = (keyspace, shard, region, lsn, timeoutMs = 30_000) => post(`${w.url}/bench/wait`, { keyspace, shard, region, lsn, timeoutMs });
     const replica = (keyspace, shard, region, op) => post(`${w.url}/bench/replica`, { keyspace, shard, region, op });
-    const status = async (keyspace) => (await (await fetch(`${w.url}/status`)).json()).keyspaces.find((k) => k.name === keyspace);
+    const status = async (keyspace) => (await (await fetch(`${w.url}/status`, { headers: authHeaders() })).json()).keyspaces.find((k) => k.name === keyspace);
     /** Until every replica of the keyspace streams at its primary's LSN. */
     const caughtUp = async (keyspace) => {
       for (const deadline = Date.now() + 120_000; ;) {

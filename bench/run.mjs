@@ -8,6 +8,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { LibsqlEngine } from '../dist/engines/libsql.js';
 import { PgliteEngine } from '../dist/engines/pglite.js';
 import { startWrangler } from '../scripts/wrangler-dev.mjs';
+import './auth.mjs'; // VITESS_JWT_SECRET for every wrangler started here, VITESS_TOKEN for the clients
 import { INSERTS, pointOps, SELECTS } from './engines.mjs';
 import { gatewayBench } from './gateway.mjs';
 import { twopcBench } from './twopc.mjs';

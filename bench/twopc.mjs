@@ -7,6 +7,7 @@
 // and reported, not fatal: the client reopens its WebSocket on the next call.
 import { createClient } from '../dist/client/index.js';
 import { bundleWorker, startWrangler } from '../scripts/wrangler-dev.mjs';
+import './auth.mjs'; // VITESS_JWT_SECRET for wrangler, VITESS_TOKEN for the clients
 import { fmt, measure, table } from './measure.mjs';
 
 const LATENCY_OPS = 200; // one at a time, per kind per round

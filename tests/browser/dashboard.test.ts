@@ -7,7 +7,8 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
-import { launchBrowser, screenshot } from '../support/browser.js';
+import { jsonPost } from '../support/auth.js';
+import { launchBrowser, screenshot, signIn } from '../support/browser.js';
 
 let w: WranglerDev;
 let browser: Browser;
@@ -15,7 +16,7 @@ let page: Page;
 const requests: string[] = [];
 
 async function sql(statement: string): Promise<void> {
-  const res = await fetch(`${w.url}/sql`, { method: 'POST', body: JSON.stringify({ keyspace: 'main', sql: statement }) });
+  const res = await fetch(`${w.url}/sql`, jsonPost({ keyspace: 'main', sql: statement }));
   expect(res.status, await res.clone().text()).toBe(200);
 }
 
@@ -25,6 +26,7 @@ beforeAll(async () => {
   await sql("INSERT INTO dash (id, name) VALUES (1, 'ada'), (2, 'bob'), (3, 'cy'), (4, 'dee')");
   browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await signIn(page.context(), w.url);
   page.on('pageerror', (e) => console.error('page error:', e.message));
   page.on('request', (r) => requests.push(r.url()));
 }, 180_000);

@@ -13,7 +13,7 @@ import type { Browser, Page, Route, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createClient, type VitessClient } from '../../client/index.js';
 import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
-import { launchBrowser, screenshot } from '../support/browser.js';
+import { launchBrowser, screenshot, signIn } from '../support/browser.js';
 
 const BUNDLE = new URL('../../dist/public/browser/vitess.js', import.meta.url).pathname;
 /** PGlite's first start in a page (wasm compile, initdb, bootstrap) on a loaded 2-core machine. */
@@ -27,10 +27,11 @@ let client: VitessClient;
 beforeAll(async () => {
   if (!existsSync(BUNDLE)) throw new Error(`no browser bundle at ${BUNDLE}: run npm run build:browser`);
   // Not /status: it wakes every shard and replica of every keyspace (PGlite ones included).
-  w = await startWrangler({ readyPath: '/demo' });
+  w = await startWrangler({ readyPath: '/demo', vars: { VITESS_DEMO: 'on' } });
   client = createClient({ endpoint: w.url, keyspace: 'main', consistency: 'strong' });
   browser = await launchBrowser();
   page = await browser.newPage();
+  await signIn(page.context(), w.url);
   page.on('pageerror', (e) => console.error('page error:', e.message));
   page.on('console', (m) => { if (m.text().startsWith('T ')) console.log('page:', m.text()); });
   await page.addInitScript(countIdbTransactions);

@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createClient, type VitessClient } from '../../client/index.js';
 import { bundleWorker, startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
+import { authHeaders } from '../support/auth.js';
 import { rng } from '../support/rng.js';
 import { ACCOUNTS, bankSetup, checkBank, inDoubt, OPENING, transfer, type Bank } from './bank-support.js';
 
@@ -52,13 +53,13 @@ async function start(persistTo: string): Promise<WranglerDev> {
 
 /** Arms a failpoint (after recovery: armed earlier, recovery's own resends would stop there). */
 async function arm(w: WranglerDev, failpoint: string): Promise<void> {
-  expect((await fetch(`${w.url}/test/arm?failpoint=${failpoint}`, { method: 'POST' })).ok).toBe(true);
+  expect((await fetch(`${w.url}/test/arm?failpoint=${failpoint}`, { method: 'POST', headers: authHeaders() })).ok).toBe(true);
 }
 
 const connect = (w: WranglerDev): Promise<VitessClient> =>
   createClient({ endpoint: w.url, keyspace: 'main', retry: { attempts: 2, baseMs: 20, maxMs: 100 } }).connect();
 
-const reached = async (w: WranglerDev): Promise<string[]> => ((await (await fetch(`${w.url}/test/failpoint`)).json()) as { reached: string[] }).reached;
+const reached = async (w: WranglerDev): Promise<string[]> => ((await (await fetch(`${w.url}/test/failpoint`, { headers: authHeaders() })).json()) as { reached: string[] }).reached;
 
 type InDoubt = Awaited<ReturnType<typeof inDoubt>>;
 

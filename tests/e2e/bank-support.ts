@@ -4,6 +4,7 @@
 import { expect } from 'vitest';
 import { VitessError, type TransactionOptions, type VitessClient } from '../../client/index.js';
 import type { WranglerDev } from '../../scripts/wrangler-dev.mjs';
+import { authHeaders } from '../support/auth.js';
 import type { rng } from '../support/rng.js';
 
 export const ACCOUNTS = 40;
@@ -74,7 +75,7 @@ interface WireRecord { lsn: number; txid: string; changes: ({ ddl: string } | { 
 async function readLog(w: WranglerDev, shard: string): Promise<WireRecord[]> {
   const records: WireRecord[] = [];
   for (let from = 1; ;) {
-    const res = (await (await fetch(`${w.url}/log?keyspace=main&shard=${shard}&from=${from}&max=1000`)).json()) as { records: WireRecord[]; lastLsn: number };
+    const res = (await (await fetch(`${w.url}/log?keyspace=main&shard=${shard}&from=${from}&max=1000`, { headers: authHeaders() })).json()) as { records: WireRecord[]; lastLsn: number };
     records.push(...res.records);
     if (!res.records.length || records.at(-1)!.lsn >= res.lastLsn) return records;
     from = records.at(-1)!.lsn + 1;
@@ -83,7 +84,7 @@ async function readLog(w: WranglerDev, shard: string): Promise<WireRecord[]> {
 
 /** What is prepared on any shard, and the coordinators' unfinished records (twopc-worker.ts). */
 export async function inDoubt(w: WranglerDev): Promise<{ prepared: Record<string, string[]>; records: { txid: string; decision: string | null; acked: string[]; participants: string[] }[] }> {
-  return (await fetch(`${w.url}/test/in-doubt?keyspace=main`, { signal: AbortSignal.timeout(20_000) })).json() as never;
+  return (await fetch(`${w.url}/test/in-doubt?keyspace=main`, { headers: authHeaders(), signal: AbortSignal.timeout(20_000) })).json() as never;
 }
 
 /**

@@ -14,6 +14,7 @@ import parsePrometheus from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GatewayStatus } from '../../rpc/protocol.js';
 import { freePort, startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
+import { authHeaders } from '../support/auth.js';
 import { BIN, checkBuilt, cli, spawnCommand, startCli, systemNode, VERSION, type CliOptions } from '../support/cli.js';
 
 let w: WranglerDev;
@@ -314,7 +315,7 @@ describe('vitess replica', () => {
 
 describe('GET /metrics', () => {
   const scrape = async () => {
-    const res = await fetch(`${w.url}/metrics`);
+    const res = await fetch(`${w.url}/metrics`, { headers: authHeaders() });
     expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
     return parsePrometheus(await res.text());
   };
@@ -338,7 +339,7 @@ describe('GET /metrics', () => {
     const lsn = after.find((f) => f.name === 'vitess_shard_lsn')!.metrics;
     expect(lsn.map((s) => `${s.labels!.keyspace}/${s.labels!.shard}`)).toEqual([...SHARDS.map((s) => `main/${s}`), 'pg/-80', 'pg/80-']);
     expect(after.find((f) => f.name === 'vitess_replica_lag_records')!.metrics.some((s) => s.labels!.region === 'weur')).toBe(true);
-    const errors = (await (await fetch(`${w.url}/errors`)).json()) as { errors: { code: string; sql: string }[] };
+    const errors = (await (await fetch(`${w.url}/errors`, { headers: authHeaders() })).json()) as { errors: { code: string; sql: string }[] };
     expect(errors.errors[0]).toMatchObject({ code: 'SYNTAX', sql: 'SELEC nothing' });
   });
 });

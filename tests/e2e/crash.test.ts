@@ -7,12 +7,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeBookmark } from '../../rpc/bookmark.js';
 import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
+import { authHeaders, jsonPost } from '../support/auth.js';
 
 const PAIR_OFFSET = 1_000_000;
 const WRITERS = 6;
 
 async function sql(w: WranglerDev, keyspace: string, text: string, params: unknown[] = []): Promise<{ rows: Record<string, unknown>[]; bookmark: string }> {
-  const res = await fetch(`${w.url}/sql`, { method: 'POST', body: JSON.stringify({ keyspace, sql: text, params }) });
+  const res = await fetch(`${w.url}/sql`, jsonPost({ keyspace, sql: text, params }));
   const body = (await res.json()) as { rows: Record<string, unknown>[]; bookmark: string; error?: { message: string } };
   if (!res.ok) throw new Error(body.error?.message ?? `HTTP ${res.status}`);
   return body;
@@ -24,7 +25,7 @@ interface WireRecord { lsn: number; changes: ({ ddl: string } | { key: { id: Wir
 async function readLog(w: WranglerDev, keyspace: string, shard: string): Promise<WireRecord[]> {
   const records: WireRecord[] = [];
   for (let from = 1; ;) {
-    const res = (await (await fetch(`${w.url}/log?keyspace=${keyspace}&shard=${shard}&from=${from}&max=1000`)).json()) as { records: WireRecord[]; lastLsn: number };
+    const res = (await (await fetch(`${w.url}/log?keyspace=${keyspace}&shard=${shard}&from=${from}&max=1000`, { headers: authHeaders() })).json()) as { records: WireRecord[]; lastLsn: number };
     records.push(...res.records);
     if (!res.records.length || records.at(-1)!.lsn >= res.lastLsn) return records;
     from = records.at(-1)!.lsn + 1;

@@ -30,6 +30,7 @@ import { inRange } from '../../rpc/keyspace/keyrange.js';
 import type { Row } from '../../rpc/results.js';
 import { rowFromWire, rowToWire, type SqlValue } from '../../rpc/values.js';
 import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
+import { jsonPost } from '../support/auth.js';
 import { rng } from '../support/rng.js';
 import { streamFaults, type StreamFault } from '../support/stream-faults.js';
 
@@ -454,7 +455,7 @@ const jsonRows = (rows: Row[]) => rows.map((r) => JSON.stringify([String(r.id), 
 // ---- inside a Worker ----------------------------------------------------------------------
 
 async function host(name: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const res = await fetch(`${w.url}/test/embedded/${name}`, { method: 'POST', body: JSON.stringify(body) });
+  const res = await fetch(`${w.url}/test/embedded/${name}`, jsonPost(body));
   const j = (await res.json()) as Record<string, unknown>;
   if (j.error) throw Object.assign(new Error(JSON.stringify(j.error)), j.error as object);
   return j;
@@ -467,7 +468,8 @@ describe.concurrent('an embedded replica inside a Durable Object (keyspace side)
     const c = client('side');
     const ids = await createTables(c, 200);
     await c.execute('CREATE TABLE kv (id BIGINT PRIMARY KEY, v INT)');
-    const opened = await host('a', { op: 'open', endpoint: w.url, options: { keyspace: 'side', waitMs: 2_000, pageRows: 60 } });
+    // A Worker has no environment to take VITESS_TOKEN from: the DO's replica is given the token.
+    const opened = await host('a', { op: 'open', endpoint: w.url, options: { keyspace: 'side', waitMs: 2_000, pageRows: 60, token: process.env.VITESS_TOKEN } });
     expect(opened).toMatchObject({ bootstraps: 1, state: 'streaming' });
     const read = async (sql: string, params: SqlValue[] = []) => ((await host('a', { op: 'query', sql, params: wireParams(params) })).rows as Record<string, unknown>[]).map(rowFromWire);
     await workload(c, 4, 25, ids, { 15: 'ALTER TABLE note ADD COLUMN extra2 TEXT' });
@@ -484,7 +486,7 @@ describe.concurrent('an embedded replica inside a Durable Object (keyspace side)
 
     await host('a', { op: 'close' });
     await workload(c, 5, 10, ids);
-    const reopened = await host('a', { op: 'open', endpoint: w.url, options: { keyspace: 'side', waitMs: 2_000 } });
+    const reopened = await host('a', { op: 'open', endpoint: w.url, options: { keyspace: 'side', waitMs: 2_000, token: process.env.VITESS_TOKEN } });
     expect(reopened).toMatchObject({ bootstraps: 0, snapshotPages: 0 });
     await waitAll();
     await expectConverged(c, (q) => read(q), undefined, ['acct', 'note', 'kv']);
@@ -494,7 +496,7 @@ describe.concurrent('an embedded replica inside a Durable Object (keyspace side)
     const c = client('side');
     await c.execute('CREATE TABLE js (id BIGINT PRIMARY KEY, j JSONB)');
     await writeJson(c, 100);
-    await host('j', { op: 'open', endpoint: w.url, options: { keyspace: 'side', tables: ['js'], waitMs: 2_000 } });
+    await host('j', { op: 'open', endpoint: w.url, options: { keyspace: 'side', tables: ['js'], waitMs: 2_000, token: process.env.VITESS_TOKEN } });
     await writeJson(c, 200);
     await host('j', { op: 'wait', bookmark: c.bookmark });
     const got = ((await host('j', { op: 'query', sql: JSON_READ, params: {} })).rows as Record<string, unknown>[]).map(rowFromWire);

@@ -22,6 +22,7 @@ import { decodeBookmark } from '../../rpc/bookmark.js';
 import type { Row } from '../../rpc/results.js';
 import { toWire, type SqlValue } from '../../rpc/values.js';
 import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
+import { authHeaders, jsonPost } from '../support/auth.js';
 import { rng } from '../support/rng.js';
 
 interface Ks { name: string; kind: 'do-sqlite' | 'pglite'; shards: string[]; regions: string[] }
@@ -69,14 +70,14 @@ async function client(keyspace: string, opts: Partial<ClientOptions> = {}, ws = 
 
 /** The test-only route: a replica's knobs, a primary's trim and tables. */
 async function knob<T = Record<string, unknown>>(body: { keyspace: string; shard: string; region?: string; op: string; ms?: number; kind?: string; trim?: object }): Promise<T> {
-  const res = await fetch(`${w.url}/test/replica`, { method: 'POST', body: JSON.stringify(body) });
+  const res = await fetch(`${w.url}/test/replica`, jsonPost(body));
   const json = (await res.json()) as T & { error?: string };
   if (!res.ok) throw new Error(`${body.op} ${body.keyspace}/${body.shard}/${body.region}: ${json.error}`);
   return json;
 }
 
 async function sqlHttp(body: object, headers: Record<string, string> = {}): Promise<{ rows: Record<string, unknown>[]; servedBy: { shard: string; role: string; region: string }; bookmark: string }> {
-  const res = await fetch(`${w.url}/sql`, { method: 'POST', headers, body: JSON.stringify(body) });
+  const res = await fetch(`${w.url}/sql`, { method: 'POST', headers: { 'content-type': 'application/json', ...authHeaders(), ...headers }, body: JSON.stringify(body) });
   const json = (await res.json()) as never as { error?: { message: string } };
   if (!res.ok) throw new Error(json.error?.message ?? `HTTP ${res.status}`);
   return json as never;
@@ -86,7 +87,7 @@ interface ReplicaRow { region: string; state: string; appliedLsn: number; lagRec
 interface ShardRow { shard: string; lsn: number; firstLsn: number; replicas: ReplicaRow[] }
 
 async function shardsOf(keyspace: string): Promise<ShardRow[]> {
-  const res = (await (await fetch(`${w.url}/status`)).json()) as { keyspaces: { name: string; shards: ShardRow[] }[] };
+  const res = (await (await fetch(`${w.url}/status`, { headers: authHeaders() })).json()) as { keyspaces: { name: string; shards: ShardRow[] }[] };
   return res.keyspaces.find((k) => k.name === keyspace)!.shards;
 }
 

@@ -11,6 +11,7 @@ import { openPglite } from '../../engines/postgres.js';
 import type { ResultSet } from '../../rpc/results.js';
 import { rowFromWire, toWire, type Field, type SqlValue } from '../../rpc/values.js';
 import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
+import { jsonPost } from '../support/auth.js';
 import { canon, chance, ddl, describeCase, genInserts, genQuery, genSchema, genWrite, type Query, type Stmt } from '../differential/model.js';
 
 const KEYSPACES = [
@@ -36,7 +37,7 @@ afterAll(async () => {
 });
 
 async function run(keyspace: string, s: Stmt): Promise<ResultSet> {
-  const res = await fetch(`${w.url}/sql`, { method: 'POST', body: JSON.stringify({ keyspace, sql: s.sql, params: s.params.map(toWire) }) });
+  const res = await fetch(`${w.url}/sql`, jsonPost({ keyspace, sql: s.sql, params: s.params.map(toWire) }));
   const body = (await res.json()) as { rows: Record<string, unknown>[]; fields: Field[]; affected: number; error?: { message: string } };
   if (body.error) throw new Error(`${keyspace}: ${body.error.message}\nstatement: ${s.sql} ${JSON.stringify(s.params)}`);
   return { rows: body.rows.map(rowFromWire), fields: body.fields, affected: body.affected };

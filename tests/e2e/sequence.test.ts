@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type VitessClient } from '../../client/index.js';
 import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
+import { authHeaders, jsonPost } from '../support/auth.js';
 import { failure } from '../support/errors.js';
 
 const CLIENTS = 10;
@@ -54,7 +55,7 @@ async function ids(c: VitessClient, table: string): Promise<number[]> {
 async function fromLogs(keyspace: string, shards: readonly string[], table: string): Promise<{ shards: string[]; ddl: string[] }> {
   const out = { shards: [] as string[], ddl: [] as string[] };
   for (const shard of shards) {
-    const res = (await (await fetch(`${w.url}/log?keyspace=${keyspace}&shard=${shard}&from=1&max=100000`)).json()) as { records: { changes: { ddl?: string; table?: string; op?: string }[] }[] };
+    const res = (await (await fetch(`${w.url}/log?keyspace=${keyspace}&shard=${shard}&from=1&max=100000`, { headers: authHeaders() })).json()) as { records: { changes: { ddl?: string; table?: string; op?: string }[] }[] };
     const changes = res.records.flatMap((r) => r.changes);
     if (changes.some((c) => c.table === table && c.op === 'insert')) out.shards.push(shard);
     out.ddl.push(...changes.flatMap((c) => (c.ddl && c.ddl.includes(table) ? [c.ddl] : [])));
@@ -103,7 +104,7 @@ describe.each([
     expect((await c.query(`SELECT id FROM ${table} WHERE writer = 98`)).rows.map((x) => Number(x.id))).toEqual([9_000_000_000]);
     // The same through a batch, and through POST /sql.
     const [batched] = await c.batch([{ sql: `INSERT INTO ${table} (writer, n) VALUES (96, 0)` }]);
-    const http = (await (await fetch(`${w.url}/sql`, { method: 'POST', body: JSON.stringify({ keyspace, sql: `INSERT INTO ${table} (writer, n) VALUES (95, 0)` }) })).json()) as { lastInsertId?: unknown };
+    const http = (await (await fetch(`${w.url}/sql`, jsonPost({ keyspace, sql: `INSERT INTO ${table} (writer, n) VALUES (95, 0)` }))).json()) as { lastInsertId?: unknown };
     const drawn = [r.lastInsertId, byDefault.lastInsertId, batched!.lastInsertId, http.lastInsertId];
     for (const id of drawn) expect(typeof id).toBe('number');
     expect(new Set(drawn).size).toBe(4);

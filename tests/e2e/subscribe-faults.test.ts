@@ -13,6 +13,7 @@ import { createClient, type ChangeEvent, type ClientOptions, type VitessClient }
 import { completeLsn, decodePosition } from '../../rpc/position.js';
 import { rowToWire, type SqlValue } from '../../rpc/values.js';
 import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
+import { authHeaders } from '../support/auth.js';
 import { streamFaults, type StreamFault } from '../support/stream-faults.js';
 
 const SHARDS = ['-40', '40-80', '80-c0', 'c0-'];
@@ -70,7 +71,7 @@ async function expected(): Promise<Record<string, string[]>> {
   for (const shard of SHARDS) {
     out[shard] = [];
     for (let from = 1; ;) {
-      const page = (await (await fetch(`${w.url}/log?keyspace=main&shard=${encodeURIComponent(shard)}&from=${from}&max=1000`)).json()) as {
+      const page = (await (await fetch(`${w.url}/log?keyspace=main&shard=${encodeURIComponent(shard)}&from=${from}&max=1000`, { headers: authHeaders() })).json()) as {
         records: { lsn: number; changes: { table?: string; op?: string; key?: unknown; row?: unknown }[] }[];
       };
       if (!page.records.length) break;

@@ -21,6 +21,7 @@ import { inRange } from '../../rpc/keyspace/keyrange.js';
 import { completeLsn, decodePosition } from '../../rpc/position.js';
 import { rowToWire, type SqlValue } from '../../rpc/values.js';
 import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
+import { authHeaders, jsonPost } from '../support/auth.js';
 
 const MAIN = ['-40', '40-80', '80-c0', 'c0-'];
 const PG = ['-80', '80-'];
@@ -131,7 +132,7 @@ interface LogChange { table?: string; op?: string; key?: Record<string, unknown>
 async function logOf(keyspace: string, shard: string, first = 1): Promise<{ lsn: number; changes: LogChange[] }[]> {
   const out: { lsn: number; changes: LogChange[] }[] = [];
   for (let from = first; ;) {
-    const res = await fetch(`${w.url}/log?keyspace=${keyspace}&shard=${encodeURIComponent(shard)}&from=${from}&max=1000`);
+    const res = await fetch(`${w.url}/log?keyspace=${keyspace}&shard=${encodeURIComponent(shard)}&from=${from}&max=1000`, { headers: authHeaders() });
     if (!res.ok) throw new Error(`GET /log of ${keyspace}/${shard} from ${from}: ${res.status} ${await res.text()}`);
     const page = (await res.json()) as { records: { lsn: number; changes: LogChange[] }[] };
     if (!page.records.length) return out;
@@ -426,7 +427,7 @@ describe('GET /changes (for curl and other languages)', () => {
     const got: string[] = [];
     let from = 'beginning';
     for (let i = 0; i < 200; i++) {
-      const res = await fetch(`${w.url}/changes?keyspace=main&tables=note&max=7&from=${from}`);
+      const res = await fetch(`${w.url}/changes?keyspace=main&tables=note&max=7&from=${from}`, { headers: authHeaders() });
       expect(res.status).toBe(200);
       const page = (await res.json()) as { events: { shard: string; lsn: number; table: string; op: string; row: unknown }[]; position: string };
       for (const e of page.events) got.push(`${e.shard}|${e.lsn}|${e.table}|${e.op}|${JSON.stringify(e.row)}`);
@@ -436,7 +437,7 @@ describe('GET /changes (for curl and other languages)', () => {
     const want = await expected('main', { tables: ['note'] });
     const mine = Object.fromEntries(MAIN.map((s) => [s, got.filter((g) => g.startsWith(`${s}|`)).map((g) => g.slice(s.length + 1))]));
     expect(mine).toEqual(want);
-    const bad = await fetch(`${w.url}/changes?keyspace=main&from=nope`);
+    const bad = await fetch(`${w.url}/changes?keyspace=main&from=nope`, { headers: authHeaders() });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('INVALID');
   });
@@ -454,7 +455,7 @@ describe('falling behind the trim point (keyspace cut)', () => {
     const saved = got[4]!.position;
 
     const trim = async (policy: { keepRecords: number; keepMs: number }) =>
-      (await (await fetch(`${w.url}/test/trim`, { method: 'POST', body: JSON.stringify({ keyspace: 'cut', shard: '-80', trim: policy }) })).json()) as { firstLsn: number };
+      (await (await fetch(`${w.url}/test/trim`, jsonPost({ keyspace: 'cut', shard: '-80', trim: policy }))).json()) as { firstLsn: number };
     const trimmed = await trim({ keepRecords: 0, keepMs: 0 });
     expect(trimmed.firstLsn).toBeGreaterThan(10);
     // The tablet keeps a policy for its later trims (its alarm): back to keeping records, so the
