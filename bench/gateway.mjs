@@ -3,6 +3,7 @@
 // point selects and inserts vs a Worker on a local D1 binding; 16-shard scatter vs single shard.
 // Run alone with `node bench/gateway.mjs`; bench/run.mjs includes it in RESULTS.md.
 import { startWrangler } from '../scripts/wrangler-dev.mjs';
+import { mintToken } from '../dist/client/cli/token.js';
 import { jsonPost } from './auth.mjs';
 import { fmt, measure, table } from './measure.mjs';
 
@@ -12,8 +13,10 @@ const ROUNDS = 3;        // targets alternate round by round
 const CONCURRENCY = 8;
 const LATENCY_OPS = 300; // sequential, for p50 of single-shard vs scatter
 
-async function post(url, body) {
-  const res = await fetch(url, jsonPost(body));
+async function post(url, body, token) {
+  const init = jsonPost(body);
+  if (token) init.headers.authorization = `Bearer ${token}`;
+  const res = await fetch(url, init);
   const json = await res.json();
   if (!res.ok || json.error) throw new Error(`${url}: ${JSON.stringify(json.error ?? json)}`);
   return json;
@@ -36,6 +39,11 @@ export async function gatewayBench(log = (m) => process.stdout.write(`${m}\n`)) 
     const gate = (keyspace, sql, params = []) => post(`${w.url}/sql`, { keyspace, sql, params });
     const direct = (keyspace, shard, sql, params = []) => post(`${w.url}/direct`, { keyspace, shard, sql, params });
     const d1 = (sql, params = []) => post(`${w.url}/d1`, { sql, params });
+    // Auth on: a keyspace user's token (verified, then its grants checked on the statement);
+    // off: the same /sql handler with neither (bench/gateway-worker.ts).
+    const user = await mintToken({ keyspace: ['main'], ttl: '24h', sub: 'bench-user' });
+    const authOn = (sql, params = []) => post(`${w.url}/sql`, { keyspace: 'main', sql, params }, user);
+    const authOff = (sql, params = []) => post(`${w.url}/noauth/sql`, { keyspace: 'main', sql, params });
 
     log('bench: loading rows …');
     await gate('main', 'CREATE TABLE kv (id BIGINT PRIMARY KEY, v TEXT NOT NULL)');
@@ -65,13 +73,21 @@ export async function gatewayBench(log = (m) => process.stdout.write(`${m}\n`)) 
       gateway: () => { const id = insertId++; return gate('main', 'INSERT INTO kv_ins (id, v) VALUES ($1, $2)', [id, `v${id}`]); },
       d1: () => { const id = insertId++; return d1('INSERT INTO kv_ins (id, v) VALUES (?, ?)', [id, `v${id}`]); },
     };
+    const auth = {
+      on: (i) => authOn(SELECT, [i % ROWS]),
+      off: (i) => authOff(SELECT, [i % ROWS]),
+    };
     const sel = { gateway: 0, direct: 0, d1: 0 };
     const ins = { gateway: 0, d1: 0 };
-    for (const [name, op] of Object.entries(targets)) await throughput(200, op); // warm up
+    const au = { on: 0, off: 0 };
+    for (const op of [...Object.values(targets), ...Object.values(auth)]) await throughput(200, op); // warm up
     for (let round = 0; round < ROUNDS; round++) {
       log(`bench: VTGate round ${round + 1}/${ROUNDS} …`);
       for (const [name, op] of Object.entries(targets)) sel[name] += await throughput(OPS, op) / ROUNDS;
       for (const [name, op] of Object.entries(inserts)) ins[name] += await throughput(OPS / 3, op) / ROUNDS;
+      // Alternate which goes first, so neither always runs on a warmer process.
+      const order = round % 2 ? ['off', 'on'] : ['on', 'off'];
+      for (const name of order) au[name] += await throughput(OPS, auth[name]) / ROUNDS;
     }
 
     log('bench: 16-shard scatter vs single shard …');
@@ -95,6 +111,14 @@ in SQLite dialect. Keyspace \`main\`: 4 DO SQLite shards with change capture on.
 ${table(['operation', 'VTGate ops/s', 'direct to DO ops/s', 'D1 ops/s', 'VTGate / direct (target ≥ 0.8)', 'VTGate / D1 (target ≥ 1.0)'], [
   ['point SELECT by primary key', fmt(sel.gateway), fmt(sel.direct), fmt(sel.d1), fmt(sel.gateway / sel.direct, 2), fmt(sel.gateway / sel.d1, 2)],
   ['single-row INSERT', fmt(ins.gateway), '', fmt(ins.d1), '', fmt(ins.gateway / ins.d1, 2)],
+])}
+
+Authentication: the same point SELECT through \`POST /sql\` with a keyspace user's JWT (verified,
+then its grants checked on the parsed statement) and through the same handler with neither
+(\`/noauth/sql\`, a route of the bench Worker only).
+
+${table(['operation', 'auth on ops/s', 'auth off ops/s', 'on / off (target ≥ 0.95)'], [
+  ['point SELECT by primary key', fmt(au.on), fmt(au.off), fmt(au.on / au.off, 2)],
 ])}
 
 Scatter: keyspace \`wide\` with 16 DO SQLite shards, ${ROWS} rows; ${LATENCY_OPS} queries one at a time per

@@ -28,8 +28,14 @@ export interface Grants {
 
 export const ADMIN: Grants = { admin: true, keyspaces: '*', readOnly: false, tables: '*', rows: [] };
 
-/** A stable key for caches of per-grants work (authorized statement texts). */
-export const grantsKey = (g: Grants): string => JSON.stringify([g.admin, g.keyspaces, g.readOnly, g.tables, g.rows]);
+const keys = new WeakMap<Grants, string>();
+
+/** A stable key for caches of per-grants work (authorized statement texts); computed once per grants object. */
+export function grantsKey(g: Grants): string {
+  let k = keys.get(g);
+  if (k === undefined) keys.set(g, (k = JSON.stringify([g.admin, g.keyspaces, g.readOnly, g.tables, g.rows])));
+  return k;
+}
 
 /** The row filter on `table` (any letter case), if the token has one. */
 export const rowFilterOf = (g: Grants, table: string): RowFilter | undefined => g.rows.find((r) => r.table === table.toLowerCase());

@@ -343,3 +343,37 @@ describe('GET /metrics', () => {
     expect(errors.errors[0]).toMatchObject({ code: 'SYNTAX', sql: 'SELEC nothing' });
   });
 });
+
+describe('tokens', () => {
+  // What a newcomer has: no VITESS_TOKEN, the secret only in the project's .dev.vars.
+  const bare = (args: string[], cwd: string) => cli(args, { cwd, env: { ...env(), VITESS_TOKEN: '', VITESS_JWT_SECRET: '' } });
+
+  it('mints itself an admin token from .dev.vars for a localhost endpoint', async () => {
+    const dir = mkdtempSync(join(scratch, 'p-'));
+    writeFileSync(join(dir, '.dev.vars'), `VITESS_JWT_SECRET=${process.env.VITESS_JWT_SECRET}\n`);
+    const r = await bare(['status'], dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    // Without the file, nothing to sign with: the gateway says why.
+    const none = await bare(['status'], mkdtempSync(join(scratch, 'empty-')));
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/^vitess: UNAUTHENTICATED: .*no token/);
+  });
+
+  it('token create prints one token, alone, that VTGate takes with exactly its grants', async () => {
+    const made = await vitess(['token', 'create', '--keyspace', 'main', '--read-only', '--ttl', '10m']);
+    expect(made.code).toBe(0);
+    expect(made.stderr).toBe('');
+    expect(made.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+    const t = made.stdout.trim();
+    expect((await vitess(['--token', t, 'sql', 'SELECT count(*) AS n FROM lt'])).code).toBe(0);
+    const write = await vitess(['--token', t, 'sql', 'DELETE FROM lt']);
+    expect(write.code).toBe(1);
+    expect(write.stderr).toMatch(/^vitess: FORBIDDEN: /);
+    const other = await vitess(['--token', t, 'sql', '-k', 'pg', 'SELECT 1']);
+    expect(other.stderr).toMatch(/^vitess: FORBIDDEN: .*keyspace "pg"/);
+    const bad = await vitess(['token', 'create', '--row', 'nodot=1']);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toBe('');
+  });
+});
