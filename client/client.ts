@@ -3,6 +3,7 @@
  * (capnweb), keeps the session's bookmark (read-your-writes across calls and clients), and
  * retries only what is safe to retry (retry.ts).
  */
+import { mergeBookmarks } from '../rpc/bookmark.js';
 import { VitessError } from '../rpc/errors.js';
 import type { ChangesPage, ChangesRequest, Consistency, GatewayStatus, ReadOptions, RpcResult, RpcSnapshotPage, ShardSchema, SnapshotRequest, TransactionApi } from '../rpc/protocol.js';
 import { pageRows, type PageText } from '../rpc/results.js';
@@ -108,7 +109,10 @@ export class VitessClient {
     });
   }
 
-  /** The latest bookmark: sent with every later call, so reads see this client's writes. */
+  /**
+   * The positions of every answer so far, merged (the latest LSN of each shard): sent with every
+   * later call, so reads see this client's writes, however concurrent calls' answers interleave.
+   */
   get bookmark(): string {
     return this.#bookmark;
   }
@@ -177,12 +181,15 @@ export class VitessClient {
   async #transaction<R>(fn: (tx: Transaction) => Promise<R>, opts: TransactionOptions): Promise<R> {
     const { session, release } = await withRetry(this.#retry, true, () => this.#transport.session(), { classify });
     try {
-      const stub = session.keyspace(this.keyspace).begin(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) as unknown as RpcStub<TransactionApi>;
+      // It starts from the client's bookmark: a socket's session on the gateway may know none of it.
+      const begin = { ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }), ...(this.#bookmark && { bookmark: this.#bookmark }) };
+      const stub = session.keyspace(this.keyspace).begin(begin) as unknown as RpcStub<TransactionApi>;
       const runner = new TransactionRunner(stub, this.#timeoutMs);
       try {
         return await runner.run(fn);
       } finally {
-        if (runner.bookmark) this.#bookmark = runner.bookmark;
+        // Merged, committed or not: a rolled-back transaction's bookmark never lowers the client's.
+        this.#bookmark = mergeBookmarks(this.#bookmark, runner.bookmark);
       }
     } finally {
       release();
@@ -257,7 +264,7 @@ export class VitessClient {
   }
 
   #seen(r: RpcResult): RpcResult {
-    if (typeof r.bookmark === 'string' && r.bookmark) this.#bookmark = r.bookmark;
+    if (typeof r.bookmark === 'string') this.#bookmark = mergeBookmarks(this.#bookmark, r.bookmark);
     return r;
   }
 

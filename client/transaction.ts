@@ -6,6 +6,7 @@
  * a timeout.
  */
 import type { RpcStub } from 'capnweb';
+import { mergeBookmarks } from '../rpc/bookmark.js';
 import { VitessError } from '../rpc/errors.js';
 import { backoffDelay, sleep, type RetryPolicy } from './retry.js';
 import type { TransactionApi } from '../rpc/protocol.js';
@@ -60,7 +61,7 @@ export class TransactionRunner implements Transaction {
     private readonly timeoutMs: number,
   ) {}
 
-  /** The latest bookmark seen in this transaction (its commit's, once committed). */
+  /** The bookmarks seen in this transaction merged (its commit's included, once committed). */
   get bookmark(): string {
     return this.#bookmark;
   }
@@ -77,7 +78,7 @@ export class TransactionRunner implements Transaction {
     if (this.#state !== 'open') throw new VitessError('INVALID', `the transaction has ${this.#state === 'done' ? 'ended' : 'begun committing'}: statements after that are refused`);
     try {
       const r = await deadline(this.stub.query(sql, toRpcParams(params)), this.timeoutMs);
-      if (r.bookmark) this.#bookmark = r.bookmark;
+      this.#bookmark = mergeBookmarks(this.#bookmark, r.bookmark ?? '');
       return r;
     } catch (e) {
       throw toVitessError(e);
@@ -96,7 +97,7 @@ export class TransactionRunner implements Transaction {
     this.#state = 'committing';
     try {
       const { bookmark } = await deadline(this.stub.commit(), this.timeoutMs);
-      if (bookmark) this.#bookmark = bookmark;
+      this.#bookmark = mergeBookmarks(this.#bookmark, bookmark ?? '');
     } catch (e) {
       const err = toVitessError(e);
       throw new VitessError(err.code, `commit failed: ${err.message}`, err.details);

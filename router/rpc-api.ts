@@ -110,9 +110,10 @@ class KeyspaceSession extends RpcTarget implements KeyspaceApi {
     });
   }
 
-  begin(opts: { timeoutMs?: number } = {}): TransactionApi {
+  begin(opts: { timeoutMs?: number; bookmark?: string } = {}): TransactionApi {
     try {
       checkExpiry(this.access);
+      this.session.observe(opts.bookmark);
       return new Transaction(this.session, this.session.begin(opts.timeoutMs), this.region({}), this.access);
     } catch (e) {
       throw encodeError(e);

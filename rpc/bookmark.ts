@@ -34,3 +34,12 @@ export function mergePositions(a: Positions, b: Positions): Positions {
   for (const [k, v] of Object.entries(b)) out[k] = Math.max(out[k] ?? 0, v);
   return out;
 }
+
+/**
+ * The later of two bookmarks, shard by shard (`''`: none). A session keeps this of every answer
+ * rather than the last one: answers of concurrent calls arrive in any order.
+ */
+export function mergeBookmarks(a: string, b: string): string {
+  if (!a || !b) return a || b;
+  return encodeBookmark(mergePositions(decodeBookmark(a), decodeBookmark(b)));
+}

@@ -179,8 +179,11 @@ export interface ShardSchema {
 export interface KeyspaceApi {
   query(sql: string, params?: RpcValue[], opts?: ReadOptions): Promise<RpcResult>;
   batch(statements: RpcStatement[], opts?: ReadOptions & { atomic?: boolean }): Promise<RpcResult[]>;
-  /** Needs a WebSocket session: the transaction lives as long as the connection. */
-  begin(opts?: { timeoutMs?: number }): TransactionApi;
+  /**
+   * Needs a WebSocket session: the transaction lives as long as the connection. `bookmark`: the
+   * client's, which the session adopts (its bookmarks then cover it).
+   */
+  begin(opts?: { timeoutMs?: number; bookmark?: string }): TransactionApi;
   /** The next page of the keyspace's change stream (idempotent: a read). */
   changes(req: ChangesRequest): Promise<ChangesPage>;
   /** One snapshot page of a table on one shard (idempotent: a read). */
