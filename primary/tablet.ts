@@ -95,6 +95,12 @@ export class VTTablet extends DurableObject {
   private txid: string | undefined;
   /** Set while a DO SQLite transaction ends with prepare: the sink takes its changes (see `runTwoPhase`). */
   private preparing: { changes: Change[] } | undefined;
+  /**
+   * Two-phase transactions running here, not prepared yet. The coordinator's rollback can reach
+   * one before its prepare does (PGlite serves calls while a transaction is open): it marks it,
+   * and the prepare is refused, as it would hold the shard with the decision already made.
+   */
+  private readonly unprepared2pc = new Map<string, { rolledBack: boolean }>();
   private readonly waiters = new Set<{ lsn: number; wake: () => void }>();
   private readonly pushers = new Map<string, { listener: LogListener; queue: PushQueue }>();
   private trimPolicy: TrimPolicy = DEFAULT_TRIM;
@@ -148,6 +154,7 @@ export class VTTablet extends DurableObject {
     // PGlite keeps its data in memory: load the newest snapshot, then replay the log after it.
     const snapshot = this.pgSnapshots.latest();
     const data = this.pgSnapshots.load();
+    // Client statements run as an unprivileged role once capture is on (engines/capture-pg.ts).
     const engine = new PgliteEngine(await createWorkerdPGlite(data ? { dataDir: data } : {}));
     for (let from = (snapshot?.lsn ?? 0) + 1; from <= this.log.lastLsn;) {
       const { records } = this.log.pull(from, { maxRecords: 500 });
@@ -278,6 +285,8 @@ export class VTTablet extends DurableObject {
     return this.guard(async () => {
       const engine = await this.open(kind);
       const body = pullLoop(driver, txid, opts.timeoutMs);
+      const decision = { rolledBack: false };
+      if (opts.twoPhase) this.unprepared2pc.set(txid, decision);
       try {
         return await this.write(txid, async (): Promise<TxOutcome> => {
           if (!opts.twoPhase) {
@@ -289,6 +298,8 @@ export class VTTablet extends DurableObject {
           const changes = await this.runTwoPhase(engine, body, opts.prepareBy ?? Infinity);
           // A two-phase transaction that stayed on one shard committed at once: no prepared state.
           if (!changes) return { outcome: 'committed', lsn: this.log.lastLsn };
+          // Checked in the same synchronous step as the put: no rollback can slip in between.
+          if (decision.rolledBack) throw new VitessError('TIMEOUT', `transaction ${txid} was rolled back by its coordinator before this shard prepared it; retry it`, { limit: 'commit decision' });
           this.prepared.put(txid, changes);
           this.holdForPrepared();
           return { outcome: 'prepared', lsn: this.log.lastLsn };
@@ -296,6 +307,8 @@ export class VTTablet extends DurableObject {
       } catch (e) {
         if (e === ROLLBACK_REQUESTED) return { outcome: 'rolled back', lsn: this.log.lastLsn };
         throw e;
+      } finally {
+        this.unprepared2pc.delete(txid);
       }
     });
   }
@@ -368,9 +381,11 @@ export class VTTablet extends DurableObject {
     });
   }
 
-  /** Forgets a prepared transaction. Idempotent. */
+  /** Forgets a prepared transaction, or refuses its prepare if it is still running. Idempotent. */
   rollbackPrepared(txid: string): Promise<TxOutcome> {
     return this.guard(async () => {
+      const running = this.unprepared2pc.get(txid);
+      if (running) running.rolledBack = true;
       this.prepared.delete(txid);
       this.maybeReleasePrepared();
       return { outcome: 'rolled back', lsn: this.log.lastLsn };

@@ -12,7 +12,7 @@ import type { TxOutcome } from '../primary/tablet.js';
 import { asVitessError, encodeError, VitessError } from '../rpc/errors.js';
 import { failpoint } from './coordinator-failpoints.js';
 import { WaitsForGraph } from './coordinator-locks.js';
-import { acknowledge, decide, newRecord, nextAction, unacked, wakeAt, type Decision, type TxRecord } from './coordinator.js';
+import { acknowledge, decide, newRecord, nextAction, RETRY_DELAYS_MS, unacked, wakeAt, type Decision, type TxRecord } from './coordinator.js';
 import type { Env } from './topology.js';
 
 interface Participant {
@@ -24,6 +24,8 @@ export interface CommitResult {
   outcome: 'committed' | 'rolled back';
   /** Each acknowledging participant's LSN after the commit (`keyspace/shard` → LSN). */
   lsns: Record<string, number>;
+  /** Participants that have not taken the decision yet, after retries: recovery resends it every RESEND_MS. */
+  pending: string[];
 }
 
 /** Outcome counts of this coordinator since it started (for /metrics). */
@@ -121,8 +123,17 @@ export class VTCoordinator extends DurableObject<Env> {
       this.count(rec.decision!);
     }
     await failpoint('after-decision');
-    const lsns = await this.send(rec, unacked(rec));
-    return { outcome: rec.decision === 'commit' ? 'committed' : 'rolled back', lsns };
+    let { lsns, failed } = await this.send(rec, unacked(rec));
+    for (const delay of RETRY_DELAYS_MS) {
+      if (!failed.length) break;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      const again = await this.send(rec, failed);
+      lsns = { ...lsns, ...again.lsns };
+      failed = again.failed;
+    }
+    // Left to recovery: its next resend is due now, not at whatever the alarm was set for.
+    if (failed.length) await this.schedule();
+    return { outcome: rec.decision === 'commit' ? 'committed' : 'rolled back', lsns, pending: failed };
   }
 
   private count(d: Decision): void {
@@ -131,11 +142,12 @@ export class VTCoordinator extends DurableObject<Env> {
   }
 
   /**
-   * Tells `to` the decision, in parallel, noting each acknowledgement; failures are left to
-   * the alarm. Returns the LSNs of those that acknowledged.
+   * Tells `to` the decision, in parallel, noting each acknowledgement. Returns the LSNs of
+   * those that acknowledged, and those that failed.
    */
-  private async send(rec: TxRecord, to: string[]): Promise<Record<string, number>> {
+  private async send(rec: TxRecord, to: string[]): Promise<{ lsns: Record<string, number>; failed: string[] }> {
     const lsns: Record<string, number> = {};
+    const failed: string[] = [];
     const tell = async (p: string): Promise<void> => {
       const tablet = this.env.TABLET.getByName(p) as unknown as Participant;
       try {
@@ -143,18 +155,21 @@ export class VTCoordinator extends DurableObject<Env> {
         lsns[p] = out.lsn;
       } catch (e) {
         // Committed long ago and trimmed from its log: nothing left to do there.
-        if (!(rec.decision === 'commit' && asVitessError(e).code === 'NOT_FOUND')) return;
+        if (!(rec.decision === 'commit' && asVitessError(e).code === 'NOT_FOUND')) {
+          failed.push(p);
+          return;
+        }
       }
       this.ack(rec.txid, p);
     };
     const [head, ...rest] = to;
-    if (head === undefined) return lsns;
+    if (head === undefined) return { lsns, failed };
     const first = tell(head);
     await Promise.all([first, ...rest.map(async (p) => {
       await failpoint('during-commit', () => first);
       await tell(p);
     })]);
-    return lsns;
+    return { lsns, failed };
   }
 
   private ack(txid: string, participant: string): void {

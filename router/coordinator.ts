@@ -32,6 +32,13 @@ export interface TxRecord {
 /** How often unacknowledged participants are told the decision again. */
 export const RESEND_MS = 1_000;
 
+/**
+ * VTGate's commit or rollback waits this long before each further attempt at a participant
+ * that did not take the decision, before it answers: a passing failure (an overloaded or
+ * restarting tablet) is then not left to the resend.
+ */
+export const RETRY_DELAYS_MS = [50, 200] as const;
+
 export type Action =
   | { kind: 'wait'; until: number }
   /** Record a rollback decision, then send it. */

@@ -87,11 +87,21 @@ class ShardsCursor implements ShardCursor {
 // where rows of tables the vschema does not name go) is read once from a shard's catalog.
 const planners = new WeakMap<VSchema, Map<string, { planner: Planner; loaded?: Promise<void> }>>();
 
-async function loadSchema(topology: Topology, keyspace: string, planner: Planner): Promise<void> {
+/**
+ * Reads the schema from the first shard `tx` does not hold: one it holds answers only after it
+ * ends (an open DO SQLite transaction blocks every other call to its DO, a PGlite one holds the
+ * engine), so the statement would wait for its own transaction. Holding every shard, it refuses.
+ */
+async function loadSchema(topology: Topology, keyspace: string, planner: Planner, tx?: ShardTransaction): Promise<void> {
   const ks = topology.keyspace(keyspace);
+  const held = new Set(tx?.shards.filter((s) => s.keyspace === keyspace).map((s) => s.shard));
+  const shard = ks.shards.find((s) => !held.has(s));
+  if (shard === undefined) {
+    throw new VitessError('UNSUPPORTED', `this statement names a table new to this VTGate, whose schema must be read from a shard of keyspace "${keyspace}", and transaction ${tx!.txid} holds every one of them: run any statement on the table outside a transaction first (VTGate then knows it), or reach it before the transaction holds every shard`, { construct: 'schema read inside a transaction holding every shard' });
+  }
   // A sharded keyspace's sequence columns are plain integers on the shards: the registry names them.
   const [tables, sequences] = await Promise.all([
-    topology.tablet(keyspace, ks.shards[0]!).schema(engineKind(ks)),
+    topology.tablet(keyspace, shard).schema(engineKind(ks)),
     ks.shards.length > 1 ? sequenceColumns(topology, keyspace) : [],
   ]);
   const sequenceOf = new Map(sequences.map((s) => [`${s.table}.${s.column}`, s.sequence]));
@@ -135,7 +145,7 @@ export class Session {
     if (bookmark) this.positions = mergePositions(this.positions, decodeBookmark(bookmark));
   }
 
-  private planner(): { planner: Planner; loaded: Promise<void> } {
+  private planner(tx?: ShardTransaction): { planner: Planner; loaded: Promise<void> } {
     const vschema = this.topology.vschema;
     let byKs = planners.get(vschema);
     if (!byKs) planners.set(vschema, (byKs = new Map()));
@@ -143,13 +153,14 @@ export class Session {
     if (!entry) byKs.set(this.keyspace, (entry = { planner: new Planner(vschema) }));
     if (!entry.loaded) {
       const e = entry;
-      e.loaded = loadSchema(this.topology, this.keyspace, e.planner).catch((err) => { e.loaded = undefined; throw err; });
+      e.loaded = loadSchema(this.topology, this.keyspace, e.planner, tx).catch((err) => { e.loaded = undefined; throw err; });
     }
     return entry as { planner: Planner; loaded: Promise<void> };
   }
 
-  async plan(sql: string): Promise<{ plan: Plan; planner: Planner }> {
-    const { planner, loaded } = this.planner();
+  /** Plans `sql`; `tx`: the transaction it runs in (the schema is not read from its shards). */
+  async plan(sql: string, tx?: ShardTransaction): Promise<{ plan: Plan; planner: Planner }> {
+    const { planner, loaded } = this.planner(tx);
     await loaded;
     try {
       const plan = planner.plan(sql, this.keyspace);
@@ -158,7 +169,7 @@ export class Session {
       if (!unknownTable(e, planner)) throw e;
     }
     // Another isolate may have created the table: read the catalog again, once.
-    await loadSchema(this.topology, this.keyspace, planner);
+    await loadSchema(this.topology, this.keyspace, planner, tx);
     return { plan: planner.plan(sql, this.keyspace), planner };
   }
 
@@ -175,7 +186,7 @@ export class Session {
     checkStatementSize(sql);
     // The token's grants, on the parsed statement; row filters come back as bound parameters.
     if (!this.grants.admin) ({ sql, params } = authorizeStatement(sql, params, this.keyspace, this.grants, this.internal));
-    const { plan, planner } = await this.plan(sql);
+    const { plan, planner } = await this.plan(sql, tx);
     seen.plan = plan.kind;
     // Global sequences (router/sequence.ts): ids are drawn before the rows are routed.
     const seq = plan.sequences;

@@ -253,6 +253,10 @@ export class ShardTransaction implements ShardCursor {
       throw new VitessError('TIMEOUT', `cross-shard transaction ${this.txid} was rolled back: its coordinator had no decision within ${DECIDE_WITHIN_MS} ms; retry it`, { limit: 'commit decision' });
     }
     transactionCounters.twoPhaseCommitted++;
+    // Success would promise that every shard shows it (and a bookmark past it): not yet true.
+    if (decided.pending.length) {
+      throw new VitessError('UNAVAILABLE', `cross-shard transaction ${this.txid} is committed, but not applied yet on ${decided.pending.join(', ')} (no answer from the shard): its coordinator applies it there within seconds; do not run the transaction again`, { shards: decided.pending });
+    }
     return ps.flatMap((p) => {
       const lsn = decided.lsns[nameOf(p)];
       return lsn === undefined ? [] : [{ keyspace: p.keyspace, shard: p.shard, lsn }];

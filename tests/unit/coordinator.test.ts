@@ -1,10 +1,25 @@
 // The coordinator's pure logic (router/coordinator.ts) and the waits-for graph
 // (router/coordinator-locks.ts): what recovery does with a record in every state a crash can
 // leave, that a decision never changes once written, and that a wait closing a cycle is refused.
+// Then the coordinator DO's I/O (router/coordinator-do.ts) against scripted participants that fail.
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { acknowledge, decide, newRecord, nextAction, partitionOf, RESEND_MS, unacked, wakeAt, type TxRecord } from '../../router/coordinator.js';
+import { VTCoordinator } from '../../router/coordinator-do.js';
 import { WaitsForGraph } from '../../router/coordinator-locks.js';
+import { ShardTransaction } from '../../router/shard-transaction.js';
+import type { Topology } from '../../router/topology.js';
+import type { TxDriver, TxReply } from '../../primary/interactive.js';
+import type { TxOutcome } from '../../primary/tablet.js';
+import { VitessError } from '../../rpc/errors.js';
+
+// The DO base class only keeps ctx and env; the harness below supplies both.
+vi.mock('cloudflare:workers', () => ({
+  DurableObject: class {
+    constructor(readonly ctx: unknown, readonly env: unknown) {}
+  },
+  RpcTarget: class {},
+}));
 
 const P = ['main/-40', 'main/40-80', 'main/80-c0'];
 const T0 = 1_000_000;
@@ -106,5 +121,150 @@ describe('waits-for graph', () => {
     g.wait('t1', ['a'], 'b', T0 + 10, T0);
     expect(g.wait('t2', ['b'], 'a', T0 + 10_000, T0 + 20)).toBeUndefined();
     expect(g.size).toBe(1);
+  });
+});
+
+/** The coordinator's storage: its one table as a map (any other statement fails the test), and its alarm. */
+class FakeStorage {
+  readonly rows = new Map<string, string>();
+  alarm: number | null = null;
+  readonly sql = {
+    exec: (query: string, ...args: unknown[]): Record<string, unknown>[] => {
+      const q = query.replace(/\s+/g, ' ').trim();
+      if (q.startsWith('CREATE TABLE IF NOT EXISTS _vt_2pc')) return [];
+      if (q === 'SELECT record FROM _vt_2pc WHERE txid = ?') return this.rows.has(String(args[0])) ? [{ record: this.rows.get(String(args[0])) }] : [];
+      if (q === 'SELECT record FROM _vt_2pc') return [...this.rows.values()].map((record) => ({ record }));
+      if (q.startsWith('INSERT OR REPLACE INTO _vt_2pc')) return void this.rows.set(String(args[0]), String(args[1])), [];
+      if (q === 'DELETE FROM _vt_2pc WHERE txid = ?') return void this.rows.delete(String(args[0])), [];
+      throw new Error(`the harness does not know this statement: ${q}`);
+    },
+  };
+
+  async sync(): Promise<void> {}
+  async setAlarm(at: number): Promise<void> { this.alarm = at; }
+  async deleteAlarm(): Promise<void> { this.alarm = null; }
+}
+
+/** A participant whose next `failures` calls fail (as an unreachable or overloaded tablet does). */
+class FakeShard {
+  failures = 0;
+  calls = 0;
+  state: 'prepared' | 'committed' | 'rolled back' = 'prepared';
+  constructor(readonly lsn: number) {}
+
+  private answer(outcome: 'committed' | 'rolled back'): TxOutcome {
+    this.calls++;
+    if (this.failures > 0) {
+      this.failures--;
+      throw new Error('[UNAVAILABLE] the tablet did not answer');
+    }
+    this.state = outcome;
+    return { outcome, lsn: this.lsn };
+  }
+
+  async commitPrepared(): Promise<TxOutcome> { return this.answer('committed'); }
+  async rollbackPrepared(): Promise<TxOutcome> { return this.answer('rolled back'); }
+
+  /** VTGate's side of the shard: every statement succeeds; the transaction ends as the driver says. */
+  async transaction(_kind: string, _txid: string, driver: TxDriver): Promise<TxOutcome> {
+    for (let reply: TxReply = null; ;) {
+      const step = await driver.next(reply);
+      if ('end' in step) return { outcome: step.end === 'prepare' ? 'prepared' : step.end === 'commit' ? 'committed' : 'rolled back', lsn: this.lsn };
+      reply = { result: { rows: [], fields: [], affected: 1 } };
+    }
+  }
+}
+
+function harness(names = ['main/-80', 'main/80-']) {
+  const storage = new FakeStorage();
+  const shards = new Map(names.map((n, i) => [n, new FakeShard(10 + i)]));
+  const env = { TABLET: { getByName: (n: string) => shards.get(n) } };
+  const coordinator = new VTCoordinator({ storage } as unknown as DurableObjectState, env as never);
+  const begin = async (txid = crypto.randomUUID()) => {
+    await coordinator.begin(txid, names, { decideWithinMs: 5_000, participantTimeoutMs: 15_000 });
+    return txid;
+  };
+  // VTGate's view of the same shards and this coordinator (one keyspace, no deadlocks).
+  const topology = {
+    keyspace: () => ({ engine: 'sqlite' }),
+    tablet: (ks: string, shard: string) => shards.get(`${ks}/${shard}`),
+    coordinator: () => coordinator,
+    locks: () => ({ waitFor: async () => null, release: async () => undefined }),
+  } as unknown as Topology;
+  return { storage, shards, coordinator, begin, topology, shard: (n: string) => shards.get(n)! };
+}
+
+describe('coordinator I/O under participant failures', () => {
+  it('a participant that fails commitPrepared is asked again before the answer: the commit is acknowledged with every participant applied', async () => {
+    const h = harness();
+    const txid = await h.begin();
+    h.shard('main/80-').failures = 2;
+    const out = await h.coordinator.commit(txid);
+    expect([...h.shards.values()].map((s) => s.state)).toEqual(['committed', 'committed']);
+    expect(out).toEqual({ outcome: 'committed', lsns: { 'main/-80': 10, 'main/80-': 11 }, pending: [] });
+    expect(h.coordinator.list()).toEqual([]);
+  });
+
+  it('a participant that keeps failing: the answer says the commit is decided and names the shard not applied yet; the resend is due within a second and applies it', async () => {
+    const h = harness();
+    const txid = await h.begin();
+    h.shard('main/80-').failures = 1_000;
+    const asked = Date.now();
+    const out = await h.coordinator.commit(txid);
+    expect(out).toEqual({ outcome: 'committed', lsns: { 'main/-80': 10 }, pending: ['main/80-'] });
+    expect(h.shard('main/80-').calls).toBeGreaterThan(1); // retried, a bounded number of times
+    expect(h.shard('main/80-').calls).toBeLessThan(10);
+    expect(h.storage.alarm).not.toBeNull();
+    expect(h.storage.alarm!).toBeLessThanOrEqual(Date.now() + RESEND_MS);
+    expect(h.storage.alarm!).toBeGreaterThanOrEqual(asked);
+    // The same answer again while it is still not applied (VTGate asking twice).
+    expect((await h.coordinator.commit(txid)).pending).toEqual(['main/80-']);
+
+    h.shard('main/80-').failures = 0;
+    await h.coordinator.alarm();
+    expect(h.shard('main/80-').state).toBe('committed');
+    expect(h.coordinator.list()).toEqual([]);
+    expect(h.storage.alarm).toBeNull();
+    expect(h.coordinator.stats()).toMatchObject({ committed: 1, resent: 1 });
+  });
+
+  it('VTGate answers a commit that a participant has not applied with an error naming it (decided, to be applied), never with success', async () => {
+    const h = harness();
+    const tx = new ShardTransaction(h.topology);
+    await tx.execute('main', '-80', 'UPDATE t SET n = n - 1 WHERE id = 1', []);
+    await tx.execute('main', '80-', 'UPDATE t SET n = n + 1 WHERE id = 2', []);
+    h.shard('main/80-').failures = 1_000;
+    const e = await tx.commit().then(() => undefined, (err: unknown) => err);
+    expect(e).toBeInstanceOf(VitessError);
+    expect(e).toMatchObject({ code: 'UNAVAILABLE', details: { shards: ['main/80-'] } });
+    expect((e as VitessError).message).toMatch(/is committed, but not applied yet on main\/80-.*do not run the transaction again/);
+    // Once the shard answers, recovery applies it.
+    h.shard('main/80-').failures = 0;
+    await h.coordinator.alarm();
+    expect([...h.shards.values()].map((s) => s.state)).toEqual(['committed', 'committed']);
+  });
+
+  it('a rollback a participant does not take is answered (nothing was applied anywhere) and resent within a second', async () => {
+    const h = harness();
+    const txid = await h.begin();
+    h.shard('main/-80').failures = 1_000;
+    const out = await h.coordinator.rollback(txid);
+    expect(out).toEqual({ outcome: 'rolled back', lsns: { 'main/80-': 11 }, pending: ['main/-80'] });
+    expect(h.storage.alarm!).toBeLessThanOrEqual(Date.now() + RESEND_MS);
+    h.shard('main/-80').failures = 0;
+    await h.coordinator.alarm();
+    expect(h.shard('main/-80').state).toBe('rolled back');
+    expect(h.coordinator.list().map((r) => unacked(r))).toEqual([[]]); // kept for the final sweep
+  });
+
+  it('a commit after the coordinator rolled back (presumed abort) gets the rollback, and a commitPrepared is never sent', async () => {
+    const h = harness();
+    const txid = await h.begin();
+    const rec = h.coordinator.list()[0]!;
+    h.storage.rows.set(txid, JSON.stringify({ ...rec, decideBy: Date.now() - 1 }));
+    await h.coordinator.alarm();
+    expect(h.coordinator.stats()).toMatchObject({ presumedAbort: 1 });
+    expect((await h.coordinator.commit(txid)).outcome).toBe('rolled back');
+    expect([...h.shards.values()].map((s) => s.state)).toEqual(['rolled back', 'rolled back']);
   });
 });
