@@ -78,7 +78,7 @@ export function planQuery(sql: string, ctx: PlanContext): Plan {
         throw refused(`UPDATE … FROM sharded table ${joined[0]}`, 'is not supported: the rows it joins live on every shard', joined[0]);
       }
       if (r.kind === 'reference') {
-        // Every shard holds a copy: writes reach all of them (atomically once 2PC lands).
+        // Every shard holds a copy: writes reach all of them (atomically only inside a transaction).
         return plan('reference', statement, { ...passThrough(base({ type: 'all' }), source), copies: true }, tables);
       }
       if (!r.known && ast.type === 'insert') {
