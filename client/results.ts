@@ -2,7 +2,7 @@
  * Results as the client hands them out, converted from the wire (`RpcResult`, values as
  * `RpcValue`) with `fromRpc`: bigint, Date, bytes and JSON arrive exact.
  */
-import type { RpcResult, ServedBy } from '../rpc/protocol.js';
+import type { Atomicity, RpcResult, ServedBy } from '../rpc/protocol.js';
 import type { Row } from '../rpc/results.js';
 import { fromRpc, toRpc, type Field, type RpcValue, type SqlValue } from '../rpc/values.js';
 
@@ -24,6 +24,8 @@ export interface ExecuteResult<T = Row> {
   affected: number;
   /** A one-row INSERT into a sharded keyspace: the id it drew from a global sequence (docs/sequences.md). */
   lastInsertId?: number;
+  /** Outside a transaction: how the write committed across shards (docs/transactions.md). */
+  atomicity?: Atomicity;
   bookmark: string;
   /** The rows of a `RETURNING` clause. */
   rows?: T[];
@@ -34,6 +36,7 @@ export interface StatementResult<T = Row> extends QueryResult<T> {
   affected: number;
   /** As in `ExecuteResult`. */
   lastInsertId?: number;
+  atomicity?: Atomicity;
 }
 
 export const toRpcParams = (params: readonly SqlValue[] | undefined): RpcValue[] => (params ?? []).map(toRpc);
@@ -52,6 +55,7 @@ export function statementResult<T = Row>(r: RpcResult): StatementResult<T> {
     rowCount: typeof r.rowCount === 'number' ? r.rowCount : rows.length,
     affected: r.affected ?? 0,
     ...(typeof r.lastInsertId === 'number' && { lastInsertId: r.lastInsertId }),
+    ...(r.atomicity && { atomicity: r.atomicity }),
     bookmark: r.bookmark ?? '',
     servedBy: r.servedBy,
     plan: r.plan,
@@ -59,7 +63,7 @@ export function statementResult<T = Row>(r: RpcResult): StatementResult<T> {
 }
 
 export function queryResult<T = Row>(r: RpcResult): QueryResult<T> {
-  const { affected: _affected, lastInsertId: _id, ...rest } = statementResult<T>(r);
+  const { affected: _affected, lastInsertId: _id, atomicity: _atomicity, ...rest } = statementResult<T>(r);
   return rest;
 }
 
@@ -67,6 +71,7 @@ export function executeResult<T = Row>(r: RpcResult): ExecuteResult<T> {
   const s = statementResult<T>(r);
   const out: ExecuteResult<T> = { affected: s.affected, bookmark: s.bookmark };
   if (s.lastInsertId !== undefined) out.lastInsertId = s.lastInsertId;
+  if (s.atomicity) out.atomicity = s.atomicity;
   if (s.fields.length > 0) out.rows = s.rows;
   return out;
 }

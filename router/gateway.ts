@@ -53,7 +53,7 @@ const RPC_OPTIONS: RpcSessionOptions = { limits: { maxMessageSize: MAX_BODY_BYTE
 
 /** A result as `/sql` answers it: rows in the tagged JSON wire encoding. */
 function rpcResultJson(r: SessionResult, region: string): unknown {
-  return { ...(resultJson(r) as object), ...(r.lastInsertId !== undefined && { lastInsertId: r.lastInsertId }), bookmark: r.bookmark, servedBy: servedBy(r, region), plan: r.plan };
+  return { ...(resultJson(r) as object), ...(r.lastInsertId !== undefined && { lastInsertId: r.lastInsertId }), bookmark: r.bookmark, servedBy: servedBy(r, region), plan: r.plan, ...(r.atomicity && { atomicity: r.atomicity }) };
 }
 
 /** VTGate: the Worker in front of the shards. */

@@ -41,6 +41,7 @@ export function rpcResult(r: SessionResult, region: string): RpcResult {
     bookmark: r.bookmark,
     servedBy: servedBy(r, region),
     plan: r.plan,
+    ...(r.atomicity && { atomicity: r.atomicity }),
   };
 }
 

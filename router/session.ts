@@ -5,7 +5,7 @@
  */
 import { decodeBookmark, encodeBookmark, mergePositions, type Positions } from '../rpc/bookmark.js';
 import { asVitessError, VitessError } from '../rpc/errors.js';
-import type { Consistency } from '../rpc/protocol.js';
+import type { Atomicity, Consistency } from '../rpc/protocol.js';
 import type { ReplicaResult } from '../replica/replica-do.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
@@ -32,6 +32,8 @@ export interface SessionResult extends ResultSet {
   bookmark: string;
   /** The id a one-row INSERT drew from a global sequence. */
   lastInsertId?: number;
+  /** A write outside a transaction: how it committed (docs/transactions.md). */
+  atomicity?: Atomicity;
 }
 
 /** How a read may be served: by a replica in `region` that covers the session's positions. */
@@ -117,6 +119,32 @@ const unknownTable = (e: unknown, planner: Planner): boolean => e instanceof Vit
   // …or its columns (e.g. the sequence column that fills the vindex column) of a vschema table.
   || (e.code === 'INVALID' && e.details.table !== undefined && !planner.schema.columns(e.details.table)));
 
+const WRITES: Plan['statement'][] = ['insert', 'update', 'delete'];
+
+/**
+ * Whether a write may reach more than one shard: any plan but a single-shard one, and one whose
+ * lookup entries (on the shards of their values) change with the row.
+ */
+function spansShards(plan: Plan, shards: number): boolean {
+  if (shards < 2 || !WRITES.includes(plan.statement)) return false;
+  if (plan.kind !== 'single-shard') return true;
+  const r = plan.root;
+  return r.op === 'LookupDelete' || r.op === 'LookupUpdate' || (r.op === 'Insert' && r.lookups.length > 0);
+}
+
+/** `tx`, refusing a second shard: `transactionMode: single` (the transaction then rolls back). */
+function oneShard(tx: ShardTransaction, keyspace: string): ShardCursor {
+  let first: string | undefined;
+  return {
+    async execute(ks, shard, sql, params) {
+      if ((first ??= `${ks}/${shard}`) !== `${ks}/${shard}`) {
+        throw new VitessError('UNSUPPORTED', `keyspace "${keyspace}" has transactionMode "single": this write would reach more than one shard (${first}, ${ks}/${shard}); narrow it to one shard's rows, or set transactionMode "multi" or "twopc"`, { construct: 'multi-shard write in transactionMode single' });
+      }
+      return tx.execute(ks, shard, sql, params);
+    },
+  };
+}
+
 /** An INSERT into a sharded table planned without its columns: sequence columns would go unfilled. */
 const unseenInsert = (plan: Plan, planner: Planner): boolean => plan.root.op === 'Insert' && !planner.schema.columns(plan.root.table);
 
@@ -193,8 +221,20 @@ export class Session {
     const drawn = seq?.draw ? await drawIds(this.topology, this.keyspace, seq.draw, params) : undefined;
     if (seq && plan.statement === 'ddl') await prepareSequences(this.topology, this.keyspace, seq);
     const onReplicas = read && read.consistency !== 'strong' && plan.statement === 'select' ? read : undefined;
-    const cursor = tx ?? new ShardsCursor(this.topology, this.positions, onReplicas);
-    const r = await execute(plan, drawn?.params ?? params, cursor);
+    // Outside a transaction, a write that may reach several shards runs in one of its own when
+    // it must be atomic (reference copies always; `twopc`) or must stay on one shard (`single`).
+    const ks = this.topology.keyspace(this.keyspace);
+    const mode = plan.kind === 'reference' ? 'twopc' : ks.transactionMode;
+    const implicit = !tx && mode !== 'multi' && spansShards(plan, ks.shards.length) ? new ShardTransaction(this.topology) : undefined;
+    const cursor = tx ?? implicit ?? new ShardsCursor(this.topology, this.positions, onReplicas);
+    let r: ResultSet;
+    try {
+      r = await execute(plan, drawn?.params ?? params, implicit && mode === 'single' ? oneShard(implicit, this.keyspace) : cursor);
+      if (implicit) await this.commit(implicit);
+    } catch (e) {
+      await implicit?.rollback();
+      throw e;
+    }
     planner.applied(plan);
     if (plan.schemaChange && plan.kind === 'ddl') await registerSequences(this.topology, this.keyspace, plan.schemaChange, planner.schema);
     let shards: string[];
@@ -206,13 +246,15 @@ export class Session {
     } else {
       shards = [...new Set(cursor.shards.filter((s) => s.keyspace === this.keyspace).map((s) => s.shard))];
     }
-    const order = this.topology.keyspace(this.keyspace).shards;
-    shards.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+    shards.sort((a, b) => ks.shards.indexOf(a) - ks.shards.indexOf(b));
     const byReplica = replicas > 0 && replicas === shards.length;
+    const atomicity: Atomicity | undefined = tx || plan.statement === 'select' || plan.statement === 'explain' ? undefined
+      : shards.length <= 1 ? 'single-shard' : implicit ? 'two-phase' : 'per-shard';
     return {
       rows: r.rows, fields: r.fields, affected: r.affected, plan: plan.kind, shards, bookmark: this.bookmark,
       role: byReplica ? 'replica' : 'primary', ...(byReplica && { region: onReplicas!.region }),
       ...(drawn?.lastInsertId !== undefined && r.affected > 0 && { lastInsertId: drawn.lastInsertId }),
+      ...(atomicity && { atomicity }),
     };
   }
 

@@ -39,6 +39,7 @@ const Keyspace = z.strictObject({
   regions: z.array(z.enum(REGIONS)).default([]),
   /** The engine of the replicas (default: the keyspace's). */
   replicaEngine: z.enum(['sqlite', 'pglite']).optional(),
+  transactionMode: z.enum(['single', 'multi', 'twopc']).default('multi'),
   tables: z.record(ident, Table).default({}),
 });
 
@@ -80,8 +81,17 @@ export interface KeyspaceVSchema {
   regions: Region[];
   /** The replicas' engine: a PGlite keyspace may be read from SQLite replicas. */
   replicaEngine: 'sqlite' | 'pglite';
+  /** How a write outside a transaction that reaches several shards commits (docs/transactions.md). */
+  transactionMode: TransactionMode;
   tables: Record<string, TableVSchema>;
 }
+
+/**
+ * Vitess's choice, for writes outside a transaction that reach more than one shard: `single`
+ * refuses them, `multi` commits each shard's part on its own, `twopc` commits them atomically.
+ * Writes to reference tables are atomic in every mode: their copies must never diverge.
+ */
+export type TransactionMode = 'single' | 'multi' | 'twopc';
 
 export interface VSchema {
   keyspaces: KeyspaceVSchema[];
@@ -182,7 +192,7 @@ function normalizeKeyspace(ks: z.output<typeof Keyspace>, at: Path, issues: Issu
   for (const lt of lookupTables) {
     if (tables[lt]) issues.push({ path: [...at, 'tables', lt], message: `"${lt}" is the name of a lookup vindex's table` });
   }
-  return { name: ks.name, engine: ks.engine, shards, regions: ks.regions, replicaEngine: ks.replicaEngine ?? ks.engine, tables };
+  return { name: ks.name, engine: ks.engine, shards, regions: ks.regions, replicaEngine: ks.replicaEngine ?? ks.engine, transactionMode: ks.transactionMode, tables };
 }
 
 /** `keyspaces[0].tables.users.vindex.type` → `keyspaces["main"].tables.users.vindex.type`. */

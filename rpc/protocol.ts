@@ -31,6 +31,13 @@ export interface ServedBy {
   region: string;
 }
 
+/**
+ * How a write outside a transaction committed: on its only shard; on each shard it reached, one
+ * by one (`transactionMode: multi`: a failure can leave some shards' parts done); or on every
+ * shard at once, with two-phase commit (reference tables, `transactionMode: twopc`).
+ */
+export type Atomicity = 'single-shard' | 'per-shard' | 'two-phase';
+
 export interface RpcStatement {
   sql: string;
   params?: RpcValue[];
@@ -50,6 +57,8 @@ export interface RpcResult {
   servedBy: ServedBy;
   /** The plan kind VTGate chose (`single-shard`, `scatter`, …). */
   plan: string;
+  /** A write outside a transaction (DML or DDL): how it committed. Absent for reads and inside transactions. */
+  atomicity?: Atomicity;
 }
 
 export interface ShardStatus {

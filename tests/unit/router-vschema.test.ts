@@ -18,9 +18,16 @@ const ks = (over: Record<string, unknown> = {}) => ({ keyspaces: [{ name: 'main'
 describe('vschema', () => {
   test('the default: main on sqlite with 4 shards, pg on pglite with 2, replicas in wnam and weur', () => {
     expect(DEFAULT_VSCHEMA.keyspaces).toEqual([
-      { name: 'main', engine: 'sqlite', shards: ['-40', '40-80', '80-c0', 'c0-'], regions: ['wnam', 'weur'], replicaEngine: 'sqlite', tables: {} },
-      { name: 'pg', engine: 'pglite', shards: ['-80', '80-'], regions: ['wnam', 'weur'], replicaEngine: 'pglite', tables: {} },
+      { name: 'main', engine: 'sqlite', shards: ['-40', '40-80', '80-c0', 'c0-'], regions: ['wnam', 'weur'], replicaEngine: 'sqlite', transactionMode: 'multi', tables: {} },
+      { name: 'pg', engine: 'pglite', shards: ['-80', '80-'], regions: ['wnam', 'weur'], replicaEngine: 'pglite', transactionMode: 'multi', tables: {} },
     ]);
+  });
+
+  test('transactionMode: multi unless set; only single, multi or twopc', () => {
+    expect(parseVSchema(ks()).keyspaces[0]!.transactionMode).toBe('multi');
+    expect(parseVSchema(ks({ transactionMode: 'twopc' })).keyspaces[0]!.transactionMode).toBe('twopc');
+    expect(parseVSchema(ks({ transactionMode: 'single' })).keyspaces[0]!.transactionMode).toBe('single');
+    expect(invalid(ks({ transactionMode: 'xa' }))).toMatch(/keyspaces\["main"\]\.transactionMode/);
   });
 
   test('a shard count expands to equal key ranges', () => {
