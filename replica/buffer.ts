@@ -1,5 +1,6 @@
 // The replica's view of the log between what it has applied and what the primary has: records
-// received (pushed or pulled) but not yet applied, the primary's LSN as last heard, and the lag.
+// received (pushed or pulled) but not yet applied, the primary's LSN as last heard, the lag, and
+// how fresh the applied state is known to be (staleness).
 // Pure bookkeeping, no I/O: the replica DO (and later the embedded replica) drive it.
 import type { LogRecord } from '../rpc/changes.js';
 
@@ -17,7 +18,14 @@ export class LogBuffer {
   appliedTs = 0;
   /** The newest primary LSN heard of (pull, push, subscribe, or a caller's bookmark). */
   primaryLsn: number | undefined;
+  /**
+   * The data is at least as fresh as this time: the primary was at an LSN ≤ `applied` then.
+   * Undefined until confirmed (after a restart, during a copy): infinitely stale.
+   */
+  freshAt: number | undefined;
   private readonly pending = new Map<number, LogRecord>();
+  /** The primary's LSN at a time, not yet applied here: increasing in both. */
+  private confirming: { lsn: number; at: number }[] = [];
 
   /** At most `max` records are held; beyond that they are dropped and pulled again later. */
   constructor(private readonly max = 5_000) {}
@@ -51,6 +59,29 @@ export class LogBuffer {
     this.primaryLsn = Math.max(lsn, this.applied, ...this.pending.keys());
   }
 
+  /**
+   * The primary was at `lsn` at time `at` (an answer to a call made at `at`, or a record
+   * committed then): once `lsn` is applied, the data is at least as fresh as `at`.
+   */
+  confirm(lsn: number, at: number): void {
+    if (lsn <= this.applied) {
+      this.freshAt = Math.max(this.freshAt ?? at, at);
+      return;
+    }
+    // One needing as much or more LSN for no later a time tells nothing more.
+    if (this.confirming.some((c) => c.lsn <= lsn && c.at >= at)) return;
+    this.confirming = this.confirming.filter((c) => c.lsn < lsn || c.at > at);
+    if (this.confirming.length >= 64) this.confirming.pop(); // bounded: losing one only understates freshness
+    const i = this.confirming.findIndex((c) => c.lsn > lsn);
+    this.confirming.splice(i < 0 ? this.confirming.length : i, 0, { lsn, at });
+  }
+
+  /** Milliseconds the data may be behind the primary: Infinity until confirmed. */
+  staleness(now: number): number {
+    if (this.freshAt === undefined) return Infinity;
+    return Math.max(0, now - this.freshAt, this.lag(now).lagMs);
+  }
+
   /** The next record is known to exist but is not held: it must be pulled. */
   needsPull(): boolean {
     return (this.primaryLsn ?? 0) > this.applied && !this.pending.has(this.applied + 1);
@@ -78,6 +109,10 @@ export class LogBuffer {
     this.appliedTs = ts;
     this.heard(lsn);
     for (const k of this.pending.keys()) if (k <= lsn) this.pending.delete(k);
+    while (this.confirming.length && this.confirming[0]!.lsn <= lsn) {
+      const { at } = this.confirming.shift()!;
+      this.freshAt = Math.max(this.freshAt ?? at, at);
+    }
   }
 
   /** A fresh start at `lsn` (after a bootstrap): older held records no longer matter. */
@@ -89,14 +124,17 @@ export class LogBuffer {
   clear(): void {
     this.applied = 0;
     this.appliedTs = 0;
+    this.freshAt = undefined;
     this.pending.clear();
+    this.confirming = [];
   }
 
   lag(now: number): Lag {
     const lagRecords = Math.max(0, (this.primaryLsn ?? this.applied) - this.applied);
     if (!lagRecords) return { lagRecords, lagMs: 0 };
-    // The oldest unapplied commit: the next record if held, else just after the last applied one.
-    const next = this.pending.get(this.applied + 1)?.ts ?? (this.appliedTs || now);
+    // The oldest unapplied commit: the next record if held, else just after the last applied one
+    // (after a restart or a copy, its time is unknown: no earlier than the data is fresh).
+    const next = this.pending.get(this.applied + 1)?.ts ?? (this.appliedTs || this.freshAt || now);
     return { lagRecords, lagMs: Math.max(0, now - next) };
   }
 }

@@ -54,6 +54,12 @@ export interface ReplicaStatus {
   lagRecords: number;
   /** Age of the oldest commit not applied here (from record timestamps); 0 when caught up. */
   lagMs: number;
+  /**
+   * How old the data may be: time since the replica last confirmed with its primary that it had
+   * caught up with the primary's LSN of that moment (`maxLagMs` bounds this). Null until it has,
+   * since it started or while copying.
+   */
+  stalenessMs: number | null;
   /** Snapshot copies done since this replica was created (1 = the first bootstrap). */
   bootstraps: number;
   /** Whether the primary pushes records to this instance (else it pulls, on its alarm). */
@@ -101,6 +107,8 @@ const SNAPSHOT_ROWS = 500;
 const ACK_EVERY = 500;
 /** Bootstrap attempts in a row (a DDL during the copy restarts it) before leaving it to the alarm. */
 const BOOTSTRAP_TRIES = 3;
+/** A bounded read asks for a fresh confirmation (a pull) at most this often. */
+const CONFIRM_EVERY_MS = 200;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -136,6 +144,8 @@ export class VTReplica extends DurableObject<ReplicaEnv> {
   /** Ask the primary whether it still pushes here (after records had to be pulled). */
   private checkPush = false;
   private pushCheckedAt = 0;
+  /** When the primary was last asked for its LSN (pull or subscribe). */
+  private askedAt = 0;
   private ackedLsn = 0;
   private applyDelayMs = 0;
   private paused = false;
@@ -196,8 +206,8 @@ export class VTReplica extends DurableObject<ReplicaEnv> {
 
   /**
    * VTGate's read, in one round trip: waits up to `waitMs` for `minLsn` (the session's bookmark
-   * for this shard), refuses with UNAVAILABLE when still short of it or lagging more than
-   * `maxLagMs` (VTGate then reads the primary), else runs the query.
+   * for this shard), refuses with UNAVAILABLE when still short of it or when its data may be
+   * older than `maxLagMs` (`stalenessMs`; VTGate then reads the primary), else runs the query.
    */
   read(sql: string, params: SqlValue[], opts: ReadRequest = {}): Promise<ReplicaResult> {
     return this.guard(async () => {
@@ -208,8 +218,17 @@ export class VTReplica extends DurableObject<ReplicaEnv> {
         if (applied < need) throw new VitessError('UNAVAILABLE', `replica ${this.name()} has applied LSN ${applied}, the session needs ${need}`);
       }
       if (opts.maxLagMs !== undefined) {
-        const { lagMs } = this.buffer.lag(Date.now());
-        if (lagMs > opts.maxLagMs) throw new VitessError('UNAVAILABLE', `replica ${this.name()} lags ${lagMs} ms, more than the ${opts.maxLagMs} ms allowed`);
+        const now = Date.now();
+        const stale = this.buffer.staleness(now);
+        // Confirm again in the background before the bound runs out, so steady reads stay here.
+        if (stale > opts.maxLagMs / 2 && now - this.askedAt >= CONFIRM_EVERY_MS) {
+          this.needPull = true;
+          this.kick();
+        }
+        if (stale > opts.maxLagMs) {
+          const age = stale === Infinity ? 'has not confirmed its position with the primary since it started' : `may be ${stale} ms behind its primary`;
+          throw new VitessError('UNAVAILABLE', `replica ${this.name()} ${age}, more than the ${opts.maxLagMs} ms allowed`);
+        }
       }
       return this.query(sql, params);
     });
@@ -251,6 +270,7 @@ export class VTReplica extends DurableObject<ReplicaEnv> {
     const c = this.config!;
     const lag = this.buffer.lag(Date.now());
     const bootstrapping = this.state === 'bootstrapping';
+    const stale = bootstrapping ? Infinity : this.buffer.staleness(Date.now());
     return {
       keyspace: c.keyspace, shard: c.shard, region: c.region, engine: c.engine, primaryEngine: c.primaryEngine,
       state: this.paused && this.state === 'streaming' ? 'behind' : this.state,
@@ -258,6 +278,7 @@ export class VTReplica extends DurableObject<ReplicaEnv> {
       ...(this.buffer.primaryLsn !== undefined ? { primaryLsn: this.buffer.primaryLsn } : {}),
       lagRecords: bootstrapping ? this.buffer.primaryLsn ?? 0 : lag.lagRecords,
       lagMs: lag.lagMs,
+      stalenessMs: stale === Infinity ? null : stale,
       bootstraps: this.bootstraps,
       pushing: this.subscribed,
       paused: this.paused,
@@ -436,13 +457,18 @@ export class VTReplica extends DurableObject<ReplicaEnv> {
   private onPush(records: LogRecord[]): void {
     if (this.paused) return;
     this.buffer.offer(records);
+    // The primary was at the last record when it committed it (never later than now, whatever the clocks).
+    const last = records.at(-1);
+    if (last) this.buffer.confirm(last.lsn, Math.min(last.ts, Date.now()));
     this.kick();
   }
 
   private async subscribe(): Promise<void> {
+    const at = this.askedAt = Date.now();
     const lsn = await this.tablet().subscribe(this.listenerId(), this.listener, this.buffer.applied);
     this.subscribed = true;
     this.buffer.heard(lsn);
+    this.buffer.confirm(lsn, at);
   }
 
   private async verifyPush(): Promise<void> {
@@ -457,6 +483,7 @@ export class VTReplica extends DurableObject<ReplicaEnv> {
   private async pull(): Promise<void> {
     this.needPull = false;
     const from = this.buffer.applied + 1;
+    const at = this.askedAt = Date.now();
     let got: PullResult;
     try {
       got = await this.tablet().pull(from, { maxRecords: PULL_RECORDS, maxBytes: PULL_BYTES });
@@ -469,6 +496,8 @@ export class VTReplica extends DurableObject<ReplicaEnv> {
     }
     this.buffer.offer(got.records);
     this.buffer.primaryIs(got.lastLsn);
+    // The primary was at lastLsn no earlier than the call: once applied, the data is that fresh.
+    this.buffer.confirm(got.lastLsn, at);
     // Records had to be pulled: maybe pushes are not arriving (the primary restarted, or dropped us).
     if (got.records.length && this.subscribed && Date.now() - this.pushCheckedAt > TAIL_MS) this.checkPush = true;
   }
@@ -516,9 +545,11 @@ export class VTReplica extends DurableObject<ReplicaEnv> {
     const db = await this.wipe();
     const tablet = this.tablet();
     const id = this.listenerId();
+    const asked = Date.now();
     const history = await tablet.ddlHistory();
     if (!history.complete) throw new VitessError('UNAVAILABLE', `the primary's DDL history is incomplete (its log was trimmed before it was kept); this replica cannot build its schema`);
     let pos = history.lsn;
+    this.buffer.confirm(pos, asked);
     // Hold the log from here on while copying (register keeps an old registration; ack only moves forward).
     await tablet.register(id, pos);
     await tablet.ack(id, pos);
@@ -530,11 +561,13 @@ export class VTReplica extends DurableObject<ReplicaEnv> {
       for (const { name, primaryKey } of await db.tables()) {
         let after: SqlValue[] | null = null;
         do {
+          const at = Date.now();
           const page: SnapshotPage = await tablet.snapshot(this.config!.primaryEngine, name, after, this.config!.copyPageRows ?? SNAPSHOT_ROWS).catch((e: unknown) => {
             if (asVitessError(e).code === 'NOT_FOUND') throw new RestartCopy(`table ${name} is gone`);
             throw e;
           });
           if (page.lsn > pos) pos = await this.fastForward(db, pos, page.lsn);
+          this.buffer.confirm(page.lsn, at); // the copy ends at least as fresh as its last page
           const statements = copyStatements(name, primaryKey, pageRows(page.columns, page.rowsJson, true));
           if (statements.length) await db.batch(statements, { atomic: true });
           after = page.nextKey;

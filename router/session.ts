@@ -77,8 +77,8 @@ class ShardsCursor implements ShardCursor {
       this.byReplica.add(shard);
       return r;
     } catch (e) {
-      // Replicas start on first use; anything else a replica refuses, the primary answers (or
-      // reports as the user's error).
+      // Replicas start on first use; anything else a replica refuses (behind the bookmark, maybe
+      // older than maxStalenessMs, copying, failing), the primary answers (or reports as the user's error).
       if (/not started/.test(asVitessError(e).message)) await replica.start(this.topology.replicaConfig(keyspace, shard, read.region)).catch(() => undefined);
       return undefined;
     }

@@ -48,6 +48,36 @@ describe('LogBuffer', () => {
     expect(b.needsPull()).toBe(false);
   });
 
+  it('is infinitely stale until the primary confirms an LSN it has applied, then ages from that time', () => {
+    const b = new LogBuffer();
+    b.reset(10); // a restart: nothing heard from the primary yet
+    expect(b.staleness(5000)).toBe(Infinity);
+    b.heard(12); // a bookmark: the primary is further, at an unknown time
+    expect(b.staleness(5000)).toBe(Infinity);
+    b.confirm(12, 1000); // a pull asked at 1000: the primary was at 12
+    b.confirm(13, 2000);
+    b.confirm(13, 1500); // older and needing as much: tells nothing more
+    expect(b.staleness(5000)).toBe(Infinity); // 11 and 12 not applied
+    b.offer([rec(11, 900), rec(12, 950), rec(13, 1800)]);
+    b.advance(12, 950);
+    expect(b.freshAt).toBe(1000);
+    expect(b.staleness(5000)).toBe(4000);
+    b.advance(13, 1800);
+    expect(b.staleness(5000)).toBe(3000);
+    b.confirm(13, 4000); // caught up when asked: fresh as of then
+    expect(b.staleness(5000)).toBe(1000);
+    b.clear(); // a copy starts: nothing is known again
+    expect(b.staleness(5000)).toBe(Infinity);
+  });
+
+  it('reports the lag after a restart from the confirmed time, not as 0', () => {
+    const b = new LogBuffer();
+    b.reset(5);
+    b.confirm(5, 1000);
+    b.heard(7);
+    expect(b.lag(4000)).toEqual({ lagRecords: 2, lagMs: 3000 });
+  });
+
   it('keeps the oldest records when full (the rest is pulled later)', () => {
     const b = new LogBuffer(3);
     b.offer([rec(5), rec(6), rec(7), rec(8)]);
