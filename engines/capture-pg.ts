@@ -7,6 +7,14 @@
 // NOTIFY's 8000-byte limit, and every change while a two-phase prepare runs (its transaction
 // rolls back, so its notifications never arrive), goes to _vt_changes instead, announced by a
 // bare sequence number.
+//
+// Trust: the capture functions, sequences and table belong to CAPTURE_ROLE and run as it
+// (SECURITY DEFINER). Every payload starts with the capture key, a random number the engine
+// draws at each start and keeps in the _vt_key sequence, which only that role can read: the
+// engine drops any notification without it. On an unprivileged engine (a shard primary),
+// client statements run as USER_ROLE, which LOCKDOWN_SQL keeps away from all of it. The
+// functions pin no search_path (a parameter saved and restored per row): their names resolve in
+// pg_catalog first, and USER_ROLE can create no function, operator or cast to shadow them.
 import { types } from '@electric-sql/pglite';
 import { VitessError } from '../rpc/errors.js';
 import type { Change } from '../rpc/changes.js';
@@ -15,40 +23,147 @@ import { canonicalNumeric, normalizeInt, type SqlValue } from '../rpc/values.js'
 import { quoteIdent } from './dialect/sql-text.js';
 
 export const CHANNEL = '_vt_capture';
+/** Owns and runs capture: its functions, sequences and table. */
+export const CAPTURE_ROLE = 'vt_capture';
+/** Runs client statements on an unprivileged engine: owns the tables they create, nothing else. */
+export const USER_ROLE = 'vt_user';
 /** Set (locally) by prepare: changes go to _vt_changes, where the engine reads them before rolling back. */
-export const TO_TABLE_SQL = `SELECT set_config('vt.capture_to_table', 'on', true)`;
+export const TO_TABLE_SQL = `SET LOCAL vt.capture_to_table = on`;
+
+// The key is read where the payload is built: pg_sequence_last_value needs no session state, so
+// triggers that fire before the engine sets this start's key (a restart's replay) still work.
+const KEYED = `pg_sequence_last_value('public._vt_key'::regclass) || ' ' ||`;
 
 export const SETUP_SQL = [
+  `DO $$ BEGIN
+     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${CAPTURE_ROLE}') THEN CREATE ROLE ${CAPTURE_ROLE} NOLOGIN; END IF;
+   END $$`,
   `CREATE SEQUENCE IF NOT EXISTS _vt_seq`,
+  `CREATE SEQUENCE IF NOT EXISTS _vt_key`,
   // Leftovers can only come from recovery replay, already logged (and older data directories
   // have another layout).
   `DROP TABLE IF EXISTS _vt_changes`,
   `CREATE TABLE _vt_changes (seq bigint PRIMARY KEY, body text NOT NULL)`,
   // The sequence number also keeps payloads distinct: NOTIFY drops a payload already pending in
   // the transaction (insert, delete, then the same insert again would lose its second insert).
-  `CREATE OR REPLACE FUNCTION _vt_emit(body text) RETURNS void LANGUAGE plpgsql AS $$
-   DECLARE seq bigint := nextval('_vt_seq');
+  `CREATE OR REPLACE FUNCTION _vt_emit(body text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS $$
+   DECLARE seq bigint := nextval('public._vt_seq');
    BEGIN
      IF octet_length(body) < 7900 AND current_setting('vt.capture_to_table', true) IS DISTINCT FROM 'on' THEN
-       PERFORM pg_notify('${CHANNEL}', seq || ' ' || body);
+       PERFORM pg_notify('${CHANNEL}', ${KEYED} seq || ' ' || body);
      ELSE
-       INSERT INTO _vt_changes VALUES (seq, body);
-       PERFORM pg_notify('${CHANNEL}', seq::text);
+       INSERT INTO public._vt_changes VALUES (seq, body);
+       PERFORM pg_notify('${CHANNEL}', ${KEYED} seq);
      END IF;
    END $$`,
   // _vt_emit inlined for the common case: one function call less per row.
-  `CREATE OR REPLACE FUNCTION _vt_capture() RETURNS trigger LANGUAGE plpgsql AS $$
+  `CREATE OR REPLACE FUNCTION _vt_capture() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
    DECLARE body text := CASE TG_OP WHEN 'INSERT' THEN 'i' || TG_RELID || NEW::text
      WHEN 'UPDATE' THEN 'u' || TG_RELID || NEW::text || OLD::text ELSE 'd' || TG_RELID || OLD::text END;
    BEGIN
      IF octet_length(body) < 7900 AND current_setting('vt.capture_to_table', true) IS DISTINCT FROM 'on' THEN
-       PERFORM pg_notify('${CHANNEL}', nextval('_vt_seq') || ' ' || body);
+       PERFORM pg_notify('${CHANNEL}', ${KEYED} nextval('public._vt_seq') || ' ' || body);
      ELSE
-       PERFORM _vt_emit(body);
+       PERFORM public._vt_emit(body);
      END IF;
      RETURN NULL;
    END $$`,
+  `ALTER SEQUENCE _vt_seq OWNER TO ${CAPTURE_ROLE}`,
+  `ALTER SEQUENCE _vt_key OWNER TO ${CAPTURE_ROLE}`,
+  `ALTER TABLE _vt_changes OWNER TO ${CAPTURE_ROLE}`,
+  `ALTER FUNCTION _vt_emit(text) OWNER TO ${CAPTURE_ROLE}`,
+  `ALTER FUNCTION _vt_capture() OWNER TO ${CAPTURE_ROLE}`,
+  `REVOKE ALL ON FUNCTION _vt_emit(text), _vt_capture() FROM PUBLIC`,
+  `GRANT EXECUTE ON FUNCTION pg_notify(text, text) TO ${CAPTURE_ROLE}`,
 ];
+
+/** Sets this start's capture key ($1, as text). */
+export const SET_KEY_SQL = `SELECT setval('public._vt_key', $1::bigint)`;
+
+/** A capture key: random, positive, as text. */
+export function newCaptureKey(): string {
+  return String((crypto.getRandomValues(new BigUint64Array(1))[0]! >> 2n) + 1n);
+}
+
+/**
+ * DDL an unprivileged client may run (event-trigger command tags). Not triggers, rules, functions,
+ * operators, casts, grants…: those could switch capture off, forge its records, or shadow what
+ * the engine's own statements resolve; nor materialized views, whose refreshes capture misses.
+ */
+const USER_DDL = ['CREATE TABLE', 'CREATE TABLE AS', 'ALTER TABLE', 'DROP TABLE', 'CREATE INDEX', 'ALTER INDEX', 'DROP INDEX',
+  'CREATE VIEW', 'ALTER VIEW', 'DROP VIEW', 'CREATE SEQUENCE', 'ALTER SEQUENCE', 'DROP SEQUENCE', 'CREATE TYPE', 'ALTER TYPE',
+  'DROP TYPE', 'CREATE DOMAIN', 'ALTER DOMAIN', 'DROP DOMAIN', 'COMMENT'];
+
+/**
+ * Run once capture is set up (as the superuser), before client statements run as USER_ROLE:
+ * nothing created outside the statements the engine sees as DDL (it grants CREATE on the schema
+ * for those alone, see grantCreateSql), no temporary tables, no code (functions, DO), no
+ * parameters set by function (set_config; SET itself the engine refuses), no notifications,
+ * large objects or sleeps; event triggers hold DDL to USER_DDL, keep capture triggers enabled,
+ * reserved names the engine's and row-level security off. Relations and types that replay (or
+ * an older engine) created as the superuser become the client's. Idempotent.
+ */
+export const LOCKDOWN_SQL = [
+  `DO $$ BEGIN
+     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${USER_ROLE}') THEN CREATE ROLE ${USER_ROLE} NOLOGIN; END IF;
+     EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+   END $$`,
+  `REVOKE CREATE ON SCHEMA public FROM PUBLIC, ${USER_ROLE}`,
+  `REVOKE USAGE ON LANGUAGE plpgsql, sql FROM PUBLIC`,
+  `REVOKE EXECUTE ON FUNCTION set_config(text, text, boolean), pg_notify(text, text), pg_sleep(double precision),
+     pg_sleep_for(interval), pg_sleep_until(timestamptz) FROM PUBLIC`,
+  `DO $$ DECLARE f regprocedure; r regclass; t record; BEGIN
+     FOR f IN SELECT oid FROM pg_proc WHERE pronamespace = 'pg_catalog'::regnamespace AND (proname LIKE 'lo\\_%' OR proname IN ('loread', 'lowrite')) LOOP
+       EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+     END LOOP;
+     FOR r IN SELECT c.oid FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+         AND c.relname NOT LIKE '\\_vt\\_%' AND c.relowner <> '${USER_ROLE}'::regrole
+         AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i')) LOOP
+       EXECUTE format('ALTER TABLE %s OWNER TO ${USER_ROLE}', r);
+     END LOOP;
+     FOR t IN SELECT y.oid::regtype AS name, y.typtype FROM pg_type y WHERE y.typnamespace = 'public'::regnamespace
+         AND y.typtype IN ('e', 'd', 'r', 'c') AND y.typowner <> '${USER_ROLE}'::regrole
+         AND (y.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = y.typrelid) = 'c') LOOP
+       EXECUTE format('ALTER %s %s OWNER TO ${USER_ROLE}', CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, t.name);
+     END LOOP;
+   END $$`,
+  `CREATE OR REPLACE FUNCTION _vt_ddl_start() RETURNS event_trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+   BEGIN
+     IF session_user = '${USER_ROLE}' AND NOT tg_tag = ANY ('{${USER_DDL.map((t) => `"${t}"`).join(',')}}'::text[]) THEN
+       RAISE EXCEPTION '% is not supported on a shard', tg_tag USING ERRCODE = 'feature_not_supported';
+     END IF;
+   END $$`,
+  `CREATE OR REPLACE FUNCTION _vt_ddl_end() RETURNS event_trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+   BEGIN
+     IF session_user <> '${USER_ROLE}' THEN RETURN; END IF;
+     IF EXISTS (SELECT FROM pg_trigger WHERE tgname = '_vt_cap' AND tgenabled <> 'O') THEN
+       RAISE EXCEPTION 'change capture cannot be switched off (trigger _vt_cap)' USING ERRCODE = 'feature_not_supported';
+     END IF;
+     IF EXISTS (SELECT FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relname LIKE '\\_vt\\_%' AND pg_get_userbyid(relowner) = session_user) THEN
+       RAISE EXCEPTION 'names starting with _vt_ belong to the engine' USING ERRCODE = 'reserved_name';
+     END IF;
+     -- Rows it hid would be missing from the snapshot pages replicas copy (read as the client).
+     IF EXISTS (SELECT FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relrowsecurity) THEN
+       RAISE EXCEPTION 'row-level security is not supported on a shard' USING ERRCODE = 'feature_not_supported';
+     END IF;
+   END $$`,
+  `DROP EVENT TRIGGER IF EXISTS _vt_ddl_start`,
+  `CREATE EVENT TRIGGER _vt_ddl_start ON ddl_command_start EXECUTE FUNCTION _vt_ddl_start()`,
+  `DROP EVENT TRIGGER IF EXISTS _vt_ddl_end`,
+  `CREATE EVENT TRIGGER _vt_ddl_end ON ddl_command_end EXECUTE FUNCTION _vt_ddl_end()`,
+];
+
+/** Makes `superuser` (the session's original role, quoted) the role of the running transaction. */
+export const elevateSql = (superuser: string): string => `SET LOCAL SESSION AUTHORIZATION ${superuser}`;
+/** Back to the client's role within the transaction. */
+export const LOWER_SQL = `SET LOCAL SESSION AUTHORIZATION ${USER_ROLE}`;
+/** For one CREATE statement of the client's, in its transaction (revoked after it, see AFTER_CREATE_SQL). */
+export const grantCreateSql = (superuser: string): string =>
+  `${elevateSql(superuser)}; GRANT CREATE ON SCHEMA public TO ${USER_ROLE}; ${LOWER_SQL}`;
+export const AFTER_CREATE_SQL = `REVOKE CREATE ON SCHEMA public FROM ${USER_ROLE}`;
+/** Session settings of the client's role: its statement timeout and temporary-file limit, then the role itself. */
+export const userModeSql = (timeoutMs: number, tempFileLimit: string): string =>
+  `SET statement_timeout = ${timeoutMs}; SET temp_file_limit = '${tempFileLimit}'; SET SESSION AUTHORIZATION ${USER_ROLE}`;
 
 /** User tables without the capture trigger, and whether each has a primary key. */
 export const UNCAPTURED_SQL = `SELECT c.relname AS name, EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk
@@ -64,12 +179,12 @@ export const COLUMNS_SQL = `SELECT c.oid::text AS relid, c.relname AS tbl, a.att
   LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
   WHERE c.relkind = 'r' AND n.nspname = 'public' AND c.relname NOT LIKE '\\_vt\\_%' ORDER BY c.relname, a.attnum`;
 
-export const DRAIN_SQL = `WITH d AS (DELETE FROM _vt_changes RETURNING seq, body) SELECT seq::text AS seq, body FROM d ORDER BY d.seq`;
-export const RECORD_DDL_SQL = `SELECT _vt_emit('D' || $1::text)`;
+export const DRAIN_SQL = `WITH d AS (DELETE FROM public._vt_changes RETURNING seq, body) SELECT seq::text AS seq, body FROM d ORDER BY d.seq`;
+export const RECORD_DDL_SQL = `SELECT public._vt_emit('D' || $1::text)`;
 
 export function triggerSql(table: string, hasPk: boolean): string {
   if (!hasPk) throw new VitessError('INVALID', `table "${table}" has no primary key; a table needs one to be replicated`, { table });
-  return `CREATE TRIGGER _vt_cap AFTER INSERT OR UPDATE OR DELETE ON ${quoteIdent(table)} FOR EACH ROW EXECUTE FUNCTION _vt_capture()`;
+  return `CREATE TRIGGER _vt_cap AFTER INSERT OR UPDATE OR DELETE ON public.${quoteIdent(table)} FOR EACH ROW EXECUTE FUNCTION public._vt_capture()`;
 }
 
 export interface PgTable {

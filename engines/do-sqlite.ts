@@ -1,16 +1,49 @@
 import type { Change } from '../rpc/changes.js';
+import { VitessError } from '../rpc/errors.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
-import type { CatalogColumn } from './dialect/sqlite.js';
+import type { CatalogColumn, SqliteStatement } from './dialect/sqlite.js';
 import { LOG_CHANGES_TABLE, ROW_HEADER_SQL, TOP_LSN_SQL } from '../changelog/log.js';
 import { columnsFromRows, COLUMNS_SQL, decodeChanges, primaryKeyOf, recordDdlSql, TABLES_SQL, triggerSql } from './capture-sqlite.js';
 import type { BatchOptions, CaptureSink, Executor, JsonPage, StorageEngine, TableInfo } from './engine.js';
-import { checkBatchSize, checkTableName, isInternalTable } from './limits.js';
+import { checkBatchSize, isInternalTable } from './limits.js';
 import { Mutex } from './mutex.js';
 import { bindOne, CATALOG_SQL, catalogFromRows, prepareSqlite, sqliteResult } from './sqlite-codec.js';
 import { pageCharsSql, pageJsonSql } from './sqlite-wire.js';
 import { sqliteError } from './sqlite-errors.js';
 import { TransactionHandle } from './transaction.js';
+
+/** The engine's and the platform's tables, in any letter case: SQLite matches table names without it. */
+const isReserved = (name: string): boolean => isInternalTable(name.toLowerCase());
+
+function refuseReserved(name: string): void {
+  if (isReserved(name)) {
+    throw new VitessError('INVALID', `table name "${name}" is reserved (names starting with _vt_, __, _cf_ or sqlite_, in any letter case, belong to the engine)`, { table: name });
+  }
+}
+
+/**
+ * A captured shard's catalog: translation looks up every table a statement reads or writes
+ * here (joins and subqueries too), and a reserved name is refused. The extra entry keeps the
+ * translations cached for it apart from those of an unguarded catalog of the same tables.
+ */
+class GuardedCatalog extends Map<string, CatalogColumn[]> {
+  constructor(tables: Map<string, CatalogColumn[]>) {
+    super([...tables, ['\0guarded', []]]);
+  }
+  override get(name: string): CatalogColumn[] | undefined {
+    refuseReserved(name);
+    return super.get(name);
+  }
+}
+
+/** Names a DDL statement gives or points at besides its table: a new name, a referenced table, an index. */
+const DDL_NAMES = /\b(?:RENAME TO|REFERENCES|INDEX(?: IF (?:NOT )?EXISTS)?)\s+"((?:[^"]|"")*)"/gi;
+
+function refuseReservedNames(stmt: SqliteStatement): void {
+  if (stmt.table) refuseReserved(stmt.table);
+  if (stmt.ddl) for (const m of stmt.sql.matchAll(DDL_NAMES)) refuseReserved(m[1]!.replace(/""/g, '"'));
+}
 
 /** Thrown to roll back a transaction that did what it had to (see `prepare`). */
 const ROLLED_BACK = Symbol('rolled back');
@@ -53,7 +86,7 @@ export class DoSqliteEngine implements StorageEngine {
   private installTriggers(): void {
     for (const [name] of this.exec(TABLES_SQL)) {
       const table = String(name);
-      if (isInternalTable(table)) continue;
+      if (isReserved(table)) continue;
       for (const stmt of triggerSql(table, columnsFromRows(this.exec(COLUMNS_SQL, table)), LOG_CHANGES_TABLE, ROW_HEADER_SQL)) this.exec(stmt);
     }
   }
@@ -86,7 +119,7 @@ export class DoSqliteEngine implements StorageEngine {
   }
 
   async tables(): Promise<TableInfo[]> {
-    return this.exec(TABLES_SQL).map(([n]) => String(n)).filter((t) => !isInternalTable(t)).sort()
+    return this.exec(TABLES_SQL).map(([n]) => String(n)).filter((t) => !isReserved(t)).sort()
       .map((name) => ({ name, primaryKey: primaryKeyOf(columnsFromRows(this.exec(COLUMNS_SQL, name))) }));
   }
 
@@ -94,16 +127,20 @@ export class DoSqliteEngine implements StorageEngine {
     await this.lock.run(async () => {
       this.storage.transactionSync(() => this.installTriggers());
       this.sink = sink;
+      this.catalog = undefined; // to be read again, guarded
     });
   }
 
   private runSync(sql: string, params: SqlValue[] = []): ResultSet {
     try {
-      this.catalog ??= catalogFromRows([...this.storage.sql.exec(CATALOG_SQL).raw()]);
+      if (!this.catalog) {
+        const tables = catalogFromRows([...this.storage.sql.exec(CATALOG_SQL).raw()]);
+        this.catalog = this.sink ? new GuardedCatalog(tables) : tables;
+      }
       const { stmt, args } = prepareSqlite(sql, params, this.catalog, 'do');
       // On a captured shard a reserved name would go unreplicated, clash with the engine's tables,
-      // or (written to) corrupt the change log.
-      if (this.sink && stmt.table) checkTableName(stmt.table);
+      // or expose (read) or corrupt (written) the change log.
+      if (this.sink) refuseReservedNames(stmt);
       // A schema change and the triggers and record that follow it are one (DO SQLite DDL is transactional).
       const { raw, columns } = stmt.ddl && this.sink ? this.storage.transactionSync(() => {
         const out = this.run(stmt.sql, args);

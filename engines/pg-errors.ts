@@ -29,7 +29,8 @@ export function pgError(e: unknown): VitessError {
   if (code === '42601') return new VitessError('SYNTAX', msg, err.position ? { position: Number(err.position) } : {});
   if (code === '42P07' || code === '42701' || code === '42710') return new VitessError('INVALID', msg, details);
   if (code === '40001' || code === '40P01') return new VitessError('CONFLICT', msg, details);
-  if (code === '57014') return new VitessError('TIMEOUT', msg);
+  if (code === '57014') return new VitessError('TIMEOUT', msg, /statement timeout/.test(msg) ? { limit: 'statement timeout' } : {});
+  if (code === '53400') return new VitessError('LIMIT_EXCEEDED', msg, /temp_file_limit/.test(msg) ? { limit: 'temporary file size' } : {});
   if (code === '0A000') return new VitessError('UNSUPPORTED', msg);
   if (code.startsWith('54')) return new VitessError('LIMIT_EXCEEDED', msg);
   if (code.startsWith('22') || code.startsWith('42') || code === '08P01') return new VitessError('INVALID', msg, details);

@@ -105,21 +105,25 @@ type Bytes = ArrayBuffer | ArrayBufferView;
 type WasmApi = {
   Module: new (bytes: Bytes) => WebAssembly.Module;
   compile(bytes: Bytes): Promise<WebAssembly.Module>;
-  instantiate(src: Bytes | WebAssembly.Module, imports?: object): Promise<unknown>;
+  instantiate(src: Bytes | WebAssembly.Module, imports?: WebAssembly.Imports): Promise<unknown>;
 };
 
 // On globalThis, so that a second evaluation of this module (tests) does not wrap twice.
 const SHIM = Symbol.for('@dotdo/vitess/pglite-wasm-shim');
-type ShimState = { modules: Readonly<Record<string, WebAssembly.Module>> };
+type ShimState = { modules: Readonly<Record<string, WebAssembly.Module>>; main: WebAssembly.Module };
 
-/** Idempotent: route WebAssembly.Module/compile/instantiate on bytes to the precompiled modules. */
+/**
+ * Idempotent: route WebAssembly.Module/compile/instantiate on bytes to the precompiled modules,
+ * and give PGlite's own module timers that fire while it runs (`instantiateWithTimers`).
+ */
 export function installWasmShim(): void {
   const g = globalThis as { [SHIM]?: ShimState };
   if (g[SHIM]) {
     g[SHIM].modules = sideModules;
+    g[SHIM].main = pgliteWasm;
     return;
   }
-  const state: ShimState = (g[SHIM] = { modules: sideModules });
+  const state: ShimState = (g[SHIM] = { modules: sideModules, main: pgliteWasm });
   const wasm = WebAssembly as unknown as WasmApi;
   const { Module, instantiate } = wasm;
   const isBytes = (src: unknown): src is Bytes => src instanceof ArrayBuffer || ArrayBuffer.isView(src);
@@ -143,8 +147,57 @@ export function installWasmShim(): void {
   });
   wasm.compile = async (bytes) => precompiled(bytes);
   wasm.instantiate = async (src, imports) => {
+    if (src === state.main && imports) return instantiateWithTimers(state.main, imports, instantiate);
     if (!isBytes(src)) return instantiate(src, imports);
     const module = precompiled(src);
     return { module, instance: await instantiate(module, imports) };
   };
+}
+
+/** Imports that must not run a timer's signal handler first: signal delivery itself, longjmp, exit. */
+const UNTIMED = new Set(['__call_sighandler', '_emscripten_throw_longjmp', 'proc_exit', 'exit', '_abort_js']);
+
+/**
+ * Lets Postgres's timers (statement_timeout) fire while a query runs. Emscripten arms them with
+ * setTimeout, which cannot run before PGlite returns; so each call the wasm makes out to JS (file
+ * I/O, clock reads, setjmp trampolines, memory growth) first fires a timer whose deadline has
+ * passed, as the signal would have, and Postgres cancels the statement at its next interrupt
+ * check. A query that never calls out runs on; and deployed, the Workers clock stands still while
+ * code runs (it moves on I/O), so there the platform's CPU limit is what ends it.
+ */
+async function instantiateWithTimers(module: WebAssembly.Module, imports: WebAssembly.Imports, instantiate: WasmApi['instantiate']): Promise<unknown> {
+  /** Armed timers (ITIMER_*) and when they are due, on performance.now(). */
+  const due = new Map<number, number>();
+  let fire: (which: number, now: number) => void = () => undefined;
+  const fireDue = () => {
+    const now = performance.now();
+    for (const [which, at] of due) {
+      if (now < at) continue;
+      due.delete(which);
+      fire(which, now);
+    }
+  };
+  const timed = (fns: WebAssembly.ModuleImports): WebAssembly.ModuleImports => new Proxy(fns, {
+    get(target, name) {
+      const f = Reflect.get(target, name) as unknown;
+      if (typeof f !== 'function' || typeof name !== 'string' || UNTIMED.has(name)) return f;
+      if (name === '_setitimer_js') {
+        return (which: number, ms: number) => {
+          if (ms > 0) due.set(which, performance.now() + ms);
+          else due.delete(which);
+          return f(which, ms);
+        };
+      }
+      return function (this: unknown, ...args: unknown[]) {
+        if (due.size) fireDue();
+        return f.apply(this, args);
+      };
+    },
+  });
+  const wrapped = { ...imports };
+  for (const name of ['env', 'wasi_snapshot_preview1']) if (imports[name]) wrapped[name] = timed(imports[name]);
+  const instance = (await instantiate(module, wrapped)) as WebAssembly.Instance;
+  // Emscripten's own timer callback: re-arms an interval timer, then raises the signal.
+  fire = instance.exports._emscripten_timeout as (which: number, now: number) => void;
+  return instance;
 }

@@ -155,7 +155,7 @@ export class VTTablet extends DurableObject {
     const snapshot = this.pgSnapshots.latest();
     const data = this.pgSnapshots.load();
     // Client statements run as an unprivileged role once capture is on (engines/capture-pg.ts).
-    const engine = new PgliteEngine(await createWorkerdPGlite(data ? { dataDir: data } : {}));
+    const engine = new PgliteEngine(await createWorkerdPGlite(data ? { dataDir: data } : {}), { unprivileged: true });
     for (let from = (snapshot?.lsn ?? 0) + 1; from <= this.log.lastLsn;) {
       const { records } = this.log.pull(from, { maxRecords: 500 });
       for (const r of records) await engine.transaction((tx) => applyChanges(tx, r.changes));
