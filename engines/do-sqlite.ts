@@ -6,7 +6,7 @@ import type { CatalogColumn, SqliteStatement } from './dialect/sqlite.js';
 import { LOG_CHANGES_TABLE, ROW_HEADER_SQL, TOP_LSN_SQL } from '../changelog/log.js';
 import { columnsFromRows, COLUMNS_SQL, decodeChanges, primaryKeyOf, recordDdlSql, TABLES_SQL, triggerSql } from './capture-sqlite.js';
 import type { BatchOptions, CaptureSink, Executor, JsonPage, StorageEngine, TableInfo } from './engine.js';
-import { checkBatchSize, isInternalTable } from './limits.js';
+import { checkBatchLength, isInternalTable } from './limits.js';
 import { Mutex } from './mutex.js';
 import { bindOne, CATALOG_SQL, catalogFromRows, prepareSqlite, sqliteResult } from './sqlite-codec.js';
 import { pageCharsSql, pageJsonSql } from './sqlite-wire.js';
@@ -181,7 +181,7 @@ export class DoSqliteEngine implements StorageEngine {
   }
 
   batch(statements: Statement[], opts: BatchOptions = {}): Promise<ResultSet[]> {
-    checkBatchSize(statements.length);
+    checkBatchLength(statements.length);
     return this.lock.run(async () => {
       if (!opts.atomic) return statements.map((s) => this.unit(() => this.runSync(s.sql, s.params)));
       try {

@@ -5,7 +5,7 @@ import type { SqlValue } from '../rpc/values.js';
 import type { CatalogColumn } from './dialect/sqlite.js';
 import { CAPTURE_TABLE, columnsFromRows, COLUMNS_SQL, decodeChanges, DRAIN_SQL, primaryKeyOf, recordDdlSql, SETUP_SQL, TABLES_SQL, triggerSql } from './capture-sqlite.js';
 import type { BatchOptions, CaptureSink, Executor, StorageEngine, TableInfo } from './engine.js';
-import { checkBatchSize, checkTableName, isInternalTable } from './limits.js';
+import { checkBatchLength, checkTableName, isInternalTable } from './limits.js';
 import { Mutex } from './mutex.js';
 import { CATALOG_SQL, catalogFromRows, prepareSqlite, sqliteResult } from './sqlite-codec.js';
 import { sqliteError } from './sqlite-errors.js';
@@ -144,7 +144,7 @@ export class LibsqlEngine implements StorageEngine {
   }
 
   batch(statements: Statement[], opts: BatchOptions = {}): Promise<ResultSet[]> {
-    checkBatchSize(statements.length);
+    checkBatchLength(statements.length);
     return this.lock.run(async () => {
       if (opts.atomic) {
         return this.inTransaction(async (tx) => {

@@ -48,9 +48,6 @@ export function checkBatchLength(n: number): void {
   }
 }
 
-/** The engines' name for `checkBatchLength`. */
-export const checkBatchSize = checkBatchLength;
-
 export function checkValueSize(bytes: number, index: number): void {
   if (bytes > LIMITS.valueBytes) {
     throw new VitessError('LIMIT_EXCEEDED', `parameter $${index + 1} is ${bytes} bytes; the limit is ${LIMITS.valueBytes} bytes (2 MB) per value`, { limit: 'value size' });

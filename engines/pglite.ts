@@ -9,7 +9,7 @@ import {
 } from './capture-pg.js';
 import type { BatchOptions, CaptureSink, Executor, StorageEngine, TableInfo } from './engine.js';
 import { Mutex } from './mutex.js';
-import { checkBatchSize, checkStatementSize, checkValueSize, LIMITS, refuseTransactionControl } from './limits.js';
+import { checkBatchLength, checkStatementSize, checkValueSize, LIMITS, refuseTransactionControl } from './limits.js';
 import { pgError } from './pg-errors.js';
 import { COLUMN_TYPES_SQL, columnTypesParams, jsonUpserts } from './pglite-load.js';
 import { quoteIdent } from './dialect/sql-text.js';
@@ -299,7 +299,7 @@ export class PgliteEngine implements StorageEngine {
   }
 
   async batch(statements: Statement[], opts: BatchOptions = {}): Promise<ResultSet[]> {
-    checkBatchSize(statements.length);
+    checkBatchLength(statements.length);
     if (!opts.atomic) {
       const out: ResultSet[] = [];
       for (const s of statements) out.push(await this.query(s.sql, s.params));

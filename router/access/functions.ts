@@ -1,9 +1,11 @@
 /**
  * The functions a non-admin token may call (router/access/authorize.ts). An allowlist, not a
- * denylist: the shards' engines run as superuser, and Postgres has hundreds of functions that
- * read files, run SQL text (query_to_xml, …, which would bypass table grants), change settings,
- * take locks, sleep or reach the network — a list of the bad ones would always miss one. What
+ * denylist: Postgres has hundreds of functions that read files, run SQL text (query_to_xml, …,
+ * which would bypass table grants), change settings, take locks, sleep or reach the network — a
+ * list of the bad ones would always miss one. What
  * is here computes a value from its arguments (or the clock, or randomness) and nothing else.
+ * (A PGlite shard also runs client statements as an unprivileged role, docs/engines.md: this
+ * list is the first wall, not the only one.)
  */
 
 const STRING = [
