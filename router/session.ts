@@ -43,6 +43,9 @@ export interface ReadRouting {
   maxStalenessMs?: number;
 }
 
+/** A reader of every table: the statements a replica serves (`Session.#replicaSafe`). */
+const REPLICA_READER: Grants = { admin: false, keyspaces: '*', readOnly: true, tables: '*', rows: [] };
+
 /** How long a replica may wait to catch up with a session's bookmark before the primary serves. */
 const REPLICA_WAIT_MS = 50;
 
@@ -159,6 +162,20 @@ export class Session {
     this.positions = decodeBookmark(bookmark);
   }
 
+  /**
+   * Whether a replica may run a read: only what a read-only token could (pure functions, no
+   * internal tables). A replica's engine applies the log with its owner's rights, so an admin's
+   * `set_config` or `pg_notify` goes to the primary, whose engine refuses them to every client.
+   */
+  #replicaSafe(sql: string, params: SqlValue[]): boolean {
+    try {
+      authorizeStatement(sql, params, this.keyspace, REPLICA_READER, this.internal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** The internal tables of this keyspace, which only admin tokens reach. */
   get internal(): (table: string) => boolean {
     return (this.#internal ??= internalTables(this.topology.vschema, this.keyspace));
@@ -220,7 +237,7 @@ export class Session {
     const seq = plan.sequences;
     const drawn = seq?.draw ? await drawIds(this.topology, this.keyspace, seq.draw, params) : undefined;
     if (seq && plan.statement === 'ddl') await prepareSequences(this.topology, this.keyspace, seq);
-    const onReplicas = read && read.consistency !== 'strong' && plan.statement === 'select' ? read : undefined;
+    const onReplicas = read && read.consistency !== 'strong' && plan.statement === 'select' && this.#replicaSafe(sql, params) ? read : undefined;
     // Outside a transaction, a write that may reach several shards runs in one of its own when
     // it must be atomic (reference copies always; `twopc`) or must stay on one shard (`single`).
     const ks = this.topology.keyspace(this.keyspace);
