@@ -9,6 +9,7 @@
 // the previous record's. A unit that changed one row is then sealed already; `seal` merges the
 // headers of a larger unit into one. A commit costs the user's statement alone (its trigger
 // does the rest inside SQLite), and nothing is decoded until someone reads the record.
+// An appended record too large for one stored value (2 MB deployed) is kept in parts instead.
 import { isDdl, type Change, type LogRecord } from '../rpc/changes.js';
 import type { CapturedUnit } from '../engines/engine.js';
 import { VitessError } from '../rpc/errors.js';
@@ -65,6 +66,12 @@ export const ROW_HEADER_SQL = `INSERT INTO _vt_log (lsn, ts, txid, last_seq) VAL
   coalesce((SELECT max(lsn) FROM _vt_log), (SELECT CAST(value AS INTEGER) FROM _vt_meta WHERE key = 'last_lsn'), 0) + 1,
   CAST(unixepoch('subsec') * 1000 AS INTEGER), lower(hex(randomblob(16))), last_insert_rowid())`;
 
+/**
+ * The most UTF-8 bytes of changes one stored value holds here, under DO SQLite's 2 MB per value:
+ * an appended record past it goes to _vt_log_parts in pieces, its header's `changes` ''.
+ */
+export const LOG_VALUE_BYTES = 1024 * 1024;
+
 /** The newest header's LSN, as a scalar subquery: what the triggers got to (`CapturedUnit`'s `top`). */
 export const TOP_LSN_SQL = `(SELECT max(lsn) FROM _vt_log)`;
 
@@ -77,6 +84,7 @@ const SCHEMA = [
   // No index on txid: it would cost every commit a write at a random place, for the one lookup
   // by txid (hasTxid: a 2PC decision asked again), which can scan the retained log.
   `DROP INDEX IF EXISTS _vt_log_txid`,
+  `CREATE TABLE IF NOT EXISTS _vt_log_parts (lsn INTEGER NOT NULL, part INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (lsn, part))`,
   `CREATE TABLE IF NOT EXISTS _vt_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS _vt_listeners (id TEXT PRIMARY KEY, acked_lsn INTEGER NOT NULL, updated INTEGER NOT NULL)`,
   // DDL is kept apart from the log and never trimmed, so a replica can build the schema any time.
@@ -180,7 +188,17 @@ export class ChangeLog {
    */
   append(changes: Change[], txid: string, ts = Date.now()): LogRecord {
     const lsn = this.last + 1;
-    this.sql.exec(`INSERT INTO _vt_log (lsn, ts, txid, changes) VALUES (?, ?, ?, ?)`, lsn, ts, txid, encodeChanges(changes));
+    const text = encodeChanges(changes);
+    // Parts first, header last: a failure midway leaves no record (parts without their header are never read).
+    const bytes = text.length * 3 > LOG_VALUE_BYTES ? new TextEncoder().encode(text) : undefined;
+    const inParts = bytes !== undefined && bytes.byteLength > LOG_VALUE_BYTES;
+    if (inParts) {
+      this.sql.exec(`DELETE FROM _vt_log_parts WHERE lsn >= ?`, lsn);
+      for (let i = 0; i < bytes.byteLength; i += LOG_VALUE_BYTES) {
+        this.sql.exec(`INSERT INTO _vt_log_parts (lsn, part, bytes) VALUES (?, ?, ?)`, lsn, i / LOG_VALUE_BYTES, bytes.slice(i, i + LOG_VALUE_BYTES).buffer);
+      }
+    }
+    this.sql.exec(`INSERT INTO _vt_log (lsn, ts, txid, changes) VALUES (?, ?, ?, ?)`, lsn, ts, txid, inParts ? '' : text);
     this.recordDdl(lsn, ddlOf(changes));
     this.last = lsn;
     this.recent = { lsn, ts, txid, changes };
@@ -249,7 +267,7 @@ export class ChangeLog {
     type Reading = { lsn: number; ts: number; txid: string; inline: string | null; parts: string[] };
     /** Adds a record read in full; false when it would take the page past maxBytes. */
     const add = (r: Reading): boolean => {
-      const text = r.inline ?? `[${r.parts.join(',')}]`;
+      const text = r.inline === '' ? this.partsText(r.lsn) : r.inline ?? `[${r.parts.join(',')}]`;
       if (records.length && bytes + text.length > maxBytes) return false;
       bytes += text.length;
       records.push({ lsn: r.lsn, ts: r.ts, txid: r.txid, changes: decodeChanges(text) });
@@ -265,6 +283,18 @@ export class ChangeLog {
     }
     if (reading) add(reading);
     return { records, lastLsn: this.last };
+  }
+
+  /** The changes text of a record kept in parts (see LOG_VALUE_BYTES). */
+  private partsText(lsn: number): string {
+    const parts = [...this.sql.exec(`SELECT bytes FROM _vt_log_parts WHERE lsn = ? ORDER BY part`, lsn).raw()].map((r) => new Uint8Array(r[0] as ArrayBuffer));
+    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+    let at = 0;
+    for (const p of parts) {
+      bytes.set(p, at);
+      at += p.byteLength;
+    }
+    return new TextDecoder().decode(bytes);
   }
 
   /** The DDL history with the LSN it is current at (read in one synchronous step: consistent). */
@@ -305,6 +335,7 @@ export class ChangeLog {
     const newest = Number(this.sql.exec(`SELECT coalesce(max(seq), 0) AS seq FROM ${LOG_CHANGES_TABLE}`).one().seq);
     this.sql.exec(`DELETE FROM ${LOG_CHANGES_TABLE} WHERE seq <= ?`, Math.min(upTo, newest - 1));
     this.sql.exec(`DELETE FROM _vt_log WHERE lsn < ?`, keepFrom);
+    this.sql.exec(`DELETE FROM _vt_log_parts WHERE lsn < ?`, keepFrom);
     this.setMeta('trimmed_seq', upTo);
     this.trimmedSeq = upTo;
     this.setMeta('first_lsn', keepFrom);

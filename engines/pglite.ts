@@ -4,7 +4,7 @@ import { pageValues, type PageText, type ResultSet, type Row, type Statement } f
 import { isJsonObject, normalizeInt, type SqlType, type SqlValue } from '../rpc/values.js';
 import type { Change } from '../rpc/changes.js';
 import {
-  AFTER_CREATE_SQL, CHANNEL, COLUMNS_SQL, decodeChanges, DRAIN_SQL, elevateSql, grantCreateSql, LOCKDOWN_SQL, LOWER_SQL, newCaptureKey, PARSERS,
+  ADVANCE_SEQUENCES_SQL, AFTER_CREATE_SQL, CHANNEL, COLUMNS_SQL, decodeChanges, DRAIN_SQL, elevateSql, grantCreateSql, LOCKDOWN_SQL, LOWER_SQL, newCaptureKey, PARSERS,
   RECORD_DDL_SQL, schemaFromRows, SET_KEY_SQL, SETUP_SQL, TO_TABLE_SQL, triggerSql, UNCAPTURED_SQL, userModeSql, type PgSchema,
 } from './capture-pg.js';
 import type { BatchOptions, CaptureSink, Executor, StorageEngine, TableInfo } from './engine.js';
@@ -266,6 +266,11 @@ export class PgliteEngine implements StorageEngine {
         primaryKey: cols.filter((c) => c.tbl === name && c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.col),
       }));
     });
+  }
+
+  /** After replaying the log: sequences move past the values replay wrote (see ADVANCE_SEQUENCES_SQL). */
+  advanceSequences(): Promise<void> {
+    return this.lock.run(() => this.privileged(this.pg, async (on) => { await on.exec(ADVANCE_SEQUENCES_SQL); }));
   }
 
   async enableCapture(sink: CaptureSink): Promise<void> {

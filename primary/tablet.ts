@@ -124,12 +124,27 @@ export class VTTablet extends DurableObject {
       this.preparing.changes = 'changes' in unit ? unit.changes : this.log.unsealed();
       throw PREPARING;
     }
-    const lsn = this.log.record(unit, this.txid);
+    let lsn: number | undefined;
+    try {
+      lsn = this.log.record(unit, this.txid);
+    } catch (e) {
+      // PGlite has committed already: its memory holds a write the log lacks. The engine goes,
+      // so the next call starts another from the snapshot and the log, where it never happened.
+      if (this.kind === 'pglite') this.dropEngine();
+      throw e;
+    }
     if (lsn === undefined) return;
     // Committing a prepared transaction: it stops being prepared in the same commit.
     if (this.txid && this.prepared.has(this.txid)) this.prepared.delete(this.txid);
     this.committed(lsn);
   };
+
+  /** Forgets the engine; it closes once the unit running on it (the sink's caller) lets go of its lock. */
+  private dropEngine(): void {
+    const engine = this.engine;
+    this.engine = undefined;
+    void engine?.then((e) => e.close()).catch(() => undefined);
+  }
 
   private open(kind: EngineKind): Promise<StorageEngine> {
     this.engine ??= this.start(kind).catch((e: unknown) => {
@@ -161,6 +176,7 @@ export class VTTablet extends DurableObject {
       for (const r of records) await engine.transaction((tx) => applyChanges(tx, r.changes));
       from = records.at(-1)!.lsn + 1;
     }
+    await engine.advanceSequences();
     await engine.enableCapture(this.sink);
     return engine;
   }
@@ -355,7 +371,7 @@ export class VTTablet extends DurableObject {
         throw new VitessError('NOT_FOUND', `transaction ${txid} is not prepared on this shard`);
       };
       if (!this.prepared.has(txid)) return notPrepared();
-      const engine = await this.open(this.kind ?? (await this.ctx.storage.get<EngineKind>('engine')) ?? 'do-sqlite');
+      const engine = await this.open((await this.engineKind()) ?? 'do-sqlite');
       // Runs under the write lock without waiting on itself: the prepared hold is for others.
       const committed = await this.writeLock.run(async () => {
         // Read under the lock: a second commitPrepared (a coordinator's resend racing its first
@@ -460,16 +476,25 @@ export class VTTablet extends DurableObject {
   trim(policy?: Partial<TrimPolicy>): Promise<number> {
     return this.guard(async () => {
       if (policy) this.trimPolicy = { ...this.trimPolicy, ...policy };
-      if (this.kind === 'pglite' && (this.pgSnapshots.latest()?.lsn ?? 0) < this.log.lastLsn) await this.snapshotDataDir();
-      return this.trimNow();
+      const kind = await this.engineKind();
+      if (kind === 'pglite' && (this.pgSnapshots.latest()?.lsn ?? 0) < this.log.lastLsn) await this.snapshotDataDir();
+      return this.trimNow(kind);
     });
   }
 
-  private trimNow(): number {
+  /**
+   * The shard's engine as stored at its first open: a restarted instance has not opened its
+   * engine yet when a trim or its alarm comes, and must not trim a PGlite log as if it were none.
+   */
+  private async engineKind(): Promise<EngineKind | undefined> {
+    return this.kind ?? (await this.ctx.storage.get<EngineKind>('engine'));
+  }
+
+  private trimNow(kind: EngineKind | undefined): number {
     // A PGlite primary replays from its snapshot: records after it must stay.
-    const snap = this.kind === 'pglite' ? this.pgSnapshots.latest()?.lsn ?? 0 : Infinity;
+    const snap = kind === 'pglite' ? this.pgSnapshots.latest()?.lsn ?? 0 : Infinity;
     const policy = { ...this.trimPolicy, maxRecords: Math.max(this.trimPolicy.maxRecords, this.log.lastLsn - snap) };
-    if (this.kind === 'pglite') policy.keepRecords = Math.max(policy.keepRecords, this.log.lastLsn - snap);
+    if (kind === 'pglite') policy.keepRecords = Math.max(policy.keepRecords, this.log.lastLsn - snap);
     return this.log.trim(policy);
   }
 
@@ -534,12 +559,13 @@ export class VTTablet extends DurableObject {
 
   override async alarm(): Promise<void> {
     this.alarmScheduled = false;
-    if (this.kind === 'pglite') {
+    const kind = await this.engineKind();
+    if (kind === 'pglite') {
       // Often enough to keep replay short, rarely enough not to rewrite the data directory constantly.
       const snap = this.pgSnapshots.latest();
       const since = this.log.lastLsn - (snap?.lsn ?? 0);
       if (since >= PGLITE_SNAPSHOT_EVERY || (since > 0 && Date.now() - (snap?.taken ?? 0) >= PGLITE_SNAPSHOT_MAX_AGE_MS)) await this.snapshotDataDir();
     }
-    this.trimNow();
+    this.trimNow(kind);
   }
 }
