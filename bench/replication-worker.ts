@@ -13,6 +13,7 @@ import { PgliteEngine } from '../engines/pglite.js';
 import { createWorkerdPGlite } from '../engines/pglite-workerd.js';
 import { decodeBookmark } from '../rpc/bookmark.js';
 import { VTCoordinator, VTGate, VTReplica, VTSequence, VTTablet } from '../router/server.js';
+import { ADMIN } from '../router/access/grants.js';
 import { Session } from '../router/session.js';
 import { configuredVSchema, Topology, type Env } from '../router/topology.js';
 
@@ -75,7 +76,7 @@ async function writeRows(env: Env, o: WriteRows): Promise<Record<string, number>
   let next = o.from;
   await Promise.all(Array.from({ length: o.concurrency }, async () => {
     for (let i = next++; i < o.from + o.n; i = next++) {
-      const r = await new Session(topology, o.keyspace).run(APPLY_INSERT, applyRow(i));
+      const r = await new Session(topology, o.keyspace, undefined, ADMIN).run(APPLY_INSERT, applyRow(i));
       for (const [k, v] of Object.entries(decodeBookmark(r.bookmark))) lsns = { ...lsns, [k]: Math.max(lsns[k] ?? 0, v) };
     }
   }));
@@ -114,7 +115,7 @@ async function lagRun(env: Env, o: LagRun): Promise<unknown> {
     const id = o.fromId + i;
     const p = (async () => {
       try {
-        const r = await new Session(topology, o.keyspace).run('INSERT INTO lag (id, v, at) VALUES ($1, $2, $3)', [id, `v${id}`, Date.now()]);
+        const r = await new Session(topology, o.keyspace, undefined, ADMIN).run('INSERT INTO lag (id, v, at) VALUES ($1, $2, $3)', [id, `v${id}`, Date.now()]);
         if (!o.probesPerSecond || i % every) return;
         const acked = Date.now();
         const [at, lsn] = Object.entries(decodeBookmark(r.bookmark))[0]!;

@@ -4,6 +4,7 @@
  * router/demo-app.ts, bundled by scripts/build-browser.mjs next to the browser bundle under
  * /browser/ (static assets of the Worker).
  */
+import { ADMIN } from './access/grants.js';
 import { htmlResponse, nonce } from './edge.js';
 import { Session } from './session.js';
 import type { Topology } from './topology.js';
@@ -17,7 +18,7 @@ const created = new Map<string, Promise<unknown>>();
 async function ensureDemoTable(topology: Topology, keyspace: string): Promise<void> {
   let done = created.get(keyspace);
   if (!done) {
-    done = new Session(topology, keyspace).run(DEMO_DDL, []);
+    done = new Session(topology, keyspace, undefined, ADMIN).run(DEMO_DDL, []);
     created.set(keyspace, done);
     done.catch(() => created.delete(keyspace)); // try again on the next load
   }

@@ -11,7 +11,7 @@ import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import { checkBatchLength, checkStatementSize } from '../engines/limits.js';
 import { authorizeStatement, internalTables } from './access/authorize.js';
-import { ADMIN, checkKeyspace, type Grants } from './access/grants.js';
+import { checkKeyspace, type Grants } from './access/grants.js';
 import { observeQuery } from './metrics.js';
 import { execute, type ShardCursor } from './planner/executor.js';
 import type { Plan, PlanKind } from './planner/plan.js';
@@ -155,8 +155,8 @@ export class Session {
   private positions: Positions;
   #internal?: (table: string) => boolean;
 
-  /** `grants`: what the caller's token allows (router/access/); VTGate's own sessions are admin. */
-  constructor(readonly topology: Topology, readonly keyspace: string, bookmark?: string, readonly grants: Grants = ADMIN) {
+  /** `grants`: what the caller's token allows (router/access/); VTGate's own work passes ADMIN. */
+  constructor(readonly topology: Topology, readonly keyspace: string, bookmark: string | undefined, readonly grants: Grants) {
     topology.keyspace(keyspace); // an unknown keyspace fails here, with the known ones named
     checkKeyspace(grants, keyspace);
     this.positions = decodeBookmark(bookmark);

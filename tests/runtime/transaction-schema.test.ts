@@ -5,6 +5,7 @@
 // to its DO; a PGlite one holds the engine), so the statement used to hang until the deadline.
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { ADMIN } from '../../router/access/grants.js';
 import { Session } from '../../router/session.js';
 import { Topology, type Env } from '../../router/topology.js';
 import { parseVSchema } from '../../router/vschema.js';
@@ -37,7 +38,7 @@ describe.each([['sqlite', 'do-sqlite'], ['pglite', 'pglite']] as const)('a trans
       for (const shard of SHARDS) await topology.tablet(keyspace, shard).query(kind, sql);
     };
     await elsewhere('CREATE TABLE known (id INT PRIMARY KEY, n INT)');
-    const session = new Session(topology, keyspace);
+    const session = new Session(topology, keyspace, undefined, ADMIN);
     expect((await session.run('SELECT count(*) AS n FROM known', [])).rows).toEqual([{ n: 0 }]); // the planner has read the schema
     await elsewhere('CREATE TABLE fresh (id INT PRIMARY KEY, v TEXT)');
 
