@@ -53,7 +53,7 @@ const PAGE_SAMPLE_ROWS = 64;
 /**
  * A Durable Object's own SQLite (`ctx.storage.sql`). It refuses BEGIN: atomic batches run in
  * `transactionSync`, interactive transactions in `ctx.storage.transaction`, which stays open
- * across awaits and rolls back when its closure throws (checked in workerd, DESIGN.md).
+ * across awaits and rolls back when its closure throws (checked in workerd, docs/platform.md).
  *
  * Capture is in place: the triggers write into the change log's own tables (a `ChangeLog` on the
  * same storage creates them), and each unit ends by handing the sink `{ inPlace }` to seal.
