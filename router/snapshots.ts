@@ -13,7 +13,8 @@ import { filterRowsJson } from '../rpc/results.js';
 import { inRange } from '../rpc/keyspace/keyrange.js';
 import type { RpcSnapshotPage, ShardSchema, SnapshotRequest } from '../rpc/protocol.js';
 import { fromRpc, toRpc } from '../rpc/values.js';
-import { checkReadable, matches, type Visibility } from './access/visibility.js';
+import { inFilter } from './access/grants.js';
+import { checkReadable, type Visibility } from './access/visibility.js';
 import { tableRouting } from './planner/route.js';
 import { MemorySchema } from './planner/schema.js';
 import { shardScope } from './subscriptions.js';
@@ -63,7 +64,7 @@ export async function snapshotPage(topology: Topology, keyspace: string, req: Sn
   if (filter && rowsJson !== '[]') {
     const at = page.columns.indexOf(filter.column);
     if (at < 0) throw new VitessError('FORBIDDEN', `the token's row filter names column "${filter.column}", which table "${req.table}" does not have`, { table: req.table });
-    rowsJson = filterRowsJson(rowsJson, at, (v) => matches(filter, v));
+    rowsJson = filterRowsJson(rowsJson, at, (v) => inFilter(filter, v));
   }
   return {
     table: page.table,

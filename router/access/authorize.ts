@@ -15,7 +15,7 @@ import type { ValueSource } from '../planner/plan.js';
 import { mapTree, maxParam, renderStatement, valueSource } from '../planner/sql.js';
 import type { VSchema } from '../vschema.js';
 import { PURE_FUNCTIONS, WRITE_FUNCTIONS } from './functions.js';
-import { checkKeyspace, filterParam, grantsKey, rowFilterOf, type Grants, type RowFilter } from './grants.js';
+import { checkKeyspace, grantsKey, inFilter, rowFilterOf, type Grants, type RowFilter } from './grants.js';
 
 export interface Authorized {
   sql: string;
@@ -108,15 +108,12 @@ function cachedAuthorization(sql: string, keyspace: string, grants: Grants, inte
 /** The request's parameters checked against the authorization, the filter values appended. */
 function bind(a: Authorization, params: SqlValue[]): SqlValue[] {
   for (const c of a.checks) {
-    if (!sameValue(params[c.param], c.filter.value)) throw outsideFilter(c.where, c.filter);
+    if (!inFilter(c.filter, params[c.param])) throw outsideFilter(c.where, c.filter);
   }
   if (!a.append.length) return params;
   if (params.length < a.first) throw new VitessError('INVALID', `no value bound for parameter $${params.length + 1}`);
   return [...params.slice(0, a.first), ...a.append];
 }
-
-const sameValue = (v: SqlValue | undefined, want: string | number): boolean =>
-  (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint') && String(v) === String(want);
 
 // ---- the analysis ------------------------------------------------------------------------
 
@@ -189,7 +186,7 @@ function and(...parts: (Expr | null | undefined)[]): Expr | undefined {
 function condition(f: RowFilter, alias: string, cx: Context): Expr {
   let n = cx.numbers.get(f);
   if (n === undefined) {
-    cx.append.push(filterParam(f));
+    cx.append.push(f.value);
     n = cx.first + cx.append.length;
     cx.numbers.set(f, n);
   }
@@ -321,7 +318,7 @@ function writtenValue(e: Expr, source: string): ValueSource | undefined {
 function keepInFilter(e: Expr | undefined, f: RowFilter, cx: Context, where: string): void {
   const v = e && writtenValue(e, cx.source);
   if (v && 'param' in v) cx.checks.push({ param: v.param, filter: f, where });
-  else if (!(v && 'literal' in v && sameValue(v.literal, f.value))) throw outsideFilter(where, f);
+  else if (!(v && 'literal' in v && inFilter(f, v.literal))) throw outsideFilter(where, f);
 }
 
 function insert(s: InsertStatement, cx: Context, ctes: Ctes): InsertStatement {

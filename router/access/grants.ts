@@ -40,8 +40,9 @@ export function grantsKey(g: Grants): string {
 /** The row filter on `table` (any letter case), if the token has one. */
 export const rowFilterOf = (g: Grants, table: string): RowFilter | undefined => g.rows.find((r) => r.table === table.toLowerCase());
 
-/** The filter value as a bound parameter. */
-export const filterParam = (f: RowFilter): SqlValue => f.value;
+/** Whether a value is the filter's: compared as text, so 42, 42n and '42' all are (an int8 arrives as bigint). */
+export const inFilter = (f: RowFilter, v: SqlValue | undefined): boolean =>
+  (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint') && String(v) === String(f.value);
 
 /** Whether the grants reach a keyspace; FORBIDDEN naming it otherwise. */
 export function checkKeyspace(g: Grants, keyspace: string): void {

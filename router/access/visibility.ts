@@ -5,9 +5,8 @@
  */
 import type { RowChange } from '../../rpc/changes.js';
 import { VitessError } from '../../rpc/errors.js';
-import type { SqlValue } from '../../rpc/values.js';
 import { parseOne } from '../../engines/dialect/parse.js';
-import { rowFilterOf, type Grants, type RowFilter } from './grants.js';
+import { inFilter, rowFilterOf, type Grants, type RowFilter } from './grants.js';
 
 export interface Visibility {
   /** Whether the token may read `table` at all. */
@@ -19,8 +18,6 @@ export interface Visibility {
   /** The token's row filter on `table`, if any. */
   rowFilter(table: string): RowFilter | undefined;
 }
-
-export const matches = (f: RowFilter, v: SqlValue | undefined): boolean => v !== undefined && v !== null && String(v) === String(f.value);
 
 /** The tables a DDL statement is about; `undefined` when it does not name one (DROP INDEX). */
 function ddlTables(text: string): string[] | undefined {
@@ -58,9 +55,9 @@ export function visibility(g: Grants, internal: (table: string) => boolean): Vis
       if (c.op === 'delete') {
         // A delete carries the key only: when the filter column is not part of it, the token's
         // copy deletes by key (a key it may never have held; docs/security.md, Limits).
-        return c.key[f.column] === undefined || matches(f, c.key[f.column]) ? c : undefined;
+        return c.key[f.column] === undefined || inFilter(f, c.key[f.column]) ? c : undefined;
       }
-      if (matches(f, c.row?.[f.column])) return c;
+      if (inFilter(f, c.row?.[f.column])) return c;
       return c.op === 'update' ? { table: c.table, op: 'delete', key: c.key } : undefined;
     },
     ddl(text) {
