@@ -4,7 +4,8 @@
 // the n-th transaction (default the first) to reach that step stops there for good, and from
 // then on no coordinator alarm runs either — the process is as good as dead at that step, and
 // the test kills it. Test-only routes show which steps were reached and what is in doubt on
-// every shard and coordinator.
+// every shard and coordinator, and `POST /test/deadlock-detection?on=false` switches the
+// waits-for graph off (every wait let through), to show the deadlock test can fail.
 import { armFailpoints, type TwoPhaseStep } from '../../router/coordinator-failpoints.js';
 import type { TxRecord } from '../../router/coordinator.js';
 import { COORDINATOR_PARTITIONS, configuredVSchema, type Env } from '../../router/topology.js';
@@ -15,6 +16,7 @@ export { VTReplica, VTSequence, VTTablet };
 const reached = new Set<TwoPhaseStep>();
 const forever = (): Promise<never> => new Promise(() => undefined);
 let armed = false;
+let detectDeadlocks = true;
 
 function arm(spec: string | undefined): void {
   if (armed || !spec) return;
@@ -32,6 +34,10 @@ function arm(spec: string | undefined): void {
 export class TestCoordinator extends VTCoordinator {
   reached(): TwoPhaseStep[] {
     return [...reached];
+  }
+
+  override waitFor(txid: string, holds: string[], wants: string, expiresAt: number): string[] | null {
+    return detectDeadlocks ? super.waitFor(txid, holds, wants, expiresAt) : null;
   }
 
   /** Recovery stops with the rest of the process at the failpoint (and the alarm stays due). */
@@ -52,6 +58,10 @@ export default class TestGate extends VTGate {
     if (url.pathname === '/test/arm' && req.method === 'POST') {
       arm(url.searchParams.get('failpoint') ?? undefined);
       return Response.json({ armed: true });
+    }
+    if (url.pathname === '/test/deadlock-detection' && req.method === 'POST') {
+      detectDeadlocks = url.searchParams.get('on') !== 'false';
+      return Response.json({ detectDeadlocks });
     }
     const coordinators = () => Array.from({ length: COORDINATOR_PARTITIONS }, (_, i) => env.COORDINATOR.getByName(`coordinator/${i}`) as unknown as Coordinator);
     if (url.pathname === '/test/failpoint') {

@@ -87,7 +87,9 @@ const older = (a: Value, b: Value): boolean => (a ?? -Infinity) < (b ?? -Infinit
  *  - failed write visible: a failed write's value is in the final state or was read;
  *  - read-your-writes: a read misses a write its session had acknowledged before it started;
  *  - monotonic reads: a session reads an older value of a key than one it read before;
- *  - bookmark moved back: a session's bookmark went back on some shard.
+ *  - bookmark moved back: a session's bookmark went back on some shard;
+ *  - half-applied transaction: one of a transaction's writes is seen (at the end or by a read)
+ *    while another of its keys ends older than what the transaction wrote there.
  */
 export function check(history: Op[], final: Record<string, Value>): string[] {
   const out: string[] = [];
@@ -124,6 +126,15 @@ export function check(history: Op[], final: Record<string, Value>): string[] {
         if (j >= 0 && older(seen, before.values[j] ?? null)) out.push(`monotonic reads: ${show(r)} after ${show(before)}`);
       }
     });
+  }
+
+  const seen = (key: string, value: number): boolean =>
+    final[key] === value || reads.some((r) => r.keys.some((k, i) => k === key && r.values[i] === value));
+  for (const t of history.filter((o) => o.kind === 'tx' && o.outcome !== 'failed' && o.keys.length > 1)) {
+    const vs = t.values as number[];
+    if (!t.keys.some((k, i) => seen(k, vs[i]!))) continue;
+    const behind = t.keys.filter((k, i) => older(final[k] ?? null, vs[i]!));
+    if (behind.length) out.push(`half-applied transaction: ${show(t)}, but ${behind.map((k) => `${k} is ${final[k] ?? null}`).join(', ')} at the end`);
   }
 
   // The session's bookmark, sampled before and after each of its operations, in time order.

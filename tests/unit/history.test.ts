@@ -79,6 +79,17 @@ describe('check', () => {
     expect(check([h[0]!, { ...h[1]!, bookmarkAfter: bm({ a: 5, b: 3 }) }], { x: 1 })).toEqual([]);
   });
 
+  it('catches a transaction seen on one key and not on another', () => {
+    const tx = op('s1', 'tx', { x: 1, y: 1 }, [1, 2], { outcome: 'unknown' });
+    expect(kinds(check([tx], { x: 1, y: null }))).toEqual(['half-applied transaction']);
+    // Seen by a read, though overwritten since: the other key must still have it (or newer).
+    const later = op('s2', 'write', { x: 2 }, [5, 6]);
+    expect(kinds(check([tx, op('s2', 'read', { x: 1 }, [3, 4]), later], { x: 2, y: null }))).toEqual(['half-applied transaction']);
+    expect(check([tx, op('s2', 'read', { x: 1 }, [3, 4]), later], { x: 2, y: 1 })).toEqual([]);
+    // An unknown transaction that did not land at all is fine.
+    expect(check([tx], {})).toEqual([]);
+  });
+
   it('refuses a history it cannot decide: writes of a key overlapping, or values not increasing', () => {
     expect(() => check([op('s1', 'write', { x: 1 }, [1, 3]), op('s2', 'write', { x: 2 }, [2, 4])], {})).toThrow(/not checkable/);
     expect(() => check([op('s1', 'write', { x: 2 }, [1, 2]), op('s1', 'write', { x: 1 }, [3, 4])], {})).toThrow(/not checkable/);
