@@ -2,6 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { applyChanges } from '../changelog/apply.js';
 import { ChangeLog, DEFAULT_TRIM, type DdlHistory, type PullOptions, type PullResult, type TrimPolicy } from '../changelog/log.js';
 import { snapshotPage, type KeyRangeFilter, type SnapshotPage } from '../changelog/snapshot.js';
+import { ADVANCE_SEQUENCES_SQL } from '../engines/capture-pg.js';
 import { isReadOnly } from '../engines/dialect/read-only.js';
 import { DoSqliteEngine } from '../engines/do-sqlite.js';
 import type { BatchOptions, CapturedUnit, EngineKind, Executor, StorageEngine, TableInfo } from '../engines/engine.js';
@@ -13,6 +14,7 @@ import type { Change, LogRecord } from '../rpc/changes.js';
 import { encodeError, VitessError } from '../rpc/errors.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
+import { failpoint } from './failpoints.js';
 import { pullLoop, ROLLBACK_REQUESTED, type TxDriver } from './interactive.js';
 import { PgliteSnapshots } from './pglite-snapshots.js';
 import { PreparedStore } from './prepared.js';
@@ -67,6 +69,8 @@ const ALARM_MS = 5_000;
 const PUSH_MAX_RECORDS = 1_000;
 /** Thrown by the sink to roll back a DO SQLite transaction that prepares (`runTwoPhase`). */
 const PREPARING = Symbol('preparing');
+/** Thrown to roll back the transaction that moves a restarted PGlite's sequences (`advanceSequences`). */
+const ADVANCED = Symbol('advanced');
 /** A write that may return rows (RETURNING, or a data-modifying WITH): see `capped`. */
 const MAY_RETURN_ROWS = /^\s*\(?\s*WITH\b|\bRETURNING\b/i;
 
@@ -134,8 +138,8 @@ export class VTTablet extends DurableObject {
       throw e;
     }
     if (lsn === undefined) return;
-    // Committing a prepared transaction: it stops being prepared in the same commit.
-    if (this.txid && this.prepared.has(this.txid)) this.prepared.delete(this.txid);
+    // Committing a prepared transaction: it stops being prepared, and is remembered as committed, in the same commit.
+    if (this.txid && this.prepared.has(this.txid)) this.prepared.commit(this.txid, lsn);
     this.committed(lsn);
   };
 
@@ -176,9 +180,27 @@ export class VTTablet extends DurableObject {
       for (const r of records) await engine.transaction((tx) => applyChanges(tx, r.changes));
       from = records.at(-1)!.lsn + 1;
     }
-    await engine.advanceSequences();
+    await this.advanceSequences(engine);
     await engine.enableCapture(this.sink);
     return engine;
+  }
+
+  /**
+   * Moves a restarted PGlite's sequences past every value replay wrote, and past those a prepared
+   * transaction holds: its rows are not in the tables, and the instance that took their values
+   * from the sequences is gone. So its changes are applied in a transaction that rolls back
+   * after the sequences moved (setval is never rolled back).
+   */
+  private async advanceSequences(engine: PgliteEngine): Promise<void> {
+    const prepared = this.prepared.list();
+    if (!prepared.length) return engine.advanceSequences();
+    await engine.transaction(async (tx) => {
+      for (const { txid } of prepared) await applyChanges(tx, this.prepared.get(txid)!);
+      await tx.query(ADVANCE_SEQUENCES_SQL);
+      throw ADVANCED;
+    }).catch((e: unknown) => {
+      if (e !== ADVANCED) throw e;
+    });
   }
 
   /** Errors cross Workers RPC as plain Errors: the code rides in the message. */
@@ -275,7 +297,7 @@ export class VTTablet extends DurableObject {
       return this.write(undefined, async () => {
         // Atomic: one transaction, so that results over a limit roll every statement back.
         const results = opts.atomic
-          ? await engine.transaction((tx) => each(async (s) => budget.add(await tx.query(s.sql, s.params ?? []))))
+          ? await this.commitAfter(engine, (tx) => each(async (s) => budget.add(await tx.query(s.sql, s.params ?? []))))
           : await each((s) => this.capped(engine, s, budget));
         return results.map((r) => this.result(r));
       });
@@ -289,7 +311,23 @@ export class VTTablet extends DurableObject {
    */
   private async capped(engine: StorageEngine, s: Statement, budget: ResultBudget): Promise<ResultSet> {
     if (!MAY_RETURN_ROWS.test(s.sql)) return budget.add(await engine.query(s.sql, s.params));
-    return engine.transaction(async (tx) => budget.add(await tx.query(s.sql, s.params ?? [])));
+    return this.commitAfter(engine, async (tx) => budget.add(await tx.query(s.sql, s.params ?? [])));
+  }
+
+  /**
+   * `engine.transaction(fn)` with the failpoint `tablet-capture` after `fn` applied its changes,
+   * before the engine commits them and the sink writes their record. A crash there must leave
+   * nothing of the unit: no record, and on a restart (PGlite: from the snapshot and the log) none
+   * of its changes; a prepared transaction being committed is still prepared. (A lone statement
+   * without RETURNING has no such point: on DO SQLite it is one synchronous step with its record;
+   * on PGlite the engine hands its changes to the sink synchronously right after its commit.)
+   */
+  private commitAfter<T>(engine: StorageEngine, fn: (tx: Executor) => Promise<T>): Promise<T> {
+    return engine.transaction(async (tx) => {
+      const out = await fn(tx);
+      await failpoint('tablet-capture');
+      return out;
+    });
   }
 
   /**
@@ -304,9 +342,9 @@ export class VTTablet extends DurableObject {
       const decision = { rolledBack: false };
       if (opts.twoPhase) this.unprepared2pc.set(txid, decision);
       try {
-        return await this.write(txid, async (): Promise<TxOutcome> => {
+        const out = await this.write(txid, async (): Promise<TxOutcome> => {
           if (!opts.twoPhase) {
-            await engine.transaction(async (tx) => {
+            await this.commitAfter(engine, async (tx) => {
               if ((await body(tx)) === 'prepare') throw new VitessError('INVALID', 'prepare needs a two-phase transaction');
             });
             return { outcome: 'committed', lsn: this.log.lastLsn };
@@ -320,6 +358,10 @@ export class VTTablet extends DurableObject {
           this.holdForPrepared();
           return { outcome: 'prepared', lsn: this.log.lastLsn };
         });
+        // A crash here must leave the transaction prepared, holding the shard after the restart,
+        // for the coordinator to decide; nothing of it applied or logged.
+        if (out.outcome === 'prepared') await failpoint('tablet-prepared', () => this.ctx.storage.sync());
+        return out;
       } catch (e) {
         if (e === ROLLBACK_REQUESTED) return { outcome: 'rolled back', lsn: this.log.lastLsn };
         throw e;
@@ -346,7 +388,7 @@ export class VTTablet extends DurableObject {
     if (engine.kind !== 'do-sqlite') {
       const changes = await engine.prepare(async (tx) => { end = inTime(await body(tx)); });
       if (end === 'prepare') return changes;
-      await engine.transaction((tx) => applyChanges(tx, changes));
+      await this.commitAfter(engine, (tx) => applyChanges(tx, changes));
       return undefined;
     }
     const preparing = { changes: [] as Change[] };
@@ -354,6 +396,7 @@ export class VTTablet extends DurableObject {
       await engine.transaction(async (tx) => {
         end = inTime(await body(tx));
         if (end === 'prepare') this.preparing = preparing;
+        else await failpoint('tablet-capture'); // as in commitAfter
       });
     } catch (e) {
       if (e !== PREPARING) throw e;
@@ -363,12 +406,19 @@ export class VTTablet extends DurableObject {
     return end === 'prepare' ? preparing.changes : undefined;
   }
 
-  /** Commits a prepared transaction: its changes are applied as one record carrying its txid. Idempotent. */
+  /**
+   * Commits a prepared transaction: its changes are applied as one record carrying its txid.
+   * Idempotent: a transaction committed here is answered `committed` (with its LSN) for
+   * COMMITTED_RETENTION_MS. NOT_FOUND means this shard never prepared it, or lost it.
+   */
   commitPrepared(txid: string): Promise<TxOutcome> {
     return this.guard(async () => {
       const notPrepared = (): TxOutcome => {
+        const lsn = this.prepared.committedAt(txid);
+        if (lsn !== undefined) return { outcome: 'committed', lsn };
+        // Committed before the tablet remembered its commits apart from the log (older code).
         if (this.log.hasTxid(txid)) return { outcome: 'committed', lsn: this.log.lastLsn };
-        throw new VitessError('NOT_FOUND', `transaction ${txid} is not prepared on this shard`);
+        throw new VitessError('NOT_FOUND', `transaction ${txid} is not prepared on this shard, nor remembered as committed: never prepared here, or its prepared state was lost`);
       };
       if (!this.prepared.has(txid)) return notPrepared();
       const engine = await this.open((await this.engineKind()) ?? 'do-sqlite');
@@ -380,9 +430,9 @@ export class VTTablet extends DurableObject {
         if (!changes) return false;
         this.txid = txid;
         try {
-          await engine.transaction((tx) => applyChanges(tx, changes));
-          // An empty transaction commits no record; it is decided all the same.
-          this.prepared.delete(txid);
+          await this.commitAfter(engine, (tx) => applyChanges(tx, changes));
+          // An empty transaction commits no record (the sink did not run); it is decided all the same.
+          if (this.prepared.has(txid)) this.prepared.commit(txid, this.log.lastLsn);
         } catch (e) {
           this.log.reload();
           throw e;
@@ -392,6 +442,9 @@ export class VTTablet extends DurableObject {
         return true;
       });
       if (!committed) return notPrepared();
+      // A crash here must leave the changes applied once, one record with the txid, the
+      // transaction no longer prepared and remembered as committed: a resend gets `committed`.
+      await failpoint('tablet-commit-prepared', () => this.ctx.storage.sync());
       this.maybeReleasePrepared();
       return { outcome: 'committed', lsn: this.log.lastLsn };
     });
@@ -567,5 +620,6 @@ export class VTTablet extends DurableObject {
       if (since >= PGLITE_SNAPSHOT_EVERY || (since > 0 && Date.now() - (snap?.taken ?? 0) >= PGLITE_SNAPSHOT_MAX_AGE_MS)) await this.snapshotDataDir();
     }
     this.trimNow(kind);
+    this.prepared.trimCommitted();
   }
 }

@@ -10,7 +10,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { TxOutcome } from '../primary/tablet.js';
 import { asVitessError, encodeError, VitessError } from '../rpc/errors.js';
-import { failpoint } from './coordinator-failpoints.js';
+import { failpoint } from '../primary/failpoints.js';
 import { WaitsForGraph } from './coordinator-locks.js';
 import { acknowledge, decide, newRecord, nextAction, RETRY_DELAYS_MS, unacked, wakeAt, type Decision, type TxRecord } from './coordinator.js';
 import type { Env } from './topology.js';
@@ -36,12 +36,19 @@ export interface CoordinatorCounters {
   presumedAbort: number;
   /** Decisions sent again by recovery. */
   resent: number;
+  /**
+   * Commit decisions a participant answered NOT_FOUND: it neither holds the transaction prepared
+   * nor remembers committing it, so its prepared state was lost (or it committed longer ago than
+   * it remembers, primary/prepared.ts). Never taken as applied: the participant stays pending and
+   * is resent every second, each answer counted again, until an operator steps in.
+   */
+  lost: number;
   /** Waits refused because they would have closed a cycle. */
   deadlocks: number;
 }
 
 export class VTCoordinator extends DurableObject<Env> {
-  private readonly counters: CoordinatorCounters = { committed: 0, rolledBack: 0, presumedAbort: 0, resent: 0, deadlocks: 0 };
+  private readonly counters: CoordinatorCounters = { committed: 0, rolledBack: 0, presumedAbort: 0, resent: 0, deadlocks: 0, lost: 0 };
   private readonly graph = new WaitsForGraph();
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -154,11 +161,9 @@ export class VTCoordinator extends DurableObject<Env> {
         const out = rec.decision === 'commit' ? await tablet.commitPrepared(rec.txid) : await tablet.rollbackPrepared(rec.txid);
         lsns[p] = out.lsn;
       } catch (e) {
-        // Committed long ago and trimmed from its log: nothing left to do there.
-        if (!(rec.decision === 'commit' && asVitessError(e).code === 'NOT_FOUND')) {
-          failed.push(p);
-          return;
-        }
+        if (rec.decision === 'commit' && asVitessError(e).code === 'NOT_FOUND') this.counters.lost++;
+        failed.push(p);
+        return;
       }
       this.ack(rec.txid, p);
     };

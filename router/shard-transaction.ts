@@ -18,7 +18,7 @@ import type { TxOutcome } from '../primary/tablet.js';
 import { asVitessError, VitessError } from '../rpc/errors.js';
 import type { ResultSet } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
-import { failpoint } from './coordinator-failpoints.js';
+import { failpoint } from '../primary/failpoints.js';
 import type { ShardCursor } from './planner/executor.js';
 import { engineKind, type Topology } from './topology.js';
 

@@ -6,14 +6,14 @@
 // the test kills it. Test-only routes show which steps were reached and what is in doubt on
 // every shard and coordinator, and `POST /test/deadlock-detection?on=false` switches the
 // waits-for graph off (every wait let through), to show the deadlock test can fail.
-import { armFailpoints, type TwoPhaseStep } from '../../router/coordinator-failpoints.js';
+import { armFailpoints, type Failpoint } from '../../primary/failpoints.js';
 import type { TxRecord } from '../../router/coordinator.js';
 import { COORDINATOR_PARTITIONS, configuredVSchema, type Env } from '../../router/topology.js';
 import { VTCoordinator, VTGate, VTReplica, VTSequence, VTTablet } from '../../router/server.js';
 
 export { VTReplica, VTSequence, VTTablet };
 
-const reached = new Set<TwoPhaseStep>();
+const reached = new Set<Failpoint>();
 const forever = (): Promise<never> => new Promise(() => undefined);
 let armed = false;
 let detectDeadlocks = true;
@@ -32,7 +32,7 @@ function arm(spec: string | undefined): void {
 
 /** The coordinator (it runs the after-decision and during-commit steps; same isolate, same failpoints). */
 export class TestCoordinator extends VTCoordinator {
-  reached(): TwoPhaseStep[] {
+  reached(): Failpoint[] {
     return [...reached];
   }
 

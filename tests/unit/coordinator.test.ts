@@ -145,10 +145,14 @@ class FakeStorage {
   async deleteAlarm(): Promise<void> { this.alarm = null; }
 }
 
-/** A participant whose next `failures` calls fail (as an unreachable or overloaded tablet does). */
+/**
+ * A participant whose next `failures` calls fail (as an unreachable or overloaded tablet does);
+ * `lost`: it has no trace of the transaction (its prepared state was lost), as a tablet answers then.
+ */
 class FakeShard {
   failures = 0;
   calls = 0;
+  lost = false;
   state: 'prepared' | 'committed' | 'rolled back' = 'prepared';
   constructor(readonly lsn: number) {}
 
@@ -158,6 +162,7 @@ class FakeShard {
       this.failures--;
       throw new Error('[UNAVAILABLE] the tablet did not answer');
     }
+    if (this.lost && outcome === 'committed') throw new Error('[NOT_FOUND] transaction tx is not prepared on this shard');
     this.state = outcome;
     return { outcome, lsn: this.lsn };
   }
@@ -266,5 +271,43 @@ describe('coordinator I/O under participant failures', () => {
     expect(h.coordinator.stats()).toMatchObject({ presumedAbort: 1 });
     expect((await h.coordinator.commit(txid)).outcome).toBe('rolled back');
     expect([...h.shards.values()].map((s) => s.state)).toEqual(['rolled back', 'rolled back']);
+  });
+
+  it('a participant that answers NOT_FOUND to a commit (its prepared state lost) is not counted as applied: the commit stays pending, counted as lost, and is resent', async () => {
+    const h = harness();
+    const txid = await h.begin();
+    h.shard('main/80-').lost = true;
+    const out = await h.coordinator.commit(txid);
+    expect(out).toEqual({ outcome: 'committed', lsns: { 'main/-80': 10 }, pending: ['main/80-'] });
+    expect(h.coordinator.list().map((r) => unacked(r))).toEqual([['main/80-']]);
+    const lost = h.coordinator.stats().lost;
+    expect(lost).toBe(h.shard('main/80-').calls); // every NOT_FOUND answer counts, retries included
+    expect(h.storage.alarm!).toBeLessThanOrEqual(Date.now() + RESEND_MS);
+    await h.coordinator.alarm();
+    expect(h.coordinator.list().map((r) => unacked(r))).toEqual([['main/80-']]); // still in doubt, for an operator
+    expect(h.coordinator.stats()).toMatchObject({ lost: lost + 1, resent: 1 });
+    expect(h.storage.alarm!).toBeLessThanOrEqual(Date.now() + RESEND_MS);
+  });
+
+  it('recovery\'s own rollback and its final sweep, to a participant that fails: each is tried again on the next alarm', async () => {
+    const h = harness();
+    const txid = await h.begin();
+    const rec = h.coordinator.list()[0]!;
+    h.storage.rows.set(txid, JSON.stringify({ ...rec, decideBy: Date.now() - 1 }));
+    h.shard('main/80-').failures = 1;
+    await h.coordinator.alarm(); // presumed abort: main/80- does not take it
+    expect(h.coordinator.list().map((r) => unacked(r))).toEqual([['main/80-']]);
+    expect(h.storage.alarm!).toBeLessThanOrEqual(Date.now() + RESEND_MS);
+    await h.coordinator.alarm();
+    expect(h.shard('main/80-').state).toBe('rolled back');
+    // The final sweep fails once: the record is kept and swept again.
+    h.storage.rows.set(txid, JSON.stringify({ ...h.coordinator.list()[0]!, forgetAt: Date.now() - 1 }));
+    h.shard('main/-80').failures = 1;
+    await h.coordinator.alarm();
+    expect(h.coordinator.list()).toHaveLength(1);
+    expect(h.storage.alarm!).toBeLessThanOrEqual(Date.now() + RESEND_MS);
+    await h.coordinator.alarm();
+    expect(h.coordinator.list()).toEqual([]);
+    expect(h.storage.alarm).toBeNull();
   });
 });
