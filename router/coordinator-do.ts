@@ -26,6 +26,8 @@ export interface CommitResult {
   lsns: Record<string, number>;
   /** Participants that have not taken the decision yet, after retries: recovery resends it every RESEND_MS. */
   pending: string[];
+  /** Of those, the ones that answered a commit with NOT_FOUND: their prepared state is lost (docs/transactions.md). */
+  lost: string[];
 }
 
 /** Outcome counts of this coordinator since it started (for /metrics). */
@@ -130,17 +132,17 @@ export class VTCoordinator extends DurableObject<Env> {
       this.count(rec.decision!);
     }
     await failpoint('after-decision');
-    let { lsns, failed } = await this.send(rec, unacked(rec));
+    let { lsns, failed, lost } = await this.send(rec, unacked(rec));
     for (const delay of RETRY_DELAYS_MS) {
       if (!failed.length) break;
       await new Promise((resolve) => setTimeout(resolve, delay));
       const again = await this.send(rec, failed);
       lsns = { ...lsns, ...again.lsns };
-      failed = again.failed;
+      ({ failed, lost } = again);
     }
     // Left to recovery: its next resend is due now, not at whatever the alarm was set for.
     if (failed.length) await this.schedule();
-    return { outcome: rec.decision === 'commit' ? 'committed' : 'rolled back', lsns, pending: failed };
+    return { outcome: rec.decision === 'commit' ? 'committed' : 'rolled back', lsns, pending: failed, lost };
   }
 
   private count(d: Decision): void {
@@ -150,31 +152,35 @@ export class VTCoordinator extends DurableObject<Env> {
 
   /**
    * Tells `to` the decision, in parallel, noting each acknowledgement. Returns the LSNs of
-   * those that acknowledged, and those that failed.
+   * those that acknowledged, those that failed, and of these the ones that lost the transaction.
    */
-  private async send(rec: TxRecord, to: string[]): Promise<{ lsns: Record<string, number>; failed: string[] }> {
+  private async send(rec: TxRecord, to: string[]): Promise<{ lsns: Record<string, number>; failed: string[]; lost: string[] }> {
     const lsns: Record<string, number> = {};
     const failed: string[] = [];
+    const lost: string[] = [];
     const tell = async (p: string): Promise<void> => {
       const tablet = this.env.TABLET.getByName(p) as unknown as Participant;
       try {
         const out = rec.decision === 'commit' ? await tablet.commitPrepared(rec.txid) : await tablet.rollbackPrepared(rec.txid);
         lsns[p] = out.lsn;
       } catch (e) {
-        if (rec.decision === 'commit' && asVitessError(e).code === 'NOT_FOUND') this.counters.lost++;
+        if (rec.decision === 'commit' && asVitessError(e).code === 'NOT_FOUND') {
+          this.counters.lost++;
+          lost.push(p);
+        }
         failed.push(p);
         return;
       }
       this.ack(rec.txid, p);
     };
     const [head, ...rest] = to;
-    if (head === undefined) return { lsns, failed };
+    if (head === undefined) return { lsns, failed, lost };
     const first = tell(head);
     await Promise.all([first, ...rest.map(async (p) => {
       await failpoint('during-commit', () => first);
       await tell(p);
     })]);
-    return { lsns, failed };
+    return { lsns, failed, lost };
   }
 
   private ack(txid: string, participant: string): void {

@@ -84,6 +84,8 @@ export interface TransactionCounts {
   twoPhaseCommitted: number;
   twoPhaseRolledBack: number;
   twoPhaseUnknown: number;
+  /** Committed, but a participant lost its prepared state: applied on the others only. */
+  twoPhaseLost: number;
   aborted: number;
 }
 
@@ -142,7 +144,7 @@ export class GatewayMetrics {
       { name: 'vitess_stream_events_total', help: 'Change events delivered to subscribers.', type: 'counter', samples: this.#events.samples() },
       { name: 'vitess_stream_subscribers', help: 'Subscriber pulls open in this isolate now (a waiting subscriber holds one).', type: 'gauge', samples: [...this.#polls].map(([keyspace, value]) => ({ labels: { ...iso, keyspace }, value })) },
       { name: 'vitess_transactions_total', help: 'Transactions (interactive and atomic batches) by outcome: committed on one shard, or aborted before commit.', type: 'counter', samples: outcomes([['single_shard_committed', tx.singleShard], ['aborted', tx.aborted]]) },
-      { name: 'vitess_2pc_transactions_total', help: 'Cross-shard (two-phase commit) transactions by outcome; unknown: VTGate lost the answer, the coordinator finishes them.', type: 'counter', samples: outcomes([['committed', tx.twoPhaseCommitted], ['rolled_back', tx.twoPhaseRolledBack], ['unknown', tx.twoPhaseUnknown]]) },
+      { name: 'vitess_2pc_transactions_total', help: 'Cross-shard (two-phase commit) transactions by outcome; unknown: VTGate lost the answer, the coordinator finishes them; lost: committed, but a participant lost its prepared state (an operator must look).', type: 'counter', samples: outcomes([['committed', tx.twoPhaseCommitted], ['rolled_back', tx.twoPhaseRolledBack], ['unknown', tx.twoPhaseUnknown], ['lost', tx.twoPhaseLost]]) },
     ];
   }
 }

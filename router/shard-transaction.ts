@@ -33,6 +33,7 @@ export const transactionCounters = {
   twoPhaseRolledBack: 0,
   /** The commit's outcome was unknown to VTGate (its coordinator finishes it). */
   twoPhaseUnknown: 0,
+  twoPhaseLost: 0,
   /** Rolled back before commit: by the client, an error, a conflict or the deadline. */
   aborted: 0,
 };
@@ -253,6 +254,10 @@ export class ShardTransaction implements ShardCursor {
       throw new VitessError('TIMEOUT', `cross-shard transaction ${this.txid} was rolled back: its coordinator had no decision within ${DECIDE_WITHIN_MS} ms; retry it`, { limit: 'commit decision' });
     }
     transactionCounters.twoPhaseCommitted++;
+    if (decided.lost.length) {
+      transactionCounters.twoPhaseLost++;
+      throw new VitessError('INTERNAL', `cross-shard transaction ${this.txid} is committed, but ${decided.lost.join(', ')} lost its prepared state (it neither holds nor remembers the transaction): it is applied on the other shards only; do not run it again (docs/transactions.md)`, { shards: decided.lost });
+    }
     // Success would promise that every shard shows it (and a bookmark past it): not yet true.
     if (decided.pending.length) {
       throw new VitessError('UNAVAILABLE', `cross-shard transaction ${this.txid} is committed, but not applied yet on ${decided.pending.join(', ')} (no answer from the shard): its coordinator applies it there within seconds; do not run the transaction again`, { shards: decided.pending });

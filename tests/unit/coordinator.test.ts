@@ -206,7 +206,7 @@ describe('coordinator I/O under participant failures', () => {
     h.shard('main/80-').failures = 2;
     const out = await h.coordinator.commit(txid);
     expect([...h.shards.values()].map((s) => s.state)).toEqual(['committed', 'committed']);
-    expect(out).toEqual({ outcome: 'committed', lsns: { 'main/-80': 10, 'main/80-': 11 }, pending: [] });
+    expect(out).toEqual({ outcome: 'committed', lsns: { 'main/-80': 10, 'main/80-': 11 }, pending: [], lost: [] });
     expect(h.coordinator.list()).toEqual([]);
   });
 
@@ -216,7 +216,7 @@ describe('coordinator I/O under participant failures', () => {
     h.shard('main/80-').failures = 1_000;
     const asked = Date.now();
     const out = await h.coordinator.commit(txid);
-    expect(out).toEqual({ outcome: 'committed', lsns: { 'main/-80': 10 }, pending: ['main/80-'] });
+    expect(out).toEqual({ outcome: 'committed', lsns: { 'main/-80': 10 }, pending: ['main/80-'], lost: [] });
     expect(h.shard('main/80-').calls).toBeGreaterThan(1); // retried, a bounded number of times
     expect(h.shard('main/80-').calls).toBeLessThan(10);
     expect(h.storage.alarm).not.toBeNull();
@@ -254,7 +254,7 @@ describe('coordinator I/O under participant failures', () => {
     const txid = await h.begin();
     h.shard('main/-80').failures = 1_000;
     const out = await h.coordinator.rollback(txid);
-    expect(out).toEqual({ outcome: 'rolled back', lsns: { 'main/80-': 11 }, pending: ['main/-80'] });
+    expect(out).toEqual({ outcome: 'rolled back', lsns: { 'main/80-': 11 }, pending: ['main/-80'], lost: [] });
     expect(h.storage.alarm!).toBeLessThanOrEqual(Date.now() + RESEND_MS);
     h.shard('main/-80').failures = 0;
     await h.coordinator.alarm();
@@ -278,7 +278,7 @@ describe('coordinator I/O under participant failures', () => {
     const txid = await h.begin();
     h.shard('main/80-').lost = true;
     const out = await h.coordinator.commit(txid);
-    expect(out).toEqual({ outcome: 'committed', lsns: { 'main/-80': 10 }, pending: ['main/80-'] });
+    expect(out).toEqual({ outcome: 'committed', lsns: { 'main/-80': 10 }, pending: ['main/80-'], lost: ['main/80-'] });
     expect(h.coordinator.list().map((r) => unacked(r))).toEqual([['main/80-']]);
     const lost = h.coordinator.stats().lost;
     expect(lost).toBe(h.shard('main/80-').calls); // every NOT_FOUND answer counts, retries included
