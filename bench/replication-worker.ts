@@ -39,11 +39,11 @@ const multiInsert = (rows: number) =>
  * `batch` rows, as INSERTs of `perStatement` rows each (`insert`, timed by the caller: inside
  * workerd clocks advance only across I/O, and DO SQLite does none).
  */
-export class RawInsert extends DurableObject {
+export class RawInsert extends DurableObject<Env> {
   private db: StorageEngine | undefined;
 
   async setup(kind: Kind): Promise<void> {
-    this.db = kind === 'do-sqlite' ? new DoSqliteEngine(this.ctx.storage) : new PgliteEngine(await createWorkerdPGlite());
+    this.db = kind === 'do-sqlite' ? new DoSqliteEngine(this.ctx.storage) : new PgliteEngine(await createWorkerdPGlite({ assets: this.env.ASSETS }));
     await this.db.query(APPLY_TABLE);
   }
 

@@ -4,7 +4,7 @@ import { ChangeLog } from '../changelog/log.js';
 import { DoSqliteEngine } from '../engines/do-sqlite.js';
 import type { StorageEngine } from '../engines/engine.js';
 import { PgliteEngine } from '../engines/pglite.js';
-import { createWorkerdPGlite } from '../engines/pglite-workerd.js';
+import { createWorkerdPGlite, forgetDataFiles, type AssetsBinding } from '../engines/pglite-workerd.js';
 // @ts-expect-error plain JS module shared with the Node half
 import { pointOps } from './engines.mjs';
 // @ts-expect-error plain JS module shared with the Node half
@@ -12,13 +12,14 @@ import { measure } from './measure.mjs';
 
 interface Env {
   BENCH: DurableObjectNamespace<BenchHost>;
+  ASSETS: AssetsBinding;
 }
 
 type Kind = 'do-sqlite' | 'pglite';
 
 export class BenchHost extends DurableObject<Env> {
   private async engine(kind: Kind): Promise<StorageEngine> {
-    return kind === 'do-sqlite' ? new DoSqliteEngine(this.ctx.storage) : new PgliteEngine(await createWorkerdPGlite());
+    return kind === 'do-sqlite' ? new DoSqliteEngine(this.ctx.storage) : new PgliteEngine(await createWorkerdPGlite({ assets: this.env.ASSETS }));
   }
 
   async point(kind: Kind): Promise<unknown> {
@@ -76,10 +77,14 @@ export class BenchHost extends DurableObject<Env> {
     return { pulled, written: this.written, pullPerSec: pulled / (best / 1000) };
   }
 
-  /** Time from nothing to a PGlite that has answered a query, in this (new) DO. */
-  async coldStart(preinitialized: boolean): Promise<number> {
+  /**
+   * Time from nothing to a PGlite that has answered a query, in this (new) DO; `fetchFiles`: in a
+   * new isolate too, which first reads PGlite's data files from the static assets.
+   */
+  async coldStart(preinitialized: boolean, fetchFiles: boolean): Promise<number> {
+    if (fetchFiles) forgetDataFiles();
     const t = performance.now();
-    const pg = await createWorkerdPGlite({ preinitialized });
+    const pg = await createWorkerdPGlite({ assets: this.env.ASSETS, preinitialized });
     await pg.query('SELECT 1');
     const ms = performance.now() - t;
     await pg.close();
@@ -88,7 +93,7 @@ export class BenchHost extends DurableObject<Env> {
 
   /** A PGlite primary's cold start from a data-directory snapshot holding about `mb` MB of rows. */
   async coldStartWithData(mb: number): Promise<{ ms: number; snapshotBytes: number }> {
-    const engine = new PgliteEngine(await createWorkerdPGlite());
+    const engine = new PgliteEngine(await createWorkerdPGlite({ assets: this.env.ASSETS }));
     await engine.query('CREATE TABLE blob_rows (id INT PRIMARY KEY, body TEXT)');
     const row = 'x'.repeat(1000);
     for (let i = 0; i < mb * 1000; i += 50) {
@@ -97,7 +102,7 @@ export class BenchHost extends DurableObject<Env> {
     const snapshot = await engine.dumpDataDir();
     await engine.close();
     const t = performance.now();
-    const pg = await createWorkerdPGlite({ dataDir: snapshot });
+    const pg = await createWorkerdPGlite({ assets: this.env.ASSETS, dataDir: snapshot });
     await pg.query('SELECT count(*) FROM blob_rows');
     const ms = performance.now() - t;
     await pg.close();
@@ -138,7 +143,7 @@ export default {
     const kind = (url.searchParams.get('engine') ?? 'do-sqlite') as Kind;
     if (url.pathname === '/point') return Response.json(await stub.point(kind));
     if (url.pathname === '/capture') return Response.json(await captureRatio(env, kind, Number(url.searchParams.get('writes') ?? 1500), url.searchParams.get('durable') === '1'));
-    if (url.pathname === '/coldstart') return Response.json(await stub.coldStart(url.searchParams.get('mode') !== 'fresh'));
+    if (url.pathname === '/coldstart') return Response.json(await stub.coldStart(url.searchParams.get('mode') !== 'fresh', url.searchParams.has('fetch')));
     if (url.pathname === '/coldstart-data') return Response.json(await stub.coldStartWithData(Number(url.searchParams.get('mb') ?? 8)));
     return new Response('not found', { status: 404 });
   },

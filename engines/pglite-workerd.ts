@@ -3,32 +3,36 @@
 // dlopen()s (dict_snowball.so, plpgsql.so, encoding converters). scripts/pglite-modules.mjs
 // records those buffers at build time and wrangler compiles them (CompiledWasm); the shim below
 // hands PGlite the precompiled module whose SHA-256 matches the bytes it asks to compile.
-// Import this module only from code bundled by wrangler (the generated module imports .wasm and
-// .data files). Do not enable nodejs_compat: PGlite then takes its Node path (file URLs).
+// PGlite's data files (its fs bundle, the data directory made at build time) are not in the
+// script: they come from the Worker's static assets (binding ASSETS) at cold start, once per
+// isolate, checked against the SHA-256 recorded at build time.
+// Import this module only from code bundled by wrangler (the generated module imports .wasm
+// files). Do not enable nodejs_compat: PGlite then takes its Node path (file URLs).
 import { MemoryFS, PGlite } from '@electric-sql/pglite';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
-import {
-  fsBundle,
-  initdbArgs,
-  initdbWasm,
-  pgdataGzip,
-  pgliteVersion,
-  pgliteWasm,
-  postgresArgs,
-  sideModules,
-} from './pglite-wasm/generated/modules.js';
+import { VitessError } from '../rpc/errors.js';
+import { PgliteEngine, type PgliteEngineOptions } from './pglite.js';
+import { dataFiles, initdbArgs, initdbWasm, pgliteVersion, pgliteWasm, postgresArgs, sideModules } from './pglite-wasm/generated/modules.js';
+
+/** The static-assets binding PGlite's data files are read from. */
+export type AssetsBinding = Pick<Fetcher, 'fetch'>;
 
 export interface WorkerdPGliteOptions {
+  /** The Worker's static assets (`assets.binding` in wrangler.jsonc), holding dist/public/pglite/. */
+  assets: AssetsBinding | undefined;
   /** A `dumpDataDir()` tarball to start from. */
   dataDir?: Blob | File;
   /** Without `dataDir`: start from the data directory generated at build time (default), or run initdb (false). */
   preinitialized?: boolean;
 }
 
-export async function createWorkerdPGlite(opts: WorkerdPGliteOptions = {}): Promise<PGlite> {
+export async function createWorkerdPGlite(opts: WorkerdPGliteOptions): Promise<PGlite> {
   installWasmShim();
-  const tar = opts.dataDir ? await tarBytes(opts.dataDir) : opts.preinitialized === false ? undefined : await tarBytes(new Blob([pgdataGzip]));
+  const [fsBundle, tar] = await Promise.all([
+    dataFile(opts.assets, 'fsBundle'),
+    opts.dataDir ? tarBytes(opts.dataDir) : opts.preinitialized === false ? undefined : dataFile(opts.assets, 'pgdataGzip').then((b) => tarBytes(new Blob([b]))),
+  ]);
   return PGlite.create({
     pgliteWasmModule: pgliteWasm,
     initdbWasmModule: initdbWasm,
@@ -39,6 +43,46 @@ export async function createWorkerdPGlite(opts: WorkerdPGliteOptions = {}): Prom
     // With a data dir in PGDATA before PGlite looks, PGlite resumes it instead of running initdb.
     ...(tar ? { fs: new TarMemoryFS(tar) } : {}),
   });
+}
+
+/** A PGlite engine in workerd (the opener router/server.ts provides: engines/workerd-pglite.ts). */
+export async function openPgliteEngine(pglite: WorkerdPGliteOptions, engine?: PgliteEngineOptions): Promise<PgliteEngine> {
+  return new PgliteEngine(await createWorkerdPGlite(pglite), engine);
+}
+
+/** Each data file, fetched and checked once per isolate. */
+const fetched = new Map<keyof typeof dataFiles, Promise<ArrayBuffer>>();
+
+/** Forgets the fetched data files, as a new isolate starts without them (benchmarks measure that start). */
+export function forgetDataFiles(): void {
+  fetched.clear();
+}
+
+function dataFile(assets: AssetsBinding | undefined, name: keyof typeof dataFiles): Promise<ArrayBuffer> {
+  let p = fetched.get(name);
+  if (!p) {
+    p = fetchDataFile(assets, name);
+    fetched.set(name, p);
+    p.catch(() => fetched.delete(name)); // a failed read is tried again by the next cold start
+  }
+  return p;
+}
+
+async function fetchDataFile(assets: AssetsBinding | undefined, name: keyof typeof dataFiles): Promise<ArrayBuffer> {
+  const { path, sha256: expected } = dataFiles[name];
+  if (!assets) {
+    throw new VitessError('UNAVAILABLE', `PGlite reads ${path} from the Worker's static assets, and this Worker has no assets binding: add "assets": { "directory": "dist/public", "binding": "ASSETS" } to wrangler.jsonc`, { construct: 'assets binding ASSETS' });
+  }
+  const res = await assets.fetch(new Request(`https://assets.invalid${path}`));
+  if (!res.ok) {
+    throw new VitessError('UNAVAILABLE', `PGlite's data file ${path} is not in the Worker's static assets (HTTP ${res.status}): run \`npm run build\` (it writes dist/public/pglite/) and deploy again`, { construct: `asset ${path}` });
+  }
+  const bytes = await res.arrayBuffer();
+  const actual = bytesToHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)));
+  if (actual !== expected) {
+    throw new VitessError('UNAVAILABLE', `PGlite's data file ${path} in the static assets is not the one this Worker was built with (sha256 ${actual.slice(0, 12)}…, expected ${expected.slice(0, 12)}…): deploy the Worker and its assets from the same build`, { construct: `asset ${path}` });
+  }
+  return bytes;
 }
 
 /** An in-memory fs whose PGDATA is unpacked from a `dumpDataDir()` tarball. */

@@ -8,8 +8,9 @@ import { DoSqliteEngine } from '../engines/do-sqlite.js';
 import type { BatchOptions, CapturedUnit, EngineKind, Executor, StorageEngine, TableInfo } from '../engines/engine.js';
 import { checkBatchLength, checkStatementSize, ResultBudget } from '../engines/limits.js';
 import { Mutex } from '../engines/mutex.js';
-import { PgliteEngine } from '../engines/pglite.js';
-import { createWorkerdPGlite } from '../engines/pglite-workerd.js';
+import type { PgliteEngine } from '../engines/pglite.js';
+import type { AssetsBinding } from '../engines/pglite-workerd.js';
+import { openWorkerdPglite } from '../engines/workerd-pglite.js';
 import type { Change, LogRecord } from '../rpc/changes.js';
 import { encodeError, VitessError } from '../rpc/errors.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
@@ -79,7 +80,13 @@ const MAY_RETURN_ROWS = /^\s*\(?\s*WITH\b|\bRETURNING\b/i;
  * record per commit (in the same transaction on DO SQLite; before acknowledging on PGlite),
  * serves the log (pull, wait, push), snapshots, and takes part in two-phase commit.
  */
-export class VTTablet extends DurableObject {
+/** What a tablet reads from its Worker's environment. */
+export interface TabletEnv {
+  /** The static assets, holding PGlite's data files (engines/pglite-workerd.ts); SQLite shards need none. */
+  ASSETS?: AssetsBinding;
+}
+
+export class VTTablet extends DurableObject<TabletEnv> {
   private readonly log: ChangeLog;
   private readonly prepared: PreparedStore;
   private readonly pgSnapshots: PgliteSnapshots;
@@ -111,8 +118,8 @@ export class VTTablet extends DurableObject {
   /** Set once this instance has scheduled its alarm: no storage read on every commit. */
   private alarmScheduled = false;
 
-  constructor(ctx: DurableObjectState, env: unknown) {
-    super(ctx, env as never);
+  constructor(ctx: DurableObjectState, env: TabletEnv) {
+    super(ctx, env);
     this.log = new ChangeLog(ctx.storage.sql);
     this.prepared = new PreparedStore(ctx.storage.sql);
     this.pgSnapshots = new PgliteSnapshots(ctx.storage);
@@ -174,7 +181,7 @@ export class VTTablet extends DurableObject {
     const snapshot = this.pgSnapshots.latest();
     const data = this.pgSnapshots.load();
     // Client statements run as an unprivileged role once capture is on (engines/capture-pg.ts).
-    const engine = new PgliteEngine(await createWorkerdPGlite(data ? { dataDir: data } : {}), { unprivileged: true });
+    const engine = await openWorkerdPglite({ assets: this.env.ASSETS, ...(data && { dataDir: data }) }, { unprivileged: true });
     for (let from = (snapshot?.lsn ?? 0) + 1; from <= this.log.lastLsn;) {
       const { records } = this.log.pull(from, { maxRecords: 500 });
       for (const r of records) await engine.transaction((tx) => applyChanges(tx, r.changes));

@@ -9,8 +9,8 @@ import type { SnapshotPage } from '../changelog/snapshot.js';
 import { isReadOnly } from '../engines/dialect/read-only.js';
 import { DoSqliteEngine } from '../engines/do-sqlite.js';
 import type { EngineKind, StorageEngine, TableInfo } from '../engines/engine.js';
-import { PgliteEngine } from '../engines/pglite.js';
-import { createWorkerdPGlite } from '../engines/pglite-workerd.js';
+import type { AssetsBinding } from '../engines/pglite-workerd.js';
+import { openWorkerdPglite } from '../engines/workerd-pglite.js';
 import { isDdl, type LogRecord } from '../rpc/changes.js';
 import { asVitessError, encodeError, VitessError } from '../rpc/errors.js';
 import { pageRows, type ResultSet } from '../rpc/results.js';
@@ -94,6 +94,8 @@ interface TabletStub {
 
 export interface ReplicaEnv {
   TABLET: DurableObjectNamespace;
+  /** The static assets, holding PGlite's data files (engines/pglite-workerd.ts). */
+  ASSETS?: AssetsBinding;
 }
 
 /** Alarm period: pull (the fallback when pushes are lost), re-subscribe, acknowledge. */
@@ -404,7 +406,7 @@ export class VTReplica extends DurableObject<ReplicaEnv> {
       }
     } else {
       // PGlite's data lives in memory: a new instance starts empty and copies the primary.
-      this.db = new PgliteEngine(await createWorkerdPGlite());
+      this.db = await openWorkerdPglite({ assets: this.env.ASSETS });
     }
     this.needBootstrap = true;
   }

@@ -1,9 +1,10 @@
 // Worker entry (wrangler.jsonc main): `export default VTGate; export { VTTablet, VTReplica, VTCoordinator, VTSequence }`.
-import { VTTablet } from '../primary/tablet.js';
-import { VTReplica } from '../replica/replica-do.js';
-import { VTCoordinator } from './coordinator-do.js';
-import { VTGate } from './gateway.js';
-import { VTSequence } from './sequence-do.js';
+// Both engines: PGlite's code and wasm are in this bundle, its data files in the static assets
+// (docs/deployment.md). A Worker whose keyspaces are all SQLite can use server-sqlite.ts instead.
+import { openPgliteEngine } from '../engines/pglite-workerd.js';
+import { providePglite } from '../engines/workerd-pglite.js';
 
-export default VTGate;
-export { VTCoordinator, VTGate, VTReplica, VTSequence, VTTablet };
+providePglite(openPgliteEngine);
+
+export * from './server-sqlite.js';
+export { default } from './server-sqlite.js';

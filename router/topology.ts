@@ -7,7 +7,7 @@ import type { AuthEnv } from './access/token.js';
 import type { EdgeEnv } from './edge.js';
 import type { EngineKind } from '../engines/engine.js';
 import type { PullOptions, PullResult } from '../changelog/log.js';
-import type { TableSchema, TabletResult, TabletStatus, TransactionOptions, TxOutcome, VTTablet } from '../primary/tablet.js';
+import type { TableSchema, TabletResult, TabletStatus, TransactionOptions, TabletEnv, TxOutcome, VTTablet } from '../primary/tablet.js';
 import type { CommitResult, VTCoordinator } from './coordinator-do.js';
 import { partitionOf } from './coordinator.js';
 import type { SequenceColumn, VTSequence } from './sequence-do.js';
@@ -17,7 +17,7 @@ import type { SqlValue } from '../rpc/values.js';
 import type { ReadRequest, ReplicaConfig, ReplicaResult, ReplicaStatus, VTReplica } from '../replica/replica-do.js';
 import { DEFAULT_VSCHEMA, keyspaceOf, parseVSchema, type KeyspaceVSchema, type VSchema } from './vschema.js';
 
-export interface Env extends AuthEnv, EdgeEnv {
+export interface Env extends AuthEnv, EdgeEnv, TabletEnv {
   /** `on`: serve `/demo` (the local default sets it in .dev.vars; off when deployed unless set). */
   VITESS_DEMO?: string;
   TABLET: DurableObjectNamespace<VTTablet>;

@@ -28,7 +28,7 @@ export function freePort() {
  * bundling, and edits to the sources while it runs do not reload the Worker (a reload drops
  * every connection and restarts every DO). Only whole-line comments are allowed in `config`.
  * @param {string} config
- * @returns {Promise<{ config: string, remove: () => void }>}
+ * @returns {Promise<{ config: string, dir: string, remove: () => void }>}
  */
 export async function bundleWorker(config) {
   const out = mkdtempSync(join(tmpdir(), 'vitess-bundle-'));
@@ -40,8 +40,10 @@ export async function bundleWorker(config) {
   const source = JSON.parse(readFileSync(join(root, config), 'utf8').replace(/^\s*\/\/.*$/gm, ''));
   const main = source.main.replace(/^.*\//, '').replace(/\.ts$/, '.js');
   const path = join(out, 'wrangler.json');
-  writeFileSync(path, JSON.stringify({ ...source, main: `./${main}`, no_bundle: true, find_additional_modules: true }));
-  return { config: path, remove: () => rmSync(out, { recursive: true, force: true }) };
+  // The static assets stay where the source config points (its paths are relative to it).
+  const assets = source.assets && { ...source.assets, directory: join(root, dirname(config), source.assets.directory) };
+  writeFileSync(path, JSON.stringify({ ...source, ...(assets && { assets }), main: `./${main}`, no_bundle: true, find_additional_modules: true }));
+  return { config: path, dir: out, remove: () => rmSync(out, { recursive: true, force: true }) };
 }
 
 /**

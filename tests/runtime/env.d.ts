@@ -3,5 +3,6 @@ declare namespace Cloudflare {
     HOST: DurableObjectNamespace<import('./worker.js').TestHost>;
     TABLET: DurableObjectNamespace<import('../../primary/tablet.js').VTTablet>;
     REPLICA: DurableObjectNamespace<import('../../replica/replica-do.js').VTReplica>;
+    ASSETS: Fetcher;
   }
 }

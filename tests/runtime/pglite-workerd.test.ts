@@ -40,13 +40,13 @@ async function exercise(pg: PGlite): Promise<void> {
 describe('PGlite in a Durable Object (workerd)', () => {
   it('runs queries and a plpgsql trigger on the pre-initialized data dir, and restores a dump', { timeout: 120_000 }, async () => {
     await inDO('preinitialized', async () => {
-      const pg = await timed('cold start, pre-initialized data dir', () => createWorkerdPGlite());
-      await timed('second start, pre-initialized data dir', async () => (await createWorkerdPGlite()).close());
+      const pg = await timed('cold start, pre-initialized data dir', () => createWorkerdPGlite({ assets: env.ASSETS }));
+      await timed('second start, pre-initialized data dir', async () => (await createWorkerdPGlite({ assets: env.ASSETS })).close());
       await exercise(pg);
       const dump = await timed('dumpDataDir', () => pg.dumpDataDir('none'));
       await pg.close();
 
-      const restored = await timed('start from dump', () => createWorkerdPGlite({ dataDir: dump }));
+      const restored = await timed('start from dump', () => createWorkerdPGlite({ assets: env.ASSETS, dataDir: dump }));
       const { rows } = await restored.query<{ n: number }>('SELECT count(*)::int AS n FROM audit');
       expect(rows).toEqual([{ n: 3 }]);
       await restored.query("INSERT INTO users (id, name) VALUES (3, 'Cy')"); // the trigger still fires
@@ -54,14 +54,14 @@ describe('PGlite in a Durable Object (workerd)', () => {
       const gzipped = await restored.dumpDataDir('gzip');
       await restored.close();
 
-      const fromGzip = await createWorkerdPGlite({ dataDir: gzipped });
+      const fromGzip = await createWorkerdPGlite({ assets: env.ASSETS, dataDir: gzipped });
       expect((await fromGzip.query('SELECT name FROM users ORDER BY id')).rows).toEqual([
         { name: 'Zoë 日本' },
         { name: 'Bobby' },
         { name: 'Cy' },
       ]);
       await fromGzip.close();
-      await expect(createWorkerdPGlite({ dataDir: new Blob(['not a tar']) })).rejects.toThrow(/PG_VERSION/);
+      await expect(createWorkerdPGlite({ assets: env.ASSETS, dataDir: new Blob(['not a tar']) })).rejects.toThrow(/PG_VERSION/);
       // A buffer that was not recorded at build time fails with a message saying what to do.
       const unknownWasm = Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0);
       expect(() => new WebAssembly.Module(unknownWasm)).toThrow(/8 bytes .*scripts\/pglite-modules\.mjs/);
@@ -70,7 +70,7 @@ describe('PGlite in a Durable Object (workerd)', () => {
 
   it('runs initdb when preinitialized is false', { timeout: 120_000 }, async () => {
     await inDO('fresh', async () => {
-      const pg = await timed('cold start, fresh initdb', () => createWorkerdPGlite({ preinitialized: false }));
+      const pg = await timed('cold start, fresh initdb', () => createWorkerdPGlite({ assets: env.ASSETS, preinitialized: false }));
       await exercise(pg);
       await pg.close();
     });

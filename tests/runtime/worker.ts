@@ -1,4 +1,8 @@
 import { DurableObject } from 'cloudflare:workers';
+import { openPgliteEngine } from '../../engines/pglite-workerd.js';
+import { providePglite } from '../../engines/workerd-pglite.js';
+
+providePglite(openPgliteEngine);
 
 export { VTTablet } from '../../primary/tablet.js';
 export { VTReplica } from '../../replica/replica-do.js';

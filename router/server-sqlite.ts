@@ -1,0 +1,11 @@
+// Worker entry for keyspaces that are all SQLite: the same classes as server.ts, with no PGlite in
+// the bundle (a keyspace with engine 'pglite' is refused when its shard opens). Size budget:
+// docs/deployment.md.
+import { VTTablet } from '../primary/tablet.js';
+import { VTReplica } from '../replica/replica-do.js';
+import { VTCoordinator } from './coordinator-do.js';
+import { VTGate } from './gateway.js';
+import { VTSequence } from './sequence-do.js';
+
+export default VTGate;
+export { VTCoordinator, VTGate, VTReplica, VTSequence, VTTablet };
