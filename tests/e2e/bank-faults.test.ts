@@ -148,9 +148,9 @@ it(`the bank survives ${KILLS} kills at two-phase-commit steps and at random mom
         const session = { name: `round${round}/client${slot}`, client };
         for (let n = 0; !stop; n++) {
           const mark = nextMark(slot, n);
-          // Every fifth would overdraw any account: refused, so the history holds failures to check too.
+          // The first of every five would overdraw any account: refused, so the history holds failures to check too.
           const t = bank.randomTransfer(random);
-          const op = await recordedTransfer(history, session, bank, n % 5 === 4 ? { ...t, amount: ACCOUNTS * OPENING + 1 } : t, mark, { retry: 3, timeoutMs: 5_000 });
+          const op = await recordedTransfer(history, session, bank, n % 5 === 0 ? { ...t, amount: ACCOUNTS * OPENING + 1 } : t, mark, { retry: 3, timeoutMs: 5_000 });
           if (op.outcome === 'ok') committed++;
           if (op.outcome === 'unknown') break; // the process is going down
           const read = await recordedMarksRead(history, session, bank, Array.from({ length: MARKS_PER_CLIENT }, (_, i) => slot * MARKS_PER_CLIENT + 1 + i));
