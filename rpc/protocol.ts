@@ -82,7 +82,7 @@ export interface GatewayStatus {
   keyspaces: KeyspaceStatus[];
 }
 
-/** An interactive transaction on one shard; cross-shard transactions need 2PC (issue 7). */
+/** An interactive transaction: on one shard, or on several with two-phase commit at its end (docs/transactions.md). */
 export interface TransactionApi {
   query(sql: string, params?: RpcValue[]): Promise<RpcResult>;
   commit(): Promise<{ bookmark: string }>;
