@@ -30,7 +30,7 @@ export function changeStatements(c: Change): Statement[] {
  * A change's row as it is bound: its JSON columns as JSON text. Bound decoded, a JSON string
  * would be taken for JSON text (and refused), `true` stored as 1 on SQLite, a JSON null as NULL.
  */
-function boundRow(c: RowChange): Row {
+export function boundRow(c: RowChange): Row {
   const row = c.row!;
   if (!c.json?.length) return row;
   const out = { ...row };

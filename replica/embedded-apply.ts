@@ -1,10 +1,12 @@
-// Applies what the sequencer hands out with the shared applier (changelog/apply.ts), together
-// with the positions that say how far it got, one local transaction at a time.
-import { applyChanges } from '../changelog/apply.js';
+// Applies what the sequencer hands out, together with the positions that say how far it got, one
+// local transaction at a time: row changes merged into one table per table whichever shard they
+// come from (embedded-rows.ts), DDL as the replica keeps it (embedded-ddl.ts).
 import type { StorageEngine } from '../engines/engine.js';
-import type { Change } from '../rpc/changes.js';
+import type { RowChange } from '../rpc/changes.js';
 import { VitessError } from '../rpc/errors.js';
 import type { Row } from '../rpc/results.js';
+import { replicaDdl } from './embedded-ddl.js';
+import { RowMerge } from './embedded-rows.js';
 import type { ApplyUnit, StreamChange, StreamRecord } from './embedded-sequencer.js';
 import { writeState } from './embedded-state.js';
 
@@ -17,8 +19,7 @@ export interface Applied {
 const pick = (row: Row, cols: string[]): Row => Object.fromEntries(cols.map((c) => [c, row[c] ?? null]));
 
 /** The engine-neutral change (an insert's key comes from its row and the table's primary key). */
-function toChange(c: StreamChange, primaryKey: (table: string) => string[] | undefined): Change {
-  if ('ddl' in c) return c;
+function toChange(c: Exclude<StreamChange, { ddl: string }>, primaryKey: (table: string) => string[] | undefined): RowChange {
   const json = c.json && { json: c.json };
   if (c.op !== 'insert' && c.oldKey) return { table: c.table, op: c.op, key: c.oldKey, ...(c.op === 'update' && { row: c.row, ...json }) };
   const pk = primaryKey(c.table);
@@ -54,11 +55,17 @@ export async function applyUnits(db: StorageEngine, keys: PrimaryKeys, units: Ap
     const last = i === list.length - 1;
     const ddl = run[0]!.kind === 'ddl';
     await db.transaction(async (tx) => {
+      const rows = await RowMerge.open(tx);
       for (const [n, r] of records.entries()) {
-        // A DDL barrier holds the same statement from every shard: it runs once, from the first.
-        const changes = ddl && n > 0 ? r.changes.filter((c) => !('ddl' in c)) : r.changes;
-        await applyChanges(tx, changes.map((c) => toChange(c, (t) => pk.get(t))));
-        for (const c of changes) if ('table' in c) applied.tables.add(c.table);
+        for (const c of r.changes) {
+          if (!('ddl' in c)) {
+            await rows.apply(r.shard, toChange(c, (t) => pk.get(t)));
+            applied.tables.add(c.table);
+          } else if (!ddl || n === 0) {
+            // A DDL barrier holds the same statement from every shard: it runs once, from the first.
+            for (const s of replicaDdl(c.ddl)) await tx.query(s.sql, s.params);
+          }
+        }
       }
       await writeState(tx, { lsns: last ? { ...at, ...lsns } : at });
     });

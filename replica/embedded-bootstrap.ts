@@ -15,7 +15,9 @@ import { completeLsn, decodePosition, encodePosition } from '../rpc/position.js'
 import type { ChangesPage, ChangesRequest, ShardSchema, SnapshotRequest } from '../rpc/protocol.js';
 import type { SqlValue } from '../rpc/values.js';
 import { applyUnits, type PrimaryKeys } from './embedded-apply.js';
+import { replicaDdl } from './embedded-ddl.js';
 import { loadPage } from './embedded-pages.js';
+import { clearParked } from './embedded-rows.js';
 import { Sequencer } from './embedded-sequencer.js';
 import { createStateTable, writeState, type ReplicaScope } from './embedded-state.js';
 import { quoteIdent } from '../engines/dialect/sql-text.js';
@@ -80,8 +82,9 @@ async function copyOnce(db: StorageEngine, keys: PrimaryKeys, source: CopySource
   keys.forget();
   const lsns = Object.fromEntries(schemas.map((s) => [s.shard, s.lsn]));
   await db.transaction(async (tx) => {
-    for (const ddl of schemas[0]!.ddl) await tx.query(ddl);
     await createStateTable(tx); // PGlite's wipe dropped it with the schema
+    await clearParked(tx); // SQLite's kept it
+    for (const ddl of schemas[0]!.ddl) for (const st of replicaDdl(ddl)) await tx.query(st.sql, st.params);
     await writeState(tx, { scope, phase: 'copying', lsns });
   });
   const tables = await db.tables();
@@ -156,13 +159,14 @@ async function copyShard(run: CopyRun, shard: string): Promise<void> {
       if (page.nextKey) next = ask(t, page.nextKey);
       else [next, ahead] = [ahead, undefined];
       if (page.lsn > lsns[shard]!) lsns[shard] = await catchUp(db, keys, source, scope, shard, lsns, page.lsn);
-      opts.onPage?.(await loads.run(async () => {
+      const rows = await loads.run(async () => {
         // A local engine may load on this thread (libsql does, synchronously), and an HTTP batch
         // goes out on a timer: first let every request made so far leave — this shard's next
         // page, and the other shards' — or they wait for the load, and then for the next.
         await sleep(0);
         return loadPage(db, name, primaryKey, page);
-      }));
+      });
+      opts.onPage?.(rows);
     }
   } catch (e) {
     stop.reason ??= e;

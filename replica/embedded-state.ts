@@ -3,6 +3,7 @@
 // in the transaction that applied the records, so a crash never loses or doubles one.
 import type { Executor, StorageEngine } from '../engines/engine.js';
 import { VitessError } from '../rpc/errors.js';
+import { PARKED_SETUP } from './embedded-rows.js';
 
 export type Phase = 'copying' | 'streaming';
 
@@ -23,9 +24,10 @@ export interface StoredState {
 const SETUP = 'CREATE TABLE IF NOT EXISTS _vt_embedded (name TEXT PRIMARY KEY, value TEXT NOT NULL)';
 const PUT = 'INSERT INTO _vt_embedded (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value';
 
-/** Creates the state table where it is missing: on opening, and after a copy wiped the database. */
+/** Creates the state table (and the parked rows', embedded-rows.ts) where missing: on opening, and after a copy wiped the database. */
 export async function createStateTable(on: Executor): Promise<void> {
   await on.query(SETUP);
+  await on.query(PARKED_SETUP);
 }
 
 export async function readState(db: StorageEngine): Promise<StoredState> {

@@ -12,6 +12,8 @@
  *   their stored LSNs — not one snapshot call crosses the wire (counted in the fetch) — and
  *   converge again after more writes.
  * - `execute` then `query` on the replica sees the write, 100 times in a row per engine.
+ * - A row placed by a column that is not its key, moved between shards (the insert on the new
+ *   shard reaching the replica first), is its new version; a UNIQUE value on two shards is kept.
  * - The replica's stream survives 503s, resets, lost and slow answers (msw between it and VTGate),
  *   and a long poll that is never answered does not hold back `execute`.
  * - A replica inside a Durable Object (engine 'do-sqlite'): the same, and it resumes after close.
@@ -39,7 +41,8 @@ const VSCHEMA = {
     { name: 'main', engine: 'sqlite', shards: ['-40', '40-80', '80-c0', 'c0-'] },
     { name: 'pg', engine: 'pglite', shards: ['-80', '80-'] },
     { name: 'side', engine: 'sqlite', shards: ['-80', '80-'] },
-    { name: 'rw', engine: 'sqlite', shards: ['-40', '40-80', '80-c0', 'c0-'] },
+    // mv: placed by a column that is not its primary key (rows move between shards).
+    { name: 'rw', engine: 'sqlite', shards: ['-40', '40-80', '80-c0', 'c0-'], tables: { mv: { vindex: { type: 'hash', column: 'owner' } } } },
   ],
 };
 
@@ -398,6 +401,33 @@ describe.concurrent('read-your-writes (keyspace rw)', () => {
     // pf_small's first page was asked for with pf_big's first, and again after pf_big's pages.
     expect(asked.filter((a) => a === 'pf_small')).toHaveLength(2);
     expect(asked.indexOf('pf_small')).toBeLessThan(asked.indexOf('pf_big+'));
+  });
+
+  it.sequential('a row moved between shards keeps its new version; a UNIQUE value repeated on two shards does not stop the stream', async () => {
+    // Rows of mv are placed by `owner`, not by their key: a move is a delete on the old shard and
+    // an insert on the new one, which can reach the replica in either order (here the insert first,
+    // as a client that inserts before it deletes makes it). UNIQUE holds per shard on the primaries.
+    const c = client('rw');
+    await c.execute('CREATE TABLE mv (id BIGINT PRIMARY KEY, owner BIGINT NOT NULL, v TEXT, email TEXT UNIQUE)');
+    const shards = VSCHEMA.keyspaces[3]!.shards;
+    const shardOf = (owner: number) => shards.find((s) => inRange(hashId(owner)!, s));
+    const a = 1;
+    const b = [2, 3, 4, 5, 6, 7, 8].find((o) => shardOf(o) !== shardOf(a))!;
+    await c.execute("INSERT INTO mv (id, owner, v) VALUES (1, $1, 'before')", [a]);
+    const both = await Promise.all([replica('rw', { engine: 'pglite', tables: ['mv'] }), replica('rw', { engine: 'libsql', tables: ['mv'] })]);
+    await c.execute("INSERT INTO mv (id, owner, v) VALUES (1, $1, 'after')", [b]);
+    await Promise.all(both.map((r) => r.waitFor(c.bookmark)));
+    await c.execute('DELETE FROM mv WHERE id = 1 AND owner = $1', [a]);
+    const rows = (rs: Row[]) => rs.map((x) => [Number(x.id), Number(x.owner), x.v]);
+    const same = async (want: unknown[][]) => {
+      await Promise.all(both.map((r) => r.waitFor(c.bookmark)));
+      expect(rows((await c.query('SELECT id, owner, v FROM mv ORDER BY id', [], { consistency: 'strong' })).rows)).toEqual(want);
+      for (const r of both) expect(rows((await r.query('SELECT id, owner, v FROM mv ORDER BY id')).rows)).toEqual(want);
+    };
+    await same([[1, b, 'after']]);
+    await c.execute("INSERT INTO mv (id, owner, v, email) VALUES (2, $1, 'x', 'same@example.com'), (3, $2, 'y', 'same@example.com')", [a, b]);
+    await same([[1, b, 'after'], [2, a, 'x'], [3, b, 'y']]);
+    for (const r of both) expect(r.status.state).toBe('streaming');
   });
 });
 
