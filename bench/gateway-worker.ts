@@ -7,6 +7,8 @@ import { VTCoordinator, VTGate, VTReplica, VTSequence, VTTablet } from '../route
 import { ADMIN } from '../router/access/grants.js';
 import { errorResponse, resultJson } from '../router/http.js';
 import type { Env } from '../router/topology.js';
+import type { TabletApi } from '../rpc/do-api.js';
+import { stubOf } from '../rpc/do-stub.js';
 import { fromWire } from '../rpc/values.js';
 
 export { VTCoordinator, VTReplica, VTSequence, VTTablet };
@@ -27,7 +29,7 @@ export default class BenchGate extends VTGate {
     const path = new URL(req.url).pathname;
     if (path === '/direct') {
       const f = (await req.json()) as Forward;
-      const tablet = this.env.TABLET.getByName(`${f.keyspace}/${f.shard}`) as unknown as Pick<VTTablet, 'query'>;
+      const tablet = stubOf<Pick<TabletApi, 'query'>>(this.env.TABLET.getByName(`${f.keyspace}/${f.shard}`));
       return Response.json(resultJson(await tablet.query('do-sqlite', f.sql, (f.params ?? []).map(fromWire))));
     }
     if (path === '/d1') {

@@ -12,6 +12,8 @@ import type { StorageEngine } from '../engines/engine.js';
 import { PgliteEngine } from '../engines/pglite.js';
 import { createWorkerdPGlite } from '../engines/pglite-workerd.js';
 import { decodeBookmark } from '../rpc/bookmark.js';
+import type { ReplicaApi, Stub } from '../rpc/do-api.js';
+import { stubOf } from '../rpc/do-stub.js';
 import { VTCoordinator, VTGate, VTReplica, VTSequence, VTTablet } from '../router/server.js';
 import { ADMIN } from '../router/access/grants.js';
 import { Session } from '../router/session.js';
@@ -20,7 +22,7 @@ import { configuredVSchema, Topology, type Env } from '../router/topology.js';
 export { VTCoordinator, VTReplica, VTSequence, VTTablet };
 
 type Kind = 'do-sqlite' | 'pglite';
-type Replica = Pick<VTReplica, 'waitFor' | 'pause' | 'resume' | 'status'>;
+type Replica = Pick<ReplicaApi, 'waitFor' | 'pause' | 'resume' | 'status'>;
 
 interface BenchEnv extends Env {
   RAW: DurableObjectNamespace<RawInsert>;
@@ -119,7 +121,7 @@ async function lagRun(env: Env, o: LagRun): Promise<unknown> {
         if (!o.probesPerSecond || i % every) return;
         const acked = Date.now();
         const [at, lsn] = Object.entries(decodeBookmark(r.bookmark))[0]!;
-        const replica = env.REPLICA.getByName(`${at}/${regions[(i / every) % regions.length]}`) as unknown as Replica;
+        const replica = stubOf<Replica>(env.REPLICA.getByName(`${at}/${regions[(i / every) % regions.length]}`));
         await replica.waitFor(lsn, 30_000);
         lags.push(Date.now() - acked);
       } catch (e) {
@@ -134,8 +136,8 @@ async function lagRun(env: Env, o: LagRun): Promise<unknown> {
 }
 
 export default class BenchGate extends VTGate {
-  private replicaOf(t: Target): Replica {
-    return this.env.REPLICA.getByName(`${t.keyspace}/${t.shard}/${t.region}`) as unknown as Replica;
+  private replicaOf(t: Target): Stub<Replica> {
+    return stubOf<Replica>(this.env.REPLICA.getByName(`${t.keyspace}/${t.shard}/${t.region}`));
   }
 
   override async fetch(req: Request): Promise<Response> {

@@ -1,6 +1,6 @@
 // The workerd half of `npm run bench`: the same loops as in Node, run inside a Durable Object.
 import { DurableObject } from 'cloudflare:workers';
-import { ChangeLog } from '../changelog/log.js';
+import { ChangeLog, IN_PLACE_LOG } from '../changelog/log.js';
 import { DoSqliteEngine } from '../engines/do-sqlite.js';
 import type { StorageEngine } from '../engines/engine.js';
 import { PgliteEngine } from '../engines/pglite.js';
@@ -19,7 +19,7 @@ type Kind = 'do-sqlite' | 'pglite';
 
 export class BenchHost extends DurableObject<Env> {
   private async engine(kind: Kind): Promise<StorageEngine> {
-    return kind === 'do-sqlite' ? new DoSqliteEngine(this.ctx.storage) : new PgliteEngine(await createWorkerdPGlite({ assets: this.env.ASSETS }));
+    return kind === 'do-sqlite' ? new DoSqliteEngine(this.ctx.storage, IN_PLACE_LOG) : new PgliteEngine(await createWorkerdPGlite({ assets: this.env.ASSETS }));
   }
 
   async point(kind: Kind): Promise<unknown> {

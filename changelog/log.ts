@@ -11,9 +11,10 @@
 // does the rest inside SQLite), and nothing is decoded until someone reads the record.
 // An appended record too large for one stored value (2 MB deployed) is kept in parts instead.
 import { isDdl, type Change, type LogRecord } from '../rpc/changes.js';
+import type { InPlaceLog } from '../engines/do-sqlite.js';
 import type { CapturedUnit } from '../engines/engine.js';
 import { VitessError } from '../rpc/errors.js';
-import { decodeChanges, encodeChanges } from './codec.js';
+import { decodeChanges, encodeChanges } from '../rpc/change-codec.js';
 
 export interface PullOptions {
   maxRecords?: number;
@@ -74,6 +75,9 @@ export const LOG_VALUE_BYTES = 1024 * 1024;
 
 /** The newest header's LSN, as a scalar subquery: what the triggers got to (`CapturedUnit`'s `top`). */
 export const TOP_LSN_SQL = `(SELECT max(lsn) FROM _vt_log)`;
+
+/** What a DO SQLite engine capturing in place writes into (`new DoSqliteEngine(storage, IN_PLACE_LOG)`). */
+export const IN_PLACE_LOG: InPlaceLog = { changesTable: LOG_CHANGES_TABLE, rowHeaderSql: ROW_HEADER_SQL, topLsnSql: TOP_LSN_SQL };
 
 const SCHEMA = [
   // `changes` inline; or NULL, the record's changes being the rows of _vt_log_changes after the

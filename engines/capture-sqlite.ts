@@ -1,9 +1,9 @@
 // Change capture on SQLite engines: AFTER triggers write every row change of a user table, in
 // the same transaction as the write, as the change's JSON text in the log's own wire encoding
-// (changelog/codec.ts), so that text is never decoded and encoded again on the way to the log.
+// (rpc/change-codec.ts), so that text is never decoded and encoded again on the way to the log.
 // On DO SQLite the triggers write into the log's change table itself (capture in place); libsql
 // drains its own capture table at each commit boundary and hands the changes to the sink.
-import { decodeChanges as decodeWire } from '../changelog/codec.js';
+import { decodeChanges as decodeWire } from '../rpc/change-codec.js';
 import { VitessError } from '../rpc/errors.js';
 import type { Change } from '../rpc/changes.js';
 import type { SqlType } from '../rpc/values.js';

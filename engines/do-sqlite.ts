@@ -3,7 +3,6 @@ import { VitessError } from '../rpc/errors.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import type { CatalogColumn, SqliteStatement } from './dialect/sqlite.js';
-import { LOG_CHANGES_TABLE, ROW_HEADER_SQL, TOP_LSN_SQL } from '../changelog/log.js';
 import { columnsFromRows, COLUMNS_SQL, decodeChanges, primaryKeyOf, recordDdlSql, TABLES_SQL, triggerSql } from './capture-sqlite.js';
 import type { BatchOptions, CaptureSink, Executor, JsonPage, StorageEngine, TableInfo } from './engine.js';
 import { checkBatchLength, isInternalTable } from './limits.js';
@@ -12,6 +11,17 @@ import { bindOne, CATALOG_SQL, catalogFromRows, prepareSqlite, sqliteResult } fr
 import { pageCharsSql, pageJsonSql } from './sqlite-wire.js';
 import { sqliteError } from './sqlite-errors.js';
 import { TransactionHandle } from './transaction.js';
+
+/**
+ * Where capture in place writes, in the same DO SQLite: the change log's table of changes, the
+ * statement a trigger runs to head its row, and the newest header's LSN. The change log
+ * (changelog/log.ts, IN_PLACE_LOG) provides them, so that engines/ depends on nothing of it.
+ */
+export interface InPlaceLog {
+  changesTable: string;
+  rowHeaderSql: string;
+  topLsnSql: string;
+}
 
 /** The engine's and the platform's tables, in any letter case: SQLite matches table names without it. */
 const isReserved = (name: string): boolean => isInternalTable(name.toLowerCase());
@@ -71,7 +81,13 @@ export class DoSqliteEngine implements StorageEngine {
   /** The newest log header after the unit's last statement that could change rows. */
   private top: number | undefined;
 
-  constructor(private readonly storage: DurableObjectStorage) {}
+  /** `log`: needed for capture only. */
+  constructor(private readonly storage: DurableObjectStorage, private readonly log?: InPlaceLog) {}
+
+  private get inPlace(): InPlaceLog {
+    if (!this.log) throw new VitessError('INTERNAL', 'capture on DO SQLite needs the change log it writes into: new DoSqliteEngine(storage, IN_PLACE_LOG)');
+    return this.log;
+  }
 
   private exec(sql: string, ...args: SqlStorageValue[]): unknown[][] {
     return [...this.storage.sql.exec(sql, ...args).raw()];
@@ -87,7 +103,7 @@ export class DoSqliteEngine implements StorageEngine {
     for (const [name] of this.exec(TABLES_SQL)) {
       const table = String(name);
       if (isReserved(table)) continue;
-      for (const stmt of triggerSql(table, columnsFromRows(this.exec(COLUMNS_SQL, table)), LOG_CHANGES_TABLE, ROW_HEADER_SQL)) this.exec(stmt);
+      for (const stmt of triggerSql(table, columnsFromRows(this.exec(COLUMNS_SQL, table)), this.inPlace.changesTable, this.inPlace.rowHeaderSql)) this.exec(stmt);
     }
   }
 
@@ -145,7 +161,7 @@ export class DoSqliteEngine implements StorageEngine {
       const { raw, columns } = stmt.ddl && this.sink ? this.storage.transactionSync(() => {
         const out = this.run(stmt.sql, args);
         this.installTriggers();
-        this.exec(recordDdlSql(LOG_CHANGES_TABLE), sql);
+        this.exec(recordDdlSql(this.inPlace.changesTable), sql);
         return out;
       }) : this.run(stmt.sql, args);
       if (stmt.ddl) {
@@ -167,7 +183,7 @@ export class DoSqliteEngine implements StorageEngine {
   /** Rows the last statement changed; capturing, also how far its triggers' headers got (one query). */
   private changes(): number {
     if (!this.sink) return Number(this.storage.sql.exec('SELECT changes()').one()['changes()']);
-    const [changes, top] = this.storage.sql.exec(`SELECT changes(), ${TOP_LSN_SQL}`).raw().next().value as [number, number | null];
+    const [changes, top] = this.storage.sql.exec(`SELECT changes(), ${this.inPlace.topLsnSql}`).raw().next().value as [number, number | null];
     this.top = top ?? undefined;
     return changes;
   }
@@ -221,9 +237,9 @@ export class DoSqliteEngine implements StorageEngine {
       let changes: Change[] = [];
       await this.storage.transaction(async () => {
         this.begin();
-        const [[before]] = this.exec(`SELECT coalesce(max(seq), 0) FROM ${LOG_CHANGES_TABLE}`) as [[number]];
+        const [[before]] = this.exec(`SELECT coalesce(max(seq), 0) FROM ${this.inPlace.changesTable}`) as [[number]];
         await TransactionHandle.run(tx, fn);
-        changes = decodeChanges(this.exec(`SELECT seq, change FROM ${LOG_CHANGES_TABLE} WHERE seq > ?`, before));
+        changes = decodeChanges(this.exec(`SELECT seq, change FROM ${this.inPlace.changesTable} WHERE seq > ?`, before));
         this.begin();
         throw ROLLED_BACK;
       }).catch((e: unknown) => {

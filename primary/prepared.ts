@@ -2,7 +2,7 @@
 // durably until the coordinator decides. Commit re-applies them; rollback forgets them.
 // A committed one is remembered for COMMITTED_RETENTION_MS, apart from the (trimmable) log, so
 // that a decision asked again is answered `committed`, and NOT_FOUND means never prepared here.
-import { decodeChanges, encodeChanges } from '../changelog/codec.js';
+import { decodeChanges, encodeChanges } from '../rpc/change-codec.js';
 import type { Change } from '../rpc/changes.js';
 
 /**

@@ -1,6 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import { applyChanges } from '../changelog/apply.js';
-import { ChangeLog, DEFAULT_TRIM, type DdlHistory, type PullOptions, type PullResult, type TrimPolicy } from '../changelog/log.js';
+import { ChangeLog, DEFAULT_TRIM, IN_PLACE_LOG, type DdlHistory, type PullOptions, type PullResult, type TrimPolicy } from '../changelog/log.js';
 import { snapshotPage, type KeyRangeFilter, type SnapshotPage } from '../changelog/snapshot.js';
 import { ADVANCE_SEQUENCES_SQL } from '../engines/capture-pg.js';
 import { isReadOnly } from '../engines/dialect/read-only.js';
@@ -12,6 +12,7 @@ import type { PgliteEngine } from '../engines/pglite.js';
 import type { AssetsBinding } from '../engines/pglite-workerd.js';
 import { openWorkerdPglite } from '../engines/workerd-pglite.js';
 import type { Change, LogRecord } from '../rpc/changes.js';
+import type { TabletApi } from '../rpc/do-api.js';
 import { encodeError, VitessError } from '../rpc/errors.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
@@ -86,7 +87,7 @@ export interface TabletEnv {
   ASSETS?: AssetsBinding;
 }
 
-export class VTTablet extends DurableObject<TabletEnv> {
+export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
   private readonly log: ChangeLog;
   private readonly prepared: PreparedStore;
   private readonly pgSnapshots: PgliteSnapshots;
@@ -173,7 +174,7 @@ export class VTTablet extends DurableObject<TabletEnv> {
     if (!stored) await this.ctx.storage.put('engine', requested);
     this.kind = stored ?? requested;
     if (this.kind !== 'pglite') {
-      const engine = new DoSqliteEngine(this.ctx.storage);
+      const engine = new DoSqliteEngine(this.ctx.storage, IN_PLACE_LOG);
       await engine.enableCapture(this.sink);
       return engine;
     }

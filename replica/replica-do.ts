@@ -4,14 +4,17 @@
 // reads. See docs/replicas.md.
 import { DurableObject, RpcTarget } from 'cloudflare:workers';
 import { appliedLsn, applyGroup, setAppliedLsn } from '../changelog/apply.js';
-import type { DdlHistory, PullOptions, PullResult } from '../changelog/log.js';
+import type { PullResult } from '../changelog/log.js';
 import type { SnapshotPage } from '../changelog/snapshot.js';
 import { isReadOnly } from '../engines/dialect/read-only.js';
 import { DoSqliteEngine } from '../engines/do-sqlite.js';
 import type { EngineKind, StorageEngine, TableInfo } from '../engines/engine.js';
 import type { AssetsBinding } from '../engines/pglite-workerd.js';
 import { openWorkerdPglite } from '../engines/workerd-pglite.js';
+import type { VTTablet } from '../primary/tablet.js';
 import { isDdl, type LogRecord } from '../rpc/changes.js';
+import type { ReplicaApi, Stub, TabletApi } from '../rpc/do-api.js';
+import { stubOf } from '../rpc/do-stub.js';
 import { asVitessError, encodeError, VitessError } from '../rpc/errors.js';
 import { pageRows, type ResultSet } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
@@ -79,21 +82,11 @@ export interface ReadRequest {
 /** A read's result, with the LSN the replica had applied when it ran. */
 export type ReplicaResult = ResultSet & { lsn: number };
 
-/** The tablet calls the replica makes (the generated stub type is too deep for tsc). */
-interface TabletStub {
-  ddlHistory(): Promise<DdlHistory>;
-  snapshot(kind: EngineKind, table: string, afterKey: SqlValue[] | null, limit?: number): Promise<SnapshotPage>;
-  pull(fromLsn: number, opts?: PullOptions): Promise<PullResult>;
-  register(id: string, fromLsn?: number): Promise<number>;
-  subscribe(id: string, listener: RpcTarget, fromLsn?: number): Promise<number>;
-  ack(id: string, lsn: number): Promise<void>;
-  unsubscribe(id: string): Promise<void>;
-  unregister(id: string): Promise<void>;
-  status(): Promise<{ listeners: { id: string; pushing: boolean }[] }>;
-}
+/** The tablet calls the replica makes. */
+type Primary = Pick<TabletApi, 'ddlHistory' | 'snapshot' | 'pull' | 'register' | 'subscribe' | 'ack' | 'unsubscribe' | 'unregister' | 'status'>;
 
 export interface ReplicaEnv {
-  TABLET: DurableObjectNamespace;
+  TABLET: DurableObjectNamespace<VTTablet>;
   /** The static assets, holding PGlite's data files (engines/pglite-workerd.ts). */
   ASSETS?: AssetsBinding;
 }
@@ -131,7 +124,7 @@ class PushListener extends RpcTarget {
  * One read replica of one shard in one region, named `${keyspace}/${shard}/${region}`. Started
  * by `start()` (idempotent; the config is kept in storage and an alarm keeps it tailing).
  */
-export class VTReplica extends DurableObject<ReplicaEnv> {
+export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
   private config: ReplicaConfig | undefined;
   private db: StorageEngine | undefined;
   private opening: Promise<void> | undefined;
@@ -361,9 +354,9 @@ export class VTReplica extends DurableObject<ReplicaEnv> {
     return `replica:${this.name()}`;
   }
 
-  private tablet(): TabletStub {
+  private tablet(): Stub<Primary> {
     const c = this.config!;
-    return this.env.TABLET.getByName(`${c.keyspace}/${c.shard}`) as unknown as TabletStub;
+    return stubOf<Primary>(this.env.TABLET.getByName(`${c.keyspace}/${c.shard}`));
   }
 
   private async ensureAlarm(): Promise<void> {

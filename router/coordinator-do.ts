@@ -8,17 +8,16 @@
  * in memory: it only needs to know about transactions in flight.
  */
 import { DurableObject } from 'cloudflare:workers';
-import type { TxOutcome } from '../primary/tablet.js';
+import type { CoordinatorApi, Stub, TabletApi } from '../rpc/do-api.js';
+import { stubOf } from '../rpc/do-stub.js';
 import { asVitessError, encodeError, VitessError } from '../rpc/errors.js';
 import { failpoint } from '../primary/failpoints.js';
 import { WaitsForGraph } from './coordinator-locks.js';
 import { acknowledge, decide, newRecord, nextAction, RETRY_DELAYS_MS, unacked, wakeAt, type Decision, type TxRecord } from './coordinator.js';
 import type { Env } from './topology.js';
 
-interface Participant {
-  commitPrepared(txid: string): Promise<TxOutcome>;
-  rollbackPrepared(txid: string): Promise<TxOutcome>;
-}
+/** What the coordinator asks of each shard. */
+type Participant = Pick<TabletApi, 'commitPrepared' | 'rollbackPrepared'>;
 
 export interface CommitResult {
   outcome: 'committed' | 'rolled back';
@@ -49,7 +48,7 @@ export interface CoordinatorCounters {
   deadlocks: number;
 }
 
-export class VTCoordinator extends DurableObject<Env> {
+export class VTCoordinator extends DurableObject<Env> implements CoordinatorApi {
   private readonly counters: CoordinatorCounters = { committed: 0, rolledBack: 0, presumedAbort: 0, resent: 0, deadlocks: 0, lost: 0 };
   private readonly graph = new WaitsForGraph();
 
@@ -159,7 +158,7 @@ export class VTCoordinator extends DurableObject<Env> {
     const failed: string[] = [];
     const lost: string[] = [];
     const tell = async (p: string): Promise<void> => {
-      const tablet = this.env.TABLET.getByName(p) as unknown as Participant;
+      const tablet = this.participant(p);
       try {
         const out = rec.decision === 'commit' ? await tablet.commitPrepared(rec.txid) : await tablet.rollbackPrepared(rec.txid);
         lsns[p] = out.lsn;
@@ -181,6 +180,11 @@ export class VTCoordinator extends DurableObject<Env> {
       await tell(p);
     })]);
     return { lsns, failed, lost };
+  }
+
+  /** The shard `keyspace/shard` as a two-phase-commit participant. */
+  private participant(name: string): Stub<Participant> {
+    return stubOf<Participant>(this.env.TABLET.getByName(name));
   }
 
   private ack(txid: string, participant: string): void {
@@ -221,7 +225,7 @@ export class VTCoordinator extends DurableObject<Env> {
           await this.send(rec, a.to);
           return;
         case 'sweep':
-          await Promise.all(a.to.map((p) => (this.env.TABLET.getByName(p) as unknown as Participant).rollbackPrepared(rec.txid)));
+          await Promise.all(a.to.map((p) => this.participant(p).rollbackPrepared(rec.txid)));
           this.forget(rec.txid);
           return;
         case 'forget':

@@ -5,6 +5,7 @@
  * handed out, so no id is handed out twice, even across crashes (a crash only skips ids).
  */
 import { DurableObject } from 'cloudflare:workers';
+import type { SequenceApi } from '../rpc/do-api.js';
 import { encodeError, VitessError } from '../rpc/errors.js';
 import type { Env } from './topology.js';
 
@@ -18,7 +19,7 @@ export interface SequenceColumn {
 /** Ids stay within JavaScript's exact integers (and int8). */
 const MAX_ID = Number.MAX_SAFE_INTEGER;
 
-export class VTSequence extends DurableObject<Env> {
+export class VTSequence extends DurableObject<Env> implements SequenceApi {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS _vt_sequences (name TEXT PRIMARY KEY, next INTEGER NOT NULL);

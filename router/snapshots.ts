@@ -4,10 +4,8 @@
  * at the page's LSN (the tablet reads it under its write lock), after building the schema from
  * the shards' DDL histories. See docs/embedded-replicas.md.
  */
-import type { DdlHistory } from '../changelog/log.js';
-import { PAGE_LIMITS, type SnapshotPage } from '../changelog/snapshot.js';
-import type { EngineKind } from '../engines/engine.js';
-import type { TableSchema } from '../primary/tablet.js';
+import { PAGE_LIMITS } from '../changelog/snapshot.js';
+import type { Stub, TabletApi } from '../rpc/do-api.js';
 import { VitessError } from '../rpc/errors.js';
 import { filterRowsJson } from '../rpc/results.js';
 import { inRange } from '../rpc/keyspace/keyrange.js';
@@ -22,15 +20,11 @@ import { engineKind, type Topology } from './topology.js';
 import { keyspaceIdFor } from './vindex/vindex.js';
 
 /** The tablet's snapshot surface as VTGate calls it. */
-interface SnapshotTablet {
-  snapshot(kind: EngineKind, table: string, afterKey: unknown[] | null, limit?: number): Promise<SnapshotPage>;
-  ddlHistory(): Promise<DdlHistory>;
-  schema(kind: EngineKind): Promise<TableSchema[]>;
-}
+type SnapshotTablet = Pick<TabletApi, 'snapshot' | 'ddlHistory' | 'schema'>;
 
 export const SNAPSHOT_LIMITS = { defaultRows: 1_000, maxRows: PAGE_LIMITS.rows } as const;
 
-const tablet = (topology: Topology, keyspace: string, shard: string): SnapshotTablet => topology.tablet(keyspace, shard) as unknown as SnapshotTablet;
+const tablet = (topology: Topology, keyspace: string, shard: string): Stub<SnapshotTablet> => topology.tablet(keyspace, shard);
 
 /** One page of `req.table` on `req.shard`, filtered to `req.keyRange` when the range cuts through the shard. */
 /** `vis`: what the caller's token may see; a row-filtered table's page holds only the token's rows. */

@@ -6,10 +6,8 @@
  * consumer costs nothing but log retention. With nothing to deliver, a call long-polls the
  * shards (`waitFor`) up to `waitMs`.
  */
-import type { PullOptions, PullResult } from '../changelog/log.js';
-import type { EngineKind } from '../engines/engine.js';
-import type { TableSchema } from '../primary/tablet.js';
 import { isDdl, type Change, type LogRecord } from '../rpc/changes.js';
+import type { Stub, TabletApi } from '../rpc/do-api.js';
 import { asVitessError, VitessError } from '../rpc/errors.js';
 import { inRange, parseKeyRange, type KeyRange } from '../rpc/keyspace/keyrange.js';
 import { decodePosition, encodePosition, isPosition, resumeAt, type ShardCursor } from '../rpc/position.js';
@@ -25,11 +23,7 @@ import { keyspaceIdFor } from './vindex/vindex.js';
 import type { KeyspaceVSchema } from './vschema.js';
 
 /** The tablet's log surface as a stream reads it. */
-interface LogTablet {
-  pull(fromLsn: number, opts?: PullOptions): Promise<PullResult>;
-  waitFor(lsn: number, timeoutMs?: number): Promise<number>;
-  schema(kind: EngineKind): Promise<TableSchema[]>;
-}
+type LogTablet = Pick<TabletApi, 'pull' | 'waitFor' | 'schema'>;
 
 export const STREAM_LIMITS = {
   defaultEvents: 500,
@@ -49,7 +43,7 @@ export interface ShardScope {
   partial: boolean;
 }
 
-const tablet = (topology: Topology, keyspace: string, shard: string): LogTablet => topology.tablet(keyspace, shard) as unknown as LogTablet;
+const tablet = (topology: Topology, keyspace: string, shard: string): Stub<LogTablet> => topology.tablet(keyspace, shard);
 
 function stringList(v: unknown, field: string): string[] | undefined {
   if (v === undefined || v === null) return undefined;

@@ -6,15 +6,13 @@
 import type { AuthEnv } from './access/token.js';
 import type { EdgeEnv } from './edge.js';
 import type { EngineKind } from '../engines/engine.js';
-import type { PullOptions, PullResult } from '../changelog/log.js';
-import type { TableSchema, TabletResult, TabletStatus, TransactionOptions, TabletEnv, TxOutcome, VTTablet } from '../primary/tablet.js';
-import type { CommitResult, VTCoordinator } from './coordinator-do.js';
+import type { TabletEnv, VTTablet } from '../primary/tablet.js';
+import type { VTCoordinator } from './coordinator-do.js';
 import { partitionOf } from './coordinator.js';
-import type { SequenceColumn, VTSequence } from './sequence-do.js';
-import type { TxDriver } from '../primary/interactive.js';
-import type { Statement } from '../rpc/results.js';
-import type { SqlValue } from '../rpc/values.js';
-import type { ReadRequest, ReplicaConfig, ReplicaResult, ReplicaStatus, VTReplica } from '../replica/replica-do.js';
+import type { VTSequence } from './sequence-do.js';
+import type { CoordinatorApi, ReplicaApi, SequenceApi, Stub, TabletApi } from '../rpc/do-api.js';
+import { stubOf } from '../rpc/do-stub.js';
+import type { ReplicaConfig, VTReplica } from '../replica/replica-do.js';
 import { DEFAULT_VSCHEMA, keyspaceOf, parseVSchema, type KeyspaceVSchema, type VSchema } from './vschema.js';
 
 export interface Env extends AuthEnv, EdgeEnv, TabletEnv {
@@ -30,43 +28,8 @@ export interface Env extends AuthEnv, EdgeEnv, TabletEnv {
   VSCHEMA?: string | object;
 }
 
-/** The tablet's RPC surface as VTGate calls it (the generated stub type is too deep for tsc). */
-export interface TabletStub {
-  query(kind: EngineKind, sql: string, params?: SqlValue[]): Promise<TabletResult>;
-  batch(kind: EngineKind, statements: Statement[], opts?: { atomic?: boolean }): Promise<TabletResult[]>;
-  transaction(kind: EngineKind, txid: string, driver: TxDriver, opts?: TransactionOptions): Promise<TxOutcome>;
-  pull(fromLsn: number, opts?: PullOptions): Promise<PullResult>;
-  schema(kind: EngineKind): Promise<TableSchema[]>;
-  status(): Promise<TabletStatus>;
-}
-
-/** The coordinator's RPC surface as VTGate calls it. */
-export interface CoordinatorStub {
-  begin(txid: string, participants: string[], opts: { decideWithinMs: number; participantTimeoutMs: number }): Promise<void>;
-  commit(txid: string): Promise<CommitResult>;
-  rollback(txid: string): Promise<CommitResult>;
-  waitFor(txid: string, holds: string[], wants: string, expiresAt: number): Promise<string[] | null>;
-  release(txid: string): Promise<void>;
-}
-
-/** The sequence DO's RPC surface as VTGate calls it. */
-export interface SequenceStub {
-  allocate(sequence: string, count: number): Promise<{ first: number; count: number }>;
-  define(name: string, start: number, ifNotExists: boolean): Promise<void>;
-  check(names: string[]): Promise<void>;
-  register(table: string, columns: { column: string; sequence: string }[]): Promise<void>;
-  columns(): Promise<SequenceColumn[]>;
-}
-
 /** Coordinator DOs: transactions are spread over this many by txid. */
 export const COORDINATOR_PARTITIONS = 16;
-
-/** The replica's RPC surface as VTGate calls it. */
-export interface ReplicaStub {
-  start(config: ReplicaConfig): Promise<ReplicaStatus>;
-  read(sql: string, params: SqlValue[], opts?: ReadRequest): Promise<ReplicaResult>;
-  status(): Promise<ReplicaStatus>;
-}
 
 export const engineKind = (ks: KeyspaceVSchema): EngineKind => (ks.engine === 'pglite' ? 'pglite' : 'do-sqlite');
 
@@ -78,29 +41,29 @@ export class Topology {
     return keyspaceOf(this.vschema, name);
   }
 
-  tablet(keyspace: string, shard: string): TabletStub {
-    return this.env.TABLET.getByName(`${keyspace}/${shard}`) as unknown as TabletStub;
+  tablet(keyspace: string, shard: string): Stub<TabletApi> {
+    return stubOf<TabletApi>(this.env.TABLET.getByName(`${keyspace}/${shard}`));
   }
 
   /** The coordinator of a cross-shard transaction. */
-  coordinator(txid: string): CoordinatorStub {
-    return this.env.COORDINATOR.getByName(`coordinator/${partitionOf(txid, COORDINATOR_PARTITIONS)}`) as unknown as CoordinatorStub;
+  coordinator(txid: string): Stub<CoordinatorApi> {
+    return stubOf<CoordinatorApi>(this.env.COORDINATOR.getByName(`coordinator/${partitionOf(txid, COORDINATOR_PARTITIONS)}`));
   }
 
   /** The keeper of the waits-for graph of transactions across shards (router/coordinator-locks.ts). */
-  locks(): CoordinatorStub {
-    return this.env.COORDINATOR.getByName('locks') as unknown as CoordinatorStub;
+  locks(): Stub<CoordinatorApi> {
+    return stubOf<CoordinatorApi>(this.env.COORDINATOR.getByName('locks'));
   }
 
   /** The keyspace's global sequences and their registry (router/sequence-do.ts). */
-  sequence(keyspace: string): SequenceStub {
-    return this.env.SEQUENCE.getByName(`sequence/${keyspace}`) as unknown as SequenceStub;
+  sequence(keyspace: string): Stub<SequenceApi> {
+    return stubOf<SequenceApi>(this.env.SEQUENCE.getByName(`sequence/${keyspace}`));
   }
 
   /** The shard's replica in `region`, placed there when deployed (a location hint; simulated locally). */
-  replica(keyspace: string, shard: string, region: string): ReplicaStub {
+  replica(keyspace: string, shard: string, region: string): Stub<ReplicaApi> {
     const ns = this.env.REPLICA;
-    return ns.get(ns.idFromName(`${keyspace}/${shard}/${region}`), { locationHint: region as DurableObjectLocationHint }) as unknown as ReplicaStub;
+    return stubOf<ReplicaApi>(ns.get(ns.idFromName(`${keyspace}/${shard}/${region}`), { locationHint: region as DurableObjectLocationHint }));
   }
 
   /** What a replica is started with (idempotent: the same every time). */

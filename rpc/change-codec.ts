@@ -1,6 +1,6 @@
 // Log records as JSON text (stored in DO SQLite): values in the tagged wire encoding of
 // rpc/values.ts, so a record decodes to exactly the values it was made from.
-import { changesFromWire, changesToWire, type Change } from '../rpc/changes.js';
+import { changesFromWire, changesToWire, type Change } from './changes.js';
 
 /**
  * The text a change list was decoded from. Capture on SQLite writes changes in this encoding

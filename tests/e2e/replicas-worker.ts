@@ -3,6 +3,8 @@
 // knobs (deliberately delayed replication, pause/resume, status, tables) and a primary's trim
 // and schema.
 import { VTCoordinator, VTGate, VTReplica, VTSequence, VTTablet } from '../../router/server.js';
+import type { ReplicaApi, TabletApi } from '../../rpc/do-api.js';
+import { stubOf } from '../../rpc/do-stub.js';
 
 export { VTCoordinator, VTReplica, VTSequence, VTTablet };
 
@@ -17,8 +19,8 @@ interface Knob {
   trim?: { keepRecords?: number; keepMs?: number; maxRecords?: number };
 }
 
-type Replica = Pick<VTReplica, 'setApplyDelay' | 'pause' | 'resume' | 'status' | 'tables'>;
-type Tablet = Pick<VTTablet, 'trim' | 'status' | 'schema'>;
+type Replica = Pick<ReplicaApi, 'setApplyDelay' | 'pause' | 'resume' | 'status' | 'tables'>;
+type Tablet = Pick<TabletApi, 'trim' | 'status' | 'schema'>;
 
 export default class TestGate extends VTGate {
   override async fetch(req: Request): Promise<Response> {
@@ -27,13 +29,13 @@ export default class TestGate extends VTGate {
     const k = (await req.json()) as Knob;
     try {
       if (k.op === 'trim') {
-        const t = this.env.TABLET.getByName(`${k.keyspace}/${k.shard}`) as unknown as Tablet;
+        const t = stubOf<Tablet>(this.env.TABLET.getByName(`${k.keyspace}/${k.shard}`));
         return Response.json({ firstLsn: await t.trim(k.trim ?? {}), status: await t.status() });
       }
-      const r = this.env.REPLICA.getByName(`${k.keyspace}/${k.shard}/${k.region}`) as unknown as Replica;
+      const r = stubOf<Replica>(this.env.REPLICA.getByName(`${k.keyspace}/${k.shard}/${k.region}`));
       if (k.op === 'tables') {
         // The tables of the shard's primary and of this replica, by name.
-        const t = this.env.TABLET.getByName(`${k.keyspace}/${k.shard}`) as unknown as Tablet;
+        const t = stubOf<Tablet>(this.env.TABLET.getByName(`${k.keyspace}/${k.shard}`));
         const names = (xs: { name: string }[]) => xs.map((x) => x.name).sort();
         return Response.json({ primary: names(await t.schema(k.kind ?? 'do-sqlite')), replica: names(await r.tables()) });
       }

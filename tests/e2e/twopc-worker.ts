@@ -10,6 +10,8 @@ import { armFailpoints, type Failpoint } from '../../primary/failpoints.js';
 import type { TxRecord } from '../../router/coordinator.js';
 import { COORDINATOR_PARTITIONS, configuredVSchema, type Env } from '../../router/topology.js';
 import { VTCoordinator, VTGate, VTReplica, VTSequence, VTTablet } from '../../router/server.js';
+import type { Awaitable, CoordinatorApi, TabletApi } from '../../rpc/do-api.js';
+import { stubOf } from '../../rpc/do-stub.js';
 
 export { VTReplica, VTSequence, VTTablet };
 
@@ -30,8 +32,13 @@ function arm(spec: string | undefined): void {
   });
 }
 
+/** The coordinator's API here, with the steps it reached. */
+interface TestCoordinatorApi extends CoordinatorApi {
+  reached(): Awaitable<Failpoint[]>;
+}
+
 /** The coordinator (it runs the after-decision and during-commit steps; same isolate, same failpoints). */
-export class TestCoordinator extends VTCoordinator {
+export class TestCoordinator extends VTCoordinator implements TestCoordinatorApi {
   reached(): Failpoint[] {
     return [...reached];
   }
@@ -48,12 +55,12 @@ export class TestCoordinator extends VTCoordinator {
   }
 }
 
-type Tablet = Pick<VTTablet, 'listPrepared'>;
-type Coordinator = Pick<TestCoordinator, 'list' | 'reached'>;
+/** This Worker's COORDINATOR binding is a TestCoordinator (twopc.wrangler.jsonc). */
+type TestEnv = Omit<Env, 'COORDINATOR'> & { COORDINATOR: DurableObjectNamespace<TestCoordinator> };
 
 export default class TestGate extends VTGate {
   override async fetch(req: Request): Promise<Response> {
-    const env = this.env as Env;
+    const env = this.env as Omit<Env, 'COORDINATOR'> as TestEnv;
     const url = new URL(req.url);
     if (url.pathname === '/test/arm' && req.method === 'POST') {
       arm(url.searchParams.get('failpoint') ?? undefined);
@@ -63,7 +70,7 @@ export default class TestGate extends VTGate {
       detectDeadlocks = url.searchParams.get('on') !== 'false';
       return Response.json({ detectDeadlocks });
     }
-    const coordinators = () => Array.from({ length: COORDINATOR_PARTITIONS }, (_, i) => env.COORDINATOR.getByName(`coordinator/${i}`) as unknown as Coordinator);
+    const coordinators = () => Array.from({ length: COORDINATOR_PARTITIONS }, (_, i) => stubOf<Pick<TestCoordinatorApi, 'list' | 'reached'>>(env.COORDINATOR.getByName(`coordinator/${i}`)));
     if (url.pathname === '/test/failpoint') {
       const all = new Set<string>(reached);
       for (const c of coordinators()) for (const s of await c.reached()) all.add(s);
@@ -72,10 +79,10 @@ export default class TestGate extends VTGate {
     if (url.pathname === '/test/in-doubt') {
       // Prepared transactions on every shard of every keyspace, and coordinator records not finished.
       const prepared: Record<string, string[]> = {};
-      for (const ks of configuredVSchema(env).keyspaces) {
+      for (const ks of configuredVSchema(this.env).keyspaces) {
         if (url.searchParams.get('keyspace') && ks.name !== url.searchParams.get('keyspace')) continue;
         for (const shard of ks.shards) {
-          const list = await (env.TABLET.getByName(`${ks.name}/${shard}`) as unknown as Tablet).listPrepared();
+          const list = await stubOf<Pick<TabletApi, 'listPrepared'>>(env.TABLET.getByName(`${ks.name}/${shard}`)).listPrepared();
           if (list.length) prepared[`${ks.name}/${shard}`] = list.map((p) => p.txid);
         }
       }

@@ -8,16 +8,18 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import type { EngineKind, StorageEngine } from '../../engines/engine.js';
 import { STATEMENT_TIMEOUT_MS } from '../../engines/pglite.js';
-import type { VTTablet } from '../../primary/tablet.js';
 import type { Change } from '../../rpc/changes.js';
+import type { Stub, TabletApi } from '../../rpc/do-api.js';
+import { stubOf } from '../../rpc/do-stub.js';
 import { asVitessError } from '../../rpc/errors.js';
 import type { SqlValue } from '../../rpc/values.js';
 
-type Tablet = Pick<VTTablet, 'query' | 'pull' | 'snapshotDataDir'>;
+type TabletCalls = Pick<TabletApi, 'query' | 'pull' | 'snapshotDataDir'>;
+type Tablet = Stub<TabletCalls>;
 
 const tablet = (kind: EngineKind) => {
   const stub = env.TABLET.get(env.TABLET.idFromName(`integrity-${kind}-${Math.random()}`));
-  return { t: stub as unknown as Tablet, stub };
+  return { t: stubOf<TabletCalls>(stub), stub };
 };
 const outcome = (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (e) => asVitessError(e).code);
 const changes = async (t: Tablet): Promise<Change[]> => (await t.pull(1)).records.flatMap((r) => r.changes);

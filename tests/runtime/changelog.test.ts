@@ -3,7 +3,7 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { expect, it } from 'vitest';
-import { ChangeLog } from '../../changelog/log.js';
+import { ChangeLog, IN_PLACE_LOG } from '../../changelog/log.js';
 import { DoSqliteEngine } from '../../engines/do-sqlite.js';
 
 it('migrates a log of inline records and continues it in place', async () => {
@@ -17,7 +17,7 @@ it('migrates a log of inline records and continues it in place', async () => {
     sql.exec(`INSERT INTO _vt_log VALUES (2, 2, 'b', '[{"table":"t","op":"insert","key":{"id":1},"row":{"id":1,"v":"old"}}]')`);
     const log = new ChangeLog(sql);
     expect(log.lastLsn).toBe(2);
-    const db = new DoSqliteEngine(state.storage);
+    const db = new DoSqliteEngine(state.storage, IN_PLACE_LOG);
     await db.query('CREATE TABLE t (id INT PRIMARY KEY, v TEXT)');
     await db.enableCapture((unit) => { log.record(unit, 'c'); });
     await db.query("INSERT INTO t VALUES (2, 'new'), (3, 'newer')");
@@ -31,7 +31,7 @@ it('seals in place: a header per changed row, merged per unit, and none visible 
   const stub = env.TABLET.get(env.TABLET.idFromName(`changelog-${Math.random()}`));
   await runInDurableObject(stub, async (_instance, state) => {
     const log = new ChangeLog(state.storage.sql);
-    const db = new DoSqliteEngine(state.storage);
+    const db = new DoSqliteEngine(state.storage, IN_PLACE_LOG);
     await db.enableCapture((unit) => { log.record(unit); });
     await db.query('CREATE TABLE t (id INT PRIMARY KEY, v TEXT)');
     await db.query("INSERT INTO t VALUES (1, 'a')");

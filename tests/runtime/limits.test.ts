@@ -8,11 +8,14 @@ import type { EngineKind } from '../../engines/engine.js';
 import { LIMITS } from '../../engines/limits.js';
 import type { TxStep } from '../../primary/interactive.js';
 import type { TabletResult, VTTablet } from '../../primary/tablet.js';
+import type { Stub, TabletApi } from '../../rpc/do-api.js';
+import { stubOf } from '../../rpc/do-stub.js';
 import { asVitessError, type VitessError } from '../../rpc/errors.js';
 
-type Tablet = Pick<VTTablet, 'query' | 'batch' | 'transaction' | 'snapshot' | 'pull'>;
+type TabletCalls = Pick<TabletApi, 'query' | 'batch' | 'transaction' | 'snapshot' | 'pull'>;
+type Tablet = Stub<TabletCalls>;
 
-const tablet = (kind: EngineKind): Tablet => env.TABLET.get(env.TABLET.idFromName(`limits-${kind}-${Math.random()}`)) as unknown as Tablet;
+const tablet = (kind: EngineKind): Tablet => stubOf<TabletCalls>(env.TABLET.get(env.TABLET.idFromName(`limits-${kind}-${Math.random()}`)));
 
 const failure = (p: Promise<unknown>): Promise<VitessError> => p.then(() => { throw new Error('expected a failure'); }, (e: unknown) => asVitessError(e));
 
@@ -66,7 +69,7 @@ describe.each(['do-sqlite', 'pglite'] as const)('limits at a tablet on %s', (kin
 
   it('a write that arrives during a flood of snapshot-page requests waits behind one page, not the flood', async () => {
     const stub = env.TABLET.get(env.TABLET.idFromName(`limits-flood-${kind}-${Math.random()}`));
-    await numbers(stub as unknown as Tablet, kind, 4_000);
+    await numbers(stubOf<TabletCalls>(stub), kind, 4_000);
     const pages = 20;
     // In the tablet itself, so that what is compared is its queueing, not RPC delivery times.
     const { written, lsns } = await runInDurableObject(stub, async (instance: VTTablet) => {

@@ -8,15 +8,16 @@ import { LOG_VALUE_BYTES, type TrimPolicy } from '../../changelog/log.js';
 import { LIMITS } from '../../engines/limits.js';
 import type { StorageEngine } from '../../engines/engine.js';
 import type { TxStep } from '../../primary/interactive.js';
-import type { VTTablet } from '../../primary/tablet.js';
+import type { Stub, TabletApi } from '../../rpc/do-api.js';
+import { stubOf } from '../../rpc/do-stub.js';
 import { asVitessError } from '../../rpc/errors.js';
 import type { SqlValue } from '../../rpc/values.js';
 
-type Tablet = Pick<VTTablet, 'query' | 'pull' | 'snapshotDataDir' | 'trim' | 'status' | 'transaction' | 'commitPrepared' | 'rollbackPrepared' | 'listPrepared'>;
+type TabletCalls = Pick<TabletApi, 'query' | 'pull' | 'snapshotDataDir' | 'trim' | 'status' | 'transaction' | 'commitPrepared' | 'rollbackPrepared' | 'listPrepared'>;
 
 const tablet = () => {
   const stub = env.TABLET.get(env.TABLET.idFromName(`pglite-restart-${Math.random()}`));
-  return { t: stub as unknown as Tablet, stub };
+  return { t: stubOf<TabletCalls>(stub), stub };
 };
 
 /**
@@ -146,14 +147,14 @@ class Script extends RpcTarget {
 describe('VTTablet on pglite: a prepared transaction across a restart', () => {
   it.each(['commit', 'rollback'] as const)('stays prepared and holds the shard; %s after a real restart takes effect once; SERIAL values never repeat', async (decision) => {
     const name = `pglite-prepared-${Math.random()}`;
-    let t = env.TABLET.getByName(name) as unknown as Tablet;
+    let t = stubOf<TabletCalls>(env.TABLET.getByName(name));
     await t.query('pglite', 'CREATE TABLE p (id SERIAL PRIMARY KEY, v TEXT)');
     await t.query('pglite', `INSERT INTO p (v) VALUES ('before')`);
     const script = new Script([{ sql: `INSERT INTO p (v) VALUES ('a'), ('b') RETURNING id` }, { end: 'prepare' }]);
     expect((await t.transaction('pglite', 'gtx-restart', script, { twoPhase: true })).outcome).toBe('prepared');
     // A new instance: PGlite reopens from the log alone (no snapshot yet), as after a crash.
     await runInDurableObject(env.TABLET.getByName(name), (_, state) => state.abort('restart')).catch(() => undefined);
-    t = env.TABLET.getByName(name) as unknown as Tablet;
+    t = stubOf<TabletCalls>(env.TABLET.getByName(name));
     expect((await t.listPrepared()).map((p) => p.txid)).toEqual(['gtx-restart']);
     // A write waits for the decision.
     let settled = false;
@@ -179,7 +180,7 @@ describe('VTTablet on pglite: a prepared transaction across a restart', () => {
     };
     await check();
     await runInDurableObject(env.TABLET.getByName(name), (_, state) => state.abort('restart')).catch(() => undefined);
-    t = env.TABLET.getByName(name) as unknown as Tablet;
+    t = stubOf<TabletCalls>(env.TABLET.getByName(name));
     await check(); // and once more from the log, with the decision in it
   }, 120_000);
 });

@@ -6,12 +6,13 @@
 import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import type { VTTablet } from '../../primary/tablet.js';
-import type { VTReplica } from '../../replica/replica-do.js';
+import type { ReplicaApi, Stub, TabletApi } from '../../rpc/do-api.js';
+import { stubOf } from '../../rpc/do-stub.js';
 import { asVitessError, VitessError } from '../../rpc/errors.js';
 
-type Tablet = Pick<VTTablet, 'query' | 'status' | 'unsubscribe'>;
-type Replica = Pick<VTReplica, 'start' | 'read' | 'status' | 'waitFor'>;
+type TabletCalls = Pick<TabletApi, 'query' | 'status' | 'unsubscribe'>;
+type ReplicaCalls = Pick<ReplicaApi, 'start' | 'read' | 'status' | 'waitFor'>;
+type Replica = Stub<ReplicaCalls>;
 
 const CUT = Symbol('unreachable');
 const PATCHED = Symbol('patched');
@@ -44,11 +45,11 @@ const pulls = (keyspace: string): Promise<number> =>
 let seq = 0;
 const setup = async (opts: { cut?: boolean } = {}) => {
   const keyspace = `st${++seq}x${Math.floor(Math.random() * 1e9)}`;
-  const t = env.TABLET.getByName(`${keyspace}/-`) as unknown as Tablet;
+  const t = stubOf<TabletCalls>(env.TABLET.getByName(`${keyspace}/-`));
   await t.query('do-sqlite', 'CREATE TABLE s (id INT PRIMARY KEY)');
   if (opts.cut) await reachable(keyspace, false);
   const stub = env.REPLICA.getByName(`${keyspace}/-/east`);
-  const r = stub as unknown as Replica;
+  const r = stubOf<ReplicaCalls>(stub);
   await r.start({ keyspace, shard: '-', region: 'east', primaryEngine: 'do-sqlite', engine: 'do-sqlite' });
   /** Cuts the replica off: its primary stops pushing, and fails its pulls and subscriptions. */
   const cut = async () => {

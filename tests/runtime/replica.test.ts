@@ -6,24 +6,27 @@ import { env, RpcTarget } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import type { EngineKind } from '../../engines/engine.js';
 import type { TxReply, TxStep } from '../../primary/interactive.js';
-import type { VTTablet } from '../../primary/tablet.js';
-import type { ReplicaConfig, ReplicaEngine, VTReplica } from '../../replica/replica-do.js';
+import type { ReplicaConfig, ReplicaEngine } from '../../replica/replica-do.js';
+import type { ReplicaApi, Stub, TabletApi } from '../../rpc/do-api.js';
+import { stubOf } from '../../rpc/do-stub.js';
 import { asVitessError } from '../../rpc/errors.js';
 import type { Row, Statement } from '../../rpc/results.js';
 import type { SqlValue } from '../../rpc/values.js';
 import { toWire } from '../../rpc/values.js';
 import { rng } from '../support/rng.js';
 
-type Tablet = Pick<VTTablet, 'query' | 'batch' | 'transaction' | 'pull' | 'trim' | 'status' | 'ddlHistory' | 'unregister'>;
-type Replica = Pick<VTReplica, 'start' | 'query' | 'status' | 'waitFor' | 'tables' | 'setApplyDelay' | 'pause' | 'resume' | 'destroy'>;
+type TabletCalls = Pick<TabletApi, 'query' | 'batch' | 'transaction' | 'pull' | 'trim' | 'status' | 'ddlHistory' | 'unregister'>;
+type Tablet = Stub<TabletCalls>;
+type ReplicaCalls = Pick<ReplicaApi, 'start' | 'query' | 'status' | 'waitFor' | 'tables' | 'setApplyDelay' | 'pause' | 'resume' | 'destroy'>;
+type Replica = Stub<ReplicaCalls>;
 
 let seq = 0;
 /** A fresh keyspace with one shard (`-`): its primary, and replicas by region. */
 const shard = (primaryEngine: EngineKind) => {
   const keyspace = `ks${++seq}x${Math.floor(Math.random() * 1e9)}`;
-  const t = env.TABLET.getByName(`${keyspace}/-`) as unknown as Tablet;
+  const t = stubOf<TabletCalls>(env.TABLET.getByName(`${keyspace}/-`));
   const replica = (region: string, engine: ReplicaEngine, extra: Partial<ReplicaConfig> = {}) => {
-    const r = env.REPLICA.getByName(`${keyspace}/-/${region}`) as unknown as Replica;
+    const r = stubOf<ReplicaCalls>(env.REPLICA.getByName(`${keyspace}/-/${region}`));
     return { r, start: () => r.start({ keyspace, shard: '-', region, primaryEngine, engine, ...extra }) };
   };
   return { keyspace, t, kind: primaryEngine, replica };

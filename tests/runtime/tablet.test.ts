@@ -6,21 +6,23 @@ import { describe, expect, it } from 'vitest';
 import type { KeyRangeFilter } from '../../changelog/snapshot.js';
 import type { EngineKind } from '../../engines/engine.js';
 import type { TxReply, TxStep } from '../../primary/interactive.js';
-import type { VTTablet } from '../../primary/tablet.js';
 import type { LogRecord } from '../../rpc/changes.js';
+import type { Stub, TabletApi } from '../../rpc/do-api.js';
+import { stubOf } from '../../rpc/do-stub.js';
 import { asVitessError } from '../../rpc/errors.js';
 import { hashId } from '../../rpc/keyspace/hash.js';
 import { inRange } from '../../rpc/keyspace/keyrange.js';
 import { pageRows, type Row } from '../../rpc/results.js';
 import type { SqlValue } from '../../rpc/values.js';
 
-type Tablet = Pick<VTTablet, 'query' | 'batch' | 'transaction' | 'commitPrepared' | 'rollbackPrepared' | 'pull' | 'waitFor'
+type TabletCalls = Pick<TabletApi, 'query' | 'batch' | 'transaction' | 'commitPrepared' | 'rollbackPrepared' | 'pull' | 'waitFor'
   | 'register' | 'subscribe' | 'ack' | 'trim' | 'snapshot' | 'status' | 'snapshotDataDir' | 'listPrepared'>;
+type Tablet = Stub<TabletCalls>;
 
 let seq = 0;
 const tablet = (kind: EngineKind, name = `${kind}-${++seq}-${Math.random()}`) => {
   const stub = env.TABLET.get(env.TABLET.idFromName(name));
-  return { t: stub as unknown as Tablet, stub, kind };
+  return { t: stubOf<TabletCalls>(stub), stub, kind };
 };
 
 /** A transaction driver that replays a script of statements and then ends as told. */

@@ -14,13 +14,15 @@ import type { EngineKind } from '../../engines/engine.js';
 import { armFailpoints, type Failpoint } from '../../primary/failpoints.js';
 import type { TxReply, TxStep } from '../../primary/interactive.js';
 import { COMMITTED_RETENTION_MS } from '../../primary/prepared.js';
-import type { VTTablet } from '../../primary/tablet.js';
+import type { Stub, TabletApi } from '../../rpc/do-api.js';
+import { stubOf } from '../../rpc/do-stub.js';
 import { asVitessError } from '../../rpc/errors.js';
 
-type Tablet = Pick<VTTablet, 'query' | 'transaction' | 'commitPrepared' | 'rollbackPrepared' | 'listPrepared' | 'pull' | 'trim' | 'status'>;
+type TabletCalls = Pick<TabletApi, 'query' | 'transaction' | 'commitPrepared' | 'rollbackPrepared' | 'listPrepared' | 'pull' | 'trim' | 'status'>;
+type Tablet = Stub<TabletCalls>;
 
-const tablet = (kind: EngineKind): Tablet => env.TABLET.getByName(`twopc-${kind}-${crypto.randomUUID()}`) as unknown as Tablet;
-const named = (name: string): Tablet => env.TABLET.getByName(name) as unknown as Tablet;
+const named = (name: string): Tablet => stubOf<TabletCalls>(env.TABLET.getByName(name));
+const tablet = (kind: EngineKind): Tablet => named(`twopc-${kind}-${crypto.randomUUID()}`);
 
 /** Restarts the tablet for real: the instance is aborted, the next call gets a new one (PGlite reopens from its snapshot and log). */
 async function restart(name: string): Promise<Tablet> {
