@@ -16,7 +16,7 @@ import { TransactionHandle } from './transaction.js';
 /** libsql rows are array-like objects; the codec takes plain arrays. */
 const rawRows = (rs: LibsqlResult): unknown[][] => rs.rows.map((r) => Array.from(r as ArrayLike<unknown>));
 
-/** SQLite through `@libsql/client`: a file or memory database in Node, its wasm build in browsers. */
+/** SQLite through `@libsql/client`: a file or memory database, in Node only (the browser bundle refuses it: scripts/build-browser.mjs). */
 export class LibsqlEngine implements StorageEngine {
   readonly kind = 'libsql';
   private catalog: Map<string, CatalogColumn[]> | undefined;

@@ -15,7 +15,7 @@
 // against Cloudflare's script size limit (docs/deployment.md). modules.js records their paths
 // and SHA-256, so a shard refuses files of another build.
 //
-// Runs as `postinstall` and at the start of `npm run build`; skips work when the stamp matches
+// Runs at the start of `npm run build` (also from `prepare`, on `npm install`); skips work when the stamp matches
 // (same PGlite version, same script). `--force` regenerates.
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
