@@ -13,7 +13,7 @@ import { classify } from './failure.js';
 import type { FetchFn } from './http-batch.js';
 import { executeResult, queryResult, statementResult, toRpcParams, type ExecuteResult, type QueryResult, type Row, type Statement, type StatementResult } from './results.js';
 import { retryPolicy, withRetry, type RetryPolicy } from './retry.js';
-import { isReadOnly } from './statements.js';
+import { isSafeToRetry } from './statements.js';
 import { Subscription, type ChangeEvent, type SubscribeOptions, type SubscriptionEvent } from './subscription.js';
 import { TransactionRunner, withTransactionRetry, type Transaction, type TransactionOptions } from './transaction.js';
 import { Transport, type Api } from './transport.js';
@@ -150,22 +150,22 @@ export class VitessClient {
   }
 
   async query<T = Row>(sql: string, params?: SqlValue[], opts?: QueryOptions): Promise<QueryResult<T>> {
-    const r = await this.#call(isReadOnly(sql), (api) => api.keyspace(this.keyspace).query(sql, toRpcParams(params), this.#readOptions(opts)));
+    const r = await this.#call(isSafeToRetry(sql), (api) => api.keyspace(this.keyspace).query(sql, toRpcParams(params), this.#readOptions(opts)));
     return queryResult<T>(this.#seen(r));
   }
 
   async execute<T = Row>(sql: string, params?: SqlValue[], opts?: QueryOptions): Promise<ExecuteResult<T>> {
-    const r = await this.#call(isReadOnly(sql), (api) => api.keyspace(this.keyspace).query(sql, toRpcParams(params), this.#readOptions(opts)));
+    const r = await this.#call(isSafeToRetry(sql), (api) => api.keyspace(this.keyspace).query(sql, toRpcParams(params), this.#readOptions(opts)));
     return executeResult<T>(this.#seen(r));
   }
 
   /** Runs statements in order and returns their results in order; `atomic`: all or nothing. */
   async batch<T = Row>(statements: Statement[], opts: BatchOptions = {}): Promise<StatementResult<T>[]> {
     const wire = statements.map((s) => ({ sql: s.sql, params: toRpcParams(s.params) }));
-    const readOnly = statements.every((s) => isReadOnly(s.sql));
+    const retrySafe = statements.every((s) => isSafeToRetry(s.sql));
     const { atomic, retry, ...read } = opts;
     const rs = await withTransactionRetry(atomic ? retry ?? 0 : 0, this.#retry, () =>
-      this.#call(readOnly, (api) => api.keyspace(this.keyspace).batch(wire, { ...this.#readOptions(read), ...(atomic ? { atomic } : {}) })));
+      this.#call(retrySafe, (api) => api.keyspace(this.keyspace).batch(wire, { ...this.#readOptions(read), ...(atomic ? { atomic } : {}) })));
     return rs.map((r) => statementResult<T>(this.#seen(r)));
   }
 

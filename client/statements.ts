@@ -26,13 +26,14 @@ function stripLead(sql: string): string {
 }
 
 /**
- * Whether `sql` is a single statement that only reads: it begins with SELECT, VALUES, TABLE, SHOW,
- * EXPLAIN or WITH, and nowhere mentions a data-changing word (INSERT, UPDATE, DELETE, MERGE,
+ * Whether `sql` may be sent twice (a retry after a lost answer): a single statement that only
+ * reads, judged from its words, not parsed. It begins with SELECT, VALUES, TABLE, SHOW, EXPLAIN
+ * or WITH, and nowhere mentions a data-changing word (INSERT, UPDATE, DELETE, MERGE,
  * INTO, nextval, setval, ANALYZE, FOR UPDATE/SHARE, advisory locks). False positives for "write"
  * (e.g. a string literal 'update') only cost a retry; a false "read" could duplicate a write, so
  * the test errs that way. A `;` followed by more text (several statements) counts as a write.
  */
-export function isReadOnly(sql: string): boolean {
+export function isSafeToRetry(sql: string): boolean {
   const s = stripLead(sql);
   const kw = /^[a-z]+/i.exec(s)?.[0]?.toLowerCase();
   if (!kw || !(READ_KEYWORDS.has(kw) || kw === 'with')) return false;

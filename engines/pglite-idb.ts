@@ -10,7 +10,7 @@ import { PGlite } from '@electric-sql/pglite';
 import type { PageText, ResultSet, Statement } from '../rpc/results.js';
 import { VitessError } from '../rpc/errors.js';
 import type { SqlValue } from '../rpc/values.js';
-import { isReadOnly } from './dialect/read-only.js';
+import { isReadStatement } from './dialect/read-only.js';
 import type { BatchOptions, Executor } from './engine.js';
 import { SnapshotIdbFs } from './pglite-idb-fs.js';
 import { PgliteEngine } from './pglite.js';
@@ -24,7 +24,7 @@ export class IdbPgliteEngine extends PgliteEngine {
   }
 
   override query(sql: string, params?: SqlValue[]): Promise<ResultSet> {
-    return isReadOnly(sql) ? super.query(sql, params) : this.#write(() => super.query(sql, params));
+    return isReadStatement(sql) ? super.query(sql, params) : this.#write(() => super.query(sql, params));
   }
 
   override batch(statements: Statement[], opts: BatchOptions = {}): Promise<ResultSet[]> {

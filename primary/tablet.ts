@@ -3,7 +3,7 @@ import { applyChanges } from '../changelog/apply.js';
 import { ChangeLog, DEFAULT_TRIM, IN_PLACE_LOG, type DdlHistory, type PullOptions, type PullResult, type TrimPolicy } from '../changelog/log.js';
 import { snapshotPage, type KeyRangeFilter, type SnapshotPage } from '../changelog/snapshot.js';
 import { ADVANCE_SEQUENCES_SQL } from '../engines/capture-pg.js';
-import { isReadOnly } from '../engines/dialect/read-only.js';
+import { isReadStatement } from '../engines/dialect/read-only.js';
 import { DoSqliteEngine } from '../engines/do-sqlite.js';
 import type { BatchOptions, CapturedUnit, EngineKind, Executor, StorageEngine, TableInfo } from '../engines/engine.js';
 import { checkBatchLength, checkStatementSize, ResultBudget } from '../engines/limits.js';
@@ -13,7 +13,7 @@ import type { AssetsBinding } from '../engines/pglite-workerd.js';
 import { openWorkerdPglite } from '../engines/workerd-pglite.js';
 import type { Change, LogRecord } from '../rpc/changes.js';
 import type { TabletApi } from '../rpc/do-api.js';
-import { encodeError, VitessError } from '../rpc/errors.js';
+import { guarded, VitessError } from '../rpc/errors.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import { failpoint } from './failpoints.js';
@@ -211,15 +211,6 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
     });
   }
 
-  /** Errors cross Workers RPC as plain Errors: the code rides in the message. */
-  private async guard<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (e) {
-      throw encodeError(e);
-    }
-  }
-
   /**
    * One write at a time, and none while a transaction is prepared, waiting at most
    * WRITE_WAIT_MS. The prepared hold is awaited outside the lock, so that the decision that
@@ -282,17 +273,17 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
   // ---- execution ----------------------------------------------------------------------------
 
   query(kind: EngineKind, sql: string, params: SqlValue[] = []): Promise<TabletResult> {
-    return this.guard(async () => {
+    return guarded(async () => {
       checkStatementSize(sql);
       const engine = await this.open(kind);
-      if (isReadOnly(sql)) return this.result(new ResultBudget().add(await engine.query(sql, params)));
+      if (isReadStatement(sql)) return this.result(new ResultBudget().add(await engine.query(sql, params)));
       return this.write(undefined, async () => this.result(await this.capped(engine, { sql, params }, new ResultBudget())));
     });
   }
 
   /** Statements in order under one hold of the write lock; their results together are one result for the limits. */
   batch(kind: EngineKind, statements: Statement[], opts: BatchOptions = {}): Promise<TabletResult[]> {
-    return this.guard(async () => {
+    return guarded(async () => {
       checkBatchLength(statements.length);
       for (const s of statements) checkStatementSize(s.sql);
       const engine = await this.open(kind);
@@ -344,7 +335,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
    * when `timeoutMs` (default 10 s) passes.
    */
   transaction(kind: EngineKind, txid: string, driver: TxDriver, opts: TransactionOptions = {}): Promise<TxOutcome> {
-    return this.guard(async () => {
+    return guarded(async () => {
       const engine = await this.open(kind);
       const body = pullLoop(driver, txid, opts.timeoutMs);
       const decision = { rolledBack: false };
@@ -420,7 +411,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
    * COMMITTED_RETENTION_MS. NOT_FOUND means this shard never prepared it, or lost it.
    */
   commitPrepared(txid: string): Promise<TxOutcome> {
-    return this.guard(async () => {
+    return guarded(async () => {
       const notPrepared = (): TxOutcome => {
         const lsn = this.prepared.committedAt(txid);
         if (lsn !== undefined) return { outcome: 'committed', lsn };
@@ -460,7 +451,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
 
   /** Forgets a prepared transaction, or refuses its prepare if it is still running. Idempotent. */
   rollbackPrepared(txid: string): Promise<TxOutcome> {
-    return this.guard(async () => {
+    return guarded(async () => {
       const running = this.unprepared2pc.get(txid);
       if (running) running.rolledBack = true;
       this.prepared.delete(txid);
@@ -476,7 +467,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
   // ---- the log ----------------------------------------------------------------------------
 
   pull(fromLsn: number, opts: PullOptions = {}): Promise<PullResult> {
-    return this.guard(async () => this.log.pull(fromLsn, opts));
+    return guarded(async () => this.log.pull(fromLsn, opts));
   }
 
   /** Resolves with the current LSN once it reaches `lsn`, or when `timeoutMs` passes. */
@@ -535,7 +526,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
    * directory snapshot, so it takes a fresh one first and never trims past it.
    */
   trim(policy?: Partial<TrimPolicy>): Promise<number> {
-    return this.guard(async () => {
+    return guarded(async () => {
       if (policy) this.trimPolicy = { ...this.trimPolicy, ...policy };
       const kind = await this.engineKind();
       if (kind === 'pglite' && (this.pgSnapshots.latest()?.lsn ?? 0) < this.log.lastLsn) await this.snapshotDataDir();
@@ -564,7 +555,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
    * key range (what a new shard needs when resharding); with the LSN it was read at.
    */
   snapshot(kind: EngineKind, table: string, afterKey: SqlValue[] | null, limit = 500, keyRange?: KeyRangeFilter): Promise<SnapshotPage> {
-    return this.guard(async () => {
+    return guarded(async () => {
       const engine = await this.open(kind);
       // Under the write lock, so that no commit lands between reading the page and its LSN:
       // the page is exactly the state at that LSN (replicas rely on it while copying). A flood of
@@ -587,7 +578,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
 
   /** Takes a PGlite data-directory snapshot now (also done by the alarm). */
   snapshotDataDir(): Promise<{ lsn: number; bytes: number } | null> {
-    return this.guard(async () => {
+    return guarded(async () => {
       if (this.kind !== 'pglite' || !this.engine) return null;
       const engine = (await this.engine) as PgliteEngine;
       // Under the write lock, so the data directory is exactly the state at this LSN.
@@ -597,7 +588,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
 
   /** User tables with primary key and columns: what VTGate's planner learns after a restart. */
   schema(kind: EngineKind): Promise<TableSchema[]> {
-    return this.guard(async () => {
+    return guarded(async () => {
       const engine = await this.open(kind);
       return Promise.all((await engine.tables()).map(async (t) => ({
         ...t,

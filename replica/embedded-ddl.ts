@@ -12,7 +12,7 @@
  */
 import type { ColumnConstraint, CreateColumnDef, Statement as Ast, TableAlteration } from 'pgsql-ast-parser';
 import { parseOne } from '../engines/dialect/parse.js';
-import { renderStatement } from '../router/planner/sql.js';
+import { renderStatement } from '../engines/dialect/pg-render.js';
 import type { Statement } from '../rpc/results.js';
 import { forgetParked, renameParked } from './embedded-rows.js';
 

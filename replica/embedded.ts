@@ -10,7 +10,7 @@ import { createClient, type ClientOptions, type VitessClient } from '../client/c
 import { classify } from '../client/failure.js';
 import type { ExecuteResult } from '../client/results.js';
 import { backoffDelay, retryPolicy, shouldRetry, type RetryPolicy } from '../client/retry.js';
-import { isReadOnly } from '../engines/dialect/read-only.js';
+import { isReadStatement } from '../engines/dialect/read-only.js';
 import type { StorageEngine } from '../engines/engine.js';
 import { decodeBookmark } from '../rpc/bookmark.js';
 import { asVitessError, VitessError } from '../rpc/errors.js';
@@ -191,7 +191,7 @@ export class EmbeddedReplica {
   /** A read (SELECT, VALUES, WITH … SELECT) on the local copy: no network. */
   async query(sql: string, params: SqlValue[] = []): Promise<ResultSet> {
     this.#open();
-    if (!isReadOnly(sql)) {
+    if (!isReadStatement(sql)) {
       throw new VitessError('UNSUPPORTED', 'an embedded replica reads locally and writes through the primary: use execute() for this statement', { construct: 'write on an embedded replica' });
     }
     return this.#db.query(sql, params);
@@ -241,7 +241,7 @@ export class EmbeddedReplica {
    */
   live(sql: string, params: SqlValue[], cb: LiveCallback, onError?: (e: unknown) => void): () => void {
     this.#open();
-    if (!isReadOnly(sql)) throw new VitessError('UNSUPPORTED', 'live() takes a read (SELECT, VALUES, WITH … SELECT)', { construct: 'live write' });
+    if (!isReadStatement(sql)) throw new VitessError('UNSUPPORTED', 'live() takes a read (SELECT, VALUES, WITH … SELECT)', { construct: 'live write' });
     const q = new LiveQuery(sql, () => this.#db.query(sql, params), cb, onError);
     this.#live.add(q);
     q.refresh();

@@ -6,7 +6,7 @@ import { DurableObject, RpcTarget } from 'cloudflare:workers';
 import { appliedLsn, applyGroup, setAppliedLsn } from '../changelog/apply.js';
 import type { PullResult } from '../changelog/log.js';
 import type { SnapshotPage } from '../changelog/snapshot.js';
-import { isReadOnly } from '../engines/dialect/read-only.js';
+import { isReadStatement } from '../engines/dialect/read-only.js';
 import { DoSqliteEngine } from '../engines/do-sqlite.js';
 import type { EngineKind, StorageEngine, TableInfo } from '../engines/engine.js';
 import type { AssetsBinding } from '../engines/pglite-workerd.js';
@@ -15,7 +15,7 @@ import type { VTTablet } from '../primary/tablet.js';
 import { isDdl, type LogRecord } from '../rpc/changes.js';
 import type { ReplicaApi, Stub, TabletApi } from '../rpc/do-api.js';
 import { stubOf } from '../rpc/do-stub.js';
-import { asVitessError, encodeError, VitessError } from '../rpc/errors.js';
+import { asVitessError, encodeError, guarded, VitessError } from '../rpc/errors.js';
 import { pageRows, type ResultSet } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import { LogBuffer } from './buffer.js';
@@ -165,7 +165,7 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
    * bootstraps, then tails. Returns at once; `waitFor` tells when it has caught up.
    */
   start(config: ReplicaConfig): Promise<ReplicaStatus> {
-    return this.guard(async () => {
+    return guarded(async () => {
       const c: ReplicaConfig = {
         keyspace: config.keyspace, shard: config.shard, region: config.region, primaryEngine: config.primaryEngine, engine: config.engine,
         ...(config.copyPageRows ? { copyPageRows: config.copyPageRows } : {}),
@@ -187,8 +187,8 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
 
   /** A read (SELECT, VALUES, or WITH of SELECTs) at the applied LSN. Writes are refused: UNSUPPORTED. */
   query(sql: string, params: SqlValue[] = []): Promise<ReplicaResult> {
-    return this.guard(async () => {
-      if (!isReadOnly(sql)) {
+    return guarded(async () => {
+      if (!isReadStatement(sql)) {
         throw new VitessError('UNSUPPORTED', 'a read replica serves reads only (SELECT, VALUES, WITH … SELECT); send writes to the primary', { construct: 'write on a read replica' });
       }
       const db = await this.ready();
@@ -205,7 +205,7 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
    * older than `maxLagMs` (`stalenessMs`; VTGate then reads the primary), else runs the query.
    */
   read(sql: string, params: SqlValue[], opts: ReadRequest = {}): Promise<ReplicaResult> {
-    return this.guard(async () => {
+    return guarded(async () => {
       if (!this.config) throw new VitessError('UNAVAILABLE', 'replica not started');
       const need = opts.minLsn ?? 0;
       if (need > 0 && !this.caughtUpTo(need)) {
@@ -246,7 +246,7 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
 
   /** The tables this replica holds, with their primary keys (refused while bootstrapping). */
   tables(): Promise<TableInfo[]> {
-    return this.guard(async () => {
+    return guarded(async () => {
       const db = await this.ready();
       if (this.state === 'bootstrapping') throw new VitessError('UNAVAILABLE', `replica ${this.name()} is bootstrapping`);
       return db.tables();
@@ -255,7 +255,7 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
 
   /** Where this replica is. Wakes it after a restart (opens its database, resumes tailing). */
   status(): Promise<ReplicaStatus> {
-    return this.guard(async () => {
+    return guarded(async () => {
       await this.ready();
       return this.snapshotStatus();
     });
@@ -336,14 +336,6 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
   }
 
   // ---- internals ------------------------------------------------------------------------------
-
-  private async guard<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (e) {
-      throw encodeError(e);
-    }
-  }
 
   private name(): string {
     const c = this.config!;

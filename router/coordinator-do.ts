@@ -10,7 +10,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { CoordinatorApi, Stub, TabletApi } from '../rpc/do-api.js';
 import { stubOf } from '../rpc/do-stub.js';
-import { asVitessError, encodeError, VitessError } from '../rpc/errors.js';
+import { asVitessError, guarded, VitessError } from '../rpc/errors.js';
 import { failpoint } from '../primary/failpoints.js';
 import { WaitsForGraph } from './coordinator-locks.js';
 import { acknowledge, decide, newRecord, nextAction, RETRY_DELAYS_MS, unacked, wakeAt, type Decision, type TxRecord } from './coordinator.js';
@@ -104,20 +104,12 @@ export class VTCoordinator extends DurableObject<Env> implements CoordinatorApi 
 
   /** Every participant prepared: commit, unless the transaction was already rolled back. */
   commit(txid: string): Promise<CommitResult> {
-    return this.guard(() => this.finish(txid, 'commit'));
+    return guarded(() => this.finish(txid, 'commit'));
   }
 
   /** A participant failed to prepare (or VTGate gave up): roll back. */
   rollback(txid: string): Promise<CommitResult> {
-    return this.guard(() => this.finish(txid, 'rollback'));
-  }
-
-  private async guard<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (e) {
-      throw encodeError(e);
-    }
+    return guarded(() => this.finish(txid, 'rollback'));
   }
 
   private async finish(txid: string, wanted: Decision): Promise<CommitResult> {

@@ -4,7 +4,7 @@
  * interactive transaction. Errors leave as `[CODE] message` so the client can type them.
  */
 import { RpcTarget } from 'capnweb';
-import { encodeError } from '../rpc/errors.js';
+import { encodeError, guarded } from '../rpc/errors.js';
 import type { ChangesPage, ChangesRequest, Consistency, GatewayApi, GatewayStatus, KeyspaceApi, ReadOptions, RpcResult, RpcSnapshotPage, RpcStatement, ServedBy, ShardSchema, SnapshotRequest, TransactionApi } from '../rpc/protocol.js';
 import { fromRpc, toRpc, type RpcValue } from '../rpc/values.js';
 import { checkExpiry, type Access } from './access/token.js';
@@ -17,13 +17,11 @@ import { gatewayStatus } from './status.js';
 import type { RequestLocation, Topology } from './topology.js';
 
 /** Runs one call of a connection: the token may have expired since the connection opened. */
-async function guarded<T>(access: Access, fn: () => Promise<T>): Promise<T> {
-  try {
+function unexpired<T>(access: Access, fn: () => Promise<T>): Promise<T> {
+  return guarded(async () => {
     checkExpiry(access);
     return await fn();
-  } catch (e) {
-    throw encodeError(e);
-  }
+  });
 }
 
 const params = (p: RpcValue[] | undefined) => (p ?? []).map(fromRpc);
@@ -64,16 +62,16 @@ class Transaction extends RpcTarget implements TransactionApi {
   }
 
   query(sql: string, p?: RpcValue[]): Promise<RpcResult> {
-    return guarded(this.access, async () => rpcResult(await this.session.run(sql, params(p), this.tx), this.region));
+    return unexpired(this.access, async () => rpcResult(await this.session.run(sql, params(p), this.tx), this.region));
   }
 
   commit(): Promise<{ bookmark: string }> {
-    return guarded(this.access, async () => ({ bookmark: await this.session.commit(this.tx) }));
+    return unexpired(this.access, async () => ({ bookmark: await this.session.commit(this.tx) }));
   }
 
   /** Always allowed, an expired token included: it only gives up. */
   rollback(): Promise<void> {
-    return this.tx.rollback().catch((e: unknown) => { throw encodeError(e); });
+    return guarded(() => this.tx.rollback());
   }
 
   /** The client went away (or dropped the stub) with the transaction open: roll it back. */
@@ -95,7 +93,7 @@ class KeyspaceSession extends RpcTarget implements KeyspaceApi {
   }
 
   query(sql: string, p?: RpcValue[], opts: ReadOptions = {}): Promise<RpcResult> {
-    return guarded(this.access, async () => {
+    return unexpired(this.access, async () => {
       this.session.observe(opts.bookmark);
       const read = readRouting(this.session.topology, this.session.keyspace, this.origin, opts);
       return rpcResult(await this.session.run(sql, params(p), undefined, read), this.region(opts));
@@ -103,7 +101,7 @@ class KeyspaceSession extends RpcTarget implements KeyspaceApi {
   }
 
   batch(statements: RpcStatement[], opts: ReadOptions & { atomic?: boolean } = {}): Promise<RpcResult[]> {
-    return guarded(this.access, async () => {
+    return unexpired(this.access, async () => {
       this.session.observe(opts.bookmark);
       const read = readRouting(this.session.topology, this.session.keyspace, this.origin, opts);
       const out = await this.session.batch(statements.map((s) => ({ sql: s.sql, params: params(s.params) })), opts.atomic === true, read);
@@ -123,17 +121,17 @@ class KeyspaceSession extends RpcTarget implements KeyspaceApi {
 
   /** The next page of the keyspace's change stream (router/subscriptions.ts), as the token may see it. */
   changes(req: ChangesRequest): Promise<ChangesPage> {
-    return guarded(this.access, () => changesPage(this.session.topology, this.session.keyspace, req, this.#vis));
+    return unexpired(this.access, () => changesPage(this.session.topology, this.session.keyspace, req, this.#vis));
   }
 
   /** One snapshot page of a table on one shard (router/snapshots.ts): an embedded replica's copy. */
   snapshot(req: SnapshotRequest): Promise<RpcSnapshotPage> {
-    return guarded(this.access, () => snapshotPage(this.session.topology, this.session.keyspace, req, this.#vis));
+    return unexpired(this.access, () => snapshotPage(this.session.topology, this.session.keyspace, req, this.#vis));
   }
 
   /** The shards' DDL histories: an embedded replica's schema. */
   schema(shards?: string[]): Promise<ShardSchema[]> {
-    return guarded(this.access, () => shardSchemas(this.session.topology, this.session.keyspace, shards, this.#vis));
+    return unexpired(this.access, () => shardSchemas(this.session.topology, this.session.keyspace, shards, this.#vis));
   }
 }
 
@@ -153,6 +151,6 @@ export class Gateway extends RpcTarget implements GatewayApi {
   }
 
   status(): Promise<GatewayStatus> {
-    return guarded(this.access, () => gatewayStatus(this.topology, this.access.grants));
+    return unexpired(this.access, () => gatewayStatus(this.topology, this.access.grants));
   }
 }

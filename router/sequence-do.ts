@@ -6,7 +6,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { SequenceApi } from '../rpc/do-api.js';
-import { encodeError, VitessError } from '../rpc/errors.js';
+import { encodeError, guarded, VitessError } from '../rpc/errors.js';
 import type { Env } from './topology.js';
 
 /** A column filled from a sequence when an INSERT leaves it out. */
@@ -35,8 +35,8 @@ export class VTSequence extends DurableObject<Env> implements SequenceApi {
   }
 
   /** The next `count` ids of `sequence`: `first … first + count - 1`. */
-  async allocate(sequence: string, count: number): Promise<{ first: number; count: number }> {
-    try {
+  allocate(sequence: string, count: number): Promise<{ first: number; count: number }> {
+    return guarded(async () => {
       if (!Number.isSafeInteger(count) || count < 1 || count > 1_000_000) throw new VitessError('INVALID', `a sequence block is 1 to 1,000,000 ids, not ${count}`, { limit: 'sequence block' });
       const [row] = [...this.ctx.storage.sql.exec('SELECT next FROM _vt_sequences WHERE name = ?', sequence)];
       if (!row) throw this.unknown(sequence);
@@ -46,23 +46,19 @@ export class VTSequence extends DurableObject<Env> implements SequenceApi {
       // The new high-water mark is durable before any id of the block leaves.
       await this.ctx.storage.sync();
       return { first, count };
-    } catch (e) {
-      throw encodeError(e);
-    }
+    });
   }
 
   /** CREATE SEQUENCE: a new sequence whose first id is `start`. */
-  async define(name: string, start: number, ifNotExists: boolean): Promise<void> {
-    try {
+  define(name: string, start: number, ifNotExists: boolean): Promise<void> {
+    return guarded(async () => {
       if (this.exists(name)) {
         if (ifNotExists) return;
         throw new VitessError('CONFLICT', `sequence "${name}" already exists (CREATE SEQUENCE IF NOT EXISTS keeps it)`, { construct: `sequence ${name}` });
       }
       this.ctx.storage.sql.exec('INSERT INTO _vt_sequences (name, next) VALUES (?, ?)', name, start);
       await this.ctx.storage.sync();
-    } catch (e) {
-      throw encodeError(e);
-    }
+    });
   }
 
   /** Fails with NOT_FOUND naming the first of `names` that does not exist. */

@@ -64,6 +64,15 @@ export function encodeError(e: unknown): Error {
   return err;
 }
 
+/** Runs an RPC method's body so that what it throws crosses the boundary with its code (encodeError). */
+export async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw encodeError(e);
+  }
+}
+
 export function asVitessError(e: unknown): VitessError {
   if (e instanceof VitessError) return e;
   const msg = e instanceof Error ? e.message : String(e);

@@ -7,12 +7,13 @@
  * the table or the construct).
  */
 import type { DeleteStatement, Expr, ExprCall, From, FromStatement, FromTable, InsertStatement, QName, SelectFromStatement, Statement, UpdateStatement, WithRecursiveStatement, WithStatement } from 'pgsql-ast-parser';
-import { walk } from '../../engines/dialect/ast.js';
+import { mapTree, walk } from '../../engines/dialect/ast.js';
 import { parseOne } from '../../engines/dialect/parse.js';
+import { renderStatement } from '../../engines/dialect/pg-render.js';
 import { VitessError } from '../../rpc/errors.js';
 import type { SqlValue } from '../../rpc/values.js';
 import type { ValueSource } from '../planner/plan.js';
-import { mapTree, maxParam, renderStatement, valueSource } from '../planner/sql.js';
+import { maxParam, valueSource } from '../planner/sql.js';
 import type { VSchema } from '../vschema.js';
 import { PURE_FUNCTIONS, WRITE_FUNCTIONS } from './functions.js';
 import { checkKeyspace, grantsKey, inFilter, rowFilterOf, type Grants, type RowFilter } from './grants.js';

@@ -7,7 +7,8 @@ import type { Expr, ExprCall, SelectedColumn, SelectFromStatement } from 'pgsql-
 import { VitessError } from '../../rpc/errors.js';
 import { HIDDEN, type AggregateColumn, type AggregateFn, type Expr as PlanExpr, type Primitive, type SortKey } from './plan.js';
 import { direction, limitOf, routeOf, type RouteBase } from './select.js';
-import { compactParams, containsAggregate, exprKey, isAggregateCall, isWindowCall, outputName, renderExpr, renderStatement, valueSource } from './sql.js';
+import { renderExpr, renderStatement } from '../../engines/dialect/pg-render.js';
+import { compactParams, containsAggregate, exprKey, isAggregateCall, isWindowCall, outputName, valueSource } from './sql.js';
 import { walk } from '../../engines/dialect/ast.js';
 
 const refused = (construct: string, why: string) => new VitessError('UNSUPPORTED', `${construct} ${why}`, { construct });

@@ -8,7 +8,8 @@ import { HIDDEN, type LookupDelete, type LookupUpdate, type Primitive } from './
 import { chooseRoute, Scope, type RouteChoice, type TableRouting } from './route.js';
 import type { SchemaInfo } from './schema.js';
 import { passThrough, routeOf, type RouteBase } from './select.js';
-import { compactParams, renderStatement } from './sql.js';
+import { renderStatement } from '../../engines/dialect/pg-render.js';
+import { compactParams } from './sql.js';
 
 export const KEY_COLUMN = `${HIDDEN}k`;
 export const lookupColumn = (i: number): string => `${HIDDEN}l${i}`;

@@ -8,7 +8,8 @@ import { VitessError } from '../../rpc/errors.js';
 import type { Insert, InsertRow, ValueSource } from './plan.js';
 import type { TableRouting } from './route.js';
 import type { SchemaInfo } from './schema.js';
-import { compactParams, renderExpr, renderStatement, valueSource } from './sql.js';
+import { renderExpr, renderStatement } from '../../engines/dialect/pg-render.js';
+import { compactParams, valueSource } from './sql.js';
 
 const MARKER = '$__vtgate_row__';
 

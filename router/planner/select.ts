@@ -6,7 +6,8 @@
 import type { Expr, OrderByStatement, SelectedColumn, SelectFromStatement } from 'pgsql-ast-parser';
 import { VitessError } from '../../rpc/errors.js';
 import { HIDDEN, type Primitive, type Route, type SortKey, type Target, type ValueSource } from './plan.js';
-import { compactParams, maxParam, renderStatement, valueSource } from './sql.js';
+import { renderStatement } from '../../engines/dialect/pg-render.js';
+import { compactParams, maxParam, valueSource } from './sql.js';
 
 export interface RouteBase {
   keyspace: string;

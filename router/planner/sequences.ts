@@ -9,8 +9,9 @@ import { toSql, type CreateColumnDef, type CreateSequenceStatement, type CreateT
 import { VitessError } from '../../rpc/errors.js';
 import type { SqlValue } from '../../rpc/values.js';
 import type { SchemaInfo } from './schema.js';
-import { mapTree, maxParam, renderStatement } from './sql.js';
-import { walk } from '../../engines/dialect/ast.js';
+import { mapTree, walk } from '../../engines/dialect/ast.js';
+import { renderStatement } from '../../engines/dialect/pg-render.js';
+import { maxParam } from './sql.js';
 
 /** Ids drawn before an INSERT runs: parameter `first + i` (0-based) takes the next id of `from[i]`. */
 export interface SequenceDraw {

@@ -1,57 +1,13 @@
 /**
- * AST helpers: rendering back to Postgres SQL, parameter renumbering, literals as values,
- * structural comparison, and the walks the planner needs.
+ * AST helpers: parameter renumbering, literals as values, structural comparison, and the walks
+ * the planner needs. Rendering back to Postgres SQL is engines/dialect/pg-render.ts.
  */
-import { toSql, type Expr, type ExprCall, type PGNode, type SelectedColumn, type Statement } from 'pgsql-ast-parser';
+import { toSql, type Expr, type ExprCall, type SelectedColumn } from 'pgsql-ast-parser';
 import { canonicalNumeric, normalizeInt } from '../../rpc/values.js';
-import { walk } from '../../engines/dialect/ast.js';
+import { textOf, walk } from '../../engines/dialect/ast.js';
 import type { ValueSource } from './plan.js';
 
 type Node = Record<string, unknown>;
-
-const INT8_MAX = 2n ** 63n - 1n;
-
-/** Copies a tree, replacing the nodes for which `fn` returns something. */
-export function mapTree<T>(node: T, fn: (n: Node) => unknown): T {
-  if (Array.isArray(node)) return node.map((x) => mapTree(x, fn)) as T;
-  if (!node || typeof node !== 'object') return node;
-  const replaced = fn(node as Node);
-  if (replaced !== undefined) return replaced as T;
-  const out: Node = {};
-  for (const [k, v] of Object.entries(node as Node)) out[k] = k === '_location' ? v : mapTree(v, fn);
-  return out as T;
-}
-
-const textOf = (n: PGNode, source: string): string | undefined =>
-  n._location ? source.slice(n._location.start, n._location.end) : undefined;
-
-/**
- * The parser reads numbers as JS floats: a literal that would lose digits is rendered as a
- * cast string instead (the same type Postgres gives the literal).
- */
-function exactLiterals<T>(ast: T, source: string): T {
-  return mapTree(ast, (n) => {
-    if (n.type !== 'integer' && n.type !== 'numeric') return undefined;
-    const text = textOf(n as PGNode, source);
-    if (text === undefined || !/^[-+]?[\d.]+(?:[eE][-+]?\d+)?$/.test(text)) return undefined;
-    const value = n.value as number;
-    if (n.type === 'integer') {
-      if (Number.isSafeInteger(value)) return undefined;
-      const big = BigInt(text);
-      return { type: 'cast', operand: { type: 'string', value: big.toString() }, to: { name: big <= INT8_MAX && big >= -INT8_MAX - 1n ? 'int8' : 'numeric' } };
-    }
-    if (canonicalNumeric(String(value)) === canonicalNumeric(text)) return undefined;
-    return { type: 'cast', operand: { type: 'string', value: canonicalNumeric(text) }, to: { name: 'numeric' } };
-  });
-}
-
-export function renderStatement(ast: Statement, source: string): string {
-  return toSql.statement(exactLiterals(ast, source));
-}
-
-export function renderExpr(e: Expr, source: string): string {
-  return toSql.expr(exactLiterals(e, source));
-}
 
 /** A structural key: two expressions with one key are the same expression. */
 export function exprKey(e: Expr): string {

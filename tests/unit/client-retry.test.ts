@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ERROR_CODES, VitessError } from '../../rpc/errors.js';
 import { classify, fetchFailure, TransportFailure } from '../../client/failure.js';
 import { backoffCap, backoffDelay, DEFAULT_RETRY, retryPolicy, shouldRetry, withRetry, type Delivery, type Failure, type RetryPolicy } from '../../client/retry.js';
-import { isReadOnly } from '../../client/statements.js';
+import { isSafeToRetry } from '../../client/statements.js';
 
 const policy: fc.Arbitrary<RetryPolicy> = fc
   .record({ attempts: fc.integer({ min: 1, max: 20 }), baseMs: fc.integer({ min: 0, max: 10_000 }), maxMs: fc.integer({ min: 0, max: 60_000 }) })
@@ -157,7 +157,7 @@ describe('read detection', () => {
     for (const sql of [
       'SELECT 1', '  select * from t where id = $1', '(SELECT 1) UNION (SELECT 2)', '-- comment\nSELECT 1', '/* c */ SELECT 1;',
       'WITH x AS (SELECT 1) SELECT * FROM x', 'VALUES (1)', 'EXPLAIN SELECT * FROM t', 'SHOW server_version', 'TABLE t',
-    ]) expect(isReadOnly(sql), sql).toBe(true);
+    ]) expect(isSafeToRetry(sql), sql).toBe(true);
   });
 
   it('treats writes, DDL, side effects and anything unclear as writes', () => {
@@ -166,17 +166,17 @@ describe('read detection', () => {
       'WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d', 'SELECT nextval($1)', 'SELECT * INTO t2 FROM t',
       'SELECT * FROM t FOR UPDATE', 'EXPLAIN ANALYZE DELETE FROM t', 'SELECT 1; DELETE FROM t', 'BEGIN', '', '   ', 'TRUNCATE t',
       "SELECT 'update'", // a false "write" only costs a retry
-    ]) expect(isReadOnly(sql), sql).toBe(false);
+    ]) expect(isSafeToRetry(sql), sql).toBe(false);
   });
 
   it('never calls a statement that begins with a data-changing keyword a read', () => {
     const writeKw = fc.constantFrom('insert', 'update', 'delete', 'merge', 'create', 'drop', 'alter', 'truncate', 'copy', 'grant', 'call', 'do', 'begin', 'commit');
     fc.assert(fc.property(fc.constantFrom('', ' ', '\n', '(', '-- x\n', '/* y */'), writeKw, fc.string(), (lead, kw, rest) => {
-      expect(isReadOnly(`${lead}${kw} ${rest}`)).toBe(false);
-      expect(isReadOnly(`${lead}${kw.toUpperCase()} ${rest}`)).toBe(false);
+      expect(isSafeToRetry(`${lead}${kw} ${rest}`)).toBe(false);
+      expect(isSafeToRetry(`${lead}${kw.toUpperCase()} ${rest}`)).toBe(false);
     }));
     fc.assert(fc.property(fc.constantFrom('INSERT INTO t', 'update t set', 'DELETE FROM t', 'merge into t'), fc.string(), (dml, rest) => {
-      expect(isReadOnly(`WITH x AS (${dml} ${rest}) SELECT 1`)).toBe(false);
+      expect(isSafeToRetry(`WITH x AS (${dml} ${rest}) SELECT 1`)).toBe(false);
     }));
   });
 });
