@@ -71,7 +71,10 @@ async function nativeInsert(engine, path) {
     await db.execute(CREATE);
     const t = performance.now();
     for (let start = 1; start <= ROWS; start += RAW_TX_ROWS) {
-      const stmts = [...chunks(start, Math.min(start + RAW_TX_ROWS, ROWS + 1), NATIVE_ROWS)].map((ids) => ({ sql: `INSERT INTO items (id, name, score) VALUES ${ids.map(() => '(?, ?, ?)').join(', ')}`, args: ids.flatMap(row) }));
+      const stmts = [...chunks(start, Math.min(start + RAW_TX_ROWS, ROWS + 1), NATIVE_ROWS)].map((ids) => ({
+        sql: `INSERT INTO items (id, name, score) VALUES ${ids.map(() => '(?, ?, ?)').join(', ')}`,
+        args: ids.flatMap(row),
+      }));
       await db.batch(stmts, 'write'); // one transaction
     }
     ms = performance.now() - t;
@@ -84,7 +87,8 @@ async function nativeInsert(engine, path) {
     const t = performance.now();
     for (let start = 1; start <= ROWS; start += RAW_TX_ROWS) {
       await db.transaction(async (tx) => {
-        for (const ids of chunks(start, Math.min(start + RAW_TX_ROWS, ROWS + 1), NATIVE_ROWS)) await tx.query(`INSERT INTO items (id, name, score) VALUES ${valuesSql(ids.length)}`, ids.flatMap(row));
+        for (const ids of chunks(start, Math.min(start + RAW_TX_ROWS, ROWS + 1), NATIVE_ROWS))
+          await tx.query(`INSERT INTO items (id, name, score) VALUES ${valuesSql(ids.length)}`, ids.flatMap(row));
       });
     }
     ms = performance.now() - t;
@@ -103,7 +107,8 @@ async function rawInsert(engine, path) {
   for (let start = 1; start <= ROWS; start += RAW_TX_ROWS) {
     await db.transaction(async (tx) => {
       // 3 columns: 33 rows are 99 parameters.
-      for (const ids of chunks(start, Math.min(start + RAW_TX_ROWS, ROWS + 1), 33)) await tx.query(`INSERT INTO items (id, name, score) VALUES ${valuesSql(ids.length)}`, ids.flatMap(row));
+      for (const ids of chunks(start, Math.min(start + RAW_TX_ROWS, ROWS + 1), 33))
+        await tx.query(`INSERT INTO items (id, name, score) VALUES ${valuesSql(ids.length)}`, ids.flatMap(row));
     });
   }
   const ms = performance.now() - t;
@@ -159,20 +164,27 @@ export async function embeddedBench(log = (m) => process.stdout.write(`${m}\n`))
     // Each row to the shard its id hashes to, straight to the tablet (captured into its log like
     // any write), shards in parallel: 33 rows (99 parameters) per statement.
     const shards = VSCHEMA.keyspaces[0].shards;
-    await Promise.all(shards.map(async (shard) => {
-      const ids = Array.from({ length: ROWS }, (_, k) => k + 1).filter((id) => inRange(hashId(id), shard));
-      for (let i = 0; i < ids.length; i += 33) {
-        const part = ids.slice(i, i + 33);
-        const body = JSON.stringify({ keyspace: 'main', shard, sql: `INSERT INTO items (id, name, score) VALUES ${valuesSql(part.length)} ON CONFLICT (id) DO NOTHING`, params: part.flatMap(row) });
-        // Idempotent, so a request cut (e.g. by wrangler dev reloading) is simply sent again.
-        for (let attempt = 1; ; attempt++) {
-          const res = await fetch(`${w.url}/direct`, jsonPost(body)).catch((e) => e);
-          if (res instanceof Response && res.ok) break;
-          if (attempt >= 5) throw new Error(`loading shard ${shard}: ${res instanceof Response ? `HTTP ${res.status} ${await res.text()}` : res}`);
-          await new Promise((r) => setTimeout(r, 500 * attempt));
+    await Promise.all(
+      shards.map(async (shard) => {
+        const ids = Array.from({ length: ROWS }, (_, k) => k + 1).filter((id) => inRange(hashId(id), shard));
+        for (let i = 0; i < ids.length; i += 33) {
+          const part = ids.slice(i, i + 33);
+          const body = JSON.stringify({
+            keyspace: 'main',
+            shard,
+            sql: `INSERT INTO items (id, name, score) VALUES ${valuesSql(part.length)} ON CONFLICT (id) DO NOTHING`,
+            params: part.flatMap(row),
+          });
+          // Idempotent, so a request cut (e.g. by wrangler dev reloading) is simply sent again.
+          for (let attempt = 1; ; attempt++) {
+            const res = await fetch(`${w.url}/direct`, jsonPost(body)).catch((e) => e);
+            if (res instanceof Response && res.ok) break;
+            if (attempt >= 5) throw new Error(`loading shard ${shard}: ${res instanceof Response ? `HTTP ${res.status} ${await res.text()}` : res}`);
+            await new Promise((r) => setTimeout(r, 500 * attempt));
+          }
         }
-      }
-    }));
+      }),
+    );
     log(`bench: loaded in ${fmt((performance.now() - loadStart) / 1000, 1)} s`);
     const rows = [];
     for (const engine of ['libsql', 'pglite']) {
@@ -187,7 +199,14 @@ export async function embeddedBench(log = (m) => process.stdout.write(`${m}\n`))
         runs.push({ native, raw, boot, gzip });
       }
       const median = (f) => pct(runs.map(f), 50);
-      rows.push({ engine, native: median((r) => r.native), raw: median((r) => r.raw), boot: { ms: median((r) => r.boot.ms), pages: runs[0].boot.pages }, gzip: median((r) => r.gzip.ms), ratios: runs.map((r) => r.boot.ms / r.native) });
+      rows.push({
+        engine,
+        native: median((r) => r.native),
+        raw: median((r) => r.raw),
+        boot: { ms: median((r) => r.boot.ms), pages: runs[0].boot.pages },
+        gzip: median((r) => r.gzip.ms),
+        ratios: runs.map((r) => r.boot.ms / r.native),
+      });
     }
     log('bench: write → visible in an embedded replica …');
     const latency = [];
@@ -212,15 +231,39 @@ under its 100-parameter limit (33 rows), what a replica on DO SQLite sends (libs
 replicas load a page's JSON text whole through the engine's \`loadJson\`). Target:
 bootstrap ≤ 1.5× the raw insert.
 
-${table(['engine', 'native insert ms', 'engine insert ms', 'bootstrap ms', 'snapshot pages', 'bootstrap / native', 'bootstrap / engine', 'bootstrap / native, each round', 'bootstrap gzip ms'],
-  rows.map((r) => [r.engine, fmt(r.native), fmt(r.raw), fmt(r.boot.ms), fmt(r.boot.pages), `${fmt(r.boot.ms / r.native, 2)}×`, `${fmt(r.boot.ms / r.raw, 2)}×`, r.ratios.map((x) => `${fmt(x, 2)}×`).join(', '), fmt(r.gzip)]))}
+${table(
+  [
+    'engine',
+    'native insert ms',
+    'engine insert ms',
+    'bootstrap ms',
+    'snapshot pages',
+    'bootstrap / native',
+    'bootstrap / engine',
+    'bootstrap / native, each round',
+    'bootstrap gzip ms',
+  ],
+  rows.map((r) => [
+    r.engine,
+    fmt(r.native),
+    fmt(r.raw),
+    fmt(r.boot.ms),
+    fmt(r.boot.pages),
+    `${fmt(r.boot.ms / r.native, 2)}×`,
+    `${fmt(r.boot.ms / r.raw, 2)}×`,
+    r.ratios.map((x) => `${fmt(x, 2)}×`).join(', '),
+    fmt(r.gzip),
+  ]),
+)}
 
 Write → visible: ${WRITES} single-row upserts through VTGate by another client, one at a time; the
 time until the replica's \`waitFor(bookmark)\` answers (the write applied locally), from the
 write's result and from its start.
 
-${table(['replica engine', 'from result p50 ms', 'from result p99 ms', 'from start p50 ms', 'from start p99 ms'],
-  latency.map((l) => [l.engine, fmt(pct(l.fromResult, 50), 1), fmt(pct(l.fromResult, 99), 1), fmt(pct(l.fromStart, 50), 1), fmt(pct(l.fromStart, 99), 1)]))}
+${table(
+  ['replica engine', 'from result p50 ms', 'from result p99 ms', 'from start p50 ms', 'from start p99 ms'],
+  latency.map((l) => [l.engine, fmt(pct(l.fromResult, 50), 1), fmt(pct(l.fromResult, 99), 1), fmt(pct(l.fromStart, 50), 1), fmt(pct(l.fromStart, 99), 1)]),
+)}
 `;
   } finally {
     await w.stop();

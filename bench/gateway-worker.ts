@@ -34,7 +34,9 @@ export default class BenchGate extends VTGate {
     }
     if (path === '/d1') {
       const f = (await req.json()) as Forward;
-      const r = await (this.env as BenchEnv).DB.prepare(f.sql).bind(...(f.params ?? [])).all();
+      const r = await (this.env as BenchEnv).DB.prepare(f.sql)
+        .bind(...(f.params ?? []))
+        .all();
       return Response.json({ rows: r.results, affected: r.meta.changes });
     }
     if (path === '/noauth/sql') return this.sql(req, { grants: ADMIN, exp: Number.POSITIVE_INFINITY }).catch((e: unknown) => errorResponse(e));

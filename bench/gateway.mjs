@@ -8,8 +8,8 @@ import { jsonPost } from './auth.mjs';
 import { fmt, measure, table } from './measure.mjs';
 
 const ROWS = 400;
-const OPS = 1500;        // per target per round
-const ROUNDS = 3;        // targets alternate round by round
+const OPS = 1500; // per target per round
+const ROUNDS = 3; // targets alternate round by round
 const CONCURRENCY = 8;
 const LATENCY_OPS = 300; // sequential, for p50 of single-shard vs scatter
 
@@ -26,9 +26,11 @@ async function post(url, body, token) {
 async function throughput(n, op) {
   let next = 0;
   const start = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    for (let i = next++; i < n; i = next++) await op(i);
-  }));
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      for (let i = next++; i < n; i = next++) await op(i);
+    }),
+  );
   return n / ((performance.now() - start) / 1000);
 }
 
@@ -59,7 +61,11 @@ export async function gatewayBench(log = (m) => process.stdout.write(`${m}\n`)) 
     await gate('wide', 'CREATE TABLE items (id BIGINT PRIMARY KEY, grp INT NOT NULL, v TEXT NOT NULL)');
     for (let i = 0; i < ROWS; i += 50) {
       const ids = Array.from({ length: 50 }, (_, k) => i + k);
-      await gate('wide', `INSERT INTO items (id, grp, v) VALUES ${ids.map((_, k) => `($${k * 2 + 1}, ${(i + k) % 20}, $${k * 2 + 2})`).join(', ')}`, ids.flatMap((id) => [id, `item ${id}`]));
+      await gate(
+        'wide',
+        `INSERT INTO items (id, grp, v) VALUES ${ids.map((_, k) => `($${k * 2 + 1}, ${(i + k) % 20}, $${k * 2 + 2})`).join(', ')}`,
+        ids.flatMap((id) => [id, `item ${id}`]),
+      );
     }
 
     const SELECT = 'SELECT id, v FROM kv WHERE id = $1';
@@ -70,8 +76,14 @@ export async function gatewayBench(log = (m) => process.stdout.write(`${m}\n`)) 
     };
     let insertId = 0;
     const inserts = {
-      gateway: () => { const id = insertId++; return gate('main', 'INSERT INTO kv_ins (id, v) VALUES ($1, $2)', [id, `v${id}`]); },
-      d1: () => { const id = insertId++; return d1('INSERT INTO kv_ins (id, v) VALUES (?, ?)', [id, `v${id}`]); },
+      gateway: () => {
+        const id = insertId++;
+        return gate('main', 'INSERT INTO kv_ins (id, v) VALUES ($1, $2)', [id, `v${id}`]);
+      },
+      d1: () => {
+        const id = insertId++;
+        return d1('INSERT INTO kv_ins (id, v) VALUES (?, ?)', [id, `v${id}`]);
+      },
     };
     const auth = {
       on: (i) => authOn(SELECT, [i % ROWS]),
@@ -83,11 +95,11 @@ export async function gatewayBench(log = (m) => process.stdout.write(`${m}\n`)) 
     for (const op of [...Object.values(targets), ...Object.values(auth)]) await throughput(200, op); // warm up
     for (let round = 0; round < ROUNDS; round++) {
       log(`bench: VTGate round ${round + 1}/${ROUNDS} …`);
-      for (const [name, op] of Object.entries(targets)) sel[name] += await throughput(OPS, op) / ROUNDS;
-      for (const [name, op] of Object.entries(inserts)) ins[name] += await throughput(OPS / 3, op) / ROUNDS;
+      for (const [name, op] of Object.entries(targets)) sel[name] += (await throughput(OPS, op)) / ROUNDS;
+      for (const [name, op] of Object.entries(inserts)) ins[name] += (await throughput(OPS / 3, op)) / ROUNDS;
       // Alternate which goes first, so neither always runs on a warmer process.
       const order = round % 2 ? ['off', 'on'] : ['on', 'off'];
-      for (const name of order) au[name] += await throughput(OPS, auth[name]) / ROUNDS;
+      for (const name of order) au[name] += (await throughput(OPS, auth[name])) / ROUNDS;
     }
 
     log('bench: 16-shard scatter vs single shard …');
@@ -96,8 +108,10 @@ export async function gatewayBench(log = (m) => process.stdout.write(`${m}\n`)) 
     for (let round = 0; round < ROUNDS; round++) {
       const s = await measure(LATENCY_OPS, (i) => gate('wide', 'SELECT id, grp, v FROM items WHERE id = $1', [i % ROWS]));
       const a = await measure(LATENCY_OPS, (i) => gate('wide', 'SELECT id, grp, v FROM items WHERE grp = $1', [i % 20]));
-      single.p50 += s.p50 / ROUNDS; single.p99 += s.p99 / ROUNDS;
-      scatter.p50 += a.p50 / ROUNDS; scatter.p99 += a.p99 / ROUNDS;
+      single.p50 += s.p50 / ROUNDS;
+      single.p99 += s.p99 / ROUNDS;
+      scatter.p50 += a.p50 / ROUNDS;
+      scatter.p99 += a.p99 / ROUNDS;
     }
 
     return `## VTGate: routing overhead, D1, scatter
@@ -108,26 +122,33 @@ ${OPS} operations per target per round, ${ROUNDS} rounds with the targets altern
 DO; *D1* is a Worker on a local D1 binding (\`wrangler dev\`'s D1) running the same statement
 in SQLite dialect. Keyspace \`main\`: 4 DO SQLite shards with change capture on.
 
-${table(['operation', 'VTGate ops/s', 'direct to DO ops/s', 'D1 ops/s', 'VTGate / direct (target ≥ 0.8)', 'VTGate / D1 (target ≥ 1.0)'], [
-  ['point SELECT by primary key', fmt(sel.gateway), fmt(sel.direct), fmt(sel.d1), fmt(sel.gateway / sel.direct, 2), fmt(sel.gateway / sel.d1, 2)],
-  ['single-row INSERT', fmt(ins.gateway), '', fmt(ins.d1), '', fmt(ins.gateway / ins.d1, 2)],
-])}
+${table(
+  ['operation', 'VTGate ops/s', 'direct to DO ops/s', 'D1 ops/s', 'VTGate / direct (target ≥ 0.8)', 'VTGate / D1 (target ≥ 1.0)'],
+  [
+    ['point SELECT by primary key', fmt(sel.gateway), fmt(sel.direct), fmt(sel.d1), fmt(sel.gateway / sel.direct, 2), fmt(sel.gateway / sel.d1, 2)],
+    ['single-row INSERT', fmt(ins.gateway), '', fmt(ins.d1), '', fmt(ins.gateway / ins.d1, 2)],
+  ],
+)}
 
 Authentication: the same point SELECT through \`POST /sql\` with a keyspace user's JWT (verified,
 then its grants checked on the parsed statement) and through the same handler with neither
 (\`/noauth/sql\`, a route of the bench Worker only).
 
-${table(['operation', 'auth on ops/s', 'auth off ops/s', 'on / off (target ≥ 0.95)'], [
-  ['point SELECT by primary key', fmt(au.on), fmt(au.off), fmt(au.on / au.off, 2)],
-])}
+${table(
+  ['operation', 'auth on ops/s', 'auth off ops/s', 'on / off (target ≥ 0.95)'],
+  [['point SELECT by primary key', fmt(au.on), fmt(au.off), fmt(au.on / au.off, 2)]],
+)}
 
 Scatter: keyspace \`wide\` with 16 DO SQLite shards, ${ROWS} rows; ${LATENCY_OPS} queries one at a time per
 round, mean of the rounds' percentiles.
 
-${table(['query', 'p50 ms', 'p99 ms'], [
-  ['single shard (\`WHERE id = $1\`)', fmt(single.p50, 2), fmt(single.p99, 2)],
-  ['16-shard scatter (\`WHERE grp = $1\`)', fmt(scatter.p50, 2), fmt(scatter.p99, 2)],
-])}
+${table(
+  ['query', 'p50 ms', 'p99 ms'],
+  [
+    ['single shard (`WHERE id = $1`)', fmt(single.p50, 2), fmt(single.p99, 2)],
+    ['16-shard scatter (`WHERE grp = $1`)', fmt(scatter.p50, 2), fmt(scatter.p99, 2)],
+  ],
+)}
 
 Scatter p50 / single-shard p50: ${fmt(scatter.p50 / single.p50, 2)}× (target ≤ 3×).
 `;

@@ -67,25 +67,44 @@ export class RawInsert extends DurableObject<Env> {
   }
 }
 
-interface Target { keyspace: string; shard: string; region: string }
+interface Target {
+  keyspace: string;
+  shard: string;
+  region: string;
+}
 
-interface WriteRows { keyspace: string; from: number; n: number; concurrency: number }
+interface WriteRows {
+  keyspace: string;
+  from: number;
+  n: number;
+  concurrency: number;
+}
 
 /** Rows `from`..`from + n - 1` of the apply table, one commit each, through VTGate's session code; the last LSN per shard. */
 async function writeRows(env: Env, o: WriteRows): Promise<Record<string, number>> {
   const topology = new Topology(configuredVSchema(env), env);
   let lsns: Record<string, number> = {};
   let next = o.from;
-  await Promise.all(Array.from({ length: o.concurrency }, async () => {
-    for (let i = next++; i < o.from + o.n; i = next++) {
-      const r = await new Session(topology, o.keyspace, undefined, ADMIN).run(APPLY_INSERT, applyRow(i));
-      for (const [k, v] of Object.entries(decodeBookmark(r.bookmark))) lsns = { ...lsns, [k]: Math.max(lsns[k] ?? 0, v) };
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: o.concurrency }, async () => {
+      for (let i = next++; i < o.from + o.n; i = next++) {
+        const r = await new Session(topology, o.keyspace, undefined, ADMIN).run(APPLY_INSERT, applyRow(i));
+        for (const [k, v] of Object.entries(decodeBookmark(r.bookmark))) lsns = { ...lsns, [k]: Math.max(lsns[k] ?? 0, v) };
+      }
+    }),
+  );
   return lsns;
 }
 
-interface LagRun { keyspace: string; rate: number; seconds: number; probesPerSecond: number; maxInFlight: number; maxSlipMs: number; fromId: number }
+interface LagRun {
+  keyspace: string;
+  rate: number;
+  seconds: number;
+  probesPerSecond: number;
+  maxInFlight: number;
+  maxSlipMs: number;
+  fromId: number;
+}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -143,7 +162,16 @@ export default class BenchGate extends VTGate {
   override async fetch(req: Request): Promise<Response> {
     const path = new URL(req.url).pathname;
     if (req.method !== 'POST' || !path.startsWith('/bench/')) return super.fetch(req);
-    const body = (await req.json()) as Target & { lsn?: number; timeoutMs?: number; op?: string; kind?: Kind; n?: number; batch?: number; perStatement?: number; id?: string };
+    const body = (await req.json()) as Target & {
+      lsn?: number;
+      timeoutMs?: number;
+      op?: string;
+      kind?: Kind;
+      n?: number;
+      batch?: number;
+      perStatement?: number;
+      id?: string;
+    };
     try {
       if (path === '/bench/write') return Response.json(await writeRows(this.env, body as unknown as WriteRows));
       if (path === '/bench/lag') return Response.json(await lagRun(this.env, body as unknown as LagRun));

@@ -14,19 +14,19 @@ import { startWrangler } from '../scripts/wrangler-dev.mjs';
 import { authHeaders, jsonPost } from './auth.mjs';
 import { fmt, table } from './measure.mjs';
 
-const RATES = [100, 250, 500];   // writes/s driven inside the Worker, each for SECONDS
-const HTTP_RATES = [20, 40];     // writes/s driven from Node over HTTP
+const RATES = [100, 250, 500]; // writes/s driven inside the Worker, each for SECONDS
+const HTTP_RATES = [20, 40]; // writes/s driven from Node over HTTP
 const SECONDS = 6;
-const PROBES_PER_SECOND = 25;   // writes followed to their replica (about)
+const PROBES_PER_SECOND = 25; // writes followed to their replica (about)
 const MAX_IN_FLIGHT = 64;
-const MAX_SLIP_MS = 1_000;      // a rate the schedule slips more than this behind is not sustained
+const MAX_SLIP_MS = 1_000; // a rate the schedule slips more than this behind is not sustained
 const CAPACITY_MS = 3_000;
 const CAPACITY_IN_FLIGHT = 32;
-const APPLY_ROWS = 6_000;       // the backlog a paused replica catches up on, per round
+const APPLY_ROWS = 6_000; // the backlog a paused replica catches up on, per round
 const APPLY_ROUNDS = 3;
-const RAW_BATCH = 200;          // rows per transaction in the raw baseline (= the replica's apply group)
-const RAW_MULTI_ROWS = 25;      // rows per INSERT in the multi-row baseline (4 columns: 100 parameters, the engines' limit)
-const READ_OPS = 600;           // per target per round
+const RAW_BATCH = 200; // rows per transaction in the raw baseline (= the replica's apply group)
+const RAW_MULTI_ROWS = 25; // rows per INSERT in the multi-row baseline (4 columns: 100 parameters, the engines' limit)
+const READ_OPS = 600; // per target per round
 const READ_ROUNDS = 3;
 const READ_CONCURRENCY = 8;
 const READ_ROWS = 400;
@@ -58,7 +58,7 @@ export async function replicationBench(log = (m) => process.stdout.write(`${m}\n
     const status = async (keyspace) => (await (await fetch(`${w.url}/status`, { headers: authHeaders() })).json()).keyspaces.find((k) => k.name === keyspace);
     /** Until every replica of the keyspace streams at its primary's LSN. */
     const caughtUp = async (keyspace) => {
-      for (const deadline = Date.now() + 120_000; ;) {
+      for (const deadline = Date.now() + 120_000; ; ) {
         const ks = await status(keyspace);
         if (ks.shards.every((s) => s.replicas.every((r) => r.state === 'streaming' && r.appliedLsn === s.lsn))) return ks;
         if (Date.now() > deadline) throw new Error(`replicas of ${keyspace} did not catch up: ${JSON.stringify(ks.shards.map((s) => s.replicas))}`);
@@ -90,9 +90,14 @@ export async function replicationBench(log = (m) => process.stdout.write(`${m}\n
       const until = performance.now() + CAPACITY_MS;
       let n = 0;
       const t = performance.now();
-      await Promise.all(Array.from({ length: CAPACITY_IN_FLIGHT }, async () => {
-        while (performance.now() < until) { await insert(); n++; }
-      }));
+      await Promise.all(
+        Array.from({ length: CAPACITY_IN_FLIGHT }, async () => {
+          while (performance.now() < until) {
+            await insert();
+            n++;
+          }
+        }),
+      );
       capacity = n / ((performance.now() - t) / 1000);
       await caughtUp('main');
     }
@@ -102,7 +107,15 @@ export async function replicationBench(log = (m) => process.stdout.write(`${m}\n
     const workerCapacity = {};
     for (let round = 0; round < 2; round++) {
       for (const keyspace of round ? ['norep', 'main'] : ['main', 'norep']) {
-        const r = await post(`${w.url}/bench/lag`, { keyspace, rate: 1000, seconds: 1.5, probesPerSecond: 0, maxInFlight: CAPACITY_IN_FLIGHT, maxSlipMs: 1e9, fromId: 10_000_000 + nextId });
+        const r = await post(`${w.url}/bench/lag`, {
+          keyspace,
+          rate: 1000,
+          seconds: 1.5,
+          probesPerSecond: 0,
+          maxInFlight: CAPACITY_IN_FLIGHT,
+          maxSlipMs: 1e9,
+          fromId: 10_000_000 + nextId,
+        });
         nextId += 1500;
         if (r.failed) throw new Error(`${r.failed} writes failed: ${r.error}`);
         workerCapacity[keyspace] = (workerCapacity[keyspace] ?? 0) + r.issued / r.seconds / 2;
@@ -116,10 +129,29 @@ export async function replicationBench(log = (m) => process.stdout.write(`${m}\n
     const halfCapacity = Math.max(5, Math.round(workerCapacity.main / 2));
     for (const rate of [halfCapacity, ...RATES]) {
       log(`bench: ${rate} writes/s for ${SECONDS} s, driven inside the Worker …`);
-      const r = await post(`${w.url}/bench/lag`, { keyspace: 'main', rate, seconds: SECONDS, probesPerSecond: PROBES_PER_SECOND, maxInFlight: MAX_IN_FLIGHT, maxSlipMs: MAX_SLIP_MS, fromId: nextId });
+      const r = await post(`${w.url}/bench/lag`, {
+        keyspace: 'main',
+        rate,
+        seconds: SECONDS,
+        probesPerSecond: PROBES_PER_SECOND,
+        maxInFlight: MAX_IN_FLIGHT,
+        maxSlipMs: MAX_SLIP_MS,
+        fromId: nextId,
+      });
       nextId += rate * SECONDS;
       if (r.failed) throw new Error(`${r.failed} writes failed at ${rate} writes/s: ${r.error}`);
-      workerRuns.push({ rate, offered: Math.round(rate * SECONDS), achieved: r.issued / r.seconds, issued: r.issued, sustained: r.slip <= MAX_SLIP_MS, slip: r.slip, samples: r.lags.length, p50: pct(r.lags, 50), p99: pct(r.lags, 99), max: Math.max(...r.lags) });
+      workerRuns.push({
+        rate,
+        offered: Math.round(rate * SECONDS),
+        achieved: r.issued / r.seconds,
+        issued: r.issued,
+        sustained: r.slip <= MAX_SLIP_MS,
+        slip: r.slip,
+        samples: r.lags.length,
+        p50: pct(r.lags, 50),
+        p99: pct(r.lags, 99),
+        max: Math.max(...r.lags),
+      });
       await caughtUp('main');
     }
     // From Node over HTTP, as a client sees it, at rates this machine sustains that way.
@@ -143,28 +175,45 @@ export async function replicationBench(log = (m) => process.stdout.write(`${m}\n
         if (slip > MAX_SLIP_MS) break; // not sustained: the queue would only grow
         inFlight++;
         issued++;
-        done.push((async () => {
-          try {
-            const r = await insert();
-            if (i % every) return;
-            const acked = performance.now();
-            const [at, lsn] = Object.entries(positions(r.bookmark))[0];
-            await wait('main', at.split('/')[1], regions[(i / every) % regions.length], lsn);
-            lags.push(performance.now() - acked);
-          } finally {
-            inFlight--;
-          }
-        })());
+        done.push(
+          (async () => {
+            try {
+              const r = await insert();
+              if (i % every) return;
+              const acked = performance.now();
+              const [at, lsn] = Object.entries(positions(r.bookmark))[0];
+              await wait('main', at.split('/')[1], regions[(i / every) % regions.length], lsn);
+              lags.push(performance.now() - acked);
+            } finally {
+              inFlight--;
+            }
+          })(),
+        );
       }
       await Promise.all(done);
       const seconds = (performance.now() - t0) / 1000;
-      lagRuns.push({ rate, offered: n, achieved: issued / seconds, issued, sustained: slip <= MAX_SLIP_MS, slip, samples: lags.length, p50: pct(lags, 50), p99: pct(lags, 99), max: Math.max(...lags) });
+      lagRuns.push({
+        rate,
+        offered: n,
+        achieved: issued / seconds,
+        issued,
+        sustained: slip <= MAX_SLIP_MS,
+        slip,
+        samples: lags.length,
+        p50: pct(lags, 50),
+        p99: pct(lags, 99),
+        max: Math.max(...lags),
+      });
       await caughtUp('main');
     }
 
     // ---- 2. apply throughput vs a raw batched insert -------------------------------------------
     const applyRuns = [];
-    for (const [keyspace, pair, kind] of [['apsq', 'do-sqlite → do-sqlite', 'do-sqlite'], ['appgsq', 'pglite → do-sqlite', 'do-sqlite'], ['appg', 'pglite → pglite', 'pglite']]) {
+    for (const [keyspace, pair, kind] of [
+      ['apsq', 'do-sqlite → do-sqlite', 'do-sqlite'],
+      ['appgsq', 'pglite → do-sqlite', 'do-sqlite'],
+      ['appg', 'pglite → pglite', 'pglite'],
+    ]) {
       log(`bench: apply throughput, ${pair} …`);
       await gate(keyspace, 'CREATE TABLE applied (id BIGINT PRIMARY KEY, name TEXT NOT NULL, score INT, note TEXT)');
       await gate(keyspace, 'SELECT count(*) FROM applied', [], { consistency: 'eventual', region: 'wnam' });
@@ -187,7 +236,10 @@ export async function replicationBench(log = (m) => process.stdout.write(`${m}\n
         apply.push(APPLY_ROWS / ((performance.now() - t) / 1000));
         // The same rows into a fresh engine of the replica's kind, in transactions of RAW_BATCH:
         // single-row INSERTs, then multi-row INSERTs.
-        for (const [out, perStatement] of [[raw, 1], [multi, RAW_MULTI_ROWS]]) {
+        for (const [out, perStatement] of [
+          [raw, 1],
+          [multi, RAW_MULTI_ROWS],
+        ]) {
           const { id } = await post(`${w.url}/bench/raw-setup`, { kind });
           const tr = performance.now();
           const { rows } = await post(`${w.url}/bench/raw-insert`, { id, n: APPLY_ROWS, batch: RAW_BATCH, perStatement });
@@ -195,7 +247,15 @@ export async function replicationBench(log = (m) => process.stdout.write(`${m}\n
           if (rows !== APPLY_ROWS) throw new Error(`raw insert: ${rows} rows`);
         }
       }
-      applyRuns.push({ pair, apply: pct(apply, 50), raw: pct(raw, 50), multi: pct(multi, 50), ratios: apply.map((a, i) => a / raw[i]), multiRatios: apply.map((a, i) => a / multi[i]), write: pct(write, 50) });
+      applyRuns.push({
+        pair,
+        apply: pct(apply, 50),
+        raw: pct(raw, 50),
+        multi: pct(multi, 50),
+        ratios: apply.map((a, i) => a / raw[i]),
+        multiRatios: apply.map((a, i) => a / multi[i]),
+        write: pct(write, 50),
+      });
     }
 
     // ---- 3. read throughput with 1 vs 2 replicas per shard --------------------------------------
@@ -203,7 +263,11 @@ export async function replicationBench(log = (m) => process.stdout.write(`${m}\n
     await gate('main', 'CREATE TABLE kv (id BIGINT PRIMARY KEY, v TEXT NOT NULL)');
     for (let i = 0; i < READ_ROWS; i += 50) {
       const ids = Array.from({ length: 50 }, (_, k) => i + k);
-      await gate('main', `INSERT INTO kv (id, v) VALUES ${ids.map((_, k) => `($${k * 2 + 1}, $${k * 2 + 2})`).join(', ')}`, ids.flatMap((id) => [id, `value ${id}`]));
+      await gate(
+        'main',
+        `INSERT INTO kv (id, v) VALUES ${ids.map((_, k) => `($${k * 2 + 1}, $${k * 2 + 2})`).join(', ')}`,
+        ids.flatMap((id) => [id, `value ${id}`]),
+      );
     }
     for (const region of regions) await gate('main', 'SELECT count(*) FROM kv', [], { consistency: 'eventual', region });
     await caughtUp('main');
@@ -217,13 +281,15 @@ export async function replicationBench(log = (m) => process.stdout.write(`${m}\n
     const throughput = async (name, n, op) => {
       let next = 0;
       const start = performance.now();
-      await Promise.all(Array.from({ length: READ_CONCURRENCY }, async () => {
-        for (let i = next++; i < n; i = next++) {
-          const r = await op(i);
-          const k = `${name}: ${r.servedBy.role} ${r.servedBy.role === 'replica' ? r.servedBy.region : ''}`.trim();
-          served[k] = (served[k] ?? 0) + 1;
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: READ_CONCURRENCY }, async () => {
+          for (let i = next++; i < n; i = next++) {
+            const r = await op(i);
+            const k = `${name}: ${r.servedBy.role} ${r.servedBy.role === 'replica' ? r.servedBy.region : ''}`.trim();
+            served[k] = (served[k] ?? 0) + 1;
+          }
+        }),
+      );
       return n / ((performance.now() - start) / 1000);
     };
     const reads = Object.fromEntries(Object.keys(targets).map((k) => [k, 0]));
@@ -235,9 +301,20 @@ export async function replicationBench(log = (m) => process.stdout.write(`${m}\n
 
     const target500 = workerRuns.find((r) => r.rate === 500);
     const loadAfter = loadavg()[0];
-    const lagTable = (runs) => table(['offered writes/s', 'achieved writes/s', 'sustained', 'writes offered / issued', 'followed', 'lag p50 ms', 'lag p99 ms', 'lag max ms'], runs.map((r) => [
-      fmt(r.rate), fmt(r.achieved), r.sustained ? 'yes' : `no (${fmt(r.slip / 1000, 1)} s behind)`, `${fmt(r.offered)} / ${fmt(r.issued)}`, fmt(r.samples), fmt(r.p50, 1), fmt(r.p99, 1), fmt(r.max, 1),
-    ]));
+    const lagTable = (runs) =>
+      table(
+        ['offered writes/s', 'achieved writes/s', 'sustained', 'writes offered / issued', 'followed', 'lag p50 ms', 'lag p99 ms', 'lag max ms'],
+        runs.map((r) => [
+          fmt(r.rate),
+          fmt(r.achieved),
+          r.sustained ? 'yes' : `no (${fmt(r.slip / 1000, 1)} s behind)`,
+          `${fmt(r.offered)} / ${fmt(r.issued)}`,
+          fmt(r.samples),
+          fmt(r.p50, 1),
+          fmt(r.p99, 1),
+          fmt(r.max, 1),
+        ]),
+      );
     return `## Replication: lag, apply throughput, reads from replicas
 
 Keyspace \`main\`: 4 DO SQLite shards, a DO SQLite replica of each in two regions (wnam, weur;
@@ -278,17 +355,43 @@ transaction: as single-row \`INSERT\`s (*raw*), and as \`INSERT\`s of ${RAW_MULT
 parameters, the engines' limit). All timed from Node around one call; ${APPLY_ROUNDS} rounds alternating,
 medians (the per-round columns list each round's ratio).
 
-${table(['primary → replica', 'replica apply rows/s', 'raw rows/s', 'raw multi-row rows/s', 'apply / raw (target ≥ 0.7)', 'per round', 'apply / raw multi-row', 'per round', 'primary commits/s while writing the backlog'], applyRuns.map((r) => [
-  r.pair, fmt(r.apply), fmt(r.raw), fmt(r.multi), fmt(r.apply / r.raw, 2), r.ratios.map((x) => fmt(x, 2)).join(', '), fmt(r.apply / r.multi, 2), r.multiRatios.map((x) => fmt(x, 2)).join(', '), fmt(r.write),
-]))}
+${table(
+  [
+    'primary → replica',
+    'replica apply rows/s',
+    'raw rows/s',
+    'raw multi-row rows/s',
+    'apply / raw (target ≥ 0.7)',
+    'per round',
+    'apply / raw multi-row',
+    'per round',
+    'primary commits/s while writing the backlog',
+  ],
+  applyRuns.map((r) => [
+    r.pair,
+    fmt(r.apply),
+    fmt(r.raw),
+    fmt(r.multi),
+    fmt(r.apply / r.raw, 2),
+    r.ratios.map((x) => fmt(x, 2)).join(', '),
+    fmt(r.apply / r.multi, 2),
+    r.multiRatios.map((x) => fmt(x, 2)).join(', '),
+    fmt(r.write),
+  ]),
+)}
 
 Reads: point \`SELECT\`s by primary key through VTGate (\`POST /sql\`), ${READ_CONCURRENCY} in flight, ${fmt(READ_OPS)} per
 target per round, ${READ_ROUNDS} rounds alternating, mean ops/s. *1 replica per shard*: every read asks for
 region wnam; *2 replicas per shard*: reads alternate wnam and weur; *primaries*: \`strong\`.
 
-${table(['reads served by', 'ops/s'], Object.entries(reads).map(([k, v]) => [k, fmt(v)]))}
+${table(
+  ['reads served by', 'ops/s'],
+  Object.entries(reads).map(([k, v]) => [k, fmt(v)]),
+)}
 
-Served as asked: ${Object.entries(served).map(([k, v]) => `${k} × ${fmt(v)}`).join('; ')}.
+Served as asked: ${Object.entries(served)
+      .map(([k, v]) => `${k} × ${fmt(v)}`)
+      .join('; ')}.
 Locally every DO shares the same CPU, so a second replica adds no hardware; what it can add is a
 second single-threaded DO per shard to take requests.
 `;

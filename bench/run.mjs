@@ -48,10 +48,15 @@ async function pgliteCaptureNode(rounds = 20) {
   const off = new PgliteEngine(await PGlite.create());
   const on = new PgliteEngine(await PGlite.create());
   const records = [];
-  await on.enableCapture((changes) => { records.push(changes); });
+  await on.enableCapture((changes) => {
+    records.push(changes);
+  });
   for (const db of [off, on]) await db.query('CREATE TABLE bench_capture (id BIGINT PRIMARY KEY, name TEXT, score INT)');
   const per = Math.ceil(CAPTURE_WRITES / rounds);
-  const ms = new Map([[off, 0], [on, 0]]);
+  const ms = new Map([
+    [off, 0],
+    [on, 0],
+  ]);
   const round = async (db, r) => {
     const m = await measure(per, (i) => db.query('INSERT INTO bench_capture VALUES ($1, $2, $3)', [r * per + i, `user-${r * per + i}`, (r * per + i) % 100]));
     ms.set(db, ms.get(db) + (per / m.ops) * 1000);
@@ -107,7 +112,10 @@ try {
     log(`bench: ${engine}, capture on vs off …`);
     capture.push({ engine: `${engine}, workerd DO`, ...(await medianCapture(() => get(`/capture?engine=${engine}&writes=${CAPTURE_WRITES}`))) });
     log(`bench: ${engine}, capture on vs off, each write durable …`);
-    captureDurable.push({ engine: `${engine}, workerd DO, each write durable`, ...(await medianCapture(() => get(`/capture?engine=${engine}&writes=${CAPTURE_DURABLE_WRITES}&durable=1`))) });
+    captureDurable.push({
+      engine: `${engine}, workerd DO, each write durable`,
+      ...(await medianCapture(() => get(`/capture?engine=${engine}&writes=${CAPTURE_DURABLE_WRITES}&durable=1`))),
+    });
   }
   for (const mb of only ? [] : DATA_MB) {
     log(`bench: PGlite primary cold start with ${mb} MB …`);
@@ -123,8 +131,17 @@ try {
   await worker.stop();
 }
 
-const captureTable = table(['engine, runtime', 'inserts/s, no capture', 'inserts/s, capture', 'ratio (target ≥ 0.6)', `ratios of the ${CAPTURE_RUNS} runs`, 'log pull records/s'],
-  [...capture, ...captureNode, ...captureDurable].map((c) => [c.engine, fmt(c.without.ops), fmt(c.withCapture.ops), fmt(c.withCapture.ops / c.without.ops, 2), c.ratios.map((r) => fmt(r, 2)).join(', '), c.pullPerSec ? fmt(c.pullPerSec) : '']));
+const captureTable = table(
+  ['engine, runtime', 'inserts/s, no capture', 'inserts/s, capture', 'ratio (target ≥ 0.6)', `ratios of the ${CAPTURE_RUNS} runs`, 'log pull records/s'],
+  [...capture, ...captureNode, ...captureDurable].map((c) => [
+    c.engine,
+    fmt(c.without.ops),
+    fmt(c.withCapture.ops),
+    fmt(c.withCapture.ops / c.without.ops, 2),
+    c.ratios.map((r) => fmt(r, 2)).join(', '),
+    c.pullPerSec ? fmt(c.pullPerSec) : '',
+  ]),
+);
 if (only) {
   log(captureTable);
   process.exit(0);
@@ -145,8 +162,10 @@ through the engine (so SQLite rows include the dialect translation). Inside work
 advance only across I/O (a Spectre mitigation), so per-operation latencies there read in whole
 milliseconds; the throughput columns are measured over the whole loop and are comparable.
 
-${table(['engine, runtime', 'insert ops/s', 'insert p50 ms', 'insert p99 ms', 'select ops/s', 'select p50 ms', 'select p99 ms'],
-  results.map((r) => [r.name, fmt(r.insert.ops), fmt(r.insert.p50, 3), fmt(r.insert.p99, 3), fmt(r.select.ops), fmt(r.select.p50, 3), fmt(r.select.p99, 3)]))}
+${table(
+  ['engine, runtime', 'insert ops/s', 'insert p50 ms', 'insert p99 ms', 'select ops/s', 'select p50 ms', 'select p99 ms'],
+  results.map((r) => [r.name, fmt(r.insert.ops), fmt(r.insert.p50, 3), fmt(r.insert.p99, 3), fmt(r.select.ops), fmt(r.select.p50, 3), fmt(r.select.p99, 3)]),
+)}
 
 ## PGlite cold start inside a Durable Object
 
@@ -154,11 +173,14 @@ Time from a new DO to a PGlite that has answered \`SELECT 1\`; median of ${COLD_
 files (its fs bundle, the pre-initialized data directory) come from the Worker's static assets,
 once per isolate: the last row is a start in a new isolate, which reads them first.
 
-${table(['start', 'median ms', 'all runs ms'], [
-  ['fresh initdb', fmt(freshMs), coldStarts.fresh.map((x) => fmt(x)).join(', ')],
-  ['pre-initialized data directory', fmt(preinitMs), coldStarts.preinit.map((x) => fmt(x)).join(', ')],
-  ['pre-initialized, data files read from the assets first', fmt(median(coldStarts.preinitFetch)), coldStarts.preinitFetch.map((x) => fmt(x)).join(', ')],
-])}
+${table(
+  ['start', 'median ms', 'all runs ms'],
+  [
+    ['fresh initdb', fmt(freshMs), coldStarts.fresh.map((x) => fmt(x)).join(', ')],
+    ['pre-initialized data directory', fmt(preinitMs), coldStarts.preinit.map((x) => fmt(x)).join(', ')],
+    ['pre-initialized, data files read from the assets first', fmt(median(coldStarts.preinitFetch)), coldStarts.preinitFetch.map((x) => fmt(x)).join(', ')],
+  ],
+)}
 
 Pre-initialized vs fresh: ${fmt(freshMs / preinitMs, 1)}× faster (target: pre-initialized ≤ 500 ms).
 
@@ -192,7 +214,10 @@ ${captureTable}
 Rows of ~1 KB written, the data directory dumped (after a CHECKPOINT), then a new PGlite started
 from that snapshot until it answers \`SELECT count(*)\`.
 
-${table(['rows written', 'snapshot MB', 'cold start ms'], withData.map((d) => [`~${d.mb} MB`, fmt(d.snapshotBytes / 1e6, 1), fmt(d.ms)]))}
+${table(
+  ['rows written', 'snapshot MB', 'cold start ms'],
+  withData.map((d) => [`~${d.mb} MB`, fmt(d.snapshotBytes / 1e6, 1), fmt(d.ms)]),
+)}
 
 ${gatewaySection}
 ${replicationSection}

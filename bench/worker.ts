@@ -35,7 +35,9 @@ export class BenchHost extends DurableObject<Env> {
     const db = (this.db = await this.engine(kind));
     if (capture) {
       const log = (this.log = new ChangeLog(this.ctx.storage.sql));
-      await db.enableCapture((unit) => { log.record(unit); });
+      await db.enableCapture((unit) => {
+        log.record(unit);
+      });
     }
     await db.query('CREATE TABLE bench_capture (id BIGINT PRIMARY KEY, name TEXT, score INT)');
   }
@@ -66,7 +68,7 @@ export class BenchHost extends DurableObject<Env> {
     for (let pass = 0; pass < 3; pass++) {
       const t = performance.now();
       pulled = 0;
-      for (let from = 1; from <= log.lastLsn;) {
+      for (let from = 1; from <= log.lastLsn; ) {
         const { records } = log.pull(from, { maxRecords: 1000 });
         pulled += records.length;
         from = records.at(-1)!.lsn + 1;
@@ -97,7 +99,10 @@ export class BenchHost extends DurableObject<Env> {
     await engine.query('CREATE TABLE blob_rows (id INT PRIMARY KEY, body TEXT)');
     const row = 'x'.repeat(1000);
     for (let i = 0; i < mb * 1000; i += 50) {
-      await engine.batch(Array.from({ length: 50 }, (_, j) => ({ sql: 'INSERT INTO blob_rows VALUES ($1, $2)', params: [i + j, row] })), { atomic: true });
+      await engine.batch(
+        Array.from({ length: 50 }, (_, j) => ({ sql: 'INSERT INTO blob_rows VALUES ($1, $2)', params: [i + j, row] })),
+        { atomic: true },
+      );
     }
     const snapshot = await engine.dumpDataDir();
     await engine.close();
@@ -142,7 +147,8 @@ export default {
     const stub = env.BENCH.get(env.BENCH.newUniqueId());
     const kind = (url.searchParams.get('engine') ?? 'do-sqlite') as Kind;
     if (url.pathname === '/point') return Response.json(await stub.point(kind));
-    if (url.pathname === '/capture') return Response.json(await captureRatio(env, kind, Number(url.searchParams.get('writes') ?? 1500), url.searchParams.get('durable') === '1'));
+    if (url.pathname === '/capture')
+      return Response.json(await captureRatio(env, kind, Number(url.searchParams.get('writes') ?? 1500), url.searchParams.get('durable') === '1'));
     if (url.pathname === '/coldstart') return Response.json(await stub.coldStart(url.searchParams.get('mode') !== 'fresh', url.searchParams.has('fetch')));
     if (url.pathname === '/coldstart-data') return Response.json(await stub.coldStartWithData(Number(url.searchParams.get('mb') ?? 8)));
     return new Response('not found', { status: 404 });

@@ -39,8 +39,7 @@ export function boundRow(c: RowChange): Row {
 }
 
 /** An update whose row has another key than the one it changed. */
-const keyMoved = (c: Change): boolean =>
-  !('ddl' in c) && c.op === 'update' && Object.keys(c.key).some((k) => !sameValue(c.key[k], c.row![k]));
+const keyMoved = (c: Change): boolean => !('ddl' in c) && c.op === 'update' && Object.keys(c.key).some((k) => !sameValue(c.key[k], c.row![k]));
 
 /** An upsert waiting to be joined by the next changes of the same table and columns. */
 interface UpsertRun {
@@ -55,7 +54,9 @@ const runSignature = (table: string, keyCols: string[], cols: string[]) => JSON.
 
 /** A key's identity within a run (bigint, Date and bytes included). */
 const keyIdentity = (values: SqlValue[]): string =>
-  values.map((v) => v instanceof Uint8Array ? `b${Array.from(v).join(',')}` : v instanceof Date ? `d${v.getTime()}` : `${typeof v}:${String(v)}`).join('\u0000');
+  values
+    .map((v) => (v instanceof Uint8Array ? `b${Array.from(v).join(',')}` : v instanceof Date ? `d${v.getTime()}` : `${typeof v}:${String(v)}`))
+    .join('\u0000');
 
 /**
  * The statements that make `changes` happen in order, consecutive upserts of one table with the
@@ -72,7 +73,10 @@ export function groupedStatements(changes: Change[]): Statement[] {
     if (!run) return;
     const { table, keyCols, cols, rows } = run;
     const values = rows.map((_, r) => `(${cols.map((_, i) => `$${r * cols.length + i + 1}`).join(', ')})`).join(', ');
-    out.push({ sql: `INSERT INTO ${quoteIdent(table)} (${cols.map(quoteIdent).join(', ')}) VALUES ${values} ${upsertClause(keyCols, cols)}`, params: rows.flat() });
+    out.push({
+      sql: `INSERT INTO ${quoteIdent(table)} (${cols.map(quoteIdent).join(', ')}) VALUES ${values} ${upsertClause(keyCols, cols)}`,
+      params: rows.flat(),
+    });
     run = undefined;
   };
   for (const c of changes) {
@@ -119,7 +123,10 @@ export async function appliedLsn(db: StorageEngine): Promise<number> {
   return Number(r.rows[0]?.lsn ?? 0);
 }
 
-const appliedStatement = (lsn: number): Statement => ({ sql: 'INSERT INTO _vt_applied (id, lsn) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET lsn = EXCLUDED.lsn', params: [lsn] });
+const appliedStatement = (lsn: number): Statement => ({
+  sql: 'INSERT INTO _vt_applied (id, lsn) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET lsn = EXCLUDED.lsn',
+  params: [lsn],
+});
 
 /** Records `lsn` as applied; call it inside the transaction that applied it. */
 export async function setAppliedLsn(tx: Executor, lsn: number): Promise<void> {

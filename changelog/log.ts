@@ -139,14 +139,15 @@ export class ChangeLog {
     if (this.meta('ddl_history') === undefined) {
       // A log written before the history was kept: rebuild it, unless records were trimmed.
       if (this.first === 1) {
-        for (const r of this.sql.exec(`SELECT lsn, changes FROM _vt_log WHERE changes LIKE '%"ddl"%' ORDER BY lsn`)) this.recordDdl(Number(r.lsn), ddlOf(decodeChanges(String(r.changes))));
+        for (const r of this.sql.exec(`SELECT lsn, changes FROM _vt_log WHERE changes LIKE '%"ddl"%' ORDER BY lsn`))
+          this.recordDdl(Number(r.lsn), ddlOf(decodeChanges(String(r.changes))));
       }
       this.setMeta('ddl_history', this.first === 1 ? 'complete' : 'partial');
     }
   }
 
   private recordDdl(lsn: number, ddl: string[]): void {
-    ddl.forEach((statement, seq) => this.sql.exec(`INSERT OR REPLACE INTO _vt_ddl (lsn, seq, ddl) VALUES (?, ?, ?)`, lsn, seq, statement));
+    for (const [seq, statement] of ddl.entries()) this.sql.exec(`INSERT OR REPLACE INTO _vt_ddl (lsn, seq, ddl) VALUES (?, ?, ?)`, lsn, seq, statement);
   }
 
   /**
@@ -219,7 +220,12 @@ export class ChangeLog {
   seal(txid: string | undefined, ddl: string[], top = 0, ts = Date.now()): number {
     const lsn = this.last + 1;
     if (top < lsn) {
-      this.sql.exec(`INSERT INTO _vt_log (lsn, ts, txid, last_seq) VALUES (?, ?, ?, (SELECT max(seq) FROM ${LOG_CHANGES_TABLE}))`, lsn, ts, txid ?? crypto.randomUUID());
+      this.sql.exec(
+        `INSERT INTO _vt_log (lsn, ts, txid, last_seq) VALUES (?, ?, ?, (SELECT max(seq) FROM ${LOG_CHANGES_TABLE}))`,
+        lsn,
+        ts,
+        txid ?? crypto.randomUUID(),
+      );
     } else if (top > lsn || ddl.length || txid !== undefined) {
       if (top > lsn) this.sql.exec(`DELETE FROM _vt_log WHERE lsn > ?`, lsn);
       this.sql.exec(`UPDATE _vt_log SET last_seq = (SELECT max(seq) FROM ${LOG_CHANGES_TABLE}), txid = coalesce(?, txid) WHERE lsn = ?`, txid ?? null, lsn);
@@ -261,7 +267,9 @@ export class ChangeLog {
   /** Records with `lsn >= fromLsn`, oldest first, bounded by count and bytes. */
   pull(fromLsn: number, opts: PullOptions = {}): PullResult {
     if (fromLsn < this.first) {
-      throw new VitessError('NOT_FOUND', `LSN ${fromLsn} is below the log's trim point (${this.first}); re-bootstrap from a snapshot`, { limit: 'log retention' });
+      throw new VitessError('NOT_FOUND', `LSN ${fromLsn} is below the log's trim point (${this.first}); re-bootstrap from a snapshot`, {
+        limit: 'log retention',
+      });
     }
     const maxRecords = Math.max(1, opts.maxRecords ?? 1000);
     const maxBytes = opts.maxBytes ?? 1024 * 1024;
@@ -271,7 +279,7 @@ export class ChangeLog {
     type Reading = { lsn: number; ts: number; txid: string; inline: string | null; parts: string[] };
     /** Adds a record read in full; false when it would take the page past maxBytes. */
     const add = (r: Reading): boolean => {
-      const text = r.inline === '' ? this.partsText(r.lsn) : r.inline ?? `[${r.parts.join(',')}]`;
+      const text = r.inline === '' ? this.partsText(r.lsn) : (r.inline ?? `[${r.parts.join(',')}]`);
       if (records.length && bytes + text.length > maxBytes) return false;
       bytes += text.length;
       records.push({ lsn: r.lsn, ts: r.ts, txid: r.txid, changes: decodeChanges(text) });

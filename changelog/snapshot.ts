@@ -45,17 +45,29 @@ export interface KeyRangeFilter {
  * One page of `table`. With a key-range filter the page holds only the rows in the range (maybe
  * none), while `nextKey` still advances over every row read, so paging ends as it would without.
  */
-export async function snapshotPage(db: StorageEngine, table: string, afterKey: SqlValue[] | null, limit: number, filter?: KeyRangeFilter): Promise<Omit<SnapshotPage, 'lsn'>> {
+export async function snapshotPage(
+  db: StorageEngine,
+  table: string,
+  afterKey: SqlValue[] | null,
+  limit: number,
+  filter?: KeyRangeFilter,
+): Promise<Omit<SnapshotPage, 'lsn'>> {
   const bad = filter && parseKeyRange(filter.range);
   if (typeof bad === 'string') throw new VitessError('INVALID', bad);
   const info = (await db.tables()).find((t) => t.name === table);
   if (!info) throw new VitessError('NOT_FOUND', `table "${table}" does not exist`, { table });
   const pk = info.primaryKey;
   if (afterKey && afterKey.length !== pk.length) {
-    throw new VitessError('INVALID', `afterKey has ${afterKey.length} values, but the primary key of table "${table}" has ${pk.length} columns (${pk.join(', ')})`, { table });
+    throw new VitessError(
+      'INVALID',
+      `afterKey has ${afterKey.length} values, but the primary key of table "${table}" has ${pk.length} columns (${pk.join(', ')})`,
+      { table },
+    );
   }
   const n = Math.max(1, Math.min(limit, PAGE_LIMITS.rows));
-  const { nextKey, ...page } = db.pageJson ? await jsonPage(db, table, pk, afterKey, n) : await queryPage(db, table, pk, afterKey, Math.min(n, PAGE_LIMITS.queriedRows));
+  const { nextKey, ...page } = db.pageJson
+    ? await jsonPage(db, table, pk, afterKey, n)
+    : await queryPage(db, table, pk, afterKey, Math.min(n, PAGE_LIMITS.queriedRows));
   if (!filter) return { table, columns: page.columns, rowsJson: page.json, nextKey };
   const at = page.columns.indexOf(filter.column);
   if (at < 0) throw new VitessError('NOT_FOUND', `column "${filter.column}" does not exist in table "${table}"`, { table, columns: [filter.column] });
@@ -77,7 +89,12 @@ type ReadPage = JsonPage & { nextKey: SqlValue[] | null };
 async function jsonPage(db: StorageEngine, table: string, pk: string[], afterKey: SqlValue[] | null, n: number): Promise<ReadPage> {
   const page = await db.pageJson!(table, pk, afterKey, n, PAGE_LIMITS.chars);
   if (page.count < page.limit) return { ...page, nextKey: null };
-  const { rows: [last] } = await db.query(`SELECT ${keyList(pk)} FROM ${quoteIdent(table)} ${afterClause(pk, afterKey)} ORDER BY ${keyList(pk)} LIMIT 1 OFFSET ${page.count - 1}`, afterKey ?? []);
+  const {
+    rows: [last],
+  } = await db.query(
+    `SELECT ${keyList(pk)} FROM ${quoteIdent(table)} ${afterClause(pk, afterKey)} ORDER BY ${keyList(pk)} LIMIT 1 OFFSET ${page.count - 1}`,
+    afterKey ?? [],
+  );
   return { ...page, nextKey: pk.map((k) => last![k] ?? null) };
 }
 
@@ -91,10 +108,12 @@ async function queryPage(db: StorageEngine, table: string, pk: string[], afterKe
   const columns = fields.map((f) => f.name);
   const last = result.rows.length === n ? result.rows.at(-1) : undefined;
   // A json column's values carry their tag even as scalars (a JSON string is not a text value).
-  const values = result.rows.map((r) => columns.map((c, i) => {
-    const v = r[c] ?? null;
-    return isJson[i] && v !== null ? { $json: JSON.parse(String(v)) as unknown } : toWire(v);
-  }));
+  const values = result.rows.map((r) =>
+    columns.map((c, i) => {
+      const v = r[c] ?? null;
+      return isJson[i] && v !== null ? { $json: JSON.parse(String(v)) as unknown } : toWire(v);
+    }),
+  );
   return {
     columns,
     json: JSON.stringify(values),

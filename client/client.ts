@@ -5,13 +5,34 @@
  */
 import { mergeBookmarks } from '../rpc/bookmark.js';
 import { VitessError } from '../rpc/errors.js';
-import type { ChangesPage, ChangesRequest, Consistency, GatewayStatus, ReadOptions, RpcResult, RpcSnapshotPage, ShardSchema, SnapshotRequest, TransactionApi } from '../rpc/protocol.js';
+import type {
+  ChangesPage,
+  ChangesRequest,
+  Consistency,
+  GatewayStatus,
+  ReadOptions,
+  RpcResult,
+  RpcSnapshotPage,
+  ShardSchema,
+  SnapshotRequest,
+  TransactionApi,
+} from '../rpc/protocol.js';
 import { pageRows, type PageText } from '../rpc/results.js';
 import { fromRpc, toRpc, type SqlValue } from '../rpc/values.js';
 import type { RpcStub } from 'capnweb';
 import { classify } from './failure.js';
 import type { FetchFn } from './http-batch.js';
-import { executeResult, queryResult, statementResult, toRpcParams, type ExecuteResult, type QueryResult, type Row, type Statement, type StatementResult } from './results.js';
+import {
+  executeResult,
+  queryResult,
+  statementResult,
+  toRpcParams,
+  type ExecuteResult,
+  type QueryResult,
+  type Row,
+  type Statement,
+  type StatementResult,
+} from './results.js';
 import { retryPolicy, withRetry, type RetryPolicy } from './retry.js';
 import { isSafeToRetry } from './statements.js';
 import { Subscription, type ChangeEvent, type SubscribeOptions, type SubscriptionEvent } from './subscription.js';
@@ -164,8 +185,9 @@ export class VitessClient {
     const wire = statements.map((s) => ({ sql: s.sql, params: toRpcParams(s.params) }));
     const retrySafe = statements.every((s) => isSafeToRetry(s.sql));
     const { atomic, retry, ...read } = opts;
-    const rs = await withTransactionRetry(atomic ? retry ?? 0 : 0, this.#retry, () =>
-      this.#call(retrySafe, (api) => api.keyspace(this.keyspace).batch(wire, { ...this.#readOptions(read), ...(atomic ? { atomic } : {}) })));
+    const rs = await withTransactionRetry(atomic ? (retry ?? 0) : 0, this.#retry, () =>
+      this.#call(retrySafe, (api) => api.keyspace(this.keyspace).batch(wire, { ...this.#readOptions(read), ...(atomic ? { atomic } : {}) })),
+    );
     return rs.map((r) => statementResult<T>(this.#seen(r)));
   }
 
@@ -209,8 +231,7 @@ export class VitessClient {
   subscribe<T = Row>(opts: SubscribeOptions & { ddl: true }): Subscription<SubscriptionEvent<T>>;
   subscribe<T = Row>(opts?: SubscribeOptions): Subscription<ChangeEvent<T>>;
   subscribe(opts: SubscribeOptions = {}, onEvent?: (ev: never) => unknown): Promise<Subscription<{ position: string }>> | Subscription<{ position: string }> {
-    const fetchPage = (req: ChangesRequest) =>
-      this.#transport.call(async (api) => (await api.keyspace(this.keyspace).changes(req)) as ChangesPage);
+    const fetchPage = (req: ChangesRequest) => this.#transport.call(async (api) => (await api.keyspace(this.keyspace).changes(req)) as ChangesPage);
     const sub = new Subscription<{ position: string }>(fetchPage, this.keyspace, opts ?? {}, this.#retry, this.#timeoutMs);
     this.#subscriptions.add(sub);
     void sub.done.catch(() => undefined).finally(() => this.#subscriptions.delete(sub));

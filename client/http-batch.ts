@@ -32,7 +32,9 @@ class BatchTransport implements RpcTransport {
 
   constructor(send: (batch: string[]) => Promise<string[]>) {
     this.#sent = this.#run(send);
-    this.#sent.catch(() => { /* surfaced through receive() */ });
+    this.#sent.catch(() => {
+      /* surfaced through receive() */
+    });
   }
 
   send(message: string): void {
@@ -100,7 +102,9 @@ function httpFailure(res: Response, body: string): Error {
   try {
     const j = JSON.parse(body) as { error?: { code?: string } };
     if (j.error?.code) code = j.error.code;
-  } catch { /* not JSON */ }
+  } catch {
+    /* not JSON */
+  }
   return Object.assign(new Error(`[${code}] HTTP ${res.status} from ${res.url || 'the gateway'}${detail}`), { name: 'VitessError' });
 }
 
@@ -108,7 +112,9 @@ function errorMessage(body: string): string {
   try {
     const j = JSON.parse(body) as { error?: { message?: string } };
     if (j.error?.message) return j.error.message;
-  } catch { /* not JSON */ }
+  } catch {
+    /* not JSON */
+  }
   return body.length > 200 ? `${body.slice(0, 200)}…` : body;
 }
 

@@ -105,7 +105,11 @@ export async function withRetry<T>(policy: RetryPolicy, idempotent: boolean, att
 
 function notRetried(f: Failure, idempotent: boolean, attempts: number): VitessError {
   if (f.delivery !== 'maybe' || idempotent) return f.error;
-  return new VitessError(f.error.code, `${f.error.message} (the request was sent and may have executed; a write is not retried${attempts > 1 ? `; ${attempts} attempts` : ''})`, f.error.details);
+  return new VitessError(
+    f.error.code,
+    `${f.error.message} (the request was sent and may have executed; a write is not retried${attempts > 1 ? `; ${attempts} attempts` : ''})`,
+    f.error.details,
+  );
 }
 
 function exhausted(f: Failure, attempts: number): VitessError {

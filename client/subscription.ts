@@ -124,8 +124,12 @@ export class Subscription<E extends { position: string } = ChangeEvent> implemen
       ...(opts.pageSize !== undefined && { maxEvents: opts.pageSize }),
       ...(opts.maxBytes !== undefined && { maxBytes: opts.maxBytes }),
     };
-    this.#closedSignal = new Promise((resolve) => { this.#signalClosed = () => resolve(undefined); });
-    this.done = new Promise<void>((resolve, reject) => { this.#settle = { resolve, reject }; });
+    this.#closedSignal = new Promise((resolve) => {
+      this.#signalClosed = () => resolve(undefined);
+    });
+    this.done = new Promise<void>((resolve, reject) => {
+      this.#settle = { resolve, reject };
+    });
     this.done.catch(() => undefined); // reported through done / onError / the iterator, never unhandled
     // Pin the start now (so `from: 'now'` means now), with the client's bounded retries.
     this.ready = this.#fill(true).then(() => undefined);
@@ -201,7 +205,10 @@ export class Subscription<E extends { position: string } = ChangeEvent> implemen
 
   #claim(mode: 'callback' | 'iterator'): void {
     if (this.#mode && (this.#mode !== 'iterator' || mode !== 'iterator')) {
-      throw new VitessError('INVALID', this.#mode === 'callback' ? 'this subscription delivers to its callback: it cannot also be iterated' : 'this subscription is already being iterated');
+      throw new VitessError(
+        'INVALID',
+        this.#mode === 'callback' ? 'this subscription delivers to its callback: it cannot also be iterated' : 'this subscription is already being iterated',
+      );
     }
     this.#mode = mode;
   }
@@ -213,7 +220,9 @@ export class Subscription<E extends { position: string } = ChangeEvent> implemen
     void this.close();
     try {
       this.#onError?.(e);
-    } catch { /* the user's handler */ }
+    } catch {
+      /* the user's handler */
+    }
   }
 
   /** The next event, or undefined once closed; throws the error that stopped the stream. */
@@ -258,7 +267,8 @@ export class Subscription<E extends { position: string } = ChangeEvent> implemen
         // The first page is bounded by the client's retry policy (subscribe() fails when VTGate
         // cannot be reached); later pages retry transient failures until closed.
         if (!shouldRetry(f, true)) throw f.error;
-        if (first && n + 1 >= this.#retry.attempts) throw new VitessError(f.error.code, `${f.error.message} (gave up after ${n + 1} attempts)`, f.error.details);
+        if (first && n + 1 >= this.#retry.attempts)
+          throw new VitessError(f.error.code, `${f.error.message} (gave up after ${n + 1} attempts)`, f.error.details);
         this.#retries++;
         await this.#sleep(backoffDelay(this.#retry, Math.min(n, 16)));
         if (this.#closed) return;
@@ -301,8 +311,14 @@ const rowFromRpc = (row: Record<string, RpcValue> | undefined): Row => {
 function toEvent(w: WireChangeEvent, position: string): SubscriptionEvent {
   if (w.op === 'ddl') return { shard: w.shard, lsn: w.lsn, op: 'ddl', ddl: w.ddl ?? '', ts: w.ts, txid: w.txid, position };
   return {
-    shard: w.shard, lsn: w.lsn, table: w.table ?? '', op: w.op, row: rowFromRpc(w.row),
+    shard: w.shard,
+    lsn: w.lsn,
+    table: w.table ?? '',
+    op: w.op,
+    row: rowFromRpc(w.row),
     ...(w.oldKey && { oldKey: rowFromRpc(w.oldKey) }),
-    ts: w.ts, txid: w.txid, position,
+    ts: w.ts,
+    txid: w.txid,
+    position,
   };
 }

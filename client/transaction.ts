@@ -38,7 +38,12 @@ export function retryableTransactionError(e: unknown): boolean {
 }
 
 /** Runs `attempt` until it succeeds, fails otherwise, or `retries` retries are spent. */
-export async function withTransactionRetry<R>(retries: number, policy: RetryPolicy, attempt: () => Promise<R>, wait: (ms: number) => Promise<void> = sleep): Promise<R> {
+export async function withTransactionRetry<R>(
+  retries: number,
+  policy: RetryPolicy,
+  attempt: () => Promise<R>,
+  wait: (ms: number) => Promise<void> = sleep,
+): Promise<R> {
   for (let n = 0; ; n++) {
     try {
       return await attempt();
@@ -75,7 +80,8 @@ export class TransactionRunner implements Transaction {
   }
 
   async #run(sql: string, params: SqlValue[] | undefined) {
-    if (this.#state !== 'open') throw new VitessError('INVALID', `the transaction has ${this.#state === 'done' ? 'ended' : 'begun committing'}: statements after that are refused`);
+    if (this.#state !== 'open')
+      throw new VitessError('INVALID', `the transaction has ${this.#state === 'done' ? 'ended' : 'begun committing'}: statements after that are refused`);
     try {
       const r = await deadline(this.stub.query(sql, toRpcParams(params)), this.timeoutMs);
       this.#bookmark = mergeBookmarks(this.#bookmark, r.bookmark ?? '');

@@ -113,7 +113,9 @@ export class Transport {
         }
         if (this.#opened++ > 0) this.#reconnects++;
         this.#socket = s;
-        s.onClose(() => { if (this.#socket === s) this.#socket = null; });
+        s.onClose(() => {
+          if (this.#socket === s) this.#socket = null;
+        });
         return s;
       },
       (e: unknown) => {
@@ -127,7 +129,12 @@ export class Transport {
   #open(): Promise<SocketSession> {
     const WS = this.#opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketClass }).WebSocket;
     if (!WS) {
-      return Promise.reject(new VitessError('INVALID', 'no WebSocket class here (Node 20): pass createClient({ WebSocket }) from the "ws" package, or use HTTP batch mode (no connect())'));
+      return Promise.reject(
+        new VitessError(
+          'INVALID',
+          'no WebSocket class here (Node 20): pass createClient({ WebSocket }) from the "ws" package, or use HTTP batch mode (no connect())',
+        ),
+      );
     }
     // The token goes as a subprotocol, never in the URL (URLs end up in logs): browsers cannot
     // set headers on a WebSocket. VTGate answers with the first one.

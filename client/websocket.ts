@@ -15,7 +15,7 @@ export interface WebSocketLike {
   binaryType?: string;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  addEventListener(type: 'open' | 'close' | 'error' | 'message', listener: (ev: any) => void): void;
+  addEventListener(type: 'open' | 'close' | 'error' | 'message', listener: (ev: never) => void): void;
 }
 
 export type WebSocketClass = new (url: string, protocols?: string | string[]) => WebSocketLike;
@@ -70,15 +70,23 @@ class SocketTransport implements RpcTransport {
     const next = this.#queue.shift();
     if (next !== undefined) return Promise.resolve(next);
     if (this.#error) return Promise.reject(this.#error);
-    return new Promise((resolve, reject) => { this.#waiting = { resolve, reject }; });
+    return new Promise((resolve, reject) => {
+      this.#waiting = { resolve, reject };
+    });
   }
 
   abort(reason: unknown): void {
     const msg = new TextEncoder().encode(reason instanceof Error ? reason.message : String(reason)).subarray(0, 123);
     try {
       this.ws.close(3000, new TextDecoder().decode(msg).replace(/\uFFFD$/, ''));
-    } catch { /* already closed */ }
-    this.fail(reason instanceof TransportFailure ? reason : new TransportFailure('maybe', `RPC session aborted: ${reason instanceof Error ? reason.message : String(reason)}`));
+    } catch {
+      /* already closed */
+    }
+    this.fail(
+      reason instanceof TransportFailure
+        ? reason
+        : new TransportFailure('maybe', `RPC session aborted: ${reason instanceof Error ? reason.message : String(reason)}`),
+    );
   }
 }
 
@@ -114,7 +122,11 @@ export class SocketSession {
       const timer = setTimeout(() => {
         if (settled) return;
         settled = true;
-        try { ws.close(); } catch { /* never opened */ }
+        try {
+          ws.close();
+        } catch {
+          /* never opened */
+        }
         reject(new TransportFailure('not-sent', `the WebSocket to ${url} did not open within ${timeoutMs} ms`));
       }, timeoutMs);
       const failed = (why: string) => () => {
@@ -166,7 +178,11 @@ export class SocketSession {
     for (const ks of this.#keyspaces.values()) disposeQuietly(ks);
     this.#keyspaces.clear();
     disposeQuietly(this.gateway);
-    try { this.ws.close(1000, 'client disconnected'); } catch { /* already closed */ }
+    try {
+      this.ws.close(1000, 'client disconnected');
+    } catch {
+      /* already closed */
+    }
     this.#markClosed();
   }
 }
@@ -174,5 +190,7 @@ export class SocketSession {
 export function disposeQuietly(stub: unknown): void {
   try {
     (stub as Partial<Disposable>)[Symbol.dispose]?.();
-  } catch { /* already broken */ }
+  } catch {
+    /* already broken */
+  }
 }

@@ -90,9 +90,28 @@ export function newCaptureKey(): string {
  * operators, casts, grants…: those could switch capture off, forge its records, or shadow what
  * the engine's own statements resolve; nor materialized views, whose refreshes capture misses.
  */
-const USER_DDL = ['CREATE TABLE', 'CREATE TABLE AS', 'ALTER TABLE', 'DROP TABLE', 'CREATE INDEX', 'ALTER INDEX', 'DROP INDEX',
-  'CREATE VIEW', 'ALTER VIEW', 'DROP VIEW', 'CREATE SEQUENCE', 'ALTER SEQUENCE', 'DROP SEQUENCE', 'CREATE TYPE', 'ALTER TYPE',
-  'DROP TYPE', 'CREATE DOMAIN', 'ALTER DOMAIN', 'DROP DOMAIN', 'COMMENT'];
+const USER_DDL = [
+  'CREATE TABLE',
+  'CREATE TABLE AS',
+  'ALTER TABLE',
+  'DROP TABLE',
+  'CREATE INDEX',
+  'ALTER INDEX',
+  'DROP INDEX',
+  'CREATE VIEW',
+  'ALTER VIEW',
+  'DROP VIEW',
+  'CREATE SEQUENCE',
+  'ALTER SEQUENCE',
+  'DROP SEQUENCE',
+  'CREATE TYPE',
+  'ALTER TYPE',
+  'DROP TYPE',
+  'CREATE DOMAIN',
+  'ALTER DOMAIN',
+  'DROP DOMAIN',
+  'COMMENT',
+];
 
 /**
  * Run once capture is set up (as the superuser), before client statements run as USER_ROLE:
@@ -158,8 +177,7 @@ export const elevateSql = (superuser: string): string => `SET LOCAL SESSION AUTH
 /** Back to the client's role within the transaction. */
 export const LOWER_SQL = `SET LOCAL SESSION AUTHORIZATION ${USER_ROLE}`;
 /** For one CREATE statement of the client's, in its transaction (revoked after it, see AFTER_CREATE_SQL). */
-export const grantCreateSql = (superuser: string): string =>
-  `${elevateSql(superuser)}; GRANT CREATE ON SCHEMA public TO ${USER_ROLE}; ${LOWER_SQL}`;
+export const grantCreateSql = (superuser: string): string => `${elevateSql(superuser)}; GRANT CREATE ON SCHEMA public TO ${USER_ROLE}; ${LOWER_SQL}`;
 export const AFTER_CREATE_SQL = `REVOKE CREATE ON SCHEMA public FROM ${USER_ROLE}`;
 /** Session settings of the client's role: its statement timeout and temporary-file limit, then the role itself. */
 export const userModeSql = (timeoutMs: number, tempFileLimit: string): string =>
@@ -259,10 +277,12 @@ export function parseRecord(s: string, at: number): [(string | null)[], number] 
       let start = ++i;
       for (; ; i++) {
         const c = s.charCodeAt(i);
-        if (c === 92) { // \x: x
+        if (c === 92) {
+          // \x: x
           v += s.slice(start, i);
           start = ++i;
-        } else if (c === 34) { // "" inside quotes: "
+        } else if (c === 34) {
+          // "" inside quotes: "
           v += s.slice(start, i);
           if (s.charCodeAt(i + 1) !== 34) break;
           start = ++i;
@@ -293,7 +313,12 @@ function toRow(fields: (string | null)[], table: PgTable): Row {
 }
 
 const pick = (row: Row, table: PgTable): Row =>
-  Object.fromEntries(table.columns.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => [c.name, row[c.name] ?? null]));
+  Object.fromEntries(
+    table.columns
+      .filter((c) => c.pk > 0)
+      .sort((a, b) => a.pk - b.pk)
+      .map((c) => [c.name, row[c.name] ?? null]),
+  );
 
 /**
  * One commit's changes from its payloads (in order) and `fromTable` (seq → body, for payloads

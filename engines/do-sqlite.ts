@@ -28,7 +28,11 @@ const isReserved = (name: string): boolean => isInternalTable(name.toLowerCase()
 
 function refuseReserved(name: string): void {
   if (isReserved(name)) {
-    throw new VitessError('INVALID', `table name "${name}" is reserved (names starting with _vt_, __, _cf_ or sqlite_, in any letter case, belong to the engine)`, { table: name });
+    throw new VitessError(
+      'INVALID',
+      `table name "${name}" is reserved (names starting with _vt_, __, _cf_ or sqlite_, in any letter case, belong to the engine)`,
+      { table: name },
+    );
   }
 }
 
@@ -82,7 +86,10 @@ export class DoSqliteEngine implements StorageEngine {
   private top: number | undefined;
 
   /** `log`: needed for capture only. */
-  constructor(private readonly storage: DurableObjectStorage, private readonly log?: InPlaceLog) {}
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    private readonly log?: InPlaceLog,
+  ) {}
 
   private get inPlace(): InPlaceLog {
     if (!this.log) throw new VitessError('INTERNAL', 'capture on DO SQLite needs the change log it writes into: new DoSqliteEngine(storage, IN_PLACE_LOG)');
@@ -103,7 +110,8 @@ export class DoSqliteEngine implements StorageEngine {
     for (const [name] of this.exec(TABLES_SQL)) {
       const table = String(name);
       if (isReserved(table)) continue;
-      for (const stmt of triggerSql(table, columnsFromRows(this.exec(COLUMNS_SQL, table)), this.inPlace.changesTable, this.inPlace.rowHeaderSql)) this.exec(stmt);
+      for (const stmt of triggerSql(table, columnsFromRows(this.exec(COLUMNS_SQL, table)), this.inPlace.changesTable, this.inPlace.rowHeaderSql))
+        this.exec(stmt);
     }
   }
 
@@ -135,7 +143,10 @@ export class DoSqliteEngine implements StorageEngine {
   }
 
   async tables(): Promise<TableInfo[]> {
-    return this.exec(TABLES_SQL).map(([n]) => String(n)).filter((t) => !isReserved(t)).sort()
+    return this.exec(TABLES_SQL)
+      .map(([n]) => String(n))
+      .filter((t) => !isReserved(t))
+      .sort()
       .map((name) => ({ name, primaryKey: primaryKeyOf(columnsFromRows(this.exec(COLUMNS_SQL, name))) }));
   }
 
@@ -158,12 +169,15 @@ export class DoSqliteEngine implements StorageEngine {
       // or expose (read) or corrupt (written) the change log.
       if (this.sink) refuseReservedNames(stmt);
       // A schema change and the triggers and record that follow it are one (DO SQLite DDL is transactional).
-      const { raw, columns } = stmt.ddl && this.sink ? this.storage.transactionSync(() => {
-        const out = this.run(stmt.sql, args);
-        this.installTriggers();
-        this.exec(recordDdlSql(this.inPlace.changesTable), sql);
-        return out;
-      }) : this.run(stmt.sql, args);
+      const { raw, columns } =
+        stmt.ddl && this.sink
+          ? this.storage.transactionSync(() => {
+              const out = this.run(stmt.sql, args);
+              this.installTriggers();
+              this.exec(recordDdlSql(this.inPlace.changesTable), sql);
+              return out;
+            })
+          : this.run(stmt.sql, args);
       if (stmt.ddl) {
         this.catalog = undefined;
         if (this.sink) {
@@ -235,17 +249,19 @@ export class DoSqliteEngine implements StorageEngine {
     const tx: Executor = { query: async (sql, params) => this.runSync(sql, params) };
     return this.lock.run(async () => {
       let changes: Change[] = [];
-      await this.storage.transaction(async () => {
-        this.begin();
-        const [[before]] = this.exec(`SELECT coalesce(max(seq), 0) FROM ${this.inPlace.changesTable}`) as [[number]];
-        await TransactionHandle.run(tx, fn);
-        changes = decodeChanges(this.exec(`SELECT seq, change FROM ${this.inPlace.changesTable} WHERE seq > ?`, before));
-        this.begin();
-        throw ROLLED_BACK;
-      }).catch((e: unknown) => {
-        this.catalog = undefined;
-        if (e !== ROLLED_BACK) throw e;
-      });
+      await this.storage
+        .transaction(async () => {
+          this.begin();
+          const [[before]] = this.exec(`SELECT coalesce(max(seq), 0) FROM ${this.inPlace.changesTable}`) as [[number]];
+          await TransactionHandle.run(tx, fn);
+          changes = decodeChanges(this.exec(`SELECT seq, change FROM ${this.inPlace.changesTable} WHERE seq > ?`, before));
+          this.begin();
+          throw ROLLED_BACK;
+        })
+        .catch((e: unknown) => {
+          this.catalog = undefined;
+          if (e !== ROLLED_BACK) throw e;
+        });
       return changes;
     });
   }

@@ -3,7 +3,18 @@ import type { Change } from '../rpc/changes.js';
 import { pageValues, type PageText, type ResultSet, type Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import type { CatalogColumn } from './dialect/sqlite.js';
-import { CAPTURE_TABLE, columnsFromRows, COLUMNS_SQL, decodeChanges, DRAIN_SQL, primaryKeyOf, recordDdlSql, SETUP_SQL, TABLES_SQL, triggerSql } from './capture-sqlite.js';
+import {
+  CAPTURE_TABLE,
+  columnsFromRows,
+  COLUMNS_SQL,
+  decodeChanges,
+  DRAIN_SQL,
+  primaryKeyOf,
+  recordDdlSql,
+  SETUP_SQL,
+  TABLES_SQL,
+  triggerSql,
+} from './capture-sqlite.js';
 import type { BatchOptions, CaptureSink, Executor, StorageEngine, TableInfo } from './engine.js';
 import { checkBatchLength, checkTableName, isInternalTable } from './limits.js';
 import { Mutex } from './mutex.js';
@@ -62,18 +73,24 @@ export class LibsqlEngine implements StorageEngine {
 
   tables(): Promise<TableInfo[]> {
     return this.lock.run(async () => {
-      const names = rawRows(await this.client.execute(TABLES_SQL)).map(([n]) => String(n)).filter((t) => !isInternalTable(t)).sort();
+      const names = rawRows(await this.client.execute(TABLES_SQL))
+        .map(([n]) => String(n))
+        .filter((t) => !isInternalTable(t))
+        .sort();
       const out: TableInfo[] = [];
-      for (const name of names) out.push({ name, primaryKey: primaryKeyOf(columnsFromRows(rawRows(await this.client.execute({ sql: COLUMNS_SQL, args: [name] })))) });
+      for (const name of names)
+        out.push({ name, primaryKey: primaryKeyOf(columnsFromRows(rawRows(await this.client.execute({ sql: COLUMNS_SQL, args: [name] })))) });
       return out;
     });
   }
 
   async enableCapture(sink: CaptureSink): Promise<void> {
-    await this.lock.run(() => this.inTransaction(async (tx) => {
-      await tx.execute(SETUP_SQL);
-      await this.installTriggers(tx);
-    }));
+    await this.lock.run(() =>
+      this.inTransaction(async (tx) => {
+        await tx.execute(SETUP_SQL);
+        await this.installTriggers(tx);
+      }),
+    );
     this.sink = sink;
   }
 
@@ -165,20 +182,22 @@ export class LibsqlEngine implements StorageEngine {
 
   /** SQLite decodes the page itself where it can (`loadJsonSql`); else its rows are bound from JS. */
   loadJson(table: string, primaryKey: string[], page: PageText): Promise<number> {
-    return this.lock.run(() => this.inTransaction(async (tx) => {
-      try {
-        this.catalog ??= catalogFromRows(rawRows(await tx.execute(CATALOG_SQL)));
-        const columns = pageColumns(table, page.columns, this.catalog.get(table));
-        const sql = loadJsonSql(table, columns, primaryKey, page.json);
-        this.wrote = true;
-        if (sql) return (await tx.execute({ sql, args: [page.json] })).rowsAffected;
-        const rows = pageValues(page.json);
-        for (const s of loadStatements(table, primaryKey, rows, columns)) await tx.execute({ sql: s.sql, args: s.args as never });
-        return rows.length;
-      } catch (e) {
-        throw sqliteError(e);
-      }
-    }));
+    return this.lock.run(() =>
+      this.inTransaction(async (tx) => {
+        try {
+          this.catalog ??= catalogFromRows(rawRows(await tx.execute(CATALOG_SQL)));
+          const columns = pageColumns(table, page.columns, this.catalog.get(table));
+          const sql = loadJsonSql(table, columns, primaryKey, page.json);
+          this.wrote = true;
+          if (sql) return (await tx.execute({ sql, args: [page.json] })).rowsAffected;
+          const rows = pageValues(page.json);
+          for (const s of loadStatements(table, primaryKey, rows, columns)) await tx.execute({ sql: s.sql, args: s.args as never });
+          return rows.length;
+        } catch (e) {
+          throw sqliteError(e);
+        }
+      }),
+    );
   }
 
   prepare(fn: (tx: Executor) => Promise<void>): Promise<Change[]> {

@@ -38,7 +38,11 @@ export function checkStatementSize(sql: string): void {
   if (sql.length * 3 <= LIMITS.statementBytes) return;
   const bytes = encoder.encode(sql).length;
   if (bytes > LIMITS.statementBytes) {
-    throw new VitessError('LIMIT_EXCEEDED', `statement is ${bytes} bytes; the limit is ${LIMITS.statementBytes} bytes (100 KB): bind large values as parameters`, { limit: 'statement size' });
+    throw new VitessError(
+      'LIMIT_EXCEEDED',
+      `statement is ${bytes} bytes; the limit is ${LIMITS.statementBytes} bytes (100 KB): bind large values as parameters`,
+      { limit: 'statement size' },
+    );
   }
 }
 
@@ -50,7 +54,9 @@ export function checkBatchLength(n: number): void {
 
 export function checkValueSize(bytes: number, index: number): void {
   if (bytes > LIMITS.valueBytes) {
-    throw new VitessError('LIMIT_EXCEEDED', `parameter $${index + 1} is ${bytes} bytes; the limit is ${LIMITS.valueBytes} bytes (2 MB) per value`, { limit: 'value size' });
+    throw new VitessError('LIMIT_EXCEEDED', `parameter $${index + 1} is ${bytes} bytes; the limit is ${LIMITS.valueBytes} bytes (2 MB) per value`, {
+      limit: 'value size',
+    });
   }
 }
 
@@ -78,12 +84,20 @@ export class ResultBudget {
   add<R extends { rows: Row[] }>(result: R): R {
     this.rows += result.rows.length;
     if (this.rows > LIMITS.resultRows) {
-      throw new VitessError('LIMIT_EXCEEDED', `${this.what} has more than ${LIMITS.resultRows} rows, the limit on one result: add a LIMIT, narrow the WHERE, or page by key`, { limit: 'result rows' });
+      throw new VitessError(
+        'LIMIT_EXCEEDED',
+        `${this.what} has more than ${LIMITS.resultRows} rows, the limit on one result: add a LIMIT, narrow the WHERE, or page by key`,
+        { limit: 'result rows' },
+      );
     }
     for (const row of result.rows) {
       for (const v of Object.values(row)) this.bytes += approxBytes(v);
       if (this.bytes > LIMITS.resultBytes) {
-        throw new VitessError('LIMIT_EXCEEDED', `${this.what} holds more than ${LIMITS.resultBytes} bytes (${LIMITS.resultBytes / MB} MB), the limit on one result: select fewer or narrower columns or rows, or page by key`, { limit: 'result bytes' });
+        throw new VitessError(
+          'LIMIT_EXCEEDED',
+          `${this.what} holds more than ${LIMITS.resultBytes} bytes (${LIMITS.resultBytes / MB} MB), the limit on one result: select fewer or narrower columns or rows, or page by key`,
+          { limit: 'result bytes' },
+        );
       }
     }
     return result;
@@ -97,7 +111,10 @@ export class ResultBudget {
 export function transactionTimeout(ms: unknown, max: number = LIMITS.maxTransactionMs): number {
   if (ms === undefined) return LIMITS.transactionMs;
   if (typeof ms !== 'number' || Number.isNaN(ms) || ms <= 0) {
-    throw new VitessError('INVALID', `timeoutMs must be a positive number of milliseconds, not ${typeof ms === 'number' ? ms : `a value of type ${typeof ms}`}`);
+    throw new VitessError(
+      'INVALID',
+      `timeoutMs must be a positive number of milliseconds, not ${typeof ms === 'number' ? ms : `a value of type ${typeof ms}`}`,
+    );
   }
   return Math.min(ms, max);
 }
@@ -106,7 +123,9 @@ export function transactionTimeout(ms: unknown, max: number = LIMITS.maxTransact
 export function refuseTransactionControl(sql: string): void {
   const m = /^\s*(BEGIN|COMMIT|ROLLBACK|START\s+TRANSACTION|SAVEPOINT|RELEASE|END|ABORT)\b/i.exec(sql);
   if (m) {
-    throw new VitessError('UNSUPPORTED', `${m[1]!.toUpperCase()} is not accepted as a statement; use transaction() or batch(…, { atomic: true })`, { construct: m[1]!.toUpperCase() });
+    throw new VitessError('UNSUPPORTED', `${m[1]!.toUpperCase()} is not accepted as a statement; use transaction() or batch(…, { atomic: true })`, {
+      construct: m[1]!.toUpperCase(),
+    });
   }
 }
 

@@ -15,7 +15,11 @@ export class Mutex {
       if (timedOut) throw new VitessError('TIMEOUT', `gave up waiting for the ${what}`);
       return fn();
     });
-    this.tail = result.catch(() => undefined).then(() => { this.queued--; });
+    this.tail = result
+      .catch(() => undefined)
+      .then(() => {
+        this.queued--;
+      });
     if (timeoutMs === undefined || free) return result;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {

@@ -21,7 +21,10 @@ export function pgError(e: unknown): VitessError {
     ...(err.table ? { table: err.table } : {}),
   };
   if (code.startsWith('23') || code === '22001') {
-    const keyCols = /^Key \(([^)]+)\)/.exec(err.detail ?? '')?.[1]?.split(',').map((s) => s.trim());
+    const keyCols = /^Key \(([^)]+)\)/
+      .exec(err.detail ?? '')?.[1]
+      ?.split(',')
+      .map((s) => s.trim());
     const columns = keyCols ?? (err.column ? [err.column] : undefined);
     return new VitessError('CONSTRAINT', msg, { ...details, ...(columns ? { columns } : {}) });
   }

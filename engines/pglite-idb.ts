@@ -19,7 +19,11 @@ export class IdbPgliteEngine extends PgliteEngine {
   /** A snapshot that could not be written: later writes are refused (they would not be kept). */
   #failed: VitessError | undefined;
 
-  constructor(pg: PGlite, private readonly files: SnapshotIdbFs, private readonly where: string) {
+  constructor(
+    pg: PGlite,
+    private readonly files: SnapshotIdbFs,
+    private readonly where: string,
+  ) {
     super(pg);
   }
 

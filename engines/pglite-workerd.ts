@@ -31,7 +31,11 @@ export async function createWorkerdPGlite(opts: WorkerdPGliteOptions): Promise<P
   installWasmShim();
   const [fsBundle, tar] = await Promise.all([
     dataFile(opts.assets, 'fsBundle'),
-    opts.dataDir ? tarBytes(opts.dataDir) : opts.preinitialized === false ? undefined : dataFile(opts.assets, 'pgdataGzip').then((b) => tarBytes(new Blob([b]))),
+    opts.dataDir
+      ? tarBytes(opts.dataDir)
+      : opts.preinitialized === false
+        ? undefined
+        : dataFile(opts.assets, 'pgdataGzip').then((b) => tarBytes(new Blob([b]))),
   ]);
   return PGlite.create({
     pgliteWasmModule: pgliteWasm,
@@ -71,16 +75,28 @@ function dataFile(assets: AssetsBinding | undefined, name: keyof typeof dataFile
 async function fetchDataFile(assets: AssetsBinding | undefined, name: keyof typeof dataFiles): Promise<ArrayBuffer> {
   const { path, sha256: expected } = dataFiles[name];
   if (!assets) {
-    throw new VitessError('UNAVAILABLE', `PGlite reads ${path} from the Worker's static assets, and this Worker has no assets binding: add "assets": { "directory": "dist/public", "binding": "ASSETS" } to wrangler.jsonc`, { construct: 'assets binding ASSETS' });
+    throw new VitessError(
+      'UNAVAILABLE',
+      `PGlite reads ${path} from the Worker's static assets, and this Worker has no assets binding: add "assets": { "directory": "dist/public", "binding": "ASSETS" } to wrangler.jsonc`,
+      { construct: 'assets binding ASSETS' },
+    );
   }
   const res = await assets.fetch(new Request(`https://assets.invalid${path}`));
   if (!res.ok) {
-    throw new VitessError('UNAVAILABLE', `PGlite's data file ${path} is not in the Worker's static assets (HTTP ${res.status}): run \`npm run build\` (it writes dist/public/pglite/) and deploy again`, { construct: `asset ${path}` });
+    throw new VitessError(
+      'UNAVAILABLE',
+      `PGlite's data file ${path} is not in the Worker's static assets (HTTP ${res.status}): run \`npm run build\` (it writes dist/public/pglite/) and deploy again`,
+      { construct: `asset ${path}` },
+    );
   }
   const bytes = await res.arrayBuffer();
   const actual = bytesToHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)));
   if (actual !== expected) {
-    throw new VitessError('UNAVAILABLE', `PGlite's data file ${path} in the static assets is not the one this Worker was built with (sha256 ${actual.slice(0, 12)}…, expected ${expected.slice(0, 12)}…): deploy the Worker and its assets from the same build`, { construct: `asset ${path}` });
+    throw new VitessError(
+      'UNAVAILABLE',
+      `PGlite's data file ${path} in the static assets is not the one this Worker was built with (sha256 ${actual.slice(0, 12)}…, expected ${expected.slice(0, 12)}…): deploy the Worker and its assets from the same build`,
+      { construct: `asset ${path}` },
+    );
   }
   return bytes;
 }
@@ -186,8 +202,7 @@ export function installWasmShim(): void {
   };
   // A Proxy keeps `instanceof WebAssembly.Module` and the static helpers (customSections) working.
   wasm.Module = new Proxy(Module, {
-    construct: (target, args, newTarget) =>
-      isBytes(args[0]) ? precompiled(args[0]) : Reflect.construct(target, args, newTarget),
+    construct: (target, args, newTarget) => (isBytes(args[0]) ? precompiled(args[0]) : Reflect.construct(target, args, newTarget)),
   });
   wasm.compile = async (bytes) => precompiled(bytes);
   wasm.instantiate = async (src, imports) => {
@@ -221,23 +236,24 @@ async function instantiateWithTimers(module: WebAssembly.Module, imports: WebAss
       fire(which, now);
     }
   };
-  const timed = (fns: WebAssembly.ModuleImports): WebAssembly.ModuleImports => new Proxy(fns, {
-    get(target, name) {
-      const f = Reflect.get(target, name) as unknown;
-      if (typeof f !== 'function' || typeof name !== 'string' || UNTIMED.has(name)) return f;
-      if (name === '_setitimer_js') {
-        return (which: number, ms: number) => {
-          if (ms > 0) due.set(which, performance.now() + ms);
-          else due.delete(which);
-          return f(which, ms);
+  const timed = (fns: WebAssembly.ModuleImports): WebAssembly.ModuleImports =>
+    new Proxy(fns, {
+      get(target, name) {
+        const f = Reflect.get(target, name) as unknown;
+        if (typeof f !== 'function' || typeof name !== 'string' || UNTIMED.has(name)) return f;
+        if (name === '_setitimer_js') {
+          return (which: number, ms: number) => {
+            if (ms > 0) due.set(which, performance.now() + ms);
+            else due.delete(which);
+            return f(which, ms);
+          };
+        }
+        return function (this: unknown, ...args: unknown[]) {
+          if (due.size) fireDue();
+          return f.apply(this, args);
         };
-      }
-      return function (this: unknown, ...args: unknown[]) {
-        if (due.size) fireDue();
-        return f.apply(this, args);
-      };
-    },
-  });
+      },
+    });
   const wrapped = { ...imports };
   for (const name of ['env', 'wasi_snapshot_preview1']) if (imports[name]) wrapped[name] = timed(imports[name]);
   const instance = (await instantiate(module, wrapped)) as WebAssembly.Instance;

@@ -4,8 +4,27 @@ import { pageValues, type PageText, type ResultSet, type Row, type Statement } f
 import { isJsonObject, normalizeInt, type SqlType, type SqlValue } from '../rpc/values.js';
 import type { Change } from '../rpc/changes.js';
 import {
-  ADVANCE_SEQUENCES_SQL, AFTER_CREATE_SQL, CHANNEL, COLUMNS_SQL, decodeChanges, DRAIN_SQL, elevateSql, grantCreateSql, LOCKDOWN_SQL, LOWER_SQL, newCaptureKey, PARSERS,
-  RECORD_DDL_SQL, schemaFromRows, SET_KEY_SQL, SETUP_SQL, TO_TABLE_SQL, triggerSql, UNCAPTURED_SQL, userModeSql, type PgSchema,
+  ADVANCE_SEQUENCES_SQL,
+  AFTER_CREATE_SQL,
+  CHANNEL,
+  COLUMNS_SQL,
+  decodeChanges,
+  DRAIN_SQL,
+  elevateSql,
+  grantCreateSql,
+  LOCKDOWN_SQL,
+  LOWER_SQL,
+  newCaptureKey,
+  PARSERS,
+  RECORD_DDL_SQL,
+  schemaFromRows,
+  SET_KEY_SQL,
+  SETUP_SQL,
+  TO_TABLE_SQL,
+  triggerSql,
+  UNCAPTURED_SQL,
+  userModeSql,
+  type PgSchema,
 } from './capture-pg.js';
 import type { BatchOptions, CaptureSink, Executor, StorageEngine, TableInfo } from './engine.js';
 import { Mutex } from './mutex.js';
@@ -17,9 +36,25 @@ import { TransactionHandle } from './transaction.js';
 
 /** Postgres type OIDs → the engine-neutral type. */
 export const OID_TYPES: Record<number, SqlType> = {
-  16: 'bool', 21: 'int2', 23: 'int4', 20: 'int8', 700: 'float4', 701: 'float8', 1700: 'numeric',
-  25: 'text', 1043: 'text', 1042: 'text', 19: 'text', 705: 'text', 114: 'json', 3802: 'jsonb',
-  17: 'bytea', 1082: 'date', 1114: 'timestamp', 1184: 'timestamptz', 2950: 'uuid',
+  16: 'bool',
+  21: 'int2',
+  23: 'int4',
+  20: 'int8',
+  700: 'float4',
+  701: 'float8',
+  1700: 'numeric',
+  25: 'text',
+  1043: 'text',
+  1042: 'text',
+  19: 'text',
+  705: 'text',
+  114: 'json',
+  3802: 'jsonb',
+  17: 'bytea',
+  1082: 'date',
+  1114: 'timestamp',
+  1184: 'timestamptz',
+  2950: 'uuid',
 };
 
 const encoder = new TextEncoder();
@@ -27,7 +62,9 @@ const encoder = new TextEncoder();
 /** PGlite would send a JS array as a Postgres array: JSON values are sent as JSON text instead. */
 function bindParams(params: SqlValue[]): unknown[] {
   if (params.length > LIMITS.paramsPerStatement) {
-    throw new VitessError('LIMIT_EXCEEDED', `statement binds ${params.length} parameters; the limit is ${LIMITS.paramsPerStatement} per statement`, { limit: 'parameters per statement' });
+    throw new VitessError('LIMIT_EXCEEDED', `statement binds ${params.length} parameters; the limit is ${LIMITS.paramsPerStatement} per statement`, {
+      limit: 'parameters per statement',
+    });
   }
   return params.map((v, i) => {
     if (typeof v === 'string') checkValueSize(encoder.encode(v).length, i);
@@ -46,7 +83,7 @@ function toResult(r: Results<Row>): ResultSet {
     return row;
   });
   const dml = r.command === 'INSERT' || r.command === 'UPDATE' || r.command === 'DELETE' || r.command === 'MERGE';
-  return { rows, fields, affected: dml ? r.affectedRows ?? 0 : 0 };
+  return { rows, fields, affected: dml ? (r.affectedRows ?? 0) : 0 };
 }
 
 type On = PGliteInterface | Transaction;
@@ -119,7 +156,10 @@ function refuseForClient(text: string): void {
   if (!m) return;
   const word = m[1]!.toUpperCase();
   if (word === 'SET' && /^(CONSTRAINTS|TRANSACTION)\b/i.test(text.slice(skipComments(text, 3)))) return;
-  throw unsupported(word, word === 'SET' || word === 'RESET' ? 'on a shard: its session settings are the engine’s' : 'on a shard: notifications belong to change capture');
+  throw unsupported(
+    word,
+    word === 'SET' || word === 'RESET' ? 'on a shard: its session settings are the engine’s' : 'on a shard: notifications belong to change capture',
+  );
 }
 
 /** Postgres through PGlite, in Node, browsers or a Durable Object (see pglite-workerd.ts). */
@@ -144,7 +184,10 @@ export class PgliteEngine implements StorageEngine {
   /** Set once client statements run as the client's role: the superuser the engine's own work goes back to. */
   private superuser: string | undefined;
 
-  constructor(readonly pg: PGliteInterface, opts: PgliteEngineOptions = {}) {
+  constructor(
+    readonly pg: PGliteInterface,
+    opts: PgliteEngineOptions = {},
+  ) {
     this.unprivileged = opts.unprivileged ?? false;
     // Parsers given with a query are spread over PGlite's whole table (~300 types) on every query,
     // ~80 µs each, more than a small INSERT takes: put them into the instance's table once.
@@ -263,27 +306,39 @@ export class PgliteEngine implements StorageEngine {
       const names = [...new Set(cols.map((c) => c.tbl))].sort();
       return names.map((name) => ({
         name,
-        primaryKey: cols.filter((c) => c.tbl === name && c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.col),
+        primaryKey: cols
+          .filter((c) => c.tbl === name && c.pk > 0)
+          .sort((a, b) => a.pk - b.pk)
+          .map((c) => c.col),
       }));
     });
   }
 
   /** After replaying the log: sequences move past the values replay wrote (see ADVANCE_SEQUENCES_SQL). */
   advanceSequences(): Promise<void> {
-    return this.lock.run(() => this.privileged(this.pg, async (on) => { await on.exec(ADVANCE_SEQUENCES_SQL); }));
+    return this.lock.run(() =>
+      this.privileged(this.pg, async (on) => {
+        await on.exec(ADVANCE_SEQUENCES_SQL);
+      }),
+    );
   }
 
   async enableCapture(sink: CaptureSink): Promise<void> {
     await this.lock.run(async () => {
       const lockdown = this.unprivileged && !this.superuser;
-      await this.pg.transaction((tx) => this.privileged(tx, async () => {
-        for (const sql of SETUP_SQL) await tx.query(sql);
-        await tx.query(SET_KEY_SQL, [this.key]);
-        if (lockdown) for (const sql of LOCKDOWN_SQL) await tx.query(sql);
-        await this.installTriggers(tx);
-      }));
+      await this.pg.transaction((tx) =>
+        this.privileged(tx, async () => {
+          for (const sql of SETUP_SQL) await tx.query(sql);
+          await tx.query(SET_KEY_SQL, [this.key]);
+          if (lockdown) for (const sql of LOCKDOWN_SQL) await tx.query(sql);
+          await this.installTriggers(tx);
+        }),
+      );
       // Only payloads with this start's key are capture's: anything else is dropped.
-      if (!this.sink) await this.pg.listen(CHANNEL, (p) => { if (p.startsWith(this.keyPrefix)) this.heard.push(p.slice(this.keyPrefix.length)); });
+      if (!this.sink)
+        await this.pg.listen(CHANNEL, (p) => {
+          if (p.startsWith(this.keyPrefix)) this.heard.push(p.slice(this.keyPrefix.length));
+        });
       this.schema = await this.loadSchema(this.pg);
       if (lockdown) {
         const { rows } = await this.pg.query<{ name: string }>('SELECT session_user AS name');
@@ -333,18 +388,24 @@ export class PgliteEngine implements StorageEngine {
   }
 
   prepare(fn: (tx: Executor) => Promise<void>): Promise<Change[]> {
-    return this.lock.run(() => this.pg.transaction(async (tx) => {
-      this.schemas = [this.schema];
-      try {
-        // This transaction rolls back, so its notifications never arrive: capture into the table.
-        await tx.query(TO_TABLE_SQL);
-        await TransactionHandle.run({ query: (sql, params) => this.run(tx, sql, params) }, fn);
-        const { rows } = await this.privileged(tx, (on) => on.query<{ seq: string; body: string }>(DRAIN_SQL));
-        return decodeChanges(rows.map((r) => r.seq), new Map(rows.map((r) => [r.seq, r.body])), this.schemas);
-      } finally {
-        await tx.rollback();
-      }
-    }));
+    return this.lock.run(() =>
+      this.pg.transaction(async (tx) => {
+        this.schemas = [this.schema];
+        try {
+          // This transaction rolls back, so its notifications never arrive: capture into the table.
+          await tx.query(TO_TABLE_SQL);
+          await TransactionHandle.run({ query: (sql, params) => this.run(tx, sql, params) }, fn);
+          const { rows } = await this.privileged(tx, (on) => on.query<{ seq: string; body: string }>(DRAIN_SQL));
+          return decodeChanges(
+            rows.map((r) => r.seq),
+            new Map(rows.map((r) => [r.seq, r.body])),
+            this.schemas,
+          );
+        } finally {
+          await tx.rollback();
+        }
+      }),
+    );
   }
 
   /**

@@ -67,15 +67,29 @@ function toInt(v: unknown): number | bigint {
 export function decodeValue(type: SqlType, v: unknown): SqlValue {
   if (v === null || v === undefined) return null;
   switch (type) {
-    case 'bool': return Number(v) !== 0;
-    case 'int2': case 'int4': case 'int8':
+    case 'bool':
+      return Number(v) !== 0;
+    case 'int2':
+    case 'int4':
+    case 'int8':
       return typeof v === 'number' && !Number.isInteger(v) ? v : toInt(v);
-    case 'float4': case 'float8': return Number(v);
-    case 'numeric': return canonicalNumeric(String(v));
-    case 'json': case 'jsonb': return typeof v === 'string' ? JSON.parse(v) : typeof v === 'bigint' ? normalizeInt(v) : (v as number);
-    case 'bytea': return toBytes(v);
-    case 'timestamp': case 'timestamptz': return new Date(String(v));
-    case 'text': case 'uuid': case 'date': return typeof v === 'string' ? v : String(v);
+    case 'float4':
+    case 'float8':
+      return Number(v);
+    case 'numeric':
+      return canonicalNumeric(String(v));
+    case 'json':
+    case 'jsonb':
+      return typeof v === 'string' ? JSON.parse(v) : typeof v === 'bigint' ? normalizeInt(v) : (v as number);
+    case 'bytea':
+      return toBytes(v);
+    case 'timestamp':
+    case 'timestamptz':
+      return new Date(String(v));
+    case 'text':
+    case 'uuid':
+    case 'date':
+      return typeof v === 'string' ? v : String(v);
     default:
       if (typeof v === 'bigint') return normalizeInt(v);
       if (v instanceof ArrayBuffer) return new Uint8Array(v);
@@ -91,7 +105,9 @@ export function decodeRows(stmt: SqliteStatement, columns: string[], raw: unknow
   });
   const rows = raw.map((r) => {
     const row: Row = {};
-    fields.forEach((f, i) => { row[f.name] = decodeValue(f.type, r[i]); });
+    fields.forEach((f, i) => {
+      row[f.name] = decodeValue(f.type, r[i]);
+    });
     return row;
   });
   return { rows, fields };

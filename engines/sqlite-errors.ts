@@ -28,7 +28,8 @@ export function sqliteError(e: unknown): VitessError {
   if ((m = /table "?(\w+)"? already exists/.exec(msg))) return new VitessError('INVALID', `table "${m[1]}" already exists`, { table: m[1]! });
   if ((m = /index "?(\w+)"? already exists/.exec(msg))) return new VitessError('INVALID', `index "${m[1]}" already exists`);
   if ((m = /no such index: (\w+)/.exec(msg))) return new VitessError('NOT_FOUND', `index "${m[1]}" does not exist`);
-  if (/too many SQL variables/.test(msg)) return new VitessError('LIMIT_EXCEEDED', 'too many bound parameters in one statement', { limit: 'parameters per statement' });
+  if (/too many SQL variables/.test(msg))
+    return new VitessError('LIMIT_EXCEEDED', 'too many bound parameters in one statement', { limit: 'parameters per statement' });
   if (/string or blob too big|SQLITE_TOOBIG/.test(raw)) return new VitessError('LIMIT_EXCEEDED', 'value too large (limit 2 MB)', { limit: 'value size' });
   if (/datatype mismatch|malformed JSON/.test(msg)) return new VitessError('INVALID', msg);
   if (/syntax error|incomplete input/.test(msg)) return new VitessError('SYNTAX', msg);

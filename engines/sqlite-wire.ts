@@ -19,19 +19,41 @@ function real(v: string, finite: (json: string) => string, inf: (sign: '' | '-')
 
 /** The value of expression `v` (a column of type `type`) as SQL that yields its wire encoding. */
 export function wireValueSql(type: SqlType, v: string): string {
-  const float = () => `CASE WHEN typeof(${v}) = 'real' THEN ${real(v, (j) => j, (sign) => `json_object('$float', '${sign}Infinity')`)} ELSE ${v} END`;
+  const float = () =>
+    `CASE WHEN typeof(${v}) = 'real' THEN ${real(
+      v,
+      (j) => j,
+      (sign) => `json_object('$float', '${sign}Infinity')`,
+    )} ELSE ${v} END`;
   switch (type) {
-    case 'int2': case 'int4': case 'int8':
+    case 'int2':
+    case 'int4':
+    case 'int8':
       // Beyond 2^53 a JSON number would lose digits: tagged, as the wire encoding has it.
       return `CASE WHEN typeof(${v}) = 'integer' AND (${v} > ${MAX_SAFE} OR ${v} < -${MAX_SAFE}) THEN json_object('$int8', CAST(${v} AS TEXT)) ELSE ${v} END`;
-    case 'float4': case 'float8': case 'unknown': return float();
+    case 'float4':
+    case 'float8':
+    case 'unknown':
+      return float();
     // Numeric values are decimal text; a REAL goes as a number for the reader to print the shortest way.
-    case 'numeric': return `CASE typeof(${v}) WHEN 'null' THEN NULL WHEN 'real' THEN ${real(v, (j) => `json_object('$numeric', ${j})`, (sign) => `'${sign}Infinity'`)} ELSE CAST(${v} AS TEXT) END`;
-    case 'bool': return `CASE WHEN ${v} IS NULL THEN NULL WHEN ${v} THEN json('true') ELSE json('false') END`;
-    case 'json': case 'jsonb': return `CASE WHEN ${v} IS NULL THEN NULL ELSE json_object('$json', json(${v})) END`;
-    case 'bytea': return `CASE WHEN ${v} IS NULL THEN NULL ELSE json_object('$hex', hex(${v})) END`;
-    case 'timestamp': case 'timestamptz': return `CASE WHEN ${v} IS NULL THEN NULL ELSE json_object('$ts', ${v}) END`;
-    default: return v;
+    case 'numeric':
+      return `CASE typeof(${v}) WHEN 'null' THEN NULL WHEN 'real' THEN ${real(
+        v,
+        (j) => `json_object('$numeric', ${j})`,
+        (sign) => `'${sign}Infinity'`,
+      )} ELSE CAST(${v} AS TEXT) END`;
+    case 'bool':
+      return `CASE WHEN ${v} IS NULL THEN NULL WHEN ${v} THEN json('true') ELSE json('false') END`;
+    case 'json':
+    case 'jsonb':
+      return `CASE WHEN ${v} IS NULL THEN NULL ELSE json_object('$json', json(${v})) END`;
+    case 'bytea':
+      return `CASE WHEN ${v} IS NULL THEN NULL ELSE json_object('$hex', hex(${v})) END`;
+    case 'timestamp':
+    case 'timestamptz':
+      return `CASE WHEN ${v} IS NULL THEN NULL ELSE json_object('$ts', ${v}) END`;
+    default:
+      return v;
   }
 }
 

@@ -19,7 +19,11 @@ export function providePglite(open: PgliteOpener): void {
 
 export function openWorkerdPglite(pglite: WorkerdPGliteOptions, engine?: PgliteEngineOptions): Promise<PgliteEngine> {
   if (!opener) {
-    throw new VitessError('UNSUPPORTED', "this Worker was built without PGlite (its entry is @dotdo/vitess/server-sqlite): a keyspace with engine 'pglite' needs the entry @dotdo/vitess/server", { construct: 'engine pglite' });
+    throw new VitessError(
+      'UNSUPPORTED',
+      "this Worker was built without PGlite (its entry is @dotdo/vitess/server-sqlite): a keyspace with engine 'pglite' needs the entry @dotdo/vitess/server",
+      { construct: 'engine pglite' },
+    );
   }
   return opener(pglite, engine);
 }

@@ -22,7 +22,10 @@ export const ROLLBACK_REQUESTED = new VitessError('INVALID', 'transaction rolled
 function beforeDeadline<T>(p: Promise<T>, deadline: number, txid: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new VitessError('TIMEOUT', `transaction ${txid} passed its deadline and was rolled back`, { limit: 'transaction timeout' })), Math.max(0, deadline - Date.now()));
+    timer = setTimeout(
+      () => reject(new VitessError('TIMEOUT', `transaction ${txid} passed its deadline and was rolled back`, { limit: 'transaction timeout' })),
+      Math.max(0, deadline - Date.now()),
+    );
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

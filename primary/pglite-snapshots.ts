@@ -40,7 +40,12 @@ export class PgliteSnapshots {
       for (let i = 0, seq = 0; i < bytes.byteLength; i += CHUNK, seq++) {
         this.storage.sql.exec(`INSERT INTO _vt_pgsnap (seq, chunk) VALUES (?, ?)`, seq, bytes.slice(i, i + CHUNK).buffer);
       }
-      this.storage.sql.exec(`INSERT INTO _vt_pgsnap_meta (id, lsn, bytes, taken) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET lsn = excluded.lsn, bytes = excluded.bytes, taken = excluded.taken`, info.lsn, info.bytes, info.taken);
+      this.storage.sql.exec(
+        `INSERT INTO _vt_pgsnap_meta (id, lsn, bytes, taken) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET lsn = excluded.lsn, bytes = excluded.bytes, taken = excluded.taken`,
+        info.lsn,
+        info.bytes,
+        info.taken,
+      );
     });
     return info;
   }

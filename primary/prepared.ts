@@ -49,10 +49,16 @@ export class PreparedStore {
 
   /** Forgets commits older than the retention. Rows go in in time order: the scan stops at the first one kept. */
   trimCommitted(now = Date.now()): void {
-    this.sql.exec(`DELETE FROM _vt_2pc_done WHERE rowid < coalesce((SELECT rowid FROM _vt_2pc_done WHERE at >= ? ORDER BY rowid LIMIT 1), (SELECT max(rowid) + 1 FROM _vt_2pc_done))`, now - COMMITTED_RETENTION_MS);
+    this.sql.exec(
+      `DELETE FROM _vt_2pc_done WHERE rowid < coalesce((SELECT rowid FROM _vt_2pc_done WHERE at >= ? ORDER BY rowid LIMIT 1), (SELECT max(rowid) + 1 FROM _vt_2pc_done))`,
+      now - COMMITTED_RETENTION_MS,
+    );
   }
 
   list(): { txid: string; preparedAt: number }[] {
-    return [...this.sql.exec(`SELECT txid, prepared_at FROM _vt_prepared ORDER BY prepared_at`)].map((r) => ({ txid: String(r.txid), preparedAt: Number(r.prepared_at) }));
+    return [...this.sql.exec(`SELECT txid, prepared_at FROM _vt_prepared ORDER BY prepared_at`)].map((r) => ({
+      txid: String(r.txid),
+      preparedAt: Number(r.prepared_at),
+    }));
   }
 }

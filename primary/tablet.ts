@@ -183,7 +183,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
     const data = this.pgSnapshots.load();
     // Client statements run as an unprivileged role once capture is on (engines/capture-pg.ts).
     const engine = await openWorkerdPglite({ assets: this.env.ASSETS, ...(data && { dataDir: data }) }, { unprivileged: true });
-    for (let from = (snapshot?.lsn ?? 0) + 1; from <= this.log.lastLsn;) {
+    for (let from = (snapshot?.lsn ?? 0) + 1; from <= this.log.lastLsn; ) {
       const { records } = this.log.pull(from, { maxRecords: 500 });
       for (const r of records) await engine.transaction((tx) => applyChanges(tx, r.changes));
       from = records.at(-1)!.lsn + 1;
@@ -202,13 +202,15 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
   private async advanceSequences(engine: PgliteEngine): Promise<void> {
     const prepared = this.prepared.list();
     if (!prepared.length) return engine.advanceSequences();
-    await engine.transaction(async (tx) => {
-      for (const { txid } of prepared) await applyChanges(tx, this.prepared.get(txid)!);
-      await tx.query(ADVANCE_SEQUENCES_SQL);
-      throw ADVANCED;
-    }).catch((e: unknown) => {
-      if (e !== ADVANCED) throw e;
-    });
+    await engine
+      .transaction(async (tx) => {
+        for (const { txid } of prepared) await applyChanges(tx, this.prepared.get(txid)!);
+        await tx.query(ADVANCE_SEQUENCES_SQL);
+        throw ADVANCED;
+      })
+      .catch((e: unknown) => {
+        if (e !== ADVANCED) throw e;
+      });
   }
 
   /**
@@ -220,18 +222,22 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
     const deadline = Date.now() + WRITE_WAIT_MS;
     for (;;) {
       await this.untilUnprepared(deadline);
-      const out = await this.writeLock.run(async (): Promise<{ value: T } | undefined> => {
-        if (this.releasePrepared) return undefined; // prepared while we queued: wait again
-        this.txid = txid;
-        try {
-          return { value: await fn() };
-        } catch (e) {
-          this.log.reload(); // an append in a rolled-back transaction did not happen
-          throw e;
-        } finally {
-          this.txid = undefined;
-        }
-      }, Math.max(1, deadline - Date.now()), 'shard write lock');
+      const out = await this.writeLock.run(
+        async (): Promise<{ value: T } | undefined> => {
+          if (this.releasePrepared) return undefined; // prepared while we queued: wait again
+          this.txid = txid;
+          try {
+            return { value: await fn() };
+          } catch (e) {
+            this.log.reload(); // an append in a rolled-back transaction did not happen
+            throw e;
+          } finally {
+            this.txid = undefined;
+          }
+        },
+        Math.max(1, deadline - Date.now()),
+        'shard write lock',
+      );
       if (out) return out.value;
     }
   }
@@ -240,14 +246,19 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
     if (!this.releasePrepared) return; // the common case: no timer to set and clear per write
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new VitessError('TIMEOUT', 'a prepared cross-shard transaction holds this shard; try again', { limit: 'lock wait' })), Math.max(0, deadline - Date.now()));
+      timer = setTimeout(
+        () => reject(new VitessError('TIMEOUT', 'a prepared cross-shard transaction holds this shard; try again', { limit: 'lock wait' })),
+        Math.max(0, deadline - Date.now()),
+      );
     });
     await Promise.race([this.unprepared, timeout]).finally(() => clearTimeout(timer));
   }
 
   private holdForPrepared(): void {
     if (this.releasePrepared) return;
-    this.unprepared = new Promise((resolve) => { this.releasePrepared = resolve; });
+    this.unprepared = new Promise((resolve) => {
+      this.releasePrepared = resolve;
+    });
   }
 
   private maybeReleasePrepared(): void {
@@ -287,7 +298,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
       checkBatchLength(statements.length);
       for (const s of statements) checkStatementSize(s.sql);
       const engine = await this.open(kind);
-      const budget = new ResultBudget('the batch\'s result');
+      const budget = new ResultBudget("the batch's result");
       const each = async (run: (s: Statement) => Promise<ResultSet>): Promise<ResultSet[]> => {
         const out: ResultSet[] = [];
         for (const s of statements) out.push(await run(s));
@@ -352,7 +363,10 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
           // A two-phase transaction that stayed on one shard committed at once: no prepared state.
           if (!changes) return { outcome: 'committed', lsn: this.log.lastLsn };
           // Checked in the same synchronous step as the put: no rollback can slip in between.
-          if (decision.rolledBack) throw new VitessError('TIMEOUT', `transaction ${txid} was rolled back by its coordinator before this shard prepared it; retry it`, { limit: 'commit decision' });
+          if (decision.rolledBack)
+            throw new VitessError('TIMEOUT', `transaction ${txid} was rolled back by its coordinator before this shard prepared it; retry it`, {
+              limit: 'commit decision',
+            });
           this.prepared.put(txid, changes);
           this.holdForPrepared();
           return { outcome: 'prepared', lsn: this.log.lastLsn };
@@ -380,12 +394,15 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
    */
   private async runTwoPhase(engine: StorageEngine, body: (tx: Executor) => Promise<'commit' | 'prepare'>, prepareBy: number): Promise<Change[] | undefined> {
     const inTime = (wanted: 'commit' | 'prepare') => {
-      if (wanted === 'prepare' && Date.now() > prepareBy) throw new VitessError('TIMEOUT', 'too late to prepare: the coordinator may have rolled the transaction back already', { limit: 'transaction timeout' });
+      if (wanted === 'prepare' && Date.now() > prepareBy)
+        throw new VitessError('TIMEOUT', 'too late to prepare: the coordinator may have rolled the transaction back already', { limit: 'transaction timeout' });
       return wanted;
     };
     let end = 'prepare' as 'commit' | 'prepare';
     if (engine.kind !== 'do-sqlite') {
-      const changes = await engine.prepare(async (tx) => { end = inTime(await body(tx)); });
+      const changes = await engine.prepare(async (tx) => {
+        end = inTime(await body(tx));
+      });
       if (end === 'prepare') return changes;
       await this.commitAfter(engine, (tx) => applyChanges(tx, changes));
       return undefined;
@@ -417,7 +434,10 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
         if (lsn !== undefined) return { outcome: 'committed', lsn };
         // Committed before the tablet remembered its commits apart from the log (older code).
         if (this.log.hasTxid(txid)) return { outcome: 'committed', lsn: this.log.lastLsn };
-        throw new VitessError('NOT_FOUND', `transaction ${txid} is not prepared on this shard, nor remembered as committed: never prepared here, or its prepared state was lost`);
+        throw new VitessError(
+          'NOT_FOUND',
+          `transaction ${txid} is not prepared on this shard, nor remembered as committed: never prepared here, or its prepared state was lost`,
+        );
       };
       if (!this.prepared.has(txid)) return notPrepared();
       const engine = await this.open((await this.engineKind()) ?? 'do-sqlite');
@@ -474,7 +494,14 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
   async waitFor(lsn: number, timeoutMs = 5_000): Promise<number> {
     if (this.log.lastLsn >= lsn) return this.log.lastLsn;
     await new Promise<void>((resolve) => {
-      const w = { lsn, wake: () => { this.waiters.delete(w); clearTimeout(timer); resolve(); } };
+      const w = {
+        lsn,
+        wake: () => {
+          this.waiters.delete(w);
+          clearTimeout(timer);
+          resolve();
+        },
+      };
       const timer = setTimeout(w.wake, timeoutMs);
       this.waiters.add(w);
     });
@@ -495,7 +522,15 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
     this.dropPusher(id);
     // A listener that fails is dropped and catches up by pulling.
     const read = (from: number) => this.log.pull(from, { maxRecords: PUSH_MAX_RECORDS }).records;
-    this.pushers.set(id, { listener: kept, queue: new PushQueue(this.log.lastLsn, read, (records) => kept.push(records), () => this.dropPusher(id, kept)) });
+    this.pushers.set(id, {
+      listener: kept,
+      queue: new PushQueue(
+        this.log.lastLsn,
+        read,
+        (records) => kept.push(records),
+        () => this.dropPusher(id, kept),
+      ),
+    });
     return this.log.lastLsn;
   }
 
@@ -544,7 +579,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
 
   private trimNow(kind: EngineKind | undefined): number {
     // A PGlite primary replays from its snapshot: records after it must stay.
-    const snap = kind === 'pglite' ? this.pgSnapshots.latest()?.lsn ?? 0 : Infinity;
+    const snap = kind === 'pglite' ? (this.pgSnapshots.latest()?.lsn ?? 0) : Infinity;
     const policy = { ...this.trimPolicy, maxRecords: Math.max(this.trimPolicy.maxRecords, this.log.lastLsn - snap) };
     if (kind === 'pglite') policy.keepRecords = Math.max(policy.keepRecords, this.log.lastLsn - snap);
     return this.log.trim(policy);
@@ -561,13 +596,21 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
       // the page is exactly the state at that LSN (replicas rely on it while copying). A flood of
       // page requests waits its turn outside it (`snapshotTurn`), so writers get in between pages.
       const deadline = Date.now() + WRITE_WAIT_MS;
-      return this.snapshotTurn.run(async () => {
-        const page = await this.writeLock.run(async () => ({ ...(await snapshotPage(engine, table, afterKey, limit, keyRange)), lsn: this.log.lastLsn }), Math.max(1, deadline - Date.now()), 'shard write lock');
-        // Reading pages takes no I/O: without a pause, requests that arrived meanwhile (a write)
-        // would not be delivered until every queued page was read.
-        await new Promise((resolve) => setTimeout(resolve, 0));
-        return page;
-      }, WRITE_WAIT_MS, 'turn to read a snapshot page');
+      return this.snapshotTurn.run(
+        async () => {
+          const page = await this.writeLock.run(
+            async () => ({ ...(await snapshotPage(engine, table, afterKey, limit, keyRange)), lsn: this.log.lastLsn }),
+            Math.max(1, deadline - Date.now()),
+            'shard write lock',
+          );
+          // Reading pages takes no I/O: without a pause, requests that arrived meanwhile (a write)
+          // would not be delivered until every queued page was read.
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          return page;
+        },
+        WRITE_WAIT_MS,
+        'turn to read a snapshot page',
+      );
     });
   }
 
@@ -590,10 +633,12 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
   schema(kind: EngineKind): Promise<TableSchema[]> {
     return guarded(async () => {
       const engine = await this.open(kind);
-      return Promise.all((await engine.tables()).map(async (t) => ({
-        ...t,
-        columns: (await engine.query(`SELECT * FROM ${quoteIdent(t.name)} LIMIT 0`)).fields.map((f) => ({ name: f.name, type: f.type })),
-      })));
+      return Promise.all(
+        (await engine.tables()).map(async (t) => ({
+          ...t,
+          columns: (await engine.query(`SELECT * FROM ${quoteIdent(t.name)} LIMIT 0`)).fields.map((f) => ({ name: f.name, type: f.type })),
+        })),
+      );
     });
   }
 

@@ -23,7 +23,8 @@ function toChange(c: Exclude<StreamChange, { ddl: string }>, primaryKey: (table:
   const json = c.json && { json: c.json };
   if (c.op !== 'insert' && c.oldKey) return { table: c.table, op: c.op, key: c.oldKey, ...(c.op === 'update' && { row: c.row, ...json }) };
   const pk = primaryKey(c.table);
-  if (!pk?.length) throw new VitessError('INVALID', `table "${c.table}" has no primary key in the embedded replica: its changes cannot be applied`, { table: c.table });
+  if (!pk?.length)
+    throw new VitessError('INVALID', `table "${c.table}" has no primary key in the embedded replica: its changes cannot be applied`, { table: c.table });
   return c.op === 'delete' ? { table: c.table, op: 'delete', key: pick(c.row, pk) } : { table: c.table, op: c.op, key: pick(c.row, pk), row: c.row, ...json };
 }
 
@@ -43,7 +44,13 @@ function runs(units: ApplyUnit[]): ApplyUnit[][] {
  * row records, one per DDL barrier; each also records how far its shards got, so stopping
  * between them is as safe as after the last.
  */
-export async function applyUnits(db: StorageEngine, keys: PrimaryKeys, units: ApplyUnit[], lsns: Record<string, number>, known: Record<string, number>): Promise<Applied> {
+export async function applyUnits(
+  db: StorageEngine,
+  keys: PrimaryKeys,
+  units: ApplyUnit[],
+  lsns: Record<string, number>,
+  known: Record<string, number>,
+): Promise<Applied> {
   const applied: Applied = { tables: new Set(), ddl: false };
   const at = { ...known };
   let pk = await keys.get();
@@ -59,7 +66,10 @@ export async function applyUnits(db: StorageEngine, keys: PrimaryKeys, units: Ap
       for (const [n, r] of records.entries()) {
         for (const c of r.changes) {
           if (!('ddl' in c)) {
-            await rows.apply(r.shard, toChange(c, (t) => pk.get(t)));
+            await rows.apply(
+              r.shard,
+              toChange(c, (t) => pk.get(t)),
+            );
             applied.tables.add(c.table);
           } else if (!ddl || n === 0) {
             // A DDL barrier holds the same statement from every shard: it runs once, from the first.
@@ -86,7 +96,9 @@ export class PrimaryKeys {
 
   get(): Promise<Map<string, string[]>> {
     this.#map ??= this.db.tables().then((ts) => new Map(ts.map((t) => [t.name, t.primaryKey])));
-    this.#map.catch(() => { this.#map = undefined; });
+    this.#map.catch(() => {
+      this.#map = undefined;
+    });
     return this.#map;
   }
 

@@ -59,13 +59,21 @@ async function rangeShards(source: CopySource, scope: ReplicaScope): Promise<str
 }
 
 /** Copies the scope into `db` (emptied first); returns per shard the LSN the copy is current at. */
-export async function copyKeyspace(db: StorageEngine, keys: PrimaryKeys, source: CopySource, scope: ReplicaScope, opts: CopyOptions = {}): Promise<Record<string, number>> {
+export async function copyKeyspace(
+  db: StorageEngine,
+  keys: PrimaryKeys,
+  source: CopySource,
+  scope: ReplicaScope,
+  opts: CopyOptions = {},
+): Promise<Record<string, number>> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await copyOnce(db, keys, source, scope, opts);
     } catch (e) {
       if (!(e instanceof RestartCopy) || attempt >= COPY_TRIES) {
-        throw e instanceof RestartCopy ? new VitessError('UNAVAILABLE', `the copy of keyspace "${scope.keyspace}" restarted ${attempt} times (${e.message}); try again later`) : e;
+        throw e instanceof RestartCopy
+          ? new VitessError('UNAVAILABLE', `the copy of keyspace "${scope.keyspace}" restarted ${attempt} times (${e.message}); try again later`)
+          : e;
       }
     }
   }
@@ -128,8 +136,8 @@ interface Asked {
 /** Every table of one shard, page after page; gives up as soon as another shard's copy failed. */
 async function copyShard(run: CopyRun, shard: string): Promise<void> {
   const { db, keys, source, scope, opts, tables, pageRows, lsns, stop, loads } = run;
-  const fetchPage = (table: string, afterKey: SqlValue[] | null) => source.snapshotText({ shard, table, afterKey, limit: pageRows, ...(scope.keyRange !== undefined && { keyRange: scope.keyRange }) })
-    .catch((e: unknown) => {
+  const fetchPage = (table: string, afterKey: SqlValue[] | null) =>
+    source.snapshotText({ shard, table, afterKey, limit: pageRows, ...(scope.keyRange !== undefined && { keyRange: scope.keyRange }) }).catch((e: unknown) => {
       if (asVitessError(e).code === 'NOT_FOUND') throw new RestartCopy(`table ${table} is gone`);
       throw e;
     });
@@ -179,17 +187,35 @@ async function settledSchemas(source: CopySource, keyspace: string, shards: stri
   const deadline = Date.now() + SCHEMA_SETTLE_MS;
   for (let schemas = first; ; schemas = await source.schema(shards)) {
     const partial = schemas.filter((s) => !s.complete).map((s) => s.shard);
-    if (partial.length) throw new VitessError('UNAVAILABLE', `shard ${partial.join(', ')} of keyspace "${keyspace}" lost its DDL history (its log was trimmed before it was kept): an embedded replica cannot build the schema`, { shards: partial });
+    if (partial.length)
+      throw new VitessError(
+        'UNAVAILABLE',
+        `shard ${partial.join(', ')} of keyspace "${keyspace}" lost its DDL history (its log was trimmed before it was kept): an embedded replica cannot build the schema`,
+        { shards: partial },
+      );
     const ddl = JSON.stringify(schemas[0]!.ddl);
     const differ = schemas.filter((s) => JSON.stringify(s.ddl) !== ddl).map((s) => s.shard);
     if (!differ.length) return schemas;
-    if (Date.now() > deadline) throw new VitessError('UNAVAILABLE', `the shards of keyspace "${keyspace}" have different schemas (shard ${differ.join(', ')} differs from ${schemas[0]!.shard})`, { shards: differ });
+    if (Date.now() > deadline)
+      throw new VitessError(
+        'UNAVAILABLE',
+        `the shards of keyspace "${keyspace}" have different schemas (shard ${differ.join(', ')} differs from ${schemas[0]!.shard})`,
+        { shards: differ },
+      );
     await sleep(100);
   }
 }
 
 /** While copying: applies `shard`'s log after its position through `to`. */
-async function catchUp(db: StorageEngine, keys: PrimaryKeys, source: CopySource, scope: ReplicaScope, shard: string, lsns: Record<string, number>, to: number): Promise<number> {
+async function catchUp(
+  db: StorageEngine,
+  keys: PrimaryKeys,
+  source: CopySource,
+  scope: ReplicaScope,
+  shard: string,
+  lsns: Record<string, number>,
+  to: number,
+): Promise<number> {
   const seq = new Sequencer([shard]);
   let from = encodePosition({ keyspace: scope.keyspace, shards: { [shard]: lsns[shard]! } });
   for (;;) {
@@ -201,7 +227,10 @@ async function catchUp(db: StorageEngine, keys: PrimaryKeys, source: CopySource,
     const cursor = decodePosition(page.position).shards[shard]!;
     // Records past `to` are left for the stream; the page's position may run past them.
     const done = completeLsn(cursor) >= to;
-    const units = seq.feed(page.events.filter((e) => e.lsn <= to), { [shard]: done ? to : cursor });
+    const units = seq.feed(
+      page.events.filter((e) => e.lsn <= to),
+      { [shard]: done ? to : cursor },
+    );
     if (units.some((u) => u.kind === 'ddl')) throw new RestartCopy('the schema changed while copying');
     const at = seq.applied({ [shard]: done ? to : cursor })[shard]!;
     if (units.length || at > lsns[shard]!) await applyUnits(db, keys, units, { [shard]: at }, lsns);
@@ -223,7 +252,11 @@ async function wipe(db: StorageEngine): Promise<void> {
   while (left.length) {
     const failed: string[] = [];
     let lastError: unknown;
-    for (const t of left) await db.query(`DROP TABLE ${quoteIdent(t)}`).catch((e: unknown) => { failed.push(t); lastError = e; });
+    for (const t of left)
+      await db.query(`DROP TABLE ${quoteIdent(t)}`).catch((e: unknown) => {
+        failed.push(t);
+        lastError = e;
+      });
     if (failed.length === left.length) throw lastError;
     left = failed;
   }

@@ -23,10 +23,14 @@ const column = (c: CreateColumnDef): CreateColumnDef => ({ ...c, constraints: c.
 
 function alteration(a: TableAlteration): TableAlteration[] {
   switch (a.type) {
-    case 'add column': return [{ ...a, column: column(a.column) }];
-    case 'add constraint': return kept(a.constraint) ? [a] : [];
-    case 'drop constraint': return [{ ...a, ifExists: true }];
-    default: return [a];
+    case 'add column':
+      return [{ ...a, column: column(a.column) }];
+    case 'add constraint':
+      return kept(a.constraint) ? [a] : [];
+    case 'drop constraint':
+      return [{ ...a, ifExists: true }];
+    default:
+      return [a];
   }
 }
 
@@ -45,7 +49,11 @@ export function replicaDdl(sql: string): Statement[] {
     case 'create table': {
       const constraints = ast.constraints?.filter(kept);
       // An empty list of table constraints would be rendered as a trailing comma.
-      return render({ ...ast, columns: ast.columns.map((c) => (c.kind === 'column' ? column(c) : c)), constraints: constraints?.length ? constraints : undefined });
+      return render({
+        ...ast,
+        columns: ast.columns.map((c) => (c.kind === 'column' ? column(c) : c)),
+        constraints: constraints?.length ? constraints : undefined,
+      });
     }
     case 'create index':
       return render({ ...ast, unique: undefined });

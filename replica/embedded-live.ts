@@ -14,7 +14,12 @@ export class LiveQuery {
   #again = false;
   #stopped = false;
 
-  constructor(sql: string, private readonly run: () => Promise<ResultSet>, private readonly cb: LiveCallback, private readonly onError?: (e: unknown) => void) {
+  constructor(
+    sql: string,
+    private readonly run: () => Promise<ResultSet>,
+    private readonly cb: LiveCallback,
+    private readonly onError?: (e: unknown) => void,
+  ) {
     this.tables = new Set(tablesIn(parseOne(sql).ast)); // a syntax error is the caller's, at once
   }
 

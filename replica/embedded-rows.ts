@@ -19,7 +19,8 @@ import { changesFromWire, changesToWire, type RowChange } from '../rpc/changes.j
 import type { Row, Statement } from '../rpc/results.js';
 import { toWire } from '../rpc/values.js';
 
-export const PARKED_SETUP = 'CREATE TABLE IF NOT EXISTS _vt_row_parked (tbl TEXT NOT NULL, pk TEXT NOT NULL, shard TEXT NOT NULL, change TEXT NOT NULL, PRIMARY KEY (tbl, pk, shard))';
+export const PARKED_SETUP =
+  'CREATE TABLE IF NOT EXISTS _vt_row_parked (tbl TEXT NOT NULL, pk TEXT NOT NULL, shard TEXT NOT NULL, change TEXT NOT NULL, PRIMARY KEY (tbl, pk, shard))';
 
 /** After a copy's wipe (which keeps the engine's own tables on SQLite). */
 export const clearParked = (tx: Executor) => tx.query('DELETE FROM _vt_row_parked');
@@ -28,7 +29,12 @@ export const forgetParked = (table: string): Statement => ({ sql: 'DELETE FROM _
 export const renameParked = (from: string, to: string): Statement => ({ sql: 'UPDATE _vt_row_parked SET tbl = $2 WHERE tbl = $1', params: [from, to] });
 
 /** A key's identity whichever shard sends it: its columns by name, values in the wire encoding. */
-const keyId = (key: Row): string => JSON.stringify(Object.keys(key).sort().map((k) => [k, toWire(key[k] ?? null)]));
+const keyId = (key: Row): string =>
+  JSON.stringify(
+    Object.keys(key)
+      .sort()
+      .map((k) => [k, toWire(key[k] ?? null)]),
+  );
 
 const pick = (row: Row, cols: string[]): Row => Object.fromEntries(cols.map((c) => [c, row[c] ?? null]));
 
@@ -41,7 +47,10 @@ interface Parked {
 
 /** Applies the shards' row changes inside one local transaction. */
 export class RowMerge {
-  private constructor(private readonly tx: Executor, private readonly parked: Set<string>) {}
+  private constructor(
+    private readonly tx: Executor,
+    private readonly parked: Set<string>,
+  ) {}
 
   /** Which tables have parked rows, read once a transaction: only their changes look for any. */
   static async open(tx: Executor): Promise<RowMerge> {
@@ -90,7 +99,10 @@ export class RowMerge {
   async #park(shard: string, c: RowChange, id: string): Promise<void> {
     this.parked.add(c.table);
     const change = JSON.stringify(changesToWire([{ ...c, op: 'insert' }])[0]);
-    await this.tx.query('INSERT INTO _vt_row_parked (tbl, pk, shard, change) VALUES ($1, $2, $3, $4) ON CONFLICT (tbl, pk, shard) DO UPDATE SET change = EXCLUDED.change', [c.table, id, shard, change]);
+    await this.tx.query(
+      'INSERT INTO _vt_row_parked (tbl, pk, shard, change) VALUES ($1, $2, $3, $4) ON CONFLICT (tbl, pk, shard) DO UPDATE SET change = EXCLUDED.change',
+      [c.table, id, shard, change],
+    );
   }
 
   async #unpark(table: string, id: string, shard: string): Promise<void> {
@@ -107,7 +119,10 @@ export class RowMerge {
 
   async #row(table: string, key: Row): Promise<Row> {
     const cols = Object.keys(key);
-    const { rows } = await this.tx.query(`SELECT * FROM ${quoteIdent(table)} WHERE ${cols.map((k, i) => `${quoteIdent(k)} = $${i + 1}`).join(' AND ')}`, Object.values(key));
+    const { rows } = await this.tx.query(
+      `SELECT * FROM ${quoteIdent(table)} WHERE ${cols.map((k, i) => `${quoteIdent(k)} = $${i + 1}`).join(' AND ')}`,
+      Object.values(key),
+    );
     return rows[0] ?? {};
   }
 

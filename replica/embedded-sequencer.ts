@@ -17,9 +17,7 @@ import type { Row } from '../rpc/results.js';
 import { rowFromRpc } from '../client/results.js';
 
 /** A change as the stream carries it (an insert's key is read from its row at apply time). */
-export type StreamChange =
-  | { ddl: string }
-  | { table: string; op: 'insert' | 'update' | 'delete'; row: Row; oldKey?: Row; json?: string[] };
+export type StreamChange = { ddl: string } | { table: string; op: 'insert' | 'update' | 'delete'; row: Row; oldKey?: Row; json?: string[] };
 
 export interface StreamRecord {
   shard: string;
@@ -34,7 +32,13 @@ const hasDdl = (r: StreamRecord): boolean => r.changes.some((c) => 'ddl' in c);
 
 function streamChange(ev: WireChangeEvent): StreamChange {
   if (ev.op === 'ddl') return { ddl: ev.ddl ?? '' };
-  return { table: ev.table ?? '', op: ev.op, row: rowFromRpc(ev.row ?? {}), ...(ev.oldKey && { oldKey: rowFromRpc(ev.oldKey) }), ...(ev.json && { json: ev.json }) };
+  return {
+    table: ev.table ?? '',
+    op: ev.op,
+    row: rowFromRpc(ev.row ?? {}),
+    ...(ev.oldKey && { oldKey: rowFromRpc(ev.oldKey) }),
+    ...(ev.json && { json: ev.json }),
+  };
 }
 
 export class Sequencer {
@@ -44,7 +48,10 @@ export class Sequencer {
   readonly #held = new Map<string, StreamRecord[]>();
 
   /** `maxHeld`: how many records one shard may get ahead of another's DDL before that is an error. */
-  constructor(private readonly shards: readonly string[], private readonly maxHeld = 20_000) {
+  constructor(
+    private readonly shards: readonly string[],
+    private readonly maxHeld = 20_000,
+  ) {
     for (const s of shards) this.#held.set(s, []);
   }
 
@@ -93,7 +100,11 @@ export class Sequencer {
     if (held.length) {
       if (held.length >= this.maxHeld) {
         const waiting = this.shards.filter((s) => !this.#held.get(s)![0]);
-        throw new VitessError('UNAVAILABLE', `shard ${rec.shard} ran DDL (${ddlOf(held[0]!)}) that shard ${waiting.join(', ')} has not run after ${held.length} further records: the shards' schemas differ`, { shards: waiting });
+        throw new VitessError(
+          'UNAVAILABLE',
+          `shard ${rec.shard} ran DDL (${ddlOf(held[0]!)}) that shard ${waiting.join(', ')} has not run after ${held.length} further records: the shards' schemas differ`,
+          { shards: waiting },
+        );
       }
       held.push(rec);
       return;

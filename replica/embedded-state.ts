@@ -60,7 +60,10 @@ const canonical = (s: ReplicaScope): string =>
 /** A database copied for one scope is opened with the same one, or refused (it would hold the wrong rows). */
 export function checkScope(stored: ReplicaScope, wanted: ReplicaScope, where: string): void {
   if (canonical(stored) === canonical(wanted)) return;
-  throw new VitessError('INVALID', `the replica at ${where} holds ${describe(stored)}, not ${describe(wanted)}: open it with the same keyspace, tables, shards and keyRange, or use another path`);
+  throw new VitessError(
+    'INVALID',
+    `the replica at ${where} holds ${describe(stored)}, not ${describe(wanted)}: open it with the same keyspace, tables, shards and keyRange, or use another path`,
+  );
 }
 
 function describe(s: ReplicaScope): string {

@@ -30,7 +30,9 @@ export class StreamRequests {
     try {
       const answer = request();
       answer.catch(() => undefined); // settles after the cut; nobody waits for it then
-      const cutShort = new Promise<{ cut: Cut }>((resolve) => cut.signal.addEventListener('abort', () => resolve({ cut: cut.signal.reason as Cut }), { once: true }));
+      const cutShort = new Promise<{ cut: Cut }>((resolve) =>
+        cut.signal.addEventListener('abort', () => resolve({ cut: cut.signal.reason as Cut }), { once: true }),
+      );
       return await Promise.race([answer.then((a) => ({ answer: a })), cutShort]);
     } finally {
       clearTimeout(timer);

@@ -10,6 +10,7 @@ import { createClient, type ClientOptions, type VitessClient } from '../client/c
 import { classify } from '../client/failure.js';
 import type { ExecuteResult } from '../client/results.js';
 import { backoffDelay, retryPolicy, shouldRetry, type RetryPolicy } from '../client/retry.js';
+import type { ChangesPage } from '../rpc/protocol.js';
 import { isReadStatement } from '../engines/dialect/read-only.js';
 import type { StorageEngine } from '../engines/engine.js';
 import { decodeBookmark } from '../rpc/bookmark.js';
@@ -129,18 +130,19 @@ export class EmbeddedReplica {
       ...(opts.keyRange !== undefined && { keyRange: opts.keyRange }),
     };
     const base = opts.client?.fetch as typeof fetch | undefined;
-    const client = (cut: () => AbortSignal | undefined) => createClient({
-      ...opts.client,
-      endpoint: opts.endpoint,
-      keyspace: this.keyspace,
-      ...(opts.token !== undefined && { token: opts.token }),
-      // close() cuts the long poll instead of waiting it out, and ends the client's retries of it.
-      fetch: (input: string, init: RequestInit) => {
-        if (this.#abort.signal.aborted) return Promise.reject(new VitessError('INVALID', 'the embedded replica is closed'));
-        const signals = [init?.signal, this.#abort.signal, cut()].filter((x): x is AbortSignal => !!x);
-        return (base ?? globalThis.fetch)(input, { ...init, signal: AbortSignal.any(signals) });
-      },
-    });
+    const client = (cut: () => AbortSignal | undefined) =>
+      createClient({
+        ...opts.client,
+        endpoint: opts.endpoint,
+        keyspace: this.keyspace,
+        ...(opts.token !== undefined && { token: opts.token }),
+        // close() cuts the long poll instead of waiting it out, and ends the client's retries of it.
+        fetch: (input: string, init: RequestInit) => {
+          if (this.#abort.signal.aborted) return Promise.reject(new VitessError('INVALID', 'the embedded replica is closed'));
+          const signals = [init?.signal, this.#abort.signal, cut()].filter((x): x is AbortSignal => !!x);
+          return (base ?? globalThis.fetch)(input, { ...init, signal: AbortSignal.any(signals) });
+        },
+      });
     this.#client = client(() => undefined);
     this.#stream = client(() => this.#requests.signal);
   }
@@ -183,8 +185,14 @@ export class EmbeddedReplica {
 
   get status(): EmbeddedReplicaStatus {
     return {
-      state: this.#state, lsns: this.lsns, bootstraps: this.#bootstraps, snapshotPages: this.#snapshotPages, snapshotRows: this.#snapshotRows,
-      pages: this.#pages, retries: this.#retries, ...(this.#error && { error: `${this.#error.code}: ${this.#error.message}` }),
+      state: this.#state,
+      lsns: this.lsns,
+      bootstraps: this.#bootstraps,
+      snapshotPages: this.#snapshotPages,
+      snapshotRows: this.#snapshotRows,
+      pages: this.#pages,
+      retries: this.#retries,
+      ...(this.#error && { error: `${this.#error.code}: ${this.#error.message}` }),
     };
   }
 
@@ -192,7 +200,9 @@ export class EmbeddedReplica {
   async query(sql: string, params: SqlValue[] = []): Promise<ResultSet> {
     this.#open();
     if (!isReadStatement(sql)) {
-      throw new VitessError('UNSUPPORTED', 'an embedded replica reads locally and writes through the primary: use execute() for this statement', { construct: 'write on an embedded replica' });
+      throw new VitessError('UNSUPPORTED', 'an embedded replica reads locally and writes through the primary: use execute() for this statement', {
+        construct: 'write on an embedded replica',
+      });
     }
     return this.#db.query(sql, params);
   }
@@ -219,8 +229,14 @@ export class EmbeddedReplica {
       const timer = setTimeout(() => {
         clearTimeout(kick);
         this.#waiters.delete(w);
-        const behind = Object.entries(need).filter(([s, l]) => (this.#lsns[s] ?? 0) < l).map(([s, l]) => `${s} at ${this.#lsns[s] ?? 0} of ${l}`);
-        reject(new VitessError('TIMEOUT', `the write committed, but the embedded replica has not applied it within ${timeoutMs} ms (shard ${behind.join(', ')})`, { shards: behind }));
+        const behind = Object.entries(need)
+          .filter(([s, l]) => (this.#lsns[s] ?? 0) < l)
+          .map(([s, l]) => `${s} at ${this.#lsns[s] ?? 0} of ${l}`);
+        reject(
+          new VitessError('TIMEOUT', `the write committed, but the embedded replica has not applied it within ${timeoutMs} ms (shard ${behind.join(', ')})`, {
+            shards: behind,
+          }),
+        );
       }, timeoutMs);
       // The write committed before now: a stream request issued by now that has not brought it
       // within KICK_AFTER_MS may be lost (embedded-stream.ts); a new one finds the write at once.
@@ -228,8 +244,16 @@ export class EmbeddedReplica {
       const kick = setTimeout(() => this.#requests.cutIssuedBy(issued), KICK_AFTER_MS);
       const w: Waiter = {
         need,
-        resolve: () => { clearTimeout(timer); clearTimeout(kick); resolve(); },
-        reject: (e) => { clearTimeout(timer); clearTimeout(kick); reject(e); },
+        resolve: () => {
+          clearTimeout(timer);
+          clearTimeout(kick);
+          resolve();
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          clearTimeout(kick);
+          reject(e);
+        },
       };
       this.#waiters.add(w);
     });
@@ -283,7 +307,10 @@ export class EmbeddedReplica {
     this.#bootstraps++;
     const lsns = await copyKeyspace(this.#db, this.#keys, this.#client, this.#scope, {
       ...(this.#opts.pageRows !== undefined && { pageRows: this.#opts.pageRows }),
-      onPage: (rows) => { this.#snapshotPages++; this.#snapshotRows += rows; },
+      onPage: (rows) => {
+        this.#snapshotPages++;
+        this.#snapshotRows += rows;
+      },
     });
     await this.#db.transaction((tx) => writeState(tx, { scope: this.#scope, phase: 'streaming', lsns }));
     this.#lsns = lsns;
@@ -299,9 +326,12 @@ export class EmbeddedReplica {
     const waitMs = Math.min(MAX_WAIT_MS, this.#opts.waitMs ?? 5_000);
     let grace = STREAM_GRACE_MS;
     while (!this.#closed) {
-      let page;
+      let page: ChangesPage;
       try {
-        const got = await this.#requests.run(() => this.#stream.changes({ ...streamFilter(this.#scope), from, maxEvents: STREAM_EVENTS, waitMs }), waitMs + grace);
+        const got = await this.#requests.run(
+          () => this.#stream.changes({ ...streamFilter(this.#scope), from, maxEvents: STREAM_EVENTS, waitMs }),
+          waitMs + grace,
+        );
         if ('cut' in got) {
           // Unanswered past its deadline, or cut for a waiter: ask again from the same position.
           // Past the deadline again and again, the gateway may just be slow: allow it more time.
@@ -368,7 +398,9 @@ export class EmbeddedReplica {
     this.#rejectWaiters(e);
     try {
       this.#opts.onError?.(e);
-    } catch { /* the user's handler */ }
+    } catch {
+      /* the user's handler */
+    }
   }
 
   #rejectWaiters(e: unknown): void {

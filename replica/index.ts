@@ -28,7 +28,11 @@ export async function openLocalEngine(opts: LocalEngineOptions): Promise<Storage
       return openPglite(opts.path);
     }
     case 'do-sqlite': {
-      if (!opts.storage) throw new VitessError('INVALID', 'engine "do-sqlite" needs the Durable Object\'s storage: createReplica({ engine: "do-sqlite", storage: ctx.storage, … })');
+      if (!opts.storage)
+        throw new VitessError(
+          'INVALID',
+          'engine "do-sqlite" needs the Durable Object\'s storage: createReplica({ engine: "do-sqlite", storage: ctx.storage, … })',
+        );
       const { DoSqliteEngine } = await import('../engines/do-sqlite.js');
       return new DoSqliteEngine(opts.storage);
     }
@@ -43,9 +47,16 @@ export async function openLocalEngine(opts: LocalEngineOptions): Promise<Storage
  * the write is applied here; `live` re-runs a query as its tables change. docs/embedded-replicas.md.
  */
 export async function createReplica(opts: ReplicaOptions): Promise<EmbeddedReplica> {
-  if (!opts || typeof opts.endpoint !== 'string') throw new VitessError('INVALID', 'createReplica needs { endpoint: "http://…", engine: "pglite" | "libsql" | "do-sqlite" }');
+  if (!opts || typeof opts.endpoint !== 'string')
+    throw new VitessError('INVALID', 'createReplica needs { endpoint: "http://…", engine: "pglite" | "libsql" | "do-sqlite" }');
   const given = typeof opts.engine === 'object' && opts.engine !== null;
-  const db = given ? (opts.engine as StorageEngine) : await openLocalEngine({ engine: opts.engine as LocalEngineOptions['engine'], ...(opts.path !== undefined && { path: opts.path }), ...(opts.storage && { storage: opts.storage }) });
+  const db = given
+    ? (opts.engine as StorageEngine)
+    : await openLocalEngine({
+        engine: opts.engine as LocalEngineOptions['engine'],
+        ...(opts.path !== undefined && { path: opts.path }),
+        ...(opts.storage && { storage: opts.storage }),
+      });
   const where = given ? 'the given engine' : opts.path ? `${opts.engine} ${opts.path}` : `${String(opts.engine)} storage`;
   return EmbeddedReplica.open(opts, db, where);
 }

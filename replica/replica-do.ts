@@ -167,7 +167,11 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
   start(config: ReplicaConfig): Promise<ReplicaStatus> {
     return guarded(async () => {
       const c: ReplicaConfig = {
-        keyspace: config.keyspace, shard: config.shard, region: config.region, primaryEngine: config.primaryEngine, engine: config.engine,
+        keyspace: config.keyspace,
+        shard: config.shard,
+        region: config.region,
+        primaryEngine: config.primaryEngine,
+        engine: config.engine,
         ...(config.copyPageRows ? { copyPageRows: config.copyPageRows } : {}),
       };
       if (c.engine !== 'do-sqlite' && c.engine !== 'pglite') throw new VitessError('INVALID', `a replica runs do-sqlite or pglite, not ${String(c.engine)}`);
@@ -189,7 +193,9 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
   query(sql: string, params: SqlValue[] = []): Promise<ReplicaResult> {
     return guarded(async () => {
       if (!isReadStatement(sql)) {
-        throw new VitessError('UNSUPPORTED', 'a read replica serves reads only (SELECT, VALUES, WITH … SELECT); send writes to the primary', { construct: 'write on a read replica' });
+        throw new VitessError('UNSUPPORTED', 'a read replica serves reads only (SELECT, VALUES, WITH … SELECT); send writes to the primary', {
+          construct: 'write on a read replica',
+        });
       }
       const db = await this.ready();
       if (this.state === 'bootstrapping') throw new VitessError('UNAVAILABLE', `replica ${this.name()} is bootstrapping; read the primary meanwhile`);
@@ -237,7 +243,14 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
     this.buffer.heard(lsn);
     this.kick();
     await new Promise<void>((resolve) => {
-      const w = { lsn, wake: () => { this.waiters.delete(w); clearTimeout(timer); resolve(); } };
+      const w = {
+        lsn,
+        wake: () => {
+          this.waiters.delete(w);
+          clearTimeout(timer);
+          resolve();
+        },
+      };
       const timer = setTimeout(w.wake, timeoutMs);
       this.waiters.add(w);
     });
@@ -267,11 +280,15 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
     const bootstrapping = this.state === 'bootstrapping';
     const stale = bootstrapping ? Infinity : this.buffer.staleness(Date.now());
     return {
-      keyspace: c.keyspace, shard: c.shard, region: c.region, engine: c.engine, primaryEngine: c.primaryEngine,
+      keyspace: c.keyspace,
+      shard: c.shard,
+      region: c.region,
+      engine: c.engine,
+      primaryEngine: c.primaryEngine,
       state: this.paused && this.state === 'streaming' ? 'behind' : this.state,
       appliedLsn: bootstrapping ? 0 : this.buffer.applied,
       ...(this.buffer.primaryLsn !== undefined ? { primaryLsn: this.buffer.primaryLsn } : {}),
-      lagRecords: bootstrapping ? this.buffer.primaryLsn ?? 0 : lag.lagRecords,
+      lagRecords: bootstrapping ? (this.buffer.primaryLsn ?? 0) : lag.lagRecords,
       lagMs: lag.lagMs,
       stalenessMs: stale === Infinity ? null : stale,
       bootstraps: this.bootstraps,
@@ -298,7 +315,9 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
     await this.ctx.storage.put('paused', true);
     await this.loop; // stops at its next step
     if (!this.config) return;
-    await this.tablet().unsubscribe(this.listenerId()).catch(() => undefined);
+    await this.tablet()
+      .unsubscribe(this.listenerId())
+      .catch(() => undefined);
     this.subscribed = false;
   }
 
@@ -315,7 +334,10 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
     const config = this.config;
     this.paused = true;
     await this.loop;
-    if (config) await this.tablet().unregister(this.listenerId()).catch(() => undefined);
+    if (config)
+      await this.tablet()
+        .unregister(this.listenerId())
+        .catch(() => undefined);
     this.config = undefined;
     this.subscribed = false;
     await this.db?.close().catch(() => undefined);
@@ -451,7 +473,7 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
   }
 
   private async subscribe(): Promise<void> {
-    const at = this.askedAt = Date.now();
+    const at = (this.askedAt = Date.now());
     const lsn = await this.tablet().subscribe(this.listenerId(), this.listener, this.buffer.applied);
     this.subscribed = true;
     this.buffer.heard(lsn);
@@ -470,7 +492,7 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
   private async pull(): Promise<void> {
     this.needPull = false;
     const from = this.buffer.applied + 1;
-    const at = this.askedAt = Date.now();
+    const at = (this.askedAt = Date.now());
     let got: PullResult;
     try {
       got = await this.tablet().pull(from, { maxRecords: PULL_RECORDS, maxBytes: PULL_BYTES });
@@ -513,7 +535,9 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
     const lsn = this.buffer.applied;
     if (!always && lsn - this.ackedLsn < ACK_EVERY) return;
     this.ackedLsn = lsn;
-    this.tablet().ack(this.listenerId(), lsn).catch(() => undefined);
+    this.tablet()
+      .ack(this.listenerId(), lsn)
+      .catch(() => undefined);
   }
 
   /**
@@ -534,7 +558,11 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
     const id = this.listenerId();
     const asked = Date.now();
     const history = await tablet.ddlHistory();
-    if (!history.complete) throw new VitessError('UNAVAILABLE', `the primary's DDL history is incomplete (its log was trimmed before it was kept); this replica cannot build its schema`);
+    if (!history.complete)
+      throw new VitessError(
+        'UNAVAILABLE',
+        `the primary's DDL history is incomplete (its log was trimmed before it was kept); this replica cannot build its schema`,
+      );
     let pos = history.lsn;
     this.buffer.confirm(pos, asked);
     // Hold the log from here on while copying (register keeps an old registration; ack only moves forward).
@@ -549,10 +577,12 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
         let after: SqlValue[] | null = null;
         do {
           const at = Date.now();
-          const page: SnapshotPage = await tablet.snapshot(this.config!.primaryEngine, name, after, this.config!.copyPageRows ?? SNAPSHOT_ROWS).catch((e: unknown) => {
-            if (asVitessError(e).code === 'NOT_FOUND') throw new RestartCopy(`table ${name} is gone`);
-            throw e;
-          });
+          const page: SnapshotPage = await tablet
+            .snapshot(this.config!.primaryEngine, name, after, this.config!.copyPageRows ?? SNAPSHOT_ROWS)
+            .catch((e: unknown) => {
+              if (asVitessError(e).code === 'NOT_FOUND') throw new RestartCopy(`table ${name} is gone`);
+              throw e;
+            });
           if (page.lsn > pos) pos = await this.fastForward(db, pos, page.lsn);
           this.buffer.confirm(page.lsn, at); // the copy ends at least as fresh as its last page
           const statements = copyStatements(name, primaryKey, pageRows(page.columns, page.rowsJson, true));
@@ -578,10 +608,12 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
   private async fastForward(db: StorageEngine, from: number, to: number): Promise<number> {
     let pos = from;
     while (pos < to) {
-      const got = await this.tablet().pull(pos + 1, { maxRecords: Math.min(PULL_RECORDS, to - pos), maxBytes: PULL_BYTES }).catch((e: unknown) => {
-        if (asVitessError(e).code === 'NOT_FOUND') throw new RestartCopy('the log was trimmed past the copy');
-        throw e;
-      });
+      const got = await this.tablet()
+        .pull(pos + 1, { maxRecords: Math.min(PULL_RECORDS, to - pos), maxBytes: PULL_BYTES })
+        .catch((e: unknown) => {
+          if (asVitessError(e).code === 'NOT_FOUND') throw new RestartCopy('the log was trimmed past the copy');
+          throw e;
+        });
       this.buffer.heard(got.lastLsn);
       const records = got.records.filter((r) => r.lsn <= to);
       if (!records.length) throw new RestartCopy(`no record after LSN ${pos}`);
@@ -589,7 +621,9 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
       await applyGroup(db, records);
       pos = records.at(-1)!.lsn;
     }
-    this.tablet().ack(this.listenerId(), pos).catch(() => undefined);
+    this.tablet()
+      .ack(this.listenerId(), pos)
+      .catch(() => undefined);
     return pos;
   }
 

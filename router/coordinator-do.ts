@@ -167,10 +167,13 @@ export class VTCoordinator extends DurableObject<Env> implements CoordinatorApi 
     const [head, ...rest] = to;
     if (head === undefined) return { lsns, failed, lost };
     const first = tell(head);
-    await Promise.all([first, ...rest.map(async (p) => {
-      await failpoint('during-commit', () => first);
-      await tell(p);
-    })]);
+    await Promise.all([
+      first,
+      ...rest.map(async (p) => {
+        await failpoint('during-commit', () => first);
+        await tell(p);
+      }),
+    ]);
     return { lsns, failed, lost };
   }
 
@@ -199,31 +202,36 @@ export class VTCoordinator extends DurableObject<Env> implements CoordinatorApi 
   /** Recovery: every record gets its next action; then the alarm is set for the next one due. */
   override async alarm(): Promise<void> {
     const now = Date.now();
-    await Promise.all(this.list().map(async (rec) => {
-      const a = nextAction(rec, now);
-      switch (a.kind) {
-        case 'wait': return;
-        case 'rollback': {
-          const decided = decide(rec, 'rollback');
-          this.put(decided);
-          await this.ctx.storage.sync();
-          this.counters.presumedAbort++;
-          this.count('rollback');
-          await this.send(decided, decided.participants);
-          return;
-        }
-        case 'send':
-          this.counters.resent++;
-          await this.send(rec, a.to);
-          return;
-        case 'sweep':
-          await Promise.all(a.to.map((p) => this.participant(p).rollbackPrepared(rec.txid)));
-          this.forget(rec.txid);
-          return;
-        case 'forget':
-          this.forget(rec.txid);
-      }
-    }).map((p) => p.catch(() => undefined)));
+    await Promise.all(
+      this.list()
+        .map(async (rec) => {
+          const a = nextAction(rec, now);
+          switch (a.kind) {
+            case 'wait':
+              return;
+            case 'rollback': {
+              const decided = decide(rec, 'rollback');
+              this.put(decided);
+              await this.ctx.storage.sync();
+              this.counters.presumedAbort++;
+              this.count('rollback');
+              await this.send(decided, decided.participants);
+              return;
+            }
+            case 'send':
+              this.counters.resent++;
+              await this.send(rec, a.to);
+              return;
+            case 'sweep':
+              await Promise.all(a.to.map((p) => this.participant(p).rollbackPrepared(rec.txid)));
+              this.forget(rec.txid);
+              return;
+            case 'forget':
+              this.forget(rec.txid);
+          }
+        })
+        .map((p) => p.catch(() => undefined)),
+    );
     await this.schedule();
   }
 }

@@ -27,7 +27,7 @@ export class WaitsForGraph {
     const me: Entry = { holds: new Set(holds), wants, expiresAt };
     this.txs.set(txid, me);
     const path = [txid];
-    for (let shard: string | undefined = wants; shard !== undefined;) {
+    for (let shard: string | undefined = wants; shard !== undefined; ) {
       const holder = this.holderOf(shard, path.at(-1)!);
       if (holder === undefined) return undefined;
       if (holder === txid) {

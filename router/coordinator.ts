@@ -53,7 +53,14 @@ export function newRecord(txid: string, participants: string[], now: number, dec
   if (new Set(participants).size !== participants.length || participants.length < 2) {
     throw new Error(`a two-phase transaction needs two or more distinct participants, got ${participants.join(', ')}`);
   }
-  return { txid, participants, decision: null, acked: [], decideBy: now + decideWithinMs, forgetAt: now + Math.max(decideWithinMs, participantTimeoutMs) + RESEND_MS };
+  return {
+    txid,
+    participants,
+    decision: null,
+    acked: [],
+    decideBy: now + decideWithinMs,
+    forgetAt: now + Math.max(decideWithinMs, participantTimeoutMs) + RESEND_MS,
+  };
 }
 
 /** The decision that holds after `wanted` was asked for: the first one recorded wins. */

@@ -29,17 +29,22 @@ function showError(e: unknown): void {
 
 function render(rows: Record<string, unknown>[]): void {
   const body = el('rows');
-  body.replaceChildren(...rows.map((r) => {
-    const tr = document.createElement('tr');
-    tr.dataset.id = String(r.id);
-    for (const [cls, v] of [['id', r.id], ['body', r.body]] as const) {
-      const td = document.createElement('td');
-      td.className = cls;
-      td.textContent = String(v);
-      tr.appendChild(td);
-    }
-    return tr;
-  }));
+  body.replaceChildren(
+    ...rows.map((r) => {
+      const tr = document.createElement('tr');
+      tr.dataset.id = String(r.id);
+      for (const [cls, v] of [
+        ['id', r.id],
+        ['body', r.body],
+      ] as const) {
+        const td = document.createElement('td');
+        td.className = cls;
+        td.textContent = String(v);
+        tr.appendChild(td);
+      }
+      return tr;
+    }),
+  );
 }
 
 /** Per shard, how many records the replica is behind the primaries (0 everywhere: in sync). */
@@ -47,7 +52,10 @@ function behind(replica: Record<string, number>, primaries: Record<string, numbe
   return Object.entries(primaries).reduce((n, [shard, lsn]) => n + Math.max(0, lsn - (replica[shard] ?? 0)), 0);
 }
 
-const lsnText = (lsns: Record<string, number>) => Object.entries(lsns).map(([s, l]) => `${s}:${l}`).join('  ') || '–';
+const lsnText = (lsns: Record<string, number>) =>
+  Object.entries(lsns)
+    .map(([s, l]) => `${s}:${l}`)
+    .join('  ') || '–';
 
 async function main(): Promise<void> {
   setState('opening', 'opening the local database…');
@@ -64,7 +72,9 @@ async function main(): Promise<void> {
     const input = el('body') as HTMLInputElement;
     const id = Date.now() * 1000 + Math.floor(Math.random() * 1000); // unique enough for a demo, below 2^53
     // Resolves once the write is applied locally, so the row is on the page by then.
-    replica.execute(`INSERT INTO ${table} (id, body) VALUES ($1, $2)`, [id, input.value]).then(() => { input.value = ''; }, showError);
+    replica.execute(`INSERT INTO ${table} (id, body) VALUES ($1, $2)`, [id, input.value]).then(() => {
+      input.value = '';
+    }, showError);
   });
 
   // The primaries' LSNs, compared with the replica's. Read as the heads of an empty change-stream

@@ -21,7 +21,10 @@ export interface EdgeEnv {
 export function allowedOrigin(req: Request, env: EdgeEnv): string | undefined {
   const origin = req.headers.get('origin');
   if (!origin || origin === new URL(req.url).origin) return undefined;
-  const list = (env.VITESS_ALLOWED_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  const list = (env.VITESS_ALLOWED_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   if (list.includes('*') || list.includes(origin)) return origin;
   throw new VitessError('FORBIDDEN', `origin ${origin} is not allowed: add it to VITESS_ALLOWED_ORIGINS`);
 }
@@ -49,7 +52,8 @@ const tooLarge = () => new VitessError('LIMIT_EXCEEDED', `the request body is ov
 /** A POST's body as text: 415 unless it is JSON, 413 past MAX_BODY_BYTES (read no further). */
 export async function readBody(req: Request): Promise<string> {
   const type = (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') throw new VitessError('INVALID', `POST needs content-type: application/json, not "${type || 'none'}"`, { limit: 'MEDIA_TYPE' });
+  if (type !== 'application/json')
+    throw new VitessError('INVALID', `POST needs content-type: application/json, not "${type || 'none'}"`, { limit: 'MEDIA_TYPE' });
   if (Number(req.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) throw tooLarge();
   if (!req.body) return '';
   const reader = req.body.getReader();

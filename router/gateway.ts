@@ -53,7 +53,14 @@ const RPC_OPTIONS: RpcSessionOptions = { limits: { maxMessageSize: MAX_BODY_BYTE
 
 /** A result as `/sql` answers it: rows in the tagged JSON wire encoding. */
 function rpcResultJson(r: SessionResult, region: string): unknown {
-  return { ...(resultJson(r) as object), ...(r.lastInsertId !== undefined && { lastInsertId: r.lastInsertId }), bookmark: r.bookmark, servedBy: servedBy(r, region), plan: r.plan, ...(r.atomicity && { atomicity: r.atomicity }) };
+  return {
+    ...(resultJson(r) as object),
+    ...(r.lastInsertId !== undefined && { lastInsertId: r.lastInsertId }),
+    bookmark: r.bookmark,
+    servedBy: servedBy(r, region),
+    plan: r.plan,
+    ...(r.atomicity && { atomicity: r.atomicity }),
+  };
 }
 
 /** VTGate: the Worker in front of the shards. */
@@ -78,7 +85,8 @@ export class VTGate extends WorkerEntrypoint<Env> {
         throw new VitessError('INVALID', 'request body must be JSON: { "sql": "...", "params": [...], "keyspace": "main" }');
       }
     })();
-    if (!body || typeof body !== 'object') throw new VitessError('INVALID', 'request body must be a JSON object: { "sql": "...", "params": [...], "keyspace": "main" }');
+    if (!body || typeof body !== 'object')
+      throw new VitessError('INVALID', 'request body must be a JSON object: { "sql": "...", "params": [...], "keyspace": "main" }');
     if (body.bookmark !== undefined && typeof body.bookmark !== 'string') throw new VitessError('INVALID', 'field "bookmark" must be a string');
     for (const f of ['consistency', 'region'] as const) {
       if (body[f] !== undefined && typeof body[f] !== 'string') throw new VitessError('INVALID', `field "${f}" must be a string`);
@@ -86,7 +94,8 @@ export class VTGate extends WorkerEntrypoint<Env> {
     if (body.consistency !== undefined && !['strong', 'session', 'eventual'].includes(body.consistency as string)) {
       throw new VitessError('INVALID', `field "consistency" must be "strong", "session" or "eventual", not "${String(body.consistency)}"`);
     }
-    if (body.maxStalenessMs !== undefined && typeof body.maxStalenessMs !== 'number') throw new VitessError('INVALID', 'field "maxStalenessMs" must be a number');
+    if (body.maxStalenessMs !== undefined && typeof body.maxStalenessMs !== 'number')
+      throw new VitessError('INVALID', 'field "maxStalenessMs" must be a number');
     const topology = this.topology();
     const keyspace = typeof body.keyspace === 'string' ? body.keyspace : 'main';
     const session = new Session(topology, keyspace, body.bookmark as string | undefined, access.grants);
@@ -124,7 +133,9 @@ export class VTGate extends WorkerEntrypoint<Env> {
   /** Prometheus text: this isolate's counters (router/metrics.ts) and the shards' gauges. */
   private async metrics(): Promise<Response> {
     const status = await gatewayStatus(this.topology());
-    return new Response(formatPrometheus([...metrics().families(transactionCounters), ...statusFamilies(status)]), { headers: { 'content-type': PROMETHEUS_CONTENT_TYPE } });
+    return new Response(formatPrometheus([...metrics().families(transactionCounters), ...statusFamilies(status)]), {
+      headers: { 'content-type': PROMETHEUS_CONTENT_TYPE },
+    });
   }
 
   /** capnweb at `/rpc`: HTTP batch (a POST) or a WebSocket, for one verified token. */
@@ -167,7 +178,8 @@ export class VTGate extends WorkerEntrypoint<Env> {
       return await changesJson(topology, url, visibility(grants, internalTables(topology.vschema, keyspace)));
     }
     if (get && path === '/demo') {
-      if (!DEMO_ON.includes(this.env.VITESS_DEMO ?? '')) throw new VitessError('NOT_FOUND', 'the demo is off: set VITESS_DEMO=on (it is on in the local default, .dev.vars)');
+      if (!DEMO_ON.includes(this.env.VITESS_DEMO ?? ''))
+        throw new VitessError('NOT_FOUND', 'the demo is off: set VITESS_DEMO=on (it is on in the local default, .dev.vars)');
       checkKeyspace(grants, url.searchParams.get('keyspace') ?? 'main');
       return await demoResponse(this.topology(), url);
     }

@@ -3,8 +3,18 @@ import type { ResultSet } from '../rpc/results.js';
 import { rowToWire } from '../rpc/values.js';
 
 const STATUS: Record<ErrorCode, number> = {
-  SYNTAX: 400, UNSUPPORTED: 400, CONSTRAINT: 400, INVALID: 400, LIMIT_EXCEEDED: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403,
-  NOT_FOUND: 404, CONFLICT: 409, TIMEOUT: 504, UNAVAILABLE: 503, INTERNAL: 500,
+  SYNTAX: 400,
+  UNSUPPORTED: 400,
+  CONSTRAINT: 400,
+  INVALID: 400,
+  LIMIT_EXCEEDED: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  TIMEOUT: 504,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
 };
 
 /** Refusals of the request itself, before any route: body too large (413), not JSON (415). */

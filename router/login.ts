@@ -17,7 +17,8 @@ document.getElementById('login').addEventListener('submit', async (e) => {
 export function loginPage(reason: string): Response {
   const n = nonce();
   const esc = reason.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  return htmlResponse(`<!doctype html>
+  return htmlResponse(
+    `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>Vitess.do · sign in</title><link rel="icon" href="data:,"></head>
 <body style="font:15px system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem">
 <h1>Vitess.do</h1>
@@ -25,5 +26,8 @@ export function loginPage(reason: string): Response {
 <form id="login"><input id="token" autocomplete="off" placeholder="token" style="width:100%;padding:.4rem" required><p><button type="submit">Sign in</button></p></form>
 <p id="error" role="alert">${esc}</p>
 <script nonce="${n}">${SCRIPT}</script>
-</body></html>`, n, 401);
+</body></html>`,
+    n,
+    401,
+  );
 }

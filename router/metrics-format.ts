@@ -66,5 +66,5 @@ export function formatPrometheus(families: readonly MetricFamily[]): string {
       for (const s of f.samples) out.push(`${f.name}${labelText(s.labels)} ${number(s.value)}`);
     }
   }
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

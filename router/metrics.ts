@@ -134,17 +134,60 @@ export class GatewayMetrics {
     const iso = { isolate: this.isolate };
     const outcomes = (pairs: [string, number][]): Sample[] => pairs.map(([outcome, value]) => ({ labels: { ...iso, outcome }, value }));
     return [
-      { name: 'vitess_isolate_start_time_seconds', help: 'When this isolate started counting (the counters below are per isolate since then).', type: 'gauge', samples: [{ labels: iso, value: this.startedAt / 1000 }] },
-      { name: 'vitess_queries_total', help: 'Statements run, by keyspace, plan kind and outcome (ok or the error code).', type: 'counter', samples: this.#queries.samples() },
-      { name: 'vitess_query_duration_seconds', help: 'Statement latency in VTGate, planning to merged result.', type: 'histogram', samples: this.#latency.samples() },
+      {
+        name: 'vitess_isolate_start_time_seconds',
+        help: 'When this isolate started counting (the counters below are per isolate since then).',
+        type: 'gauge',
+        samples: [{ labels: iso, value: this.startedAt / 1000 }],
+      },
+      {
+        name: 'vitess_queries_total',
+        help: 'Statements run, by keyspace, plan kind and outcome (ok or the error code).',
+        type: 'counter',
+        samples: this.#queries.samples(),
+      },
+      {
+        name: 'vitess_query_duration_seconds',
+        help: 'Statement latency in VTGate, planning to merged result.',
+        type: 'histogram',
+        samples: this.#latency.samples(),
+      },
       { name: 'vitess_rows_returned_total', help: 'Rows returned to clients.', type: 'counter', samples: this.#rows.samples() },
       { name: 'vitess_rows_affected_total', help: 'Rows inserted, updated or deleted.', type: 'counter', samples: this.#affected.samples() },
-      { name: 'vitess_statements_served_total', help: 'Successful statements by who served them: primaries, or replicas for every shard.', type: 'counter', samples: this.#reads.samples() },
+      {
+        name: 'vitess_statements_served_total',
+        help: 'Successful statements by who served them: primaries, or replicas for every shard.',
+        type: 'counter',
+        samples: this.#reads.samples(),
+      },
       { name: 'vitess_stream_pages_total', help: 'Change-stream pages served (one per subscriber pull).', type: 'counter', samples: this.#pages.samples() },
       { name: 'vitess_stream_events_total', help: 'Change events delivered to subscribers.', type: 'counter', samples: this.#events.samples() },
-      { name: 'vitess_stream_subscribers', help: 'Subscriber pulls open in this isolate now (a waiting subscriber holds one).', type: 'gauge', samples: [...this.#polls].map(([keyspace, value]) => ({ labels: { ...iso, keyspace }, value })) },
-      { name: 'vitess_transactions_total', help: 'Transactions (interactive and atomic batches) by outcome: committed on one shard, or aborted before commit.', type: 'counter', samples: outcomes([['single_shard_committed', tx.singleShard], ['aborted', tx.aborted]]) },
-      { name: 'vitess_2pc_transactions_total', help: 'Cross-shard (two-phase commit) transactions by outcome; unknown: VTGate lost the answer, the coordinator finishes them; lost: committed, but a participant lost its prepared state (an operator must look).', type: 'counter', samples: outcomes([['committed', tx.twoPhaseCommitted], ['rolled_back', tx.twoPhaseRolledBack], ['unknown', tx.twoPhaseUnknown], ['lost', tx.twoPhaseLost]]) },
+      {
+        name: 'vitess_stream_subscribers',
+        help: 'Subscriber pulls open in this isolate now (a waiting subscriber holds one).',
+        type: 'gauge',
+        samples: [...this.#polls].map(([keyspace, value]) => ({ labels: { ...iso, keyspace }, value })),
+      },
+      {
+        name: 'vitess_transactions_total',
+        help: 'Transactions (interactive and atomic batches) by outcome: committed on one shard, or aborted before commit.',
+        type: 'counter',
+        samples: outcomes([
+          ['single_shard_committed', tx.singleShard],
+          ['aborted', tx.aborted],
+        ]),
+      },
+      {
+        name: 'vitess_2pc_transactions_total',
+        help: 'Cross-shard (two-phase commit) transactions by outcome; unknown: VTGate lost the answer, the coordinator finishes them; lost: committed, but a participant lost its prepared state (an operator must look).',
+        type: 'counter',
+        samples: outcomes([
+          ['committed', tx.twoPhaseCommitted],
+          ['rolled_back', tx.twoPhaseRolledBack],
+          ['unknown', tx.twoPhaseUnknown],
+          ['lost', tx.twoPhaseLost],
+        ]),
+      },
     ];
   }
 }
@@ -229,10 +272,25 @@ export function statusFamilies(status: GatewayStatus): MetricFamily[] {
   return [
     { name: 'vitess_shard_lsn', help: "The shard primary's last committed LSN (one per commit: its rate is the write rate).", type: 'gauge', samples: lsn },
     { name: 'vitess_shard_first_lsn', help: "The oldest LSN still in the shard's change log (trimmed below).", type: 'gauge', samples: first },
-    { name: 'vitess_shard_prepared_transactions', help: 'Two-phase-commit transactions prepared on the shard and not yet decided.', type: 'gauge', samples: prepared },
-    { name: 'vitess_replica_state', help: 'Each replica, labelled with its state (streaming, bootstrapping, behind, not started).', type: 'gauge', samples: state },
+    {
+      name: 'vitess_shard_prepared_transactions',
+      help: 'Two-phase-commit transactions prepared on the shard and not yet decided.',
+      type: 'gauge',
+      samples: prepared,
+    },
+    {
+      name: 'vitess_replica_state',
+      help: 'Each replica, labelled with its state (streaming, bootstrapping, behind, not started).',
+      type: 'gauge',
+      samples: state,
+    },
     { name: 'vitess_replica_applied_lsn', help: 'The LSN the replica has applied.', type: 'gauge', samples: applied },
     { name: 'vitess_replica_lag_records', help: 'Commits the replica is behind its primary.', type: 'gauge', samples: lagRecords },
-    { name: 'vitess_replica_lag_seconds', help: 'Age of the oldest commit the replica has not applied (0 when caught up).', type: 'gauge', samples: lagSeconds },
+    {
+      name: 'vitess_replica_lag_seconds',
+      help: 'Age of the oldest commit the replica has not applied (0 when caught up).',
+      type: 'gauge',
+      samples: lagSeconds,
+    },
   ];
 }

@@ -5,7 +5,22 @@
  */
 import { RpcTarget } from 'capnweb';
 import { encodeError, guarded } from '../rpc/errors.js';
-import type { ChangesPage, ChangesRequest, Consistency, GatewayApi, GatewayStatus, KeyspaceApi, ReadOptions, RpcResult, RpcSnapshotPage, RpcStatement, ServedBy, ShardSchema, SnapshotRequest, TransactionApi } from '../rpc/protocol.js';
+import type {
+  ChangesPage,
+  ChangesRequest,
+  Consistency,
+  GatewayApi,
+  GatewayStatus,
+  KeyspaceApi,
+  ReadOptions,
+  RpcResult,
+  RpcSnapshotPage,
+  RpcStatement,
+  ServedBy,
+  ShardSchema,
+  SnapshotRequest,
+  TransactionApi,
+} from '../rpc/protocol.js';
 import { fromRpc, toRpc, type RpcValue } from '../rpc/values.js';
 import { checkExpiry, type Access } from './access/token.js';
 import { visibility, type Visibility } from './access/visibility.js';
@@ -50,14 +65,25 @@ export interface Origin {
 }
 
 /** The read routing for one call: its options over the request's origin; the client's default consistency is `session`. */
-export function readRouting(topology: Topology, keyspace: string, origin: Origin, opts: ReadOptions, fallback: Consistency = 'session'): ReadRouting | undefined {
+export function readRouting(
+  topology: Topology,
+  keyspace: string,
+  origin: Origin,
+  opts: ReadOptions,
+  fallback: Consistency = 'session',
+): ReadRouting | undefined {
   const region = topology.regionFor(keyspace, opts.region ?? origin.asked, origin.cf);
   if (!region) return undefined;
   return { consistency: opts.consistency ?? fallback, region, ...(opts.maxStalenessMs !== undefined && { maxStalenessMs: opts.maxStalenessMs }) };
 }
 
 class Transaction extends RpcTarget implements TransactionApi {
-  constructor(private readonly session: Session, private readonly tx: ShardTransaction, private readonly region: string, private readonly access: Access) {
+  constructor(
+    private readonly session: Session,
+    private readonly tx: ShardTransaction,
+    private readonly region: string,
+    private readonly access: Access,
+  ) {
     super();
   }
 
@@ -83,7 +109,11 @@ class Transaction extends RpcTarget implements TransactionApi {
 class KeyspaceSession extends RpcTarget implements KeyspaceApi {
   readonly #vis: Visibility | undefined;
 
-  constructor(private readonly session: Session, private readonly origin: Origin, private readonly access: Access) {
+  constructor(
+    private readonly session: Session,
+    private readonly origin: Origin,
+    private readonly access: Access,
+  ) {
     super();
     this.#vis = visibility(access.grants, session.internal);
   }
@@ -104,7 +134,11 @@ class KeyspaceSession extends RpcTarget implements KeyspaceApi {
     return unexpired(this.access, async () => {
       this.session.observe(opts.bookmark);
       const read = readRouting(this.session.topology, this.session.keyspace, this.origin, opts);
-      const out = await this.session.batch(statements.map((s) => ({ sql: s.sql, params: params(s.params) })), opts.atomic === true, read);
+      const out = await this.session.batch(
+        statements.map((s) => ({ sql: s.sql, params: params(s.params) })),
+        opts.atomic === true,
+        read,
+      );
       return out.map((r) => rpcResult(r, this.region(opts)));
     });
   }
@@ -137,7 +171,11 @@ class KeyspaceSession extends RpcTarget implements KeyspaceApi {
 
 /** The main object at `/rpc`, for one verified token. */
 export class Gateway extends RpcTarget implements GatewayApi {
-  constructor(private readonly topology: Topology, private readonly origin: Origin, private readonly access: Access) {
+  constructor(
+    private readonly topology: Topology,
+    private readonly origin: Origin,
+    private readonly access: Access,
+  ) {
     super();
   }
 

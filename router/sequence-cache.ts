@@ -26,7 +26,10 @@ export class SequenceCache {
    * `background` keeps a fetch ahead alive after the request that started it ends (workerd's
    * `waitUntil`); `blockSize` is the least a fetch asks for.
    */
-  constructor(private readonly background: (p: Promise<unknown>) => void = () => {}, private readonly blockSize = BLOCK_SIZE) {}
+  constructor(
+    private readonly background: (p: Promise<unknown>) => void = () => {},
+    private readonly blockSize = BLOCK_SIZE,
+  ) {}
 
   /** `count` ids of `sequence`, ascending, none handed out before by this cache. */
   async take(source: BlockSource, sequence: string, count: number): Promise<number[]> {
@@ -59,9 +62,14 @@ export class SequenceCache {
 
   /** One fetch at a time per sequence: a caller arriving during a fetch waits for it. */
   private fetch(source: BlockSource, sequence: string, s: Cached, need: number): Promise<void> {
-    s.fetching ??= source.allocate(sequence, Math.max(this.blockSize, need))
-      .then(({ first, count }) => { s.ranges.push([first, first + count]); })
-      .finally(() => { s.fetching = undefined; });
+    s.fetching ??= source
+      .allocate(sequence, Math.max(this.blockSize, need))
+      .then(({ first, count }) => {
+        s.ranges.push([first, first + count]);
+      })
+      .finally(() => {
+        s.fetching = undefined;
+      });
     return s.fetching;
   }
 }

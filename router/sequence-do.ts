@@ -31,17 +31,21 @@ export class VTSequence extends DurableObject<Env> implements SequenceApi {
   }
 
   private unknown(name: string): VitessError {
-    return new VitessError('NOT_FOUND', `sequence "${name}" does not exist: create it with CREATE SEQUENCE ${name}, or declare the column SERIAL`, { construct: `sequence ${name}` });
+    return new VitessError('NOT_FOUND', `sequence "${name}" does not exist: create it with CREATE SEQUENCE ${name}, or declare the column SERIAL`, {
+      construct: `sequence ${name}`,
+    });
   }
 
   /** The next `count` ids of `sequence`: `first … first + count - 1`. */
   allocate(sequence: string, count: number): Promise<{ first: number; count: number }> {
     return guarded(async () => {
-      if (!Number.isSafeInteger(count) || count < 1 || count > 1_000_000) throw new VitessError('INVALID', `a sequence block is 1 to 1,000,000 ids, not ${count}`, { limit: 'sequence block' });
+      if (!Number.isSafeInteger(count) || count < 1 || count > 1_000_000)
+        throw new VitessError('INVALID', `a sequence block is 1 to 1,000,000 ids, not ${count}`, { limit: 'sequence block' });
       const [row] = [...this.ctx.storage.sql.exec('SELECT next FROM _vt_sequences WHERE name = ?', sequence)];
       if (!row) throw this.unknown(sequence);
       const first = Number(row.next);
-      if (first + count - 1 > MAX_ID) throw new VitessError('LIMIT_EXCEEDED', `sequence "${sequence}" is exhausted (ids up to ${MAX_ID})`, { limit: 'sequence range' });
+      if (first + count - 1 > MAX_ID)
+        throw new VitessError('LIMIT_EXCEEDED', `sequence "${sequence}" is exhausted (ids up to ${MAX_ID})`, { limit: 'sequence range' });
       this.ctx.storage.sql.exec('UPDATE _vt_sequences SET next = ? WHERE name = ?', first + count, sequence);
       // The new high-water mark is durable before any id of the block leaves.
       await this.ctx.storage.sync();
@@ -84,7 +88,10 @@ export class VTSequence extends DurableObject<Env> implements SequenceApi {
   }
 
   columns(): SequenceColumn[] {
-    return [...this.ctx.storage.sql.exec('SELECT tbl, col, sequence FROM _vt_sequence_columns ORDER BY tbl, col')]
-      .map((r) => ({ table: String(r.tbl), column: String(r.col), sequence: String(r.sequence) }));
+    return [...this.ctx.storage.sql.exec('SELECT tbl, col, sequence FROM _vt_sequence_columns ORDER BY tbl, col')].map((r) => ({
+      table: String(r.tbl),
+      column: String(r.col),
+      sequence: String(r.sequence),
+    }));
   }
 }

@@ -26,7 +26,12 @@ const background = (p: Promise<unknown>): void => {
 const caches = new Map<string, SequenceCache>();
 
 /** The statement's parameters plus the ids its plan draws; `lastInsertId` for a one-row INSERT. */
-export async function drawIds(topology: Topology, keyspace: string, draw: SequenceDraw, params: SqlValue[]): Promise<{ params: SqlValue[]; lastInsertId?: number }> {
+export async function drawIds(
+  topology: Topology,
+  keyspace: string,
+  draw: SequenceDraw,
+  params: SqlValue[],
+): Promise<{ params: SqlValue[]; lastInsertId?: number }> {
   let cache = caches.get(keyspace);
   if (!cache) caches.set(keyspace, (cache = new SequenceCache(background)));
   const counts = new Map<string, number>();
@@ -49,8 +54,11 @@ export async function registerSequences(topology: Topology, keyspace: string, ch
   const stub = topology.sequence(keyspace);
   const columns = (table: string) => (schema.columns(table) ?? []).flatMap((c) => (c.sequence ? [{ column: c.name, sequence: c.sequence }] : []));
   switch (change.kind) {
-    case 'create': return stub.register(change.table, columns(change.table));
-    case 'drop': for (const t of change.tables) await stub.register(t, []); return;
+    case 'create':
+      return stub.register(change.table, columns(change.table));
+    case 'drop':
+      for (const t of change.tables) await stub.register(t, []);
+      return;
     case 'alter': {
       const now = change.rename ?? change.table;
       // A table this isolate does not know: its registry entries stay as they are.

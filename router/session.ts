@@ -59,11 +59,16 @@ class ShardsCursor implements ShardCursor {
   readonly byReplica = new Set<string>();
   positions: Positions = {};
 
-  constructor(private readonly topology: Topology, private readonly need: Positions, private readonly read?: ReadRouting) {}
+  constructor(
+    private readonly topology: Topology,
+    private readonly need: Positions,
+    private readonly read?: ReadRouting,
+  ) {}
 
   async execute(keyspace: string, shard: string, sql: string, params: SqlValue[]): Promise<ResultSet> {
-    const r = (this.read && await this.fromReplica(keyspace, shard, sql, params, this.read))
-      ?? await this.topology.tablet(keyspace, shard).query(engineKind(this.topology.keyspace(keyspace)), sql, params);
+    const r =
+      (this.read && (await this.fromReplica(keyspace, shard, sql, params, this.read))) ??
+      (await this.topology.tablet(keyspace, shard).query(engineKind(this.topology.keyspace(keyspace)), sql, params));
     this.shards.add(shard);
     this.positions = mergePositions(this.positions, { [`${keyspace}/${shard}`]: r.lsn });
     return r;
@@ -73,7 +78,7 @@ class ShardsCursor implements ShardCursor {
     const replica = this.topology.replica(keyspace, shard, read.region);
     try {
       const r = await replica.read(sql, params, {
-        minLsn: read.consistency === 'session' ? this.need[`${keyspace}/${shard}`] ?? 0 : 0,
+        minLsn: read.consistency === 'session' ? (this.need[`${keyspace}/${shard}`] ?? 0) : 0,
         waitMs: REPLICA_WAIT_MS,
         ...(read.maxStalenessMs !== undefined && { maxLagMs: read.maxStalenessMs }),
       });
@@ -102,7 +107,11 @@ async function loadSchema(topology: Topology, keyspace: string, planner: Planner
   const held = new Set(tx?.shards.filter((s) => s.keyspace === keyspace).map((s) => s.shard));
   const shard = ks.shards.find((s) => !held.has(s));
   if (shard === undefined) {
-    throw new VitessError('UNSUPPORTED', `this statement names a table new to this VTGate, whose schema must be read from a shard of keyspace "${keyspace}", and transaction ${tx!.txid} holds every one of them: run any statement on the table outside a transaction first (VTGate then knows it), or reach it before the transaction holds every shard`, { construct: 'schema read inside a transaction holding every shard' });
+    throw new VitessError(
+      'UNSUPPORTED',
+      `this statement names a table new to this VTGate, whose schema must be read from a shard of keyspace "${keyspace}", and transaction ${tx!.txid} holds every one of them: run any statement on the table outside a transaction first (VTGate then knows it), or reach it before the transaction holds every shard`,
+      { construct: 'schema read inside a transaction holding every shard' },
+    );
   }
   // A sharded keyspace's sequence columns are plain integers on the shards: the registry names them.
   const [tables, sequences] = await Promise.all([
@@ -110,17 +119,25 @@ async function loadSchema(topology: Topology, keyspace: string, planner: Planner
     ks.shards.length > 1 ? sequenceColumns(topology, keyspace) : [],
   ]);
   const sequenceOf = new Map(sequences.map((s) => [`${s.table}.${s.column}`, s.sequence]));
-  planner.learn(Object.fromEntries(tables.map((t) => [t.name, {
-    primaryKey: t.primaryKey,
-    columns: t.columns.map((c) => ({ ...c, ...(sequenceOf.has(`${t.name}.${c.name}`) && { sequence: sequenceOf.get(`${t.name}.${c.name}`)! }) })),
-  }])));
+  planner.learn(
+    Object.fromEntries(
+      tables.map((t) => [
+        t.name,
+        {
+          primaryKey: t.primaryKey,
+          columns: t.columns.map((c) => ({ ...c, ...(sequenceOf.has(`${t.name}.${c.name}`) && { sequence: sequenceOf.get(`${t.name}.${c.name}`)! }) })),
+        },
+      ]),
+    ),
+  );
 }
 
 /** Whether planning failed only because this isolate has not seen the table yet. */
-const unknownTable = (e: unknown, planner: Planner): boolean => e instanceof VitessError && (
-  (e.code === 'NOT_FOUND' && /unknown to VTGate/.test(e.message))
-  // …or its columns (e.g. the sequence column that fills the vindex column) of a vschema table.
-  || (e.code === 'INVALID' && e.details.table !== undefined && !planner.schema.columns(e.details.table)));
+const unknownTable = (e: unknown, planner: Planner): boolean =>
+  e instanceof VitessError &&
+  ((e.code === 'NOT_FOUND' && /unknown to VTGate/.test(e.message)) ||
+    // …or its columns (e.g. the sequence column that fills the vindex column) of a vschema table.
+    (e.code === 'INVALID' && e.details.table !== undefined && !planner.schema.columns(e.details.table)));
 
 const WRITES: Plan['statement'][] = ['insert', 'update', 'delete'];
 
@@ -141,7 +158,11 @@ function oneShard(tx: ShardTransaction, keyspace: string): ShardCursor {
   return {
     async execute(ks, shard, sql, params) {
       if ((first ??= `${ks}/${shard}`) !== `${ks}/${shard}`) {
-        throw new VitessError('UNSUPPORTED', `keyspace "${keyspace}" has transactionMode "single": this write would reach more than one shard (${first}, ${ks}/${shard}); narrow it to one shard's rows, or set transactionMode "multi" or "twopc"`, { construct: 'multi-shard write in transactionMode single' });
+        throw new VitessError(
+          'UNSUPPORTED',
+          `keyspace "${keyspace}" has transactionMode "single": this write would reach more than one shard (${first}, ${ks}/${shard}); narrow it to one shard's rows, or set transactionMode "multi" or "twopc"`,
+          { construct: 'multi-shard write in transactionMode single' },
+        );
       }
       return tx.execute(ks, shard, sql, params);
     },
@@ -156,7 +177,12 @@ export class Session {
   #internal?: (table: string) => boolean;
 
   /** `grants`: what the caller's token allows (router/access/); VTGate's own work passes ADMIN. */
-  constructor(readonly topology: Topology, readonly keyspace: string, bookmark: string | undefined, readonly grants: Grants) {
+  constructor(
+    readonly topology: Topology,
+    readonly keyspace: string,
+    bookmark: string | undefined,
+    readonly grants: Grants,
+  ) {
     topology.keyspace(keyspace); // an unknown keyspace fails here, with the known ones named
     checkKeyspace(grants, keyspace);
     this.positions = decodeBookmark(bookmark);
@@ -198,7 +224,10 @@ export class Session {
     if (!entry) byKs.set(this.keyspace, (entry = { planner: new Planner(vschema) }));
     if (!entry.loaded) {
       const e = entry;
-      e.loaded = loadSchema(this.topology, this.keyspace, e.planner, tx).catch((err) => { e.loaded = undefined; throw err; });
+      e.loaded = loadSchema(this.topology, this.keyspace, e.planner, tx).catch((err) => {
+        e.loaded = undefined;
+        throw err;
+      });
     }
     return entry as { planner: Planner; loaded: Promise<void> };
   }
@@ -265,11 +294,23 @@ export class Session {
     }
     shards.sort((a, b) => ks.shards.indexOf(a) - ks.shards.indexOf(b));
     const byReplica = replicas > 0 && replicas === shards.length;
-    const atomicity: Atomicity | undefined = tx || plan.statement === 'select' || plan.statement === 'explain' ? undefined
-      : shards.length <= 1 ? 'single-shard' : implicit ? 'two-phase' : 'per-shard';
+    const atomicity: Atomicity | undefined =
+      tx || plan.statement === 'select' || plan.statement === 'explain'
+        ? undefined
+        : shards.length <= 1
+          ? 'single-shard'
+          : implicit
+            ? 'two-phase'
+            : 'per-shard';
     return {
-      rows: r.rows, fields: r.fields, affected: r.affected, plan: plan.kind, shards, bookmark: this.bookmark,
-      role: byReplica ? 'replica' : 'primary', ...(byReplica && { region: onReplicas!.region }),
+      rows: r.rows,
+      fields: r.fields,
+      affected: r.affected,
+      plan: plan.kind,
+      shards,
+      bookmark: this.bookmark,
+      role: byReplica ? 'replica' : 'primary',
+      ...(byReplica && { region: onReplicas!.region }),
       ...(drawn?.lastInsertId !== undefined && r.affected > 0 && { lastInsertId: drawn.lastInsertId }),
       ...(atomicity && { atomicity }),
     };
@@ -300,7 +341,8 @@ export class Session {
   }
 
   begin(timeoutMs?: number): ShardTransaction {
-    if (this.grants.readOnly) throw new VitessError('FORBIDDEN', 'a read-only token cannot open a transaction (atomic batches included)', { construct: 'BEGIN' });
+    if (this.grants.readOnly)
+      throw new VitessError('FORBIDDEN', 'a read-only token cannot open a transaction (atomic batches included)', { construct: 'BEGIN' });
     return new ShardTransaction(this.topology, timeoutMs);
   }
 

@@ -19,6 +19,7 @@ import { asVitessError, VitessError } from '../rpc/errors.js';
 import type { ResultSet } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import { failpoint } from '../primary/failpoints.js';
+import type { CommitResult } from './coordinator-do.js';
 import type { ShardCursor } from './planner/executor.js';
 import { engineKind, type Topology } from './topology.js';
 
@@ -47,7 +48,10 @@ interface Deferred<T> {
 function deferred<T>(): Deferred<T> {
   let resolve!: (v: T) => void;
   let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
   return { promise, resolve, reject };
 }
 
@@ -63,7 +67,11 @@ class StepChannel extends RpcTarget implements TxDriver {
     if (reply) this.reply?.resolve(reply);
     const step = this.queued;
     this.queued = undefined;
-    return step ? Promise.resolve(step) : new Promise((resolve) => { this.waiting = resolve; });
+    return step
+      ? Promise.resolve(step)
+      : new Promise((resolve) => {
+          this.waiting = resolve;
+        });
   }
 
   /** Sends a step; resolves with the tablet's reply (never, for an end step). */
@@ -105,7 +113,10 @@ export class ShardTransaction implements ShardCursor {
   /** Statements run one at a time, in the order the client sent them. */
   private readonly order = new Mutex();
 
-  constructor(private readonly topology: Topology, timeoutMs?: unknown) {
+  constructor(
+    private readonly topology: Topology,
+    timeoutMs?: unknown,
+  ) {
     this.timeoutMs = transactionTimeout(timeoutMs);
     this.deadline = this.startedAt + this.timeoutMs;
     this.aborted.promise.catch(() => undefined);
@@ -158,7 +169,9 @@ export class ShardTransaction implements ShardCursor {
   }
 
   private timedOut(): VitessError {
-    return new VitessError('TIMEOUT', `transaction ${this.txid} passed its deadline (${this.timeoutMs} ms) and was rolled back; retry it`, { limit: 'transaction timeout' });
+    return new VitessError('TIMEOUT', `transaction ${this.txid} passed its deadline (${this.timeoutMs} ms) and was rolled back; retry it`, {
+      limit: 'transaction timeout',
+    });
   }
 
   private abort(reason?: VitessError): void {
@@ -172,7 +185,11 @@ export class ShardTransaction implements ShardCursor {
   }
 
   private release(): void {
-    if (this.registered) this.topology.locks().release(this.txid).catch(() => undefined);
+    if (this.registered)
+      this.topology
+        .locks()
+        .release(this.txid)
+        .catch(() => undefined);
     this.registered = false;
   }
 
@@ -190,9 +207,17 @@ export class ShardTransaction implements ShardCursor {
     if (this.participants.size) {
       // Holding shards already, waiting for another could close a cycle: ask first.
       this.registered = true;
-      const cycle = await this.bounded(this.topology.locks().waitFor(this.txid, [...this.participants.keys()], `${keyspace}/${shard}`, this.deadline + LIMITS.transactionGraceMs));
+      const cycle = await this.bounded(
+        this.topology.locks().waitFor(this.txid, [...this.participants.keys()], `${keyspace}/${shard}`, this.deadline + LIMITS.transactionGraceMs),
+      );
       if (cycle) {
-        this.abort(new VitessError('CONFLICT', `transaction ${this.txid} would deadlock waiting for shard ${keyspace}/${shard} (cycle: ${cycle.join(' → ')}): it was rolled back; retry it`, { construct: 'cross-shard deadlock' }));
+        this.abort(
+          new VitessError(
+            'CONFLICT',
+            `transaction ${this.txid} would deadlock waiting for shard ${keyspace}/${shard} (cycle: ${cycle.join(' → ')}): it was rolled back; retry it`,
+            { construct: 'cross-shard deadlock' },
+          ),
+        );
         throw this.abortReason!;
       }
     }
@@ -225,7 +250,10 @@ export class ShardTransaction implements ShardCursor {
   private async commitTwoPhase(ps: Participant[]): Promise<(ShardRef & { lsn: number })[]> {
     const coordinator = this.topology.coordinator(this.txid);
     try {
-      await coordinator.begin(this.txid, ps.map(nameOf), { decideWithinMs: DECIDE_WITHIN_MS, participantTimeoutMs: this.deadline + LIMITS.transactionGraceMs - Date.now() });
+      await coordinator.begin(this.txid, ps.map(nameOf), {
+        decideWithinMs: DECIDE_WITHIN_MS,
+        participantTimeoutMs: this.deadline + LIMITS.transactionGraceMs - Date.now(),
+      });
     } catch (e) {
       for (const p of ps) void p.channel.send({ end: 'rollback' });
       transactionCounters.aborted++;
@@ -242,25 +270,40 @@ export class ShardTransaction implements ShardCursor {
       throw new VitessError('INTERNAL', `a shard of transaction ${this.txid} did not prepare (${failed.value.outcome}); it was rolled back`);
     }
     await failpoint('after-prepare');
-    let decided;
+    let decided: CommitResult;
     try {
       decided = await coordinator.commit(this.txid);
     } catch (e) {
       transactionCounters.twoPhaseUnknown++;
-      throw new VitessError('UNAVAILABLE', `the commit of cross-shard transaction ${this.txid} got no answer (${asVitessError(e).message}): its coordinator finishes it, committed or rolled back`);
+      throw new VitessError(
+        'UNAVAILABLE',
+        `the commit of cross-shard transaction ${this.txid} got no answer (${asVitessError(e).message}): its coordinator finishes it, committed or rolled back`,
+      );
     }
     if (decided.outcome !== 'committed') {
       transactionCounters.twoPhaseRolledBack++;
-      throw new VitessError('TIMEOUT', `cross-shard transaction ${this.txid} was rolled back: its coordinator had no decision within ${DECIDE_WITHIN_MS} ms; retry it`, { limit: 'commit decision' });
+      throw new VitessError(
+        'TIMEOUT',
+        `cross-shard transaction ${this.txid} was rolled back: its coordinator had no decision within ${DECIDE_WITHIN_MS} ms; retry it`,
+        { limit: 'commit decision' },
+      );
     }
     transactionCounters.twoPhaseCommitted++;
     if (decided.lost.length) {
       transactionCounters.twoPhaseLost++;
-      throw new VitessError('INTERNAL', `cross-shard transaction ${this.txid} is committed, but ${decided.lost.join(', ')} lost its prepared state (it neither holds nor remembers the transaction): it is applied on the other shards only; do not run it again (docs/transactions.md)`, { shards: decided.lost });
+      throw new VitessError(
+        'INTERNAL',
+        `cross-shard transaction ${this.txid} is committed, but ${decided.lost.join(', ')} lost its prepared state (it neither holds nor remembers the transaction): it is applied on the other shards only; do not run it again (docs/transactions.md)`,
+        { shards: decided.lost },
+      );
     }
     // Success would promise that every shard shows it (and a bookmark past it): not yet true.
     if (decided.pending.length) {
-      throw new VitessError('UNAVAILABLE', `cross-shard transaction ${this.txid} is committed, but not applied yet on ${decided.pending.join(', ')} (no answer from the shard): its coordinator applies it there within seconds; do not run the transaction again`, { shards: decided.pending });
+      throw new VitessError(
+        'UNAVAILABLE',
+        `cross-shard transaction ${this.txid} is committed, but not applied yet on ${decided.pending.join(', ')} (no answer from the shard): its coordinator applies it there within seconds; do not run the transaction again`,
+        { shards: decided.pending },
+      );
     }
     return ps.flatMap((p) => {
       const lsn = decided.lsns[nameOf(p)];

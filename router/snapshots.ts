@@ -32,7 +32,8 @@ export async function snapshotPage(topology: Topology, keyspace: string, req: Sn
   if (!req || typeof req !== 'object' || typeof req.shard !== 'string' || typeof req.table !== 'string') {
     throw new VitessError('INVALID', 'snapshot() takes { shard, table, afterKey?, limit?, keyRange? }');
   }
-  if (req.afterKey != null && !Array.isArray(req.afterKey)) throw new VitessError('INVALID', 'snapshot option "afterKey" must be the previous page\'s nextKey (an array) or null');
+  if (req.afterKey != null && !Array.isArray(req.afterKey))
+    throw new VitessError('INVALID', 'snapshot option "afterKey" must be the previous page\'s nextKey (an array) or null');
   checkReadable(vis, req.table);
   const ks = topology.keyspace(keyspace);
   const [scope] = shardScope(ks, { from: 'now', shards: [req.shard], ...(req.keyRange != null && { keyRange: req.keyRange }) });
@@ -44,7 +45,11 @@ export async function snapshotPage(topology: Topology, keyspace: string, req: Sn
   if (scope!.partial && rowsJson !== '[]') {
     // Rows are placed by the table's vindex: keep those whose keyspace id is in the range.
     const ts = await t.schema(kind);
-    const routing = tableRouting(ks, new MemorySchema(Object.fromEntries(ts.map((x) => [x.name, { primaryKey: x.primaryKey, columns: x.columns }]))), req.table);
+    const routing = tableRouting(
+      ks,
+      new MemorySchema(Object.fromEntries(ts.map((x) => [x.name, { primaryKey: x.primaryKey, columns: x.columns }]))),
+      req.table,
+    );
     const vindex = routing.kind === 'sharded' ? routing.vindex : undefined;
     const at = vindex ? page.columns.indexOf(vindex.column) : -1;
     if (vindex) {
@@ -57,7 +62,10 @@ export async function snapshotPage(topology: Topology, keyspace: string, req: Sn
   const filter = vis?.rowFilter(req.table);
   if (filter && rowsJson !== '[]') {
     const at = page.columns.indexOf(filter.column);
-    if (at < 0) throw new VitessError('FORBIDDEN', `the token's row filter names column "${filter.column}", which table "${req.table}" does not have`, { table: req.table });
+    if (at < 0)
+      throw new VitessError('FORBIDDEN', `the token's row filter names column "${filter.column}", which table "${req.table}" does not have`, {
+        table: req.table,
+      });
     rowsJson = filterRowsJson(rowsJson, at, (v) => inFilter(filter, v));
   }
   return {
@@ -73,8 +81,10 @@ export async function snapshotPage(topology: Topology, keyspace: string, req: Sn
 export async function shardSchemas(topology: Topology, keyspace: string, shards?: string[], vis?: Visibility): Promise<ShardSchema[]> {
   const ks = topology.keyspace(keyspace);
   const scope = shardScope(ks, { from: 'now', ...(shards != null && { shards }) });
-  return Promise.all(scope.map(async ({ shard }) => {
-    const h = await tablet(topology, keyspace, shard).ddlHistory();
-    return { shard, lsn: h.lsn, ddl: vis ? h.statements.filter((d) => vis.ddl(d)) : h.statements, complete: h.complete };
-  }));
+  return Promise.all(
+    scope.map(async ({ shard }) => {
+      const h = await tablet(topology, keyspace, shard).ddlHistory();
+      return { shard, lsn: h.lsn, ddl: vis ? h.statements.filter((d) => vis.ddl(d)) : h.statements, complete: h.complete };
+    }),
+  );
 }

@@ -47,7 +47,8 @@ const tablet = (topology: Topology, keyspace: string, shard: string): Stub<LogTa
 
 function stringList(v: unknown, field: string): string[] | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new VitessError('INVALID', `subscription option "${field}" must be an array of strings`);
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+    throw new VitessError('INVALID', `subscription option "${field}" must be an array of strings`);
   return v as string[];
 }
 
@@ -97,7 +98,8 @@ export function changesPage(topology: Topology, keyspace: string, req: ChangesRe
 }
 
 async function readPage(topology: Topology, keyspace: string, req: ChangesRequest, vis?: Visibility): Promise<ChangesPage> {
-  if (!req || typeof req !== 'object') throw new VitessError('INVALID', 'changes() takes { from, tables?, shards?, keyRange?, ddl?, maxEvents?, maxBytes?, waitMs? }');
+  if (!req || typeof req !== 'object')
+    throw new VitessError('INVALID', 'changes() takes { from, tables?, shards?, keyRange?, ddl?, maxEvents?, maxBytes?, waitMs? }');
   const ks = topology.keyspace(keyspace);
   const scope = shardScope(ks, req);
   const tables = stringList(req.tables, 'tables');
@@ -118,7 +120,9 @@ async function readPage(topology: Topology, keyspace: string, req: ChangesReques
     for (const s of scope) cursors[s.shard] = 0;
   } else if (from === 'now') {
     const heads = await Promise.all(scope.map((s) => logOf(s.shard).waitFor(0, 0)));
-    scope.forEach((s, i) => { cursors[s.shard] = heads[i]!; });
+    scope.forEach((s, i) => {
+      cursors[s.shard] = heads[i]!;
+    });
   } else if (isPosition(from)) {
     const p = decodePosition(from);
     if (p.keyspace !== keyspace) throw new VitessError('INVALID', `the position is one of keyspace "${p.keyspace}", not "${keyspace}"`);
@@ -133,8 +137,10 @@ async function readPage(topology: Topology, keyspace: string, req: ChangesReques
 
   // The schema, only when a key range cuts through a shard (rows are placed by their vindex).
   let schema: Promise<MemorySchema> | undefined;
-  const loadSchema = () => (schema ??= logOf(scope[0]!.shard).schema(engineKind(ks)).then((ts) =>
-    new MemorySchema(Object.fromEntries(ts.map((t) => [t.name, { primaryKey: t.primaryKey, columns: t.columns }])))));
+  const loadSchema = () =>
+    (schema ??= logOf(scope[0]!.shard)
+      .schema(engineKind(ks))
+      .then((ts) => new MemorySchema(Object.fromEntries(ts.map((t) => [t.name, { primaryKey: t.primaryKey, columns: t.columns }])))));
   const kr = req.keyRange ?? undefined;
   const inKeyRange = async (c: Extract<Change, { table: string }>): Promise<boolean> => {
     const routing = tableRouting(ks, await loadSchema(), c.table);
@@ -161,7 +167,14 @@ async function readPage(topology: Topology, keyspace: string, req: ChangesReques
         const c = vis ? vis.change(recorded) : recorded;
         if (!c) continue;
         if (s.partial && !(await inKeyRange(c))) continue;
-        out.push({ ...base, op: c.op, table: c.table, row: rpcRow(c.row ?? c.key), ...(c.op !== 'insert' && { oldKey: rpcRow(c.key) }), ...(c.json && { json: c.json }) });
+        out.push({
+          ...base,
+          op: c.op,
+          table: c.table,
+          row: rpcRow(c.row ?? c.key),
+          ...(c.op !== 'insert' && { oldKey: rpcRow(c.key) }),
+          ...(c.json && { json: c.json }),
+        });
       }
     }
     return out;
@@ -170,25 +183,31 @@ async function readPage(topology: Topology, keyspace: string, req: ChangesReques
   const heads: Record<string, number> = {};
   for (let round = 1; ; round++) {
     // ---- pull every shard after its cursor ----
-    const pulled = await Promise.all(scope.map(async (s) => {
-      const { fromLsn, skip } = resumeAt(cursors[s.shard]!);
-      try {
-        const r = await logOf(s.shard).pull(fromLsn, { maxRecords: maxEvents, maxBytes: shardBytes });
-        return { s, fromLsn, skip, ...r };
-      } catch (e) {
-        const err = asVitessError(e);
-        if (err.code === 'NOT_FOUND' && err.details.limit === 'log retention') return { s, behind: err };
-        throw err;
-      }
-    }));
+    const pulled = await Promise.all(
+      scope.map(async (s) => {
+        const { fromLsn, skip } = resumeAt(cursors[s.shard]!);
+        try {
+          const r = await logOf(s.shard).pull(fromLsn, { maxRecords: maxEvents, maxBytes: shardBytes });
+          return { s, fromLsn, skip, ...r };
+        } catch (e) {
+          const err = asVitessError(e);
+          if (err.code === 'NOT_FOUND' && err.details.limit === 'log retention') return { s, behind: err };
+          throw err;
+        }
+      }),
+    );
     const behind = pulled.filter((p) => 'behind' in p);
     if (behind.length) {
       const shards = behind.map((p) => p.s.shard);
       const now = await Promise.all(shards.map((shard) => logOf(shard).waitFor(0, 0)));
-      shards.forEach((shard, i) => { cursors[shard] = now[i]!; });
-      throw new VitessError('NOT_FOUND',
+      shards.forEach((shard, i) => {
+        cursors[shard] = now[i]!;
+      });
+      throw new VitessError(
+        'NOT_FOUND',
         `the subscription fell behind the change log of shard ${shards.join(', ')} of keyspace "${keyspace}": the changes after its position were trimmed (${behind[0]!.behind!.message}). Re-read the current state with queries, then resume from the position in details.restartFrom`,
-        { limit: 'log retention', shards, restartFrom: position() });
+        { limit: 'log retention', shards, restartFrom: position() },
+      );
     }
 
     // ---- filter, per shard in LSN order ----
@@ -199,7 +218,10 @@ async function readPage(topology: Topology, keyspace: string, req: ChangesReques
       heads[s.shard] = lastLsn;
       const c = cursors[s.shard]!;
       if ((typeof c === 'number' ? c : c[0]) > lastLsn) {
-        throw new VitessError('INVALID', `the position is ahead of shard ${s.shard}'s change log (its newest LSN is ${lastLsn}): it was not issued by this deployment`);
+        throw new VitessError(
+          'INVALID',
+          `the position is ahead of shard ${s.shard}'s change log (its newest LSN is ${lastLsn}): it was not issued by this deployment`,
+        );
       }
       queues.push({ s, events: await toEvents(s, records, p.fromLsn, p.skip), end: records.at(-1)?.lsn });
     }
@@ -228,7 +250,10 @@ async function readPage(topology: Topology, keyspace: string, req: ChangesReques
     });
 
     if (events.length || round >= STREAM_LIMITS.maxRounds) return { start, events, position: position(), heads };
-    const atHead = scope.every((s) => { const c = cursors[s.shard]!; return typeof c === 'number' && c >= (heads[s.shard] ?? 0); });
+    const atHead = scope.every((s) => {
+      const c = cursors[s.shard]!;
+      return typeof c === 'number' && c >= (heads[s.shard] ?? 0);
+    });
     if (!atHead) continue; // only filtered-out records so far: read on
     const remaining = deadline - Date.now();
     if (remaining <= 0) return { start, events, position: position(), heads };
@@ -250,12 +275,21 @@ export async function changesJson(topology: Topology, url: URL, vis?: Visibility
   const q = url.searchParams;
   const list = (k: string) => (q.has(k) ? q.get(k)!.split(',').filter(Boolean) : undefined);
   const num = (k: string) => (q.has(k) ? Number(q.get(k)) : undefined);
-  const page = await changesPage(topology, q.get('keyspace') ?? 'main', {
-    from: q.get('from') ?? 'now',
-    tables: list('tables'), shards: list('shards'), keyRange: q.get('keyRange') ?? undefined,
-    ddl: ['1', 'true'].includes(q.get('ddl') ?? ''),
-    maxEvents: num('max'), maxBytes: num('maxBytes'), waitMs: num('waitMs'),
-  }, vis);
+  const page = await changesPage(
+    topology,
+    q.get('keyspace') ?? 'main',
+    {
+      from: q.get('from') ?? 'now',
+      tables: list('tables'),
+      shards: list('shards'),
+      keyRange: q.get('keyRange') ?? undefined,
+      ddl: ['1', 'true'].includes(q.get('ddl') ?? ''),
+      maxEvents: num('max'),
+      maxBytes: num('maxBytes'),
+      waitMs: num('waitMs'),
+    },
+    vis,
+  );
   return Response.json({
     ...page,
     events: page.events.map((e) => ({ ...e, ...(e.row && { row: wireRow(e.row) }), ...(e.oldKey && { oldKey: wireRow(e.oldKey) }) })),

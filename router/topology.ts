@@ -35,7 +35,10 @@ export const engineKind = (ks: KeyspaceVSchema): EngineKind => (ks.engine === 'p
 
 /** The vschema and the way to each shard's primary. */
 export class Topology {
-  constructor(readonly vschema: VSchema, private readonly env: Env) {}
+  constructor(
+    readonly vschema: VSchema,
+    private readonly env: Env,
+  ) {}
 
   keyspace(name: string): KeyspaceVSchema {
     return keyspaceOf(this.vschema, name);
@@ -94,13 +97,20 @@ export interface RequestLocation {
 function guessRegion(cf: RequestLocation): string | undefined {
   const lon = Number(cf.longitude);
   switch (cf.continent) {
-    case 'NA': return Number.isFinite(lon) && lon > -100 ? 'enam' : 'wnam';
-    case 'SA': return 'sam';
-    case 'EU': return Number.isFinite(lon) && lon > 20 ? 'eeur' : 'weur';
-    case 'AS': return 'apac';
-    case 'OC': return 'oc';
-    case 'AF': return 'afr';
-    default: return undefined;
+    case 'NA':
+      return Number.isFinite(lon) && lon > -100 ? 'enam' : 'wnam';
+    case 'SA':
+      return 'sam';
+    case 'EU':
+      return Number.isFinite(lon) && lon > 20 ? 'eeur' : 'weur';
+    case 'AS':
+      return 'apac';
+    case 'OC':
+      return 'oc';
+    case 'AF':
+      return 'afr';
+    default:
+      return undefined;
   }
 }
 

@@ -108,7 +108,11 @@ export const DEFAULT_VSCHEMA_JSON: VSchemaJson = {
 /** Validates and normalizes a vschema; throws `INVALID` naming every bad field. */
 export function parseVSchema(input: unknown): VSchema {
   const parsed = VSchemaInput.safeParse(input);
-  if (!parsed.success) fail(input, parsed.error.issues.map((i) => ({ path: i.path, message: i.message })));
+  if (!parsed.success)
+    fail(
+      input,
+      parsed.error.issues.map((i) => ({ path: i.path, message: i.message })),
+    );
   const issues: Issue[] = [];
   const keyspaces = parsed.data.keyspaces.map((ks, k) => normalizeKeyspace(ks, ['keyspaces', k], issues));
   const seen = new Set<string>();
@@ -166,7 +170,8 @@ function normalizeKeyspace(ks: z.output<typeof Keyspace>, at: Path, issues: Issu
     const tAt = [...at, 'tables', name];
     const reference = t.type === 'reference' || t.vindex?.type === 'null';
     if (reference) {
-      if (t.vindex && t.vindex.type !== 'null') issues.push({ path: [...tAt, 'vindex'], message: 'a reference table is copied to every shard: it takes no vindex' });
+      if (t.vindex && t.vindex.type !== 'null')
+        issues.push({ path: [...tAt, 'vindex'], message: 'a reference table is copied to every shard: it takes no vindex' });
       if (t.lookups?.length) issues.push({ path: [...tAt, 'lookups'], message: 'a reference table is copied to every shard: it takes no lookup vindex' });
       tables[name] = { type: 'reference' };
       continue;
@@ -174,7 +179,11 @@ function normalizeKeyspace(ks: z.output<typeof Keyspace>, at: Path, issues: Issu
     const vindex = t.vindex as VindexSpec | undefined;
     if (vindex?.type === 'range') {
       vindex.ranges.forEach((r, i) => {
-        if (!shards.includes(r.shard)) issues.push({ path: [...tAt, 'vindex', 'ranges', i, 'shard'], message: `shard "${r.shard}" is not a shard of keyspace "${ks.name}" (${shards.join(', ')})` });
+        if (!shards.includes(r.shard))
+          issues.push({
+            path: [...tAt, 'vindex', 'ranges', i, 'shard'],
+            message: `shard "${r.shard}" is not a shard of keyspace "${ks.name}" (${shards.join(', ')})`,
+          });
         if (r.from !== undefined && r.to !== undefined && (typeof r.from !== typeof r.to || r.from >= r.to)) {
           issues.push({ path: [...tAt, 'vindex', 'ranges', i], message: '"from" must be below "to", and both of one type (number or string)' });
         }
@@ -184,7 +193,8 @@ function normalizeKeyspace(ks: z.output<typeof Keyspace>, at: Path, issues: Issu
       const table = l.table ?? lookupTableName(name, l.column);
       if (lookupTables.has(table)) issues.push({ path: [...tAt, 'lookups', i, 'table'], message: `lookup table "${table}" is used twice` });
       lookupTables.add(table);
-      if (vindex && l.column === vindex.column) issues.push({ path: [...tAt, 'lookups', i, 'column'], message: `"${l.column}" is already the table's vindex column` });
+      if (vindex && l.column === vindex.column)
+        issues.push({ path: [...tAt, 'lookups', i, 'column'], message: `"${l.column}" is already the table's vindex column` });
       return { column: l.column, table };
     });
     tables[name] = vindex ? { type: 'sharded', vindex, lookups } : { type: 'sharded', lookups };
@@ -192,7 +202,15 @@ function normalizeKeyspace(ks: z.output<typeof Keyspace>, at: Path, issues: Issu
   for (const lt of lookupTables) {
     if (tables[lt]) issues.push({ path: [...at, 'tables', lt], message: `"${lt}" is the name of a lookup vindex's table` });
   }
-  return { name: ks.name, engine: ks.engine, shards, regions: ks.regions, replicaEngine: ks.replicaEngine ?? ks.engine, transactionMode: ks.transactionMode, tables };
+  return {
+    name: ks.name,
+    engine: ks.engine,
+    shards,
+    regions: ks.regions,
+    replicaEngine: ks.replicaEngine ?? ks.engine,
+    transactionMode: ks.transactionMode,
+    tables,
+  };
 }
 
 /** `keyspaces[0].tables.users.vindex.type` → `keyspaces["main"].tables.users.vindex.type`. */

@@ -21,7 +21,8 @@ export function decodeBookmark(bookmark: string | undefined | null): Positions {
   try {
     if (!bookmark.startsWith(PREFIX)) throw new Error('prefix');
     const p = JSON.parse(fromBase64Url(bookmark.slice(PREFIX.length))) as unknown;
-    if (!p || typeof p !== 'object' || Array.isArray(p) || !Object.values(p).every((v) => Number.isSafeInteger(v) && (v as number) >= 0)) throw new Error('shape');
+    if (!p || typeof p !== 'object' || Array.isArray(p) || !Object.values(p).every((v) => Number.isSafeInteger(v) && (v as number) >= 0))
+      throw new Error('shape');
     return p as Positions;
   } catch {
     throw new VitessError('INVALID', `bookmark "${bookmark.slice(0, 40)}" is not one VTGate issued`);

@@ -44,7 +44,10 @@ function imageToWire(row: Row, json: string[] | undefined): Record<string, WireV
 
 /** The columns of a wire row tagged `$json`. */
 const jsonColumns = (row: Record<string, unknown>): string[] =>
-  Object.keys(row).filter((k) => { const v = row[k]; return v !== null && typeof v === 'object' && '$json' in v; });
+  Object.keys(row).filter((k) => {
+    const v = row[k];
+    return v !== null && typeof v === 'object' && '$json' in v;
+  });
 
 /** Changes with their values in the JSON wire encoding (for storage and HTTP), and back. */
 export function changesToWire(changes: Change[]): unknown[] {

@@ -1,16 +1,16 @@
 /** Typed errors with stable codes, shared by server and client. */
 export const ERROR_CODES = [
-  'SYNTAX',          // SQL does not parse
-  'UNSUPPORTED',     // parses, but the construct cannot run here (names the construct)
-  'CONSTRAINT',      // unique / not null / check / foreign key violation (names constraint, columns)
-  'NOT_FOUND',       // unknown table, column, keyspace, transaction
-  'TIMEOUT',         // lock wait or transaction deadline passed
-  'CONFLICT',        // serialization conflict; safe to retry the whole transaction
-  'LIMIT_EXCEEDED',  // parameter count, statement size, row size, batch size
-  'INVALID',         // bad argument or type mismatch
+  'SYNTAX', // SQL does not parse
+  'UNSUPPORTED', // parses, but the construct cannot run here (names the construct)
+  'CONSTRAINT', // unique / not null / check / foreign key violation (names constraint, columns)
+  'NOT_FOUND', // unknown table, column, keyspace, transaction
+  'TIMEOUT', // lock wait or transaction deadline passed
+  'CONFLICT', // serialization conflict; safe to retry the whole transaction
+  'LIMIT_EXCEEDED', // parameter count, statement size, row size, batch size
+  'INVALID', // bad argument or type mismatch
   'UNAUTHENTICATED', // no valid token (HTTP 401)
-  'FORBIDDEN',       // the token does not allow this keyspace, table, action or row (HTTP 403)
-  'UNAVAILABLE',     // transient: the shard or connection is not reachable; safe to retry
+  'FORBIDDEN', // the token does not allow this keyspace, table, action or row (HTTP 403)
+  'UNAVAILABLE', // transient: the shard or connection is not reachable; safe to retry
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

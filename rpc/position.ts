@@ -46,7 +46,10 @@ export function decodePosition(position: string): StreamPosition {
     if (!Object.values(shards).every(validCursor)) throw new Error('cursor');
     return { keyspace: j.k, shards: shards as Record<string, ShardCursor> };
   } catch {
-    throw new VitessError('INVALID', `"${String(position).slice(0, 40)}" is not a subscription position VTGate issued (expected "now", "beginning" or an event's position)`);
+    throw new VitessError(
+      'INVALID',
+      `"${String(position).slice(0, 40)}" is not a subscription position VTGate issued (expected "now", "beginning" or an event's position)`,
+    );
   }
 }
 

@@ -11,8 +11,22 @@ export type SqlValue = null | boolean | number | bigint | string | Date | Uint8A
 
 /** Column types as the client sees them (Postgres names; varchar and friends report as text). */
 export const SQL_TYPES = [
-  'bool', 'int2', 'int4', 'int8', 'float4', 'float8', 'numeric', 'text', 'json', 'jsonb',
-  'bytea', 'date', 'timestamp', 'timestamptz', 'uuid', 'unknown',
+  'bool',
+  'int2',
+  'int4',
+  'int8',
+  'float4',
+  'float8',
+  'numeric',
+  'text',
+  'json',
+  'jsonb',
+  'bytea',
+  'date',
+  'timestamp',
+  'timestamptz',
+  'uuid',
+  'unknown',
 ] as const;
 export type SqlType = (typeof SQL_TYPES)[number];
 
@@ -39,7 +53,10 @@ export function canonicalNumeric(text: string): string {
   const [, sign, intRaw = '', fracRaw = '', expRaw] = m;
   let digits = intRaw + fracRaw;
   let point = intRaw.length + (expRaw ? Number(expRaw) : 0);
-  if (point < 0) { digits = '0'.repeat(-point) + digits; point = 0; }
+  if (point < 0) {
+    digits = '0'.repeat(-point) + digits;
+    point = 0;
+  }
   if (point > digits.length) digits += '0'.repeat(point - digits.length);
   const int = digits.slice(0, point).replace(/^0+/, '') || '0';
   const frac = digits.slice(point).replace(/0+$/, '');
@@ -66,9 +83,15 @@ export function isJsonObject(v: unknown): v is JsonValue[] | { [key: string]: Js
 // every object on the wire is a tag, so a JSON value can never be mistaken for another type.
 
 export type WireValue =
-  | null | boolean | number | string
-  | { $int8: string } | { $float: 'NaN' | 'Infinity' | '-Infinity' | '-0' } | { $ts: string }
-  | { $bytea: string } | { $json: JsonValue };
+  | null
+  | boolean
+  | number
+  | string
+  | { $int8: string }
+  | { $float: 'NaN' | 'Infinity' | '-Infinity' | '-0' }
+  | { $ts: string }
+  | { $bytea: string }
+  | { $json: JsonValue };
 
 export function toWire(v: SqlValue): WireValue {
   if (v === null || typeof v === 'boolean' || typeof v === 'string') return v;
@@ -80,8 +103,7 @@ export function toWire(v: SqlValue): WireValue {
 }
 
 /** A row (or key) with every value in the wire encoding, and back. */
-export const rowToWire = (row: Record<string, SqlValue>): Record<string, WireValue> =>
-  Object.fromEntries(Object.entries(row).map(([k, v]) => [k, toWire(v)]));
+export const rowToWire = (row: Record<string, SqlValue>): Record<string, WireValue> => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, toWire(v)]));
 
 export const rowFromWire = (row: Record<string, unknown>): Record<string, SqlValue> =>
   Object.fromEntries(Object.entries(row).map(([k, v]) => [k, fromWire(v)]));

@@ -71,7 +71,9 @@ if (leaked) throw new Error(`build-browser: a Node/workerd-only module reached t
 
 const old = join(root, `dist/.browser.${process.pid}.old`);
 await mkdir(dirname(finalDir), { recursive: true });
-await rename(finalDir, old).catch((e) => { if (e.code !== 'ENOENT') throw e; });
+await rename(finalDir, old).catch((e) => {
+  if (e.code !== 'ENOENT') throw e;
+});
 await rename(outDir, finalDir);
 await rm(old, { recursive: true, force: true });
 

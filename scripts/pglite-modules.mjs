@@ -35,7 +35,8 @@ const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
 const stamp = JSON.stringify({ pgliteVersion, script: sha256(await readFile(fileURLToPath(import.meta.url))) });
 const stampFile = join(outDir, 'stamp.json');
-const current = (await readFile(stampFile, 'utf8').catch(() => '')) === stamp && existsSync(join(outDir, 'modules.js')) && existsSync(join(assetsDir, 'pgdata.tar.gz'));
+const current =
+  (await readFile(stampFile, 'utf8').catch(() => '')) === stamp && existsSync(join(outDir, 'modules.js')) && existsSync(join(assetsDir, 'pgdata.tar.gz'));
 if (current && !process.argv.includes('--force')) {
   console.log(`pglite-modules: up to date (PGlite ${pgliteVersion})`);
   process.exit(0);
@@ -52,9 +53,7 @@ const { PGlite } = await import('@electric-sql/pglite');
 /** sha256 hex → bytes of every buffer compiled from now on. */
 const recorded = new Map();
 const record = (src) => {
-  const bytes = ArrayBuffer.isView(src)
-    ? new Uint8Array(src.buffer, src.byteOffset, src.byteLength).slice()
-    : new Uint8Array(src.slice(0));
+  const bytes = ArrayBuffer.isView(src) ? new Uint8Array(src.buffer, src.byteOffset, src.byteLength).slice() : new Uint8Array(src.slice(0));
   recorded.set(sha256(bytes), bytes);
 };
 const isBytes = (src) => ArrayBuffer.isView(src) || src instanceof ArrayBuffer;
@@ -65,8 +64,14 @@ WebAssembly.Module = new Proxy(Module, {
     return Reflect.construct(target, args, newTarget);
   },
 });
-WebAssembly.compile = (src, ...rest) => (record(src), compile(src, ...rest));
-WebAssembly.instantiate = (src, ...rest) => (isBytes(src) && record(src), instantiate(src, ...rest));
+WebAssembly.compile = (src, ...rest) => {
+  record(src);
+  return compile(src, ...rest);
+};
+WebAssembly.instantiate = (src, ...rest) => {
+  if (isBytes(src)) record(src);
+  return instantiate(src, ...rest);
+};
 
 // What a shard does; each step may pull in a thunk or a shared library.
 const exercise = async (pg) => {

@@ -12,6 +12,13 @@ export interface WranglerDev {
 }
 
 export function freePort(): Promise<number>;
-export function startWrangler(opts?: { config?: string; persistTo?: string; port?: number; readyPath?: string; timeoutMs?: number; vars?: Record<string, string> }): Promise<WranglerDev>;
+export function startWrangler(opts?: {
+  config?: string;
+  persistTo?: string;
+  port?: number;
+  readyPath?: string;
+  timeoutMs?: number;
+  vars?: Record<string, string>;
+}): Promise<WranglerDev>;
 /** Bundles the Worker of `config` once; the returned config runs that bundle without bundling or watching. */
 export function bundleWorker(config: string): Promise<{ config: string; dir: string; remove(): void }>;

@@ -83,10 +83,20 @@ async function startOnce(opts) {
     // Own process group, so workerd (wrangler's child) goes down with it.
     detached: true,
   });
-  const killGroup = (signal) => { try { process.kill(-child.pid, signal); } catch { /* already gone */ } };
+  const killGroup = (signal) => {
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      /* already gone */
+    }
+  };
   let out = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { out += d; });
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  child.stderr.on('data', (d) => {
+    out += d;
+  });
   // A process killed by a signal has a null exitCode: look at both.
   const exited = () => child.exitCode !== null || child.signalCode !== null;
   const url = `http://127.0.0.1:${port}`;
@@ -102,7 +112,12 @@ async function startOnce(opts) {
       throw new Error(`wrangler dev did not answer on ${url} in time:\n${out}`);
     }
     // Only wrangler's own word says the answer is from this server, not one that took the port.
-    const ok = out.includes(`Ready on ${url}`) && (await fetch(url + (opts.readyPath ?? '/'), { signal: AbortSignal.timeout(2000) }).then(() => true, () => false));
+    const ok =
+      out.includes(`Ready on ${url}`) &&
+      (await fetch(url + (opts.readyPath ?? '/'), { signal: AbortSignal.timeout(2000) }).then(
+        () => true,
+        () => false,
+      ));
     if (ok) break;
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -56,7 +56,11 @@ async function* csvRows(file: string, fields: Map<string, Field>, table: string)
       const row: Row = {};
       for (const [col, text] of Object.entries(record)) {
         const f = fields.get(col);
-        if (!f) throw new VitessError('NOT_FOUND', `${file}: table "${table}" has no column "${col}" (columns: ${[...fields.keys()].join(', ')})`, { table, columns: [col] });
+        if (!f)
+          throw new VitessError('NOT_FOUND', `${file}: table "${table}" has no column "${col}" (columns: ${[...fields.keys()].join(', ')})`, {
+            table,
+            columns: [col],
+          });
         try {
           row[col] = csvValue(text, f.type, col);
         } catch (e) {
@@ -87,7 +91,11 @@ async function* jsonlRows(file: string, fields: Map<string, Field>, table: strin
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new VitessError('INVALID', `${file} line ${line}: not a JSON object`);
     const row: Row = {};
     for (const [col, v] of Object.entries(obj)) {
-      if (!fields.has(col)) throw new VitessError('NOT_FOUND', `${file} line ${line}: table "${table}" has no column "${col}" (columns: ${[...fields.keys()].join(', ')})`, { table, columns: [col] });
+      if (!fields.has(col))
+        throw new VitessError('NOT_FOUND', `${file} line ${line}: table "${table}" has no column "${col}" (columns: ${[...fields.keys()].join(', ')})`, {
+          table,
+          columns: [col],
+        });
       row[col] = jsonValue(v);
     }
     yield { row, line, bytes };
@@ -108,7 +116,15 @@ export function insertStatements(table: string, rows: Row[]): Statement[] {
     const group: Row[] = [];
     while (i < rows.length && group.length < perStatement && Object.keys(rows[i]!).join('\0') === key) group.push(rows[i++]!);
     const params: SqlValue[] = [];
-    const values = group.map((row) => `(${cols.map((c) => { params.push(row[c]!); return `$${params.length}`; }).join(', ')})`);
+    const values = group.map(
+      (row) =>
+        `(${cols
+          .map((c) => {
+            params.push(row[c]!);
+            return `$${params.length}`;
+          })
+          .join(', ')})`,
+    );
     out.push({ sql: `INSERT INTO ${ident(table)} (${cols.map(ident).join(', ')}) VALUES ${values.join(', ')}`, params });
   }
   return out;
@@ -122,10 +138,15 @@ async function columns(client: VitessClient, table: string): Promise<Map<string,
 export async function loadCommand(table: string, file: string, flags: LoadFlags, cmd: Command): Promise<void> {
   if (!IDENT.test(table)) throw new VitessError('INVALID', `"${table}" is not a table name`);
   const format = flags.format ?? (/\.jsonl?$|\.ndjson$/i.test(file) ? 'jsonl' : /\.csv$/i.test(file) ? 'csv' : undefined);
-  if (format !== 'csv' && format !== 'jsonl') throw new VitessError('INVALID', `cannot tell the format of "${file}": name it .csv or .jsonl, or pass --format csv|jsonl`);
+  if (format !== 'csv' && format !== 'jsonl')
+    throw new VitessError('INVALID', `cannot tell the format of "${file}": name it .csv or .jsonl, or pass --format csv|jsonl`);
   const batchRows = positiveInt(flags.batch, 500, '--batch');
   const concurrency = positiveInt(flags.concurrency, 4, '--concurrency');
-  const size = (await stat(file).catch(() => { throw new VitessError('NOT_FOUND', `no such file: ${file}`); })).size;
+  const size = (
+    await stat(file).catch(() => {
+      throw new VitessError('NOT_FOUND', `no such file: ${file}`);
+    })
+  ).size;
   // A request carries many statements, run one after another by VTGate: allow it time on a busy gateway.
   const client = clientFor(cmd, flags, 'strong', REQUEST_TIMEOUT_MS);
   const fields = await columns(client, table);
@@ -137,10 +158,15 @@ export async function loadCommand(table: string, file: string, flags: LoadFlags,
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
   const send = (rows: Row[], bytes: number) => {
-    const p = client.batch(insertStatements(table, rows)).then(() => {
-      loaded += rows.length;
-      bar.update(bytes, { rows: loaded, rate: Math.round(loaded / ((performance.now() - started) / 1000)) });
-    }, (e: unknown) => { failure ??= e; });
+    const p = client.batch(insertStatements(table, rows)).then(
+      () => {
+        loaded += rows.length;
+        bar.update(bytes, { rows: loaded, rate: Math.round(loaded / ((performance.now() - started) / 1000)) });
+      },
+      (e: unknown) => {
+        failure ??= e;
+      },
+    );
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p));
   };

@@ -21,16 +21,19 @@ function version(): string {
     try {
       const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
       if (pkg.name === '@dotdo/vitess') return pkg.version ?? '0.0.0';
-    } catch { /* not there: try the next */ }
+    } catch {
+      /* not there: try the next */
+    }
   }
   return '0.0.0';
 }
 
 const keyspace = () => new Option('-k, --keyspace <name>', 'keyspace (default: $VITESS_KEYSPACE or main)');
-const reads = (cmd: Command) => cmd
-  .addOption(new Option('-c, --consistency <mode>', 'read consistency').choices(['strong', 'session', 'eventual']))
-  .option('-r, --region <region>', 'replica region to read from')
-  .option('-b, --bookmark <bookmark>', 'read at least what this bookmark covers (from --json output)');
+const reads = (cmd: Command) =>
+  cmd
+    .addOption(new Option('-c, --consistency <mode>', 'read consistency').choices(['strong', 'session', 'eventual']))
+    .option('-r, --region <region>', 'replica region to read from')
+    .option('-b, --bookmark <bookmark>', 'read at least what this bookmark covers (from --json output)');
 
 const program = new Command('vitess')
   .description('Vitess.do from the command line: SQL, status, plans, change streams, bulk loads and embedded replicas')
@@ -44,20 +47,24 @@ const program = new Command('vitess')
   .showSuggestionAfterError()
   .configureOutput({ outputError: (text, write) => write(`vitess: ${text.replace(/^error: /, '').trim()}\n`) });
 
-reads(program.command('sql', { isDefault: true })
-  .description('run one statement and print its rows; without SQL, an interactive shell (statements end with ;)')
-  .argument('[sql]', 'a statement, Postgres dialect, with $1, $2 … for parameters')
-  .argument('[params...]', 'parameters: integers, JSON values ("42" is text, {"a":1} is JSON, {"$ts":"…"} a timestamp), else text')
-  .addOption(keyspace())
-  .option('--json', 'print the result as JSON (values in the tagged wire encoding)'))
-  .action(sqlCommand);
+reads(
+  program
+    .command('sql', { isDefault: true })
+    .description('run one statement and print its rows; without SQL, an interactive shell (statements end with ;)')
+    .argument('[sql]', 'a statement, Postgres dialect, with $1, $2 … for parameters')
+    .argument('[params...]', 'parameters: integers, JSON values ("42" is text, {"a":1} is JSON, {"$ts":"…"} a timestamp), else text')
+    .addOption(keyspace())
+    .option('--json', 'print the result as JSON (values in the tagged wire encoding)'),
+).action(sqlCommand);
 
-program.command('status')
+program
+  .command('status')
   .description('keyspaces, shards with key ranges, primary LSNs, replicas with region and lag')
   .option('--json', 'print the status as JSON')
   .action(statusCommand);
 
-program.command('explain')
+program
+  .command('explain')
   .description('print the plan VTGate would run for a statement, without running it')
   .argument('<sql>', 'the statement')
   .argument('[params...]', 'parameters, as for sql')
@@ -65,7 +72,8 @@ program.command('explain')
   .option('--json', 'print { plan, lines } as JSON')
   .action(explainCommand);
 
-program.command('watch')
+program
+  .command('watch')
   .description('print the change stream of tables live (every table when none is named)')
   .argument('[tables...]', 'tables to watch')
   .addOption(keyspace())
@@ -74,7 +82,8 @@ program.command('watch')
   .option('--json', 'one JSON object per event')
   .action(watchCommand);
 
-program.command('load')
+program
+  .command('load')
   .description('bulk insert a CSV (with a header row) or JSON Lines file, routed by vindex through VTGate')
   .argument('<table>', 'the table to insert into')
   .argument('<file>', 'file.csv or file.jsonl')
@@ -84,7 +93,8 @@ program.command('load')
   .option('--concurrency <n>', 'requests in flight', '4')
   .action(loadCommand);
 
-program.command('replica')
+program
+  .command('replica')
   .description('keep an embedded replica (PGlite or libSQL) in sync and report its LSN')
   .addOption(new Option('--engine <engine>', 'local engine').choices(['pglite', 'libsql']).makeOptionMandatory())
   .option('--path <dir>', 'where the local database lives (default: in memory)')
@@ -94,7 +104,8 @@ program.command('replica')
   .action(replicaCommand);
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
-program.command('token')
+program
+  .command('token')
   .description('tokens for VTGate (docs/security.md)')
   .command('create')
   .description('print one signed token (HS256, with $VITESS_JWT_SECRET or .dev.vars), alone, on stdout')
@@ -104,7 +115,7 @@ program.command('token')
   .option('--tables <a,b>', 'the tables the token may touch (default: all but internal ones)')
   .option('--row <TABLE.COLUMN=VALUE>', 'only rows whose column has this value (repeat for more tables)', collect)
   .option('--ttl <duration>', 'lifetime, e.g. 30m, 1h, 7d', '1h')
-  .option('--sub <subject>', 'the token\'s subject (who it is for)')
+  .option('--sub <subject>', "the token's subject (who it is for)")
   .option('--aud <audience>', 'audience (checked when VTGate sets VITESS_JWT_AUDIENCE)')
   .option('--iss <issuer>', 'issuer (checked when VTGate sets VITESS_JWT_ISSUER)')
   .action(tokenCreateCommand);

@@ -34,7 +34,13 @@ export function summary(r: StatementResult, ms?: number): string {
 /** A result as a table (when it has columns) and its summary line. */
 export function formatResult(r: StatementResult, ms?: number): string {
   const rows = r.rows as Record<string, SqlValue>[];
-  const grid = r.fields.length > 0 ? `${table(r.fields.map((f) => f.name), rows.map((row) => r.fields.map((f) => formatCell(row[f.name]))))}\n` : '';
+  const grid =
+    r.fields.length > 0
+      ? `${table(
+          r.fields.map((f) => f.name),
+          rows.map((row) => r.fields.map((f) => formatCell(row[f.name]))),
+        )}\n`
+      : '';
   return `${grid}${summary(r, ms)}`;
 }
 
@@ -42,7 +48,12 @@ export function formatResult(r: StatementResult, ms?: number): string {
 export function resultJson(r: StatementResult): string {
   return JSON.stringify({
     rows: (r.rows as Record<string, SqlValue>[]).map(rowToWire),
-    fields: r.fields, rowCount: r.rowCount, affected: r.affected, plan: r.plan, servedBy: r.servedBy, bookmark: r.bookmark,
+    fields: r.fields,
+    rowCount: r.rowCount,
+    affected: r.affected,
+    plan: r.plan,
+    servedBy: r.servedBy,
+    bookmark: r.bookmark,
   });
 }
 
@@ -50,7 +61,12 @@ export function resultJson(r: StatementResult): string {
 export const planLines = (r: StatementResult): string[] => (r.rows as Record<string, SqlValue>[]).map((row) => formatCell(Object.values(row)[0]));
 
 interface ReplicaView {
-  region?: unknown; state?: unknown; appliedLsn?: unknown; lagRecords?: unknown; lagMs?: unknown; error?: unknown;
+  region?: unknown;
+  state?: unknown;
+  appliedLsn?: unknown;
+  lagRecords?: unknown;
+  lagMs?: unknown;
+  error?: unknown;
 }
 
 function replicaText(r: ReplicaView): string {
@@ -60,15 +76,17 @@ function replicaText(r: ReplicaView): string {
 
 /** `vitess status`: per keyspace, its shards with key range, primary LSN and replicas. */
 export function formatStatus(status: GatewayStatus): string {
-  return status.keyspaces.map((ks) => {
-    const head = `keyspace ${ks.name} · ${ks.engine} · ${plural(ks.shards.length, 'shard')} · replicas in ${ks.regions.length ? ks.regions.join(', ') : 'no region'}`;
-    const rows = ks.shards.map((s) => [
-      s.shard,
-      `${s.start ? `0x${s.start}` : 'min'} … ${s.end ? `0x${s.end}` : 'max'}`,
-      s.engine,
-      String(s.lsn),
-      ((Array.isArray(s.replicas) ? s.replicas : []) as ReplicaView[]).map(replicaText).join('\n'),
-    ]);
-    return `${head}\n${table(['shard', 'key range', 'engine', 'primary LSN', 'replicas (region: state @LSN, lag)'], rows, true)}`;
-  }).join('\n\n');
+  return status.keyspaces
+    .map((ks) => {
+      const head = `keyspace ${ks.name} · ${ks.engine} · ${plural(ks.shards.length, 'shard')} · replicas in ${ks.regions.length ? ks.regions.join(', ') : 'no region'}`;
+      const rows = ks.shards.map((s) => [
+        s.shard,
+        `${s.start ? `0x${s.start}` : 'min'} … ${s.end ? `0x${s.end}` : 'max'}`,
+        s.engine,
+        String(s.lsn),
+        ((Array.isArray(s.replicas) ? s.replicas : []) as ReplicaView[]).map(replicaText).join('\n'),
+      ]);
+      return `${head}\n${table(['shard', 'key range', 'engine', 'primary LSN', 'replicas (region: state @LSN, lag)'], rows, true)}`;
+    })
+    .join('\n\n');
 }

@@ -26,7 +26,9 @@ const REPORT_MS = 1000;
 /** `lsn 12 (-40@3 40-80@2 …) streaming`: the sum of the shards' LSNs, then each one. */
 export function replicaLine(r: EmbeddedReplica): string {
   const s = r.status;
-  return `lsn ${r.lsn} (${Object.entries(s.lsns).map(([shard, lsn]) => `${shard}@${lsn}`).join(' ')}) ${s.state}${s.error ? `: ${s.error}` : ''}`;
+  return `lsn ${r.lsn} (${Object.entries(s.lsns)
+    .map(([shard, lsn]) => `${shard}@${lsn}`)
+    .join(' ')}) ${s.state}${s.error ? `: ${s.error}` : ''}`;
 }
 
 /** Where the local database goes under `dir`. */
@@ -37,10 +39,15 @@ function localPath(dir: string, engine: ReplicaFlags['engine'], keyspace: string
 
 export async function replicaCommand(flags: ReplicaFlags, cmd: Command): Promise<void> {
   const keyspace = flags.keyspace ?? process.env.VITESS_KEYSPACE ?? 'main';
-  const tables = flags.tables?.split(',').map((t) => t.trim()).filter(Boolean);
+  const tables = flags.tables
+    ?.split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   const started = performance.now();
   const replica = await createReplica({
-    endpoint: endpointOf(cmd), keyspace, engine: flags.engine,
+    endpoint: endpointOf(cmd),
+    keyspace,
+    engine: flags.engine,
     ...(flags.path && { path: localPath(flags.path, flags.engine, keyspace) }),
     ...(tables?.length && { tables }),
   });

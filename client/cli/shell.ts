@@ -39,14 +39,23 @@ export async function shell(flags: SqlFlags, cmd: Command): Promise<void> {
   const historyFile = process.env.VITESS_HISTORY ?? join(homedir(), '.vitess_history');
   const prompt = () => `vitess:${keyspace}> `;
   const rl = createInterface({
-    input: process.stdin, output: process.stdout, terminal: interactive, prompt: prompt(),
+    input: process.stdin,
+    output: process.stdout,
+    terminal: interactive,
+    prompt: prompt(),
     ...(interactive && { history: loadHistory(historyFile), historySize: HISTORY_SIZE, removeHistoryDuplicates: true }),
   });
   let buffer = '';
   let failed = false;
   if (interactive) {
     // Written at once (a small file): the process may exit right after the last line.
-    rl.on('history', (h: string[]) => { try { writeFileSync(historyFile, `${[...h].reverse().join('\n')}\n`); } catch { /* history is a convenience */ } });
+    rl.on('history', (h: string[]) => {
+      try {
+        writeFileSync(historyFile, `${[...h].reverse().join('\n')}\n`);
+      } catch {
+        /* history is a convenience */
+      }
+    });
     rl.on('SIGINT', () => {
       if (!buffer) return rl.close();
       buffer = '';
@@ -54,7 +63,9 @@ export async function shell(flags: SqlFlags, cmd: Command): Promise<void> {
       rl.setPrompt(prompt());
       rl.prompt();
     });
-    process.stdout.write(`Connected to ${client.keyspace} at ${(cmd.optsWithGlobals() as { endpoint?: string }).endpoint ?? process.env.VITESS_ENDPOINT ?? 'http://localhost:8787'}. \\? for help.\n`);
+    process.stdout.write(
+      `Connected to ${client.keyspace} at ${(cmd.optsWithGlobals() as { endpoint?: string }).endpoint ?? process.env.VITESS_ENDPOINT ?? 'http://localhost:8787'}. \\? for help.\n`,
+    );
     rl.prompt();
   }
 

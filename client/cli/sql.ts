@@ -26,7 +26,8 @@ export async function runStatement(client: VitessClient, sql: string, params: Sq
 export async function sqlCommand(sql: string | undefined, params: string[], flags: SqlFlags, cmd: Command): Promise<void> {
   if (sql === undefined) return shell(flags, cmd);
   // `vitess stauts` reaches this default command: a lone word is a mistyped command, not SQL.
-  if (/^[a-z][a-z-]*$/i.test(sql) && !process.argv.slice(2).includes('sql')) throw new VitessError('INVALID', `unknown command "${sql}" (see vitess --help; to run it as SQL: vitess sql ${sql})`);
+  if (/^[a-z][a-z-]*$/i.test(sql) && !process.argv.slice(2).includes('sql'))
+    throw new VitessError('INVALID', `unknown command "${sql}" (see vitess --help; to run it as SQL: vitess sql ${sql})`);
   // One-off statements read the primaries unless asked otherwise: a command run after a write
   // sees it. With --bookmark, replicas that have applied it may answer.
   const client = clientFor(cmd, flags, flags.bookmark ? 'session' : 'strong');

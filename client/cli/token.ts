@@ -35,21 +35,31 @@ export interface TokenFlags {
 /** Signs a token with the local HS256 secret. */
 export async function mintToken(flags: TokenFlags): Promise<string> {
   const secret = localSecret();
-  if (!secret) throw new VitessError('INVALID', 'no secret to sign with: set VITESS_JWT_SECRET or run in a project whose .dev.vars has one (npm install writes it)');
+  if (!secret)
+    throw new VitessError('INVALID', 'no secret to sign with: set VITESS_JWT_SECRET or run in a project whose .dev.vars has one (npm install writes it)');
   let vt: VtClaim;
   try {
     vt = VtClaim.parse({
       ...(flags.admin && { admin: true }),
       ...(flags.keyspace?.length && { keyspaces: flags.keyspace }),
       ...(flags.readOnly && { readOnly: true }),
-      ...(flags.tables && { tables: flags.tables.split(',').map((t) => t.trim()).filter(Boolean) }),
+      ...(flags.tables && {
+        tables: flags.tables
+          .split(',')
+          .map((t) => t.trim())
+          .filter(Boolean),
+      }),
       ...(flags.row?.length && { rows: Object.fromEntries(flags.row.map(parseRowFlag)) }),
     });
   } catch (e) {
     throw new VitessError('INVALID', `bad token flags: ${(e as Error).message.replace(/\s+/g, ' ')}`);
   }
-  if (vt.admin && (vt.keyspaces || vt.readOnly || vt.tables || vt.rows)) throw new VitessError('INVALID', '--admin grants everything: it takes no --keyspace, --read-only, --tables or --row');
-  let jwt = new SignJWT({ vt }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt().setSubject(flags.sub ?? 'vitess-cli');
+  if (vt.admin && (vt.keyspaces || vt.readOnly || vt.tables || vt.rows))
+    throw new VitessError('INVALID', '--admin grants everything: it takes no --keyspace, --read-only, --tables or --row');
+  let jwt = new SignJWT({ vt })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuedAt()
+    .setSubject(flags.sub ?? 'vitess-cli');
   if (flags.aud) jwt = jwt.setAudience(flags.aud);
   if (flags.iss) jwt = jwt.setIssuer(flags.iss);
   try {

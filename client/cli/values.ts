@@ -57,12 +57,19 @@ const FALSE = new Set(['f', 'false', 'n', 'no', 'off', '0']);
 export function csvValue(text: string, type: SqlType, column: string): SqlValue {
   if (text === '') return null;
   const bad = (): never => {
-    throw new VitessError('INVALID', `column "${column}" is ${type}: ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)} is not a ${type} value`, { columns: [column] });
+    throw new VitessError(
+      'INVALID',
+      `column "${column}" is ${type}: ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)} is not a ${type} value`,
+      { columns: [column] },
+    );
   };
   switch (type) {
-    case 'int2': case 'int4': case 'int8':
+    case 'int2':
+    case 'int4':
+    case 'int8':
       return INTEGER.test(text.trim()) ? integer(text.trim()) : bad();
-    case 'float4': case 'float8': {
+    case 'float4':
+    case 'float8': {
       const n = Number(text);
       return text.trim() !== '' && !Number.isNaN(n) ? n : /^-?(inf|infinity|nan)$/i.test(text.trim()) ? text : bad();
     }
@@ -72,7 +79,8 @@ export function csvValue(text: string, type: SqlType, column: string): SqlValue 
       const t = text.trim().toLowerCase();
       return TRUE.has(t) ? true : FALSE.has(t) ? false : bad();
     }
-    case 'json': case 'jsonb':
+    case 'json':
+    case 'jsonb':
       try {
         return JSON.parse(text) as SqlValue;
       } catch {
@@ -80,7 +88,8 @@ export function csvValue(text: string, type: SqlType, column: string): SqlValue 
       }
     case 'bytea':
       return /^\\x([0-9a-f]{2})*$/i.test(text) ? Uint8Array.from(text.slice(2).match(/../g) ?? [], (h) => parseInt(h, 16)) : bad();
-    case 'timestamp': case 'timestamptz': {
+    case 'timestamp':
+    case 'timestamptz': {
       const d = new Date(text);
       return Number.isNaN(d.getTime()) ? bad() : d;
     }

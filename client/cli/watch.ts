@@ -20,18 +20,33 @@ type Row = Record<string, SqlValue>;
 export function eventLine(ev: ChangeEvent<Row>, json = false): string {
   const row = ev.row ? rowToWire(ev.row) : null;
   const oldKey = ev.oldKey ? rowToWire(ev.oldKey) : undefined;
-  if (json) return JSON.stringify({ shard: ev.shard, lsn: ev.lsn, op: ev.op, table: ev.table, row, ...(oldKey && { oldKey }), ts: ev.ts, txid: ev.txid, position: ev.position });
+  if (json)
+    return JSON.stringify({
+      shard: ev.shard,
+      lsn: ev.lsn,
+      op: ev.op,
+      table: ev.table,
+      row,
+      ...(oldKey && { oldKey }),
+      ts: ev.ts,
+      txid: ev.txid,
+      position: ev.position,
+    });
   const time = new Date(ev.ts).toISOString().slice(11, 23);
   return `${time}  ${ev.shard.padEnd(6)} lsn ${String(ev.lsn).padEnd(5)} ${ev.op.padEnd(6)} ${ev.table} ${JSON.stringify(row)}${oldKey ? ` (was ${JSON.stringify(oldKey)})` : ''}`;
 }
 
 export async function watchCommand(tables: string[], flags: WatchFlags, cmd: Command): Promise<void> {
   const limit = flags.limit === undefined ? Infinity : Number(flags.limit);
-  if (limit !== Infinity && !(Number.isInteger(limit) && limit > 0)) throw new VitessError('INVALID', `--limit must be a positive integer, not "${flags.limit}"`);
+  if (limit !== Infinity && !(Number.isInteger(limit) && limit > 0))
+    throw new VitessError('INVALID', `--limit must be a positive integer, not "${flags.limit}"`);
   const client = clientFor(cmd, flags);
   const sub = client.subscribe<Row>({ ...(tables.length && { tables }), from: flags.from ?? 'now' });
   let stopped = false;
-  const stop = () => { stopped = true; void sub.close(); };
+  const stop = () => {
+    stopped = true;
+    void sub.close();
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   let seen = 0;

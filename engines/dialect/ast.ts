@@ -26,8 +26,7 @@ export function mapTree<T>(node: T, fn: (n: Node) => unknown): T {
 }
 
 /** A node's text in the statement it was parsed from (when the parser kept its location). */
-export const textOf = (n: PGNode, source: string): string | undefined =>
-  n._location ? source.slice(n._location.start, n._location.end) : undefined;
+export const textOf = (n: PGNode, source: string): string | undefined => (n._location ? source.slice(n._location.start, n._location.end) : undefined);
 
 /** Tables a statement names anywhere (CTE names excluded). */
 export function tablesIn(ast: unknown): string[] {

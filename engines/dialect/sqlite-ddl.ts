@@ -1,6 +1,4 @@
-import type {
-  AlterTableStatement, ColumnConstraint, CreateColumnDef, CreateIndexStatement, CreateTableStatement, TableConstraint,
-} from 'pgsql-ast-parser';
+import type { AlterTableStatement, ColumnConstraint, CreateColumnDef, CreateIndexStatement, CreateTableStatement, TableConstraint } from 'pgsql-ast-parser';
 import type { SqlType } from '../../rpc/values.js';
 import { quoteIdent } from './sql-text.js';
 import { unsupported, type SqliteRenderer } from './sqlite-render.js';
@@ -11,14 +9,27 @@ function typeCheck(table: string, column: string, type: SqlType): string {
   const c = quoteIdent(column);
   const body = ((): string | undefined => {
     switch (type) {
-      case 'bool': return `${c} IN (0, 1)`;
+      case 'bool':
+        return `${c} IN (0, 1)`;
       // SQLite would keep text it cannot convert ('x' in an INT column); Postgres refuses it.
-      case 'int2': case 'int4': case 'int8': return `typeof(${c}) IN ('integer', 'null')`;
-      case 'float4': case 'float8': case 'numeric': return `typeof(${c}) IN ('integer', 'real', 'null')`;
-      case 'json': case 'jsonb': return `json_valid(${c})`;
-      case 'date': return `date(${c}) IS ${c}`;
-      case 'timestamp': case 'timestamptz': return `strftime(${TIMESTAMP_FORMAT}, ${c}) IS ${c}`;
-      default: return undefined;
+      case 'int2':
+      case 'int4':
+      case 'int8':
+        return `typeof(${c}) IN ('integer', 'null')`;
+      case 'float4':
+      case 'float8':
+      case 'numeric':
+        return `typeof(${c}) IN ('integer', 'real', 'null')`;
+      case 'json':
+      case 'jsonb':
+        return `json_valid(${c})`;
+      case 'date':
+        return `date(${c}) IS ${c}`;
+      case 'timestamp':
+      case 'timestamptz':
+        return `strftime(${TIMESTAMP_FORMAT}, ${c}) IS ${c}`;
+      default:
+        return undefined;
     }
   })();
   return body ? ` CONSTRAINT ${quoteIdent(`${table}_${column}_${type}`)} CHECK (${body})` : '';
@@ -51,14 +62,27 @@ function columnDef(r: SqliteRenderer, table: string, col: CreateColumnDef, prima
   if (primaryKey) sql += ' PRIMARY KEY NOT NULL';
   for (const c of col.constraints ?? []) {
     switch (c.type) {
-      case 'primary key': break;
-      case 'not null': sql += `${constraintName(c)} NOT NULL`; break;
-      case 'null': break;
-      case 'unique': sql += `${constraintName(c)} UNIQUE`; break;
-      case 'default': sql += `${constraintName(c)} DEFAULT (${r.storeAs(type, r.expr(c.default, r.newScope()))})`; break;
-      case 'check': sql += `${constraintName(c)} CHECK (${r.expr(c.expr, scope).sql})`; break;
-      case 'reference': sql += `${constraintName(c)}${references(c)}`; break;
-      default: throw unsupported(`column constraint ${(c as { type: string }).type.toUpperCase()}`);
+      case 'primary key':
+        break;
+      case 'not null':
+        sql += `${constraintName(c)} NOT NULL`;
+        break;
+      case 'null':
+        break;
+      case 'unique':
+        sql += `${constraintName(c)} UNIQUE`;
+        break;
+      case 'default':
+        sql += `${constraintName(c)} DEFAULT (${r.storeAs(type, r.expr(c.default, r.newScope()))})`;
+        break;
+      case 'check':
+        sql += `${constraintName(c)} CHECK (${r.expr(c.expr, scope).sql})`;
+        break;
+      case 'reference':
+        sql += `${constraintName(c)}${references(c)}`;
+        break;
+      default:
+        throw unsupported(`column constraint ${(c as { type: string }).type.toUpperCase()}`);
     }
   }
   // Postgres refuses a string longer than VARCHAR(n); SQLite would store it.
@@ -79,8 +103,8 @@ export function createTable(r: SqliteRenderer, s: CreateTableStatement): string 
   const tablePk = s.constraints?.find((c) => c.type === 'primary key');
   const inlinePk = cols.filter((c) => c.constraints?.some((k) => k.type === 'primary key'));
   // A single-column primary key is written inline, where SQLite needs it for SERIAL (rowid) columns.
-  const singlePk = inlinePk.length === 1 ? inlinePk[0]!.name.name
-    : tablePk?.type === 'primary key' && tablePk.columns.length === 1 ? tablePk.columns[0]!.name : undefined;
+  const singlePk =
+    inlinePk.length === 1 ? inlinePk[0]!.name.name : tablePk?.type === 'primary key' && tablePk.columns.length === 1 ? tablePk.columns[0]!.name : undefined;
   const scope = r.newScope();
   scope.sources.push({ alias: table, columns: cols.map((c) => ({ name: c.name.name, type: pgTypeOf(c.dataType) })) });
   const parts = cols.map((c) => columnDef(r, table, c, c.name.name === singlePk, scope));
@@ -95,12 +119,17 @@ export function createTable(r: SqliteRenderer, s: CreateTableStatement): string 
           if (i >= 0 && !/ NOT NULL/.test(parts[i]!)) parts[i] += ' NOT NULL';
         }
         break;
-      case 'unique': parts.push(`${constraintName(c)} UNIQUE (${c.columns.map((n) => quoteIdent(n.name)).join(', ')})`.trim()); break;
-      case 'check': parts.push(`${constraintName(c)} CHECK (${r.expr(c.expr, scope).sql})`.trim()); break;
+      case 'unique':
+        parts.push(`${constraintName(c)} UNIQUE (${c.columns.map((n) => quoteIdent(n.name)).join(', ')})`.trim());
+        break;
+      case 'check':
+        parts.push(`${constraintName(c)} CHECK (${r.expr(c.expr, scope).sql})`.trim());
+        break;
       case 'foreign key':
         parts.push(`${constraintName(c)} FOREIGN KEY (${c.localColumns.map((n) => quoteIdent(n.name)).join(', ')})${references(c)}`.trim());
         break;
-      default: throw unsupported(`table constraint ${(c as { type: string }).type.toUpperCase()}`);
+      default:
+        throw unsupported(`table constraint ${(c as { type: string }).type.toUpperCase()}`);
     }
   }
   return `CREATE TABLE${s.ifNotExists ? ' IF NOT EXISTS' : ''} ${quoteIdent(table)} (${parts.join(', ')})`;
@@ -147,8 +176,11 @@ export function alterTable(r: SqliteRenderer, s: AlterTableStatement): string {
     case 'drop column':
       if (change.ifExists) throw unsupported('DROP COLUMN IF EXISTS');
       return `${head} DROP COLUMN ${quoteIdent(change.column.name)}`;
-    case 'rename column': return `${head} RENAME COLUMN ${quoteIdent(change.column.name)} TO ${quoteIdent(change.to.name)}`;
-    case 'rename': return `${head} RENAME TO ${quoteIdent(change.to.name)}`;
-    default: throw unsupported(`ALTER TABLE … ${change.type.toUpperCase()}`);
+    case 'rename column':
+      return `${head} RENAME COLUMN ${quoteIdent(change.column.name)} TO ${quoteIdent(change.to.name)}`;
+    case 'rename':
+      return `${head} RENAME TO ${quoteIdent(change.to.name)}`;
+    default:
+      throw unsupported(`ALTER TABLE … ${change.type.toUpperCase()}`);
   }
 }

@@ -1,6 +1,17 @@
 import type {
-  DeleteStatement, Expr, ExprCall, ExprCast, From, InsertStatement, OrderByStatement, PGNode, QName,
-  SelectedColumn, SelectStatement, Statement, UpdateStatement,
+  DeleteStatement,
+  Expr,
+  ExprCall,
+  ExprCast,
+  From,
+  InsertStatement,
+  OrderByStatement,
+  PGNode,
+  QName,
+  SelectedColumn,
+  SelectStatement,
+  Statement,
+  UpdateStatement,
 } from 'pgsql-ast-parser';
 import { VitessError } from '../../rpc/errors.js';
 import type { SqlType } from '../../rpc/values.js';
@@ -79,7 +90,9 @@ export class SqliteRenderer {
     if (!Number.isInteger(n) || n < 1) throw unsupported(`parameter ${name}`, 'is not a $n parameter');
     const max = this.opts.maxParams;
     if (max !== undefined && n > max) {
-      throw new VitessError('LIMIT_EXCEEDED', `statement binds more than ${max} parameters (the per-statement limit); split it into several statements`, { limit: 'parameters per statement' });
+      throw new VitessError('LIMIT_EXCEEDED', `statement binds more than ${max} parameters (the per-statement limit); split it into several statements`, {
+        limit: 'parameters per statement',
+      });
     }
     this.paramCount = Math.max(this.paramCount, n);
     // Numbered, so an expression rendered twice (or a reused $n) binds the same value.
@@ -100,26 +113,39 @@ export class SqliteRenderer {
         if (e.name === '*') throw unsupported('* outside a select list');
         return this.ref(e.name, e.table, scope);
       }
-      case 'parameter': return { sql: this.param(e.name), type: 'unknown' };
+      case 'parameter':
+        return { sql: this.param(e.name), type: 'unknown' };
       case 'integer': {
         const text = this.sourceText(e, String(e.value));
         return { sql: text, type: Math.abs(Number(text)) > 2147483647 ? 'int8' : 'int4' };
       }
-      case 'numeric': return { sql: this.sourceText(e, String(e.value)), type: 'numeric' };
-      case 'string': return { sql: quoteString(e.value), type: 'text' };
-      case 'boolean': return { sql: e.value ? '1' : '0', type: 'bool' };
-      case 'null': return { sql: 'NULL', type: 'unknown' };
-      case 'list': return { sql: `(${e.expressions.map((x) => this.expr(x, scope).sql).join(', ')})`, type: 'unknown' };
-      case 'call': return this.call(e, scope);
-      case 'cast': return this.cast(e, scope);
-      case 'binary': return this.binary(e.op, e.left, e.right, scope);
+      case 'numeric':
+        return { sql: this.sourceText(e, String(e.value)), type: 'numeric' };
+      case 'string':
+        return { sql: quoteString(e.value), type: 'text' };
+      case 'boolean':
+        return { sql: e.value ? '1' : '0', type: 'bool' };
+      case 'null':
+        return { sql: 'NULL', type: 'unknown' };
+      case 'list':
+        return { sql: `(${e.expressions.map((x) => this.expr(x, scope).sql).join(', ')})`, type: 'unknown' };
+      case 'call':
+        return this.call(e, scope);
+      case 'cast':
+        return this.cast(e, scope);
+      case 'binary':
+        return this.binary(e.op, e.left, e.right, scope);
       case 'unary': {
         const o = this.expr(e.operand, scope);
         switch (e.op) {
-          case 'NOT': return { sql: `(NOT ${o.sql})`, type: 'bool' };
-          case '-': return { sql: `(-${o.sql})`, type: o.type };
-          case '+': return o;
-          default: return { sql: `(${o.sql} ${e.op})`, type: 'bool' };
+          case 'NOT':
+            return { sql: `(NOT ${o.sql})`, type: 'bool' };
+          case '-':
+            return { sql: `(-${o.sql})`, type: o.type };
+          case '+':
+            return o;
+          default:
+            return { sql: `(${o.sql} ${e.op})`, type: 'bool' };
         }
       }
       case 'ternary': {
@@ -128,10 +154,10 @@ export class SqliteRenderer {
       }
       case 'case': {
         const value = e.value ? ` ${this.expr(e.value, scope).sql}` : '';
-        const whens = e.whens.map((w) => ({ when: this.expr(w.when, scope), then: this.expr(w.value, scope) }));
+        const whens = e.whens.map((w) => ({ when: this.expr(w.when, scope), result: this.expr(w.value, scope) }));
         const otherwise = e.else ? this.expr(e.else, scope) : undefined;
-        const type = [...whens.map((w) => w.then.type), otherwise?.type ?? 'unknown'].find((t) => t !== 'unknown') ?? 'unknown';
-        const body = whens.map((w) => ` WHEN ${w.when.sql} THEN ${w.then.sql}`).join('');
+        const type = [...whens.map((w) => w.result.type), otherwise?.type ?? 'unknown'].find((t) => t !== 'unknown') ?? 'unknown';
+        const body = whens.map((w) => ` WHEN ${w.when.sql} THEN ${w.result.sql}`).join('');
         return { sql: `(CASE${value}${body}${otherwise ? ` ELSE ${otherwise.sql}` : ''} END)`, type };
       }
       case 'member': {
@@ -139,8 +165,7 @@ export class SqliteRenderer {
         const path = quoteString(typeof e.member === 'number' ? `$[${e.member}]` : `$."${e.member.replace(/"/g, '\\"')}"`);
         if (e.op === '->') return { sql: `(${o.sql} -> ${path})`, type: o.type === 'json' ? 'json' : 'jsonb' };
         // Postgres ->> yields text ('true', '3'); SQLite's yields SQL values (1, 3).
-        const text = `(CASE json_type(${o.sql}, ${path}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ` +
-          `ELSE CAST(${o.sql} ->> ${path} AS TEXT) END)`;
+        const text = `(CASE json_type(${o.sql}, ${path}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ` + `ELSE CAST(${o.sql} ->> ${path} AS TEXT) END)`;
         return { sql: text, type: 'text' };
       }
       case 'keyword': {
@@ -152,12 +177,18 @@ export class SqliteRenderer {
         const args = [e.value, e.from ?? { type: 'integer', value: 1 }, ...(e.for ? [e.for] : [])];
         return { sql: `substr(${args.map((a) => this.expr(a as Expr, scope).sql).join(', ')})`, type: 'text' };
       }
-      case 'select': case 'union': case 'union all': case 'with': case 'values': {
+      case 'select':
+      case 'union':
+      case 'union all':
+      case 'with':
+      case 'values': {
         const q = this.query(e, scope);
         return { sql: `(${q.sql})`, type: q.columns[0]?.type ?? 'unknown' };
       }
-      case 'default': throw unsupported('DEFAULT in VALUES', 'is not supported on SQLite engines; omit the column instead');
-      default: throw unsupported(describe(e));
+      case 'default':
+        throw unsupported('DEFAULT in VALUES', 'is not supported on SQLite engines; omit the column instead');
+      default:
+        throw unsupported(describe(e));
     }
   }
 
@@ -227,39 +258,54 @@ export class SqliteRenderer {
 
   private cast(e: ExprCast, scope: Scope): Typed {
     const to = pgTypeOf(e.to);
-    if (to === 'bytea') return this.castToBytea(e.operand, scope);
+    if (to === 'bytea') return this.castToBytea(e.operand);
     const o = this.expr(e.operand, scope);
     const sql = ((): string => {
       switch (to) {
-        case 'int2': case 'int4': case 'int8':
+        case 'int2':
+        case 'int4':
+        case 'int8':
           // Postgres rounds fractional values to the nearest integer; SQLite's CAST truncates.
           return o.type === 'numeric' || o.type.startsWith('float') ? `CAST(round(${o.sql}) AS INTEGER)` : `CAST(${o.sql} AS INTEGER)`;
-        case 'float4': case 'float8': return `CAST(${o.sql} AS REAL)`;
-        case 'numeric': return `CAST(${o.sql} AS NUMERIC)`;
+        case 'float4':
+        case 'float8':
+          return `CAST(${o.sql} AS REAL)`;
+        case 'numeric':
+          return `CAST(${o.sql} AS NUMERIC)`;
         case 'text':
           if (o.type === 'bool') return `(CASE ${o.sql} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)`;
-          if (o.type === 'timestamp' || o.type === 'timestamptz') throw unsupported(`cast from ${o.type} to text`, 'would format differently on SQLite; cast in the client');
+          if (o.type === 'timestamp' || o.type === 'timestamptz')
+            throw unsupported(`cast from ${o.type} to text`, 'would format differently on SQLite; cast in the client');
           return `CAST(${o.sql} AS TEXT)`;
         case 'bool':
-          return `(CASE WHEN ${o.sql} IS NULL THEN NULL WHEN typeof(${o.sql}) IN ('integer', 'real') THEN (${o.sql} <> 0) ` +
-            `WHEN lower(${o.sql}) IN ('t','true','y','yes','on','1') THEN 1 WHEN lower(${o.sql}) IN ('f','false','n','no','off','0') THEN 0 END)`;
-        case 'json': case 'jsonb': return `json(${o.sql})`;
-        case 'date': return `date(${o.sql})`;
-        case 'timestamp': case 'timestamptz': return `strftime(${TIMESTAMP_FORMAT}, ${o.sql})`;
-        case 'uuid': return `lower(${o.sql})`;
-        default: throw unsupported(`cast to ${e.to.kind === 'array' ? 'array' : e.to.name}`);
+          return (
+            `(CASE WHEN ${o.sql} IS NULL THEN NULL WHEN typeof(${o.sql}) IN ('integer', 'real') THEN (${o.sql} <> 0) ` +
+            `WHEN lower(${o.sql}) IN ('t','true','y','yes','on','1') THEN 1 WHEN lower(${o.sql}) IN ('f','false','n','no','off','0') THEN 0 END)`
+          );
+        case 'json':
+        case 'jsonb':
+          return `json(${o.sql})`;
+        case 'date':
+          return `date(${o.sql})`;
+        case 'timestamp':
+        case 'timestamptz':
+          return `strftime(${TIMESTAMP_FORMAT}, ${o.sql})`;
+        case 'uuid':
+          return `lower(${o.sql})`;
+        default:
+          throw unsupported(`cast to ${e.to.kind === 'array' ? 'array' : e.to.name}`);
       }
     })();
     return { sql, type: to };
   }
 
-  private castToBytea(operand: Expr, scope: Scope): Typed {
+  private castToBytea(operand: Expr): Typed {
     if (operand.type === 'parameter') return { sql: this.param(operand.name), type: 'bytea' };
     if (operand.type === 'string' && /^\\x([0-9a-fA-F]{2})*$/.test(operand.value)) {
       return { sql: `X'${operand.value.slice(2)}'`, type: 'bytea' };
     }
     if (operand.type === 'null') return { sql: 'NULL', type: 'bytea' };
-    throw unsupported(`cast of ${describe(operand)} to bytea`, 'is not supported on SQLite engines; bind a Uint8Array or use a \'\\x…\' literal');
+    throw unsupported(`cast of ${describe(operand)} to bytea`, "is not supported on SQLite engines; bind a Uint8Array or use a '\\x…' literal");
   }
 
   private binary(op: string, left: Expr, right: Expr, scope: Scope): Typed {
@@ -269,7 +315,10 @@ export class SqliteRenderer {
     if (COMPARISONS.has(op)) return { sql: `(${l.sql} ${op} ${r.sql})`, type: 'bool' };
     if (op === 'IN' || op === 'NOT IN') {
       // `x IN ($1)` parses as a bare parameter, not a list: SQLite needs the parentheses back.
-      const list = right.type === 'list' || right.type === 'select' || right.type === 'union' || right.type === 'union all' || right.type === 'with' ? r.sql : `(${r.sql})`;
+      const list =
+        right.type === 'list' || right.type === 'select' || right.type === 'union' || right.type === 'union all' || right.type === 'with'
+          ? r.sql
+          : `(${r.sql})`;
       return { sql: `(${l.sql} ${op} ${list})`, type: 'bool' };
     }
     if (ARITHMETIC.has(op)) return { sql: `(${l.sql} ${op} ${r.sql})`, type: arithmeticType(l.type, r.type) };
@@ -289,20 +338,22 @@ export class SqliteRenderer {
    * `int8Text`: its int8 outputs are read as text, and must still sort as numbers.
    */
   orderBy(items: OrderByStatement[], scope: Scope, outputs?: CatalogColumn[], int8Text = false): string {
-    return items.map((o) => {
-      const dir = o.order ?? 'ASC';
-      const e = o.by;
-      // An output named twice is not "the" output the name means (Postgres calls it ambiguous).
-      const named = e.type === 'integer' ? outputs?.[e.value - 1] : e.type === 'ref' && !e.table ? outputs?.find((c) => c.name === e.name) : undefined;
-      const unique = named && outputs!.filter((c) => c.name === named.name).length === 1 ? named : undefined;
-      const typed: Pick<Typed, 'sql' | 'notNull'> = e.type === 'integer' ? { sql: String(e.value) } : this.expr(e, scope);
-      const by = (int8Text && unique && this.int8OutputKey(unique)) || typed.sql;
-      // Postgres sorts NULLs as larger than any value; SQLite as smaller. Spell it out, except on
-      // a NOT NULL column: there it changes nothing, and without it SQLite can walk an index in
-      // order instead of sorting every row (a snapshot page, a keyset-paged read).
-      if ((named ? unique?.notNull : typed.notNull) && !this.compound) return `${by} ${dir}`;
-      return `${by} ${dir} NULLS ${o.nulls ?? (dir === 'DESC' ? 'FIRST' : 'LAST')}`;
-    }).join(', ');
+    return items
+      .map((o) => {
+        const dir = o.order ?? 'ASC';
+        const e = o.by;
+        // An output named twice is not "the" output the name means (Postgres calls it ambiguous).
+        const named = e.type === 'integer' ? outputs?.[e.value - 1] : e.type === 'ref' && !e.table ? outputs?.find((c) => c.name === e.name) : undefined;
+        const unique = named && outputs!.filter((c) => c.name === named.name).length === 1 ? named : undefined;
+        const typed: Pick<Typed, 'sql' | 'notNull'> = e.type === 'integer' ? { sql: String(e.value) } : this.expr(e, scope);
+        const by = (int8Text && unique && this.int8OutputKey(unique)) || typed.sql;
+        // Postgres sorts NULLs as larger than any value; SQLite as smaller. Spell it out, except on
+        // a NOT NULL column: there it changes nothing, and without it SQLite can walk an index in
+        // order instead of sorting every row (a snapshot page, a keyset-paged read).
+        if ((named ? unique?.notNull : typed.notNull) && !this.compound) return `${by} ${dir}`;
+        return `${by} ${dir} NULLS ${o.nulls ?? (dir === 'DESC' ? 'FIRST' : 'LAST')}`;
+      })
+      .join(', ');
   }
 
   /**
@@ -331,8 +382,10 @@ export class SqliteRenderer {
 
   query(q: SelectStatement, parent?: Scope, top = false): RenderedQuery {
     switch (q.type) {
-      case 'select': return this.select(q, parent, top);
-      case 'union': case 'union all': {
+      case 'select':
+        return this.select(q, parent, top);
+      case 'union':
+      case 'union all': {
         // The last branch's ORDER BY sorts the whole union, whose other branches may hold NULLs.
         this.compound++;
         try {
@@ -352,7 +405,13 @@ export class SqliteRenderer {
       case 'with': {
         const scope = this.newScope(parent);
         const binds = q.bind.map((b) => {
-          if (b.statement.type !== 'select' && b.statement.type !== 'union' && b.statement.type !== 'union all' && b.statement.type !== 'values' && b.statement.type !== 'with') {
+          if (
+            b.statement.type !== 'select' &&
+            b.statement.type !== 'union' &&
+            b.statement.type !== 'union all' &&
+            b.statement.type !== 'values' &&
+            b.statement.type !== 'with'
+          ) {
             throw unsupported(`data-modifying statement in WITH`);
           }
           const r = this.query(b.statement, scope);
@@ -365,7 +424,8 @@ export class SqliteRenderer {
         const body = this.query(q.in, scope, top);
         return { sql: `WITH ${binds.join(', ')} ${body.sql}`, columns: body.columns };
       }
-      default: throw unsupported(describe(q));
+      default:
+        throw unsupported(describe(q));
     }
   }
 
@@ -417,10 +477,20 @@ export class SqliteRenderer {
     if (from.length) sql += ` FROM ${from.join(' ').replace(/ , /g, ', ')}`;
     if (q.where) sql += ` WHERE ${this.expr(q.where, scope).sql}`;
     // GROUP BY and ORDER BY may also name output columns: they resolve after the inputs.
-    const outScope: Scope = { sources: [...scope.sources, { alias: '', columns: cols.map((c) => c.column) }], ctes: new Map(), ...(scope.parent ? { parent: scope.parent } : {}) };
+    const outScope: Scope = {
+      sources: [...scope.sources, { alias: '', columns: cols.map((c) => c.column) }],
+      ctes: new Map(),
+      ...(scope.parent ? { parent: scope.parent } : {}),
+    };
     if (q.groupBy?.length) sql += ` GROUP BY ${q.groupBy.map((g) => (g.type === 'integer' ? String(g.value) : this.expr(g, outScope).sql)).join(', ')}`;
     if (q.having) sql += ` HAVING ${this.expr(q.having, scope).sql}`;
-    if (q.orderBy?.length) sql += ` ORDER BY ${this.orderBy(q.orderBy, outScope, cols.map((c) => c.column), top && this.opts.int8AsText)}`;
+    if (q.orderBy?.length)
+      sql += ` ORDER BY ${this.orderBy(
+        q.orderBy,
+        outScope,
+        cols.map((c) => c.column),
+        top && this.opts.int8AsText,
+      )}`;
     if (q.limit?.limit || q.limit?.offset) {
       sql += ` LIMIT ${q.limit.limit ? this.expr(q.limit.limit, scope).sql : '-1'}`;
       if (q.limit.offset) sql += ` OFFSET ${this.expr(q.limit.offset, scope).sql}`;
@@ -559,18 +629,26 @@ export class SqliteRenderer {
 /** The column name Postgres gives an unaliased select-list expression. */
 export function outputName(e: Expr): string {
   switch (e.type) {
-    case 'ref': return e.name;
-    case 'call': return e.function.name.toLowerCase();
+    case 'ref':
+      return e.name;
+    case 'call':
+      return e.function.name.toLowerCase();
     case 'cast': {
       const inner = outputName(e.operand);
       return inner !== '?column?' ? inner : e.to.kind === 'array' ? 'array' : pgTypeOf(e.to);
     }
-    case 'member': return '?column?';
-    case 'case': return 'case';
-    case 'keyword': return e.keyword;
-    case 'boolean': return 'bool';
-    case 'select': return e.columns?.length === 1 && e.columns[0] ? e.columns[0].alias?.name ?? outputName(e.columns[0].expr) : '?column?';
-    default: return '?column?';
+    case 'member':
+      return '?column?';
+    case 'case':
+      return 'case';
+    case 'keyword':
+      return e.keyword;
+    case 'boolean':
+      return 'bool';
+    case 'select':
+      return e.columns?.length === 1 && e.columns[0] ? (e.columns[0].alias?.name ?? outputName(e.columns[0].expr)) : '?column?';
+    default:
+      return '?column?';
   }
 }
 
@@ -581,9 +659,14 @@ export function describe(node: Expr | Statement): string {
 /** Wraps a value written to a typed column so storage stays canonical (and CHECKs can catch junk). */
 export function storeAs(type: SqlType, sql: string): string {
   switch (type) {
-    case 'timestamp': case 'timestamptz': return `coalesce(strftime(${TIMESTAMP_FORMAT}, ${sql}), ${sql})`;
-    case 'date': return `coalesce(date(${sql}), ${sql})`;
-    case 'uuid': return `lower(${sql})`;
-    default: return sql;
+    case 'timestamp':
+    case 'timestamptz':
+      return `coalesce(strftime(${TIMESTAMP_FORMAT}, ${sql}), ${sql})`;
+    case 'date':
+      return `coalesce(date(${sql}), ${sql})`;
+    case 'uuid':
+      return `lower(${sql})`;
+    default:
+      return sql;
   }
 }

@@ -29,28 +29,46 @@ export function toSqlite(sql: string, catalog: Catalog, opts: RenderOptions = {}
 }
 
 function render(r: SqliteRenderer, ast: Statement): Omit<SqliteStatement, 'paramCount'> {
-  const dml = (q: { sql: string; columns: { type: SqlType }[] }, table: string) =>
-    ({ sql: q.sql, columnTypes: q.columns.map((c) => c.type), ddl: false, table });
+  const dml = (q: { sql: string; columns: { type: SqlType }[] }, table: string) => ({
+    sql: q.sql,
+    columnTypes: q.columns.map((c) => c.type),
+    ddl: false,
+    table,
+  });
   const ddl = (sql: string, table?: string) => ({ sql, columnTypes: [], ddl: true, ...(table ? { table } : {}) });
   switch (ast.type) {
-    case 'select': case 'union': case 'union all': case 'values': case 'with': {
+    case 'select':
+    case 'union':
+    case 'union all':
+    case 'values':
+    case 'with': {
       const q = r.query(ast, undefined, true);
       return { sql: q.sql, columnTypes: q.columns.map((c) => c.type), ddl: false };
     }
-    case 'insert': return dml(r.insert(ast), ast.into.name);
-    case 'update': return dml(r.update(ast), ast.table.name);
-    case 'delete': return dml(r.delete(ast), ast.from.name);
-    case 'create table': return ddl(createTable(r, ast), ast.name.name);
-    case 'create index': return ddl(createIndex(r, ast), ast.table.name);
-    case 'alter table': return ddl(alterTable(r, ast), ast.table.name);
-    case 'drop table': case 'drop index': {
+    case 'insert':
+      return dml(r.insert(ast), ast.into.name);
+    case 'update':
+      return dml(r.update(ast), ast.table.name);
+    case 'delete':
+      return dml(r.delete(ast), ast.from.name);
+    case 'create table':
+      return ddl(createTable(r, ast), ast.name.name);
+    case 'create index':
+      return ddl(createIndex(r, ast), ast.table.name);
+    case 'alter table':
+      return ddl(alterTable(r, ast), ast.table.name);
+    case 'drop table':
+    case 'drop index': {
       if (ast.cascade) throw unsupported(`${ast.type.toUpperCase()} … CASCADE`);
       if (ast.names.length !== 1) throw unsupported(`${ast.type.toUpperCase()} of several names`, 'is not supported on SQLite engines; drop one per statement');
       const kind = ast.type === 'drop table' ? 'TABLE' : 'INDEX';
       const name = ast.names[0]!.name;
       return ddl(`DROP ${kind}${ast.ifExists ? ' IF EXISTS' : ''} ${quoteIdent(name)}`, kind === 'TABLE' ? name : undefined);
     }
-    case 'begin': case 'start transaction': case 'commit': case 'rollback':
+    case 'begin':
+    case 'start transaction':
+    case 'commit':
+    case 'rollback':
       throw unsupported(ast.type.toUpperCase(), 'is not accepted as a statement; use transaction() or batch(…, { atomic: true })');
     default:
       throw unsupported(`statement ${ast.type.toUpperCase()}`);

@@ -4,19 +4,40 @@ import { VitessError } from '../../rpc/errors.js';
 
 /** Postgres type names (and aliases) → the engine-neutral type. */
 const PG_TYPES: Record<string, SqlType> = {
-  bool: 'bool', boolean: 'bool',
-  int2: 'int2', smallint: 'int2',
-  int: 'int4', int4: 'int4', integer: 'int4', serial: 'int4', serial4: 'int4',
-  int8: 'int8', bigint: 'int8', bigserial: 'int8', serial8: 'int8',
-  real: 'float4', float4: 'float4',
-  'double precision': 'float8', float8: 'float8', float: 'float8',
-  numeric: 'numeric', decimal: 'numeric',
-  text: 'text', varchar: 'text', 'character varying': 'text', char: 'text', character: 'text', bpchar: 'text',
-  json: 'json', jsonb: 'jsonb',
+  bool: 'bool',
+  boolean: 'bool',
+  int2: 'int2',
+  smallint: 'int2',
+  int: 'int4',
+  int4: 'int4',
+  integer: 'int4',
+  serial: 'int4',
+  serial4: 'int4',
+  int8: 'int8',
+  bigint: 'int8',
+  bigserial: 'int8',
+  serial8: 'int8',
+  real: 'float4',
+  float4: 'float4',
+  'double precision': 'float8',
+  float8: 'float8',
+  float: 'float8',
+  numeric: 'numeric',
+  decimal: 'numeric',
+  text: 'text',
+  varchar: 'text',
+  'character varying': 'text',
+  char: 'text',
+  character: 'text',
+  bpchar: 'text',
+  json: 'json',
+  jsonb: 'jsonb',
   bytea: 'bytea',
   date: 'date',
-  timestamp: 'timestamp', 'timestamp without time zone': 'timestamp',
-  timestamptz: 'timestamptz', 'timestamp with time zone': 'timestamptz',
+  timestamp: 'timestamp',
+  'timestamp without time zone': 'timestamp',
+  timestamptz: 'timestamptz',
+  'timestamp with time zone': 'timestamptz',
   uuid: 'uuid',
 };
 
@@ -40,33 +61,65 @@ export function sqliteDeclaredType(t: BasicDataTypeDef): string {
   const type = pgTypeOf(t);
   const config = t.config?.length ? `(${t.config.join(',')})` : '';
   switch (type) {
-    case 'bool': return 'BOOLEAN';
-    case 'int2': return 'SMALLINT';
-    case 'int4': return 'INT';
-    case 'int8': return 'BIGINT';
-    case 'float4': return 'REAL';
-    case 'float8': return 'DOUBLE PRECISION';
-    case 'numeric': return `NUMERIC${config}`;
-    case 'text': return t.name.toLowerCase() === 'text' ? 'TEXT' : `VARCHAR${config}`;
-    case 'json': return 'JSON TEXT';
-    case 'jsonb': return 'JSONB TEXT';
-    case 'bytea': return 'BYTEA BLOB';
-    case 'date': return 'DATE TEXT';
-    case 'timestamp': return 'TIMESTAMP TEXT';
-    case 'timestamptz': return 'TIMESTAMPTZ TEXT';
-    case 'uuid': return 'UUID TEXT';
-    default: throw new VitessError('UNSUPPORTED', `type ${t.name} is not supported on SQLite engines`, { construct: `type ${t.name}` });
+    case 'bool':
+      return 'BOOLEAN';
+    case 'int2':
+      return 'SMALLINT';
+    case 'int4':
+      return 'INT';
+    case 'int8':
+      return 'BIGINT';
+    case 'float4':
+      return 'REAL';
+    case 'float8':
+      return 'DOUBLE PRECISION';
+    case 'numeric':
+      return `NUMERIC${config}`;
+    case 'text':
+      return t.name.toLowerCase() === 'text' ? 'TEXT' : `VARCHAR${config}`;
+    case 'json':
+      return 'JSON TEXT';
+    case 'jsonb':
+      return 'JSONB TEXT';
+    case 'bytea':
+      return 'BYTEA BLOB';
+    case 'date':
+      return 'DATE TEXT';
+    case 'timestamp':
+      return 'TIMESTAMP TEXT';
+    case 'timestamptz':
+      return 'TIMESTAMPTZ TEXT';
+    case 'uuid':
+      return 'UUID TEXT';
+    default:
+      throw new VitessError('UNSUPPORTED', `type ${t.name} is not supported on SQLite engines`, { construct: `type ${t.name}` });
   }
 }
 
 /** The reverse of `sqliteDeclaredType`, for catalog reads (`pragma_table_info`). */
 export function typeFromSqliteDecl(decl: string): SqlType {
-  const d = decl.toUpperCase().replace(/\(.*\)/, '').trim();
+  const d = decl
+    .toUpperCase()
+    .replace(/\(.*\)/, '')
+    .trim();
   const known: Record<string, SqlType> = {
-    BOOLEAN: 'bool', SMALLINT: 'int2', INT: 'int4', INTEGER: 'int8', BIGINT: 'int8', REAL: 'float4',
-    'DOUBLE PRECISION': 'float8', NUMERIC: 'numeric', TEXT: 'text', VARCHAR: 'text', 'JSON TEXT': 'json',
-    'JSONB TEXT': 'jsonb', 'BYTEA BLOB': 'bytea', 'DATE TEXT': 'date', 'TIMESTAMP TEXT': 'timestamp',
-    'TIMESTAMPTZ TEXT': 'timestamptz', 'UUID TEXT': 'uuid',
+    BOOLEAN: 'bool',
+    SMALLINT: 'int2',
+    INT: 'int4',
+    INTEGER: 'int8',
+    BIGINT: 'int8',
+    REAL: 'float4',
+    'DOUBLE PRECISION': 'float8',
+    NUMERIC: 'numeric',
+    TEXT: 'text',
+    VARCHAR: 'text',
+    'JSON TEXT': 'json',
+    'JSONB TEXT': 'jsonb',
+    'BYTEA BLOB': 'bytea',
+    'DATE TEXT': 'date',
+    'TIMESTAMP TEXT': 'timestamp',
+    'TIMESTAMPTZ TEXT': 'timestamptz',
+    'UUID TEXT': 'uuid',
   };
   return known[d] ?? 'unknown';
 }

@@ -6,7 +6,21 @@
  * Pure. Fail closed: what cannot be checked or filtered exactly is refused (FORBIDDEN, naming
  * the table or the construct).
  */
-import type { DeleteStatement, Expr, ExprCall, From, FromStatement, FromTable, InsertStatement, QName, SelectFromStatement, Statement, UpdateStatement, WithRecursiveStatement, WithStatement } from 'pgsql-ast-parser';
+import type {
+  DeleteStatement,
+  Expr,
+  ExprCall,
+  From,
+  FromStatement,
+  FromTable,
+  InsertStatement,
+  QName,
+  SelectFromStatement,
+  Statement,
+  UpdateStatement,
+  WithRecursiveStatement,
+  WithStatement,
+} from 'pgsql-ast-parser';
 import { mapTree, walk } from '../../engines/dialect/ast.js';
 import { parseOne } from '../../engines/dialect/parse.js';
 import { renderStatement } from '../../engines/dialect/pg-render.js';
@@ -154,15 +168,24 @@ function statement(ast: Statement, cx: Context): Statement {
 function rewrite<T>(node: T, cx: Context, ctes: Ctes): T {
   return mapTree(node, (n) => {
     switch (n.type) {
-      case 'select': return select(n as unknown as SelectFromStatement, cx, ctes);
-      case 'with': return withClause(n as unknown as WithStatement, cx, ctes);
-      case 'with recursive': return withRecursive(n as unknown as WithRecursiveStatement, cx, ctes);
-      case 'insert': return insert(n as unknown as InsertStatement, cx, ctes);
-      case 'update': return update(n as unknown as UpdateStatement, cx, ctes);
-      case 'delete': return remove(n as unknown as DeleteStatement, cx, ctes);
-      case 'call': checkCall(n as unknown as ExprCall, cx); return undefined;
+      case 'select':
+        return select(n as unknown as SelectFromStatement, cx, ctes);
+      case 'with':
+        return withClause(n as unknown as WithStatement, cx, ctes);
+      case 'with recursive':
+        return withRecursive(n as unknown as WithRecursiveStatement, cx, ctes);
+      case 'insert':
+        return insert(n as unknown as InsertStatement, cx, ctes);
+      case 'update':
+        return update(n as unknown as UpdateStatement, cx, ctes);
+      case 'delete':
+        return remove(n as unknown as DeleteStatement, cx, ctes);
+      case 'call':
+        checkCall(n as unknown as ExprCall, cx);
+        return undefined;
       // Table references are handled where they occur (FROM, DML targets): one anywhere else is unknown.
-      case 'table': throw forbidden('a table reference in this position cannot be checked', { construct: 'table reference' });
+      case 'table':
+        throw forbidden('a table reference in this position cannot be checked', { construct: 'table reference' });
     }
     if (typeof n.opSchema === 'string' && n.opSchema !== 'pg_catalog') {
       throw forbidden(`operators of schema "${n.opSchema}" are not allowed for this token`, { construct: `OPERATOR(${n.opSchema}.…)` });
@@ -305,7 +328,8 @@ const sameColumn = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
 
 const outsideFilter = (where: string, f: RowFilter) =>
   forbidden(`${where}: ${f.column} must be this token's row-filter value (written as a literal, or a bound parameter holding it)`, {
-    table: f.table, construct: `write outside the row filter on ${f.table}.${f.column}`,
+    table: f.table,
+    construct: `write outside the row filter on ${f.table}.${f.column}`,
   });
 
 /** A literal or `$n` (cast only to a type that keeps it as written); undefined for anything else. */
@@ -332,7 +356,10 @@ function insert(s: InsertStatement, cx: Context, ctes: Ctes): InsertStatement {
   const at = (s.columns ?? []).flatMap((c, i) => (sameColumn(c.name, f.column) ? [i] : []));
   if (!at.length) throw outsideFilter(`${where} (name the column ${f.column} in the column list)`, f);
   if (s.insert.type !== 'values') {
-    throw forbidden(`${where} … SELECT: rows of a row-filtered table are written with VALUES, where each row's ${f.column} is checked`, { table: f.table, construct: 'INSERT … SELECT' });
+    throw forbidden(`${where} … SELECT: rows of a row-filtered table are written with VALUES, where each row's ${f.column} is checked`, {
+      table: f.table,
+      construct: 'INSERT … SELECT',
+    });
   }
   for (const row of s.insert.values) for (const i of at) keepInFilter(row[i], f, cx, where);
   const conflict = s.onConflict;
@@ -375,7 +402,9 @@ function checkCall(call: ExprCall, cx: Context): void {
     throw forbidden(`function ${shown}() is not allowed for this token: only built-in functions (pg_catalog) are`, { construct: `${shown}()` });
   }
   if (!PURE_FUNCTIONS.has(name) && !write) {
-    throw forbidden(`function ${shown}() is not allowed for this token: only functions known to be free of side effects are (router/access/functions.ts)`, { construct: `${shown}()` });
+    throw forbidden(`function ${shown}() is not allowed for this token: only functions known to be free of side effects are (router/access/functions.ts)`, {
+      construct: `${shown}()`,
+    });
   }
   if (write && cx.grants.readOnly) throw forbidden(`function ${shown}() advances a sequence: this token is read-only`, { construct: `${shown}()` });
   if (write) checkSequence(call, cx);
@@ -386,7 +415,9 @@ function checkSequence(call: ExprCall, cx: Context): void {
   const arg = call.args.length === 1 ? call.args[0]! : undefined;
   const text = arg?.type === 'string' ? arg.value : arg?.type === 'cast' && arg.operand.type === 'string' ? arg.operand.value : undefined;
   if (text === undefined || text.includes('.')) {
-    throw forbidden(`${call.function.name}() takes the sequence name as a string literal of the default schema, e.g. nextval('orders_id_seq')`, { construct: `${call.function.name}() with a computed or qualified name` });
+    throw forbidden(`${call.function.name}() takes the sequence name as a string literal of the default schema, e.g. nextval('orders_id_seq')`, {
+      construct: `${call.function.name}() with a computed or qualified name`,
+    });
   }
   checkName({ name: text.replace(/^"(.*)"$/, '$1') }, cx, 'sequence');
 }
@@ -398,7 +429,10 @@ function checkDdl(ast: Statement, cx: Context): void {
   refuseWrite(cx, what);
   for (const q of ddlTables(ast, cx)) {
     if (checkTable(q, cx)) {
-      throw forbidden(`${what} ${q.name}: the token has a row filter on "${q.name}", so it may change its rows only, not the table`, { table: q.name, construct: what });
+      throw forbidden(`${what} ${q.name}: the token has a row filter on "${q.name}", so it may change its rows only, not the table`, {
+        table: q.name,
+        construct: what,
+      });
     }
   }
 }
@@ -432,7 +466,8 @@ function ddlTables(ast: Statement, cx: Context): QName[] {
     }
     case 'drop index':
       for (const q of ast.names) checkName(q, cx, 'index');
-      if (cx.grants.tables !== '*' || cx.grants.rows.length) throw refused('DROP INDEX', 'an index name does not say its table; it needs a token granted every table, without row filters');
+      if (cx.grants.tables !== '*' || cx.grants.rows.length)
+        throw refused('DROP INDEX', 'an index name does not say its table; it needs a token granted every table, without row filters');
       return [];
     default:
       return [];

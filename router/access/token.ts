@@ -52,7 +52,11 @@ function verifier(env: AuthEnv): Verifier {
   if (env.VITESS_JWKS_URL) v = { key: createRemoteJWKSet(new URL(env.VITESS_JWKS_URL)), algorithms: ASYMMETRIC };
   else if (env.VITESS_JWT_PUBLIC_KEY) v = { key: publicKeyGetter(env.VITESS_JWT_PUBLIC_KEY), algorithms: ASYMMETRIC };
   else if (env.VITESS_JWT_SECRET) v = { key: new TextEncoder().encode(env.VITESS_JWT_SECRET), algorithms: ['HS256'] };
-  else throw new VitessError('UNAUTHENTICATED', 'VTGate has no key to verify tokens: set VITESS_JWT_SECRET, VITESS_JWT_PUBLIC_KEY or VITESS_JWKS_URL (wrangler secret put; docs/security.md)');
+  else
+    throw new VitessError(
+      'UNAUTHENTICATED',
+      'VTGate has no key to verify tokens: set VITESS_JWT_SECRET, VITESS_JWT_PUBLIC_KEY or VITESS_JWKS_URL (wrangler secret put; docs/security.md)',
+    );
   verifiers.set(id, v);
   return v;
 }

@@ -29,10 +29,15 @@ function ddlTables(text: string): string[] | undefined {
   }
   const name = (q: unknown) => (q as { name: string }).name.toLowerCase();
   switch (ast.type) {
-    case 'create table': return [name(ast.name)];
-    case 'alter table': case 'create index': return [name(ast.table)];
-    case 'drop table': return (ast.names as unknown[]).map(name);
-    default: return undefined;
+    case 'create table':
+      return [name(ast.name)];
+    case 'alter table':
+    case 'create index':
+      return [name(ast.table)];
+    case 'drop table':
+      return (ast.names as unknown[]).map(name);
+    default:
+      return undefined;
   }
 }
 

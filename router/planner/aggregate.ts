@@ -20,7 +20,10 @@ export function isAggregated(ast: SelectFromStatement): boolean {
 
 export function hasWindow(ast: SelectFromStatement): boolean {
   let found = false;
-  walk([ast.columns, ast.orderBy], (n) => { if (isWindowCall(n)) found = true; return !found; });
+  walk([ast.columns, ast.orderBy], (n) => {
+    if (isWindowCall(n)) found = true;
+    return !found;
+  });
   return found;
 }
 
@@ -72,20 +75,34 @@ export function planAggregate(ast: SelectFromStatement, source: string, base: Ro
     const fn = call.function.name.toLowerCase();
     const text = renderExpr(call, source);
     if (call.distinct === 'distinct' && fn !== 'min' && fn !== 'max') {
-      throw refused(text, 'cannot be combined across shards: a value may be counted on several shards. Group by the sharding column, or select the distinct values and count them in the client');
+      throw refused(
+        text,
+        'cannot be combined across shards: a value may be counted on several shards. Group by the sharding column, or select the distinct values and count them in the client',
+      );
     }
     if (call.orderBy || call.withinGroup) throw refused(text, 'cannot be combined across shards (ordered aggregate)');
     if (fn === 'avg') {
       // AVG = SUM / COUNT over all shards, with FILTER kept on both.
       return { fn: 'avg', args: [partial({ ...call, function: { name: 'sum' } }), partial({ ...call, function: { name: 'count' } })] };
     }
-    const merged: Record<string, AggregateFn> = { count: 'count', sum: 'sum', min: 'min', max: 'max', bool_and: 'bool_and', every: 'bool_and', bool_or: 'bool_or' };
+    const merged: Record<string, AggregateFn> = {
+      count: 'count',
+      sum: 'sum',
+      min: 'min',
+      max: 'max',
+      bool_and: 'bool_and',
+      every: 'bool_and',
+      bool_or: 'bool_or',
+    };
     const m = merged[fn];
     if (!m) throw refused(`${fn}()`, 'cannot be combined across shards; supported across shards: count, sum, avg, min, max, bool_and, bool_or');
     return { fn: m, args: [partial(call)] };
   };
   const notCombined = (e: Expr) =>
-    refused(renderExpr(e, source), 'combines an aggregate with other terms, which VTGate cannot compute across shards: select the aggregates themselves and compute the expression in the client');
+    refused(
+      renderExpr(e, source),
+      'combines an aggregate with other terms, which VTGate cannot compute across shards: select the aggregates themselves and compute the expression in the client',
+    );
 
   const outputs: AggregateColumn[] = [];
   for (const c of ast.columns ?? []) {
@@ -125,7 +142,13 @@ export function planAggregate(ast: SelectFromStatement, source: string, base: Ro
   });
 
   const shardAst: SelectFromStatement = {
-    ...ast, columns: shardColumns, groupBy: groups.length ? groups : null, having: null, orderBy: null, limit: null, distinct: null,
+    ...ast,
+    columns: shardColumns,
+    groupBy: groups.length ? groups : null,
+    having: null,
+    orderBy: null,
+    limit: null,
+    distinct: null,
   };
   const { sql, params } = compactParams(renderStatement(shardAst, source));
   const { count, offset } = limitOf(ast, source);
@@ -149,18 +172,25 @@ function havingExpr(e: Expr, source: string, valueColumn: (e: Expr) => string): 
     if (x.type === 'binary' && (x.op === 'AND' || x.op === 'OR')) return { kind: x.op === 'AND' ? 'and' : 'or', args: [go(x.left), go(x.right)] };
     if (x.type === 'binary' && COMPARE[x.op]) return { kind: 'compare', op: COMPARE[x.op]!, left: go(x.left), right: go(x.right) };
     if (x.type === 'unary' && x.op === 'NOT') return { kind: 'not', arg: go(x.operand) };
-    if (x.type === 'unary' && (x.op === 'IS NULL' || x.op === 'IS NOT NULL')) return { kind: x.op === 'IS NULL' ? 'is null' : 'is not null', arg: go(x.operand) };
+    if (x.type === 'unary' && (x.op === 'IS NULL' || x.op === 'IS NOT NULL'))
+      return { kind: x.op === 'IS NULL' ? 'is null' : 'is not null', arg: go(x.operand) };
     if (x.type === 'ternary') {
-      const between: PlanExpr = { kind: 'and', args: [
-        { kind: 'compare', op: '>=', left: go(x.value), right: go(x.lo) },
-        { kind: 'compare', op: '<=', left: go(x.value), right: go(x.hi) },
-      ] };
+      const between: PlanExpr = {
+        kind: 'and',
+        args: [
+          { kind: 'compare', op: '>=', left: go(x.value), right: go(x.lo) },
+          { kind: 'compare', op: '<=', left: go(x.value), right: go(x.hi) },
+        ],
+      };
       return x.op === 'BETWEEN' ? between : { kind: 'not', arg: between };
     }
     const v = valueSource(x, source);
     if (v) return { kind: 'value', value: v };
     if (containsAggregate(x) && !isAggregateCall(x)) {
-      throw refused(`HAVING ${renderExpr(x, source)}`, 'is not supported across shards: compare aggregates, GROUP BY values, literals and parameters with =, <>, <, <=, >, >=, BETWEEN, IS NULL, AND, OR, NOT');
+      throw refused(
+        `HAVING ${renderExpr(x, source)}`,
+        'is not supported across shards: compare aggregates, GROUP BY values, literals and parameters with =, <>, <, <=, >, >=, BETWEEN, IS NULL, AND, OR, NOT',
+      );
     }
     return { kind: 'column', name: valueColumn(x) };
   };

@@ -26,11 +26,16 @@ export function planDdl(ast: Statement, source: string, ks: KeyspaceVSchema, sch
   const base: RouteBase = { keyspace: ks.name, shards: ks.shards, target: { type: 'all' } };
   const all = passThrough(base, source);
   switch (ast.type) {
-    case 'create table': return createTable(ast, source, base, ks);
-    case 'drop table': return dropTable(ast, all, base, ks);
-    case 'alter table': return alterTable(ast, all, ks, schema);
-    case 'create sequence': return createSequence(ast, ks);
-    default: return { root: all, tables: [] };
+    case 'create table':
+      return createTable(ast, source, base, ks);
+    case 'drop table':
+      return dropTable(ast, all, base, ks);
+    case 'alter table':
+      return alterTable(ast, all, ks, schema);
+    case 'create sequence':
+      return createSequence(ast, ks);
+    default:
+      return { root: all, tables: [] };
   }
 }
 
@@ -51,9 +56,11 @@ function createTable(ast: CreateTableStatement, source: string, base: RouteBase,
     ...(ast.constraints ?? []).flatMap((k) => (k.type === 'primary key' ? k.columns.map((c) => c.name) : [])),
   ];
   if (sharded && !primaryKey.length) {
-    throw new VitessError('UNSUPPORTED',
+    throw new VitessError(
+      'UNSUPPORTED',
       `CREATE TABLE ${table} has no primary key: tables in sharded keyspace "${ks.name}" need one (it is the default vindex column, and the key by which replicas apply changes)`,
-      { construct: 'CREATE TABLE without PRIMARY KEY', table });
+      { construct: 'CREATE TABLE without PRIMARY KEY', table },
+    );
   }
   const change: SchemaChange = { kind: 'create', table, primaryKey, columns };
   const routing = tableRouting(ks, { primaryKey: () => primaryKey, columns: () => columns }, table);
@@ -61,11 +68,18 @@ function createTable(ast: CreateTableStatement, source: string, base: RouteBase,
 
   const missing = [routing.vindex?.column, ...routing.lookups.map((l) => l.column)].find((c) => c !== undefined && !columns.some((x) => x.name === c));
   if (missing) {
-    throw new VitessError('INVALID', `the vschema shards table "${table}" by column "${missing}", which CREATE TABLE ${table} does not define`, { table, columns: [missing] });
+    throw new VitessError('INVALID', `the vschema shards table "${table}" by column "${missing}", which CREATE TABLE ${table} does not define`, {
+      table,
+      columns: [missing],
+    });
   }
   const lookups = routing.lookups.map((l) => {
     const type = lookupType(columns.find((c) => c.name === l.column)!.type);
-    return routeOf(base, `CREATE TABLE IF NOT EXISTS ${l.table} (value ${type} NOT NULL, keyspace_id TEXT NOT NULL, refs INT NOT NULL, PRIMARY KEY (value, keyspace_id))`, []);
+    return routeOf(
+      base,
+      `CREATE TABLE IF NOT EXISTS ${l.table} (value ${type} NOT NULL, keyspace_id TEXT NOT NULL, refs INT NOT NULL, PRIMARY KEY (value, keyspace_id))`,
+      [],
+    );
   });
   const root: Primitive = lookups.length ? { op: 'Sequence', steps: [all, ...lookups] } : all;
   return { root, tables: [table, ...routing.lookups.map((l) => l.table)], schemaChange: change, ...sequences };
@@ -74,7 +88,11 @@ function createTable(ast: CreateTableStatement, source: string, base: RouteBase,
 /** CREATE SEQUENCE: only global sequences, which live in the keyspace's sequence DO (no shard is touched). */
 function createSequence(ast: CreateSequenceStatement, ks: KeyspaceVSchema): DdlPlan {
   if (ks.shards.length === 1) {
-    throw new VitessError('UNSUPPORTED', `CREATE SEQUENCE ${ast.name.name}: keyspace "${ks.name}" is unsharded, where tables number rows with the engine's own SERIAL; global sequences are for sharded keyspaces`, { construct: 'CREATE SEQUENCE in an unsharded keyspace' });
+    throw new VitessError(
+      'UNSUPPORTED',
+      `CREATE SEQUENCE ${ast.name.name}: keyspace "${ks.name}" is unsharded, where tables number rows with the engine's own SERIAL; global sequences are for sharded keyspaces`,
+      { construct: 'CREATE SEQUENCE in an unsharded keyspace' },
+    );
   }
   return { root: { op: 'Sequence', steps: [] }, tables: [], sequences: { define: sequenceDefinition(ast) } };
 }
@@ -86,7 +104,11 @@ function dropTable(ast: DropStatement, all: Primitive, base: RouteBase, ks: Keys
     return v?.type === 'sharded' ? v.lookups.map((l) => l.table) : [];
   });
   const drops = lookupTables.map((t) => routeOf(base, `DROP TABLE IF EXISTS ${t}`, []));
-  return { root: drops.length ? { op: 'Sequence', steps: [all, ...drops] } : all, tables: [...tables, ...lookupTables], schemaChange: { kind: 'drop', tables } };
+  return {
+    root: drops.length ? { op: 'Sequence', steps: [all, ...drops] } : all,
+    tables: [...tables, ...lookupTables],
+    schemaChange: { kind: 'drop', tables },
+  };
 }
 
 function alterTable(ast: AlterTableStatement, all: Primitive, ks: KeyspaceVSchema, schema: SchemaInfo): DdlPlan {
@@ -97,10 +119,19 @@ function alterTable(ast: AlterTableStatement, all: Primitive, ks: KeyspaceVSchem
   for (const c of ast.changes) {
     const touched = c.type === 'drop column' || c.type === 'rename column' ? c.column.name : undefined;
     if (touched !== undefined && placing.includes(touched)) {
-      throw new VitessError('UNSUPPORTED', `ALTER TABLE ${table} may not drop or rename "${touched}": it is a vindex column of the table`, { construct: 'ALTER TABLE of a vindex column', table, columns: [touched] });
+      throw new VitessError('UNSUPPORTED', `ALTER TABLE ${table} may not drop or rename "${touched}": it is a vindex column of the table`, {
+        construct: 'ALTER TABLE of a vindex column',
+        table,
+        columns: [touched],
+      });
     }
     if (c.type === 'rename') {
-      if (ks.tables[table]) throw new VitessError('UNSUPPORTED', `ALTER TABLE ${table} RENAME: "${table}" is named in the vschema, which would no longer describe it; change the vschema instead`, { construct: 'ALTER TABLE RENAME', table });
+      if (ks.tables[table])
+        throw new VitessError(
+          'UNSUPPORTED',
+          `ALTER TABLE ${table} RENAME: "${table}" is named in the vschema, which would no longer describe it; change the vschema instead`,
+          { construct: 'ALTER TABLE RENAME', table },
+        );
       change.rename = c.to.name;
     }
     if (c.type === 'add column' && ks.shards.length > 1) refuseAddedSequenceColumn(table, c.column);

@@ -10,7 +10,6 @@ export interface Dec {
   scale: number;
 }
 
-
 /** Parses a number, bigint or numeric text; undefined for anything else (NaN, Infinity, text). */
 export function toDec(v: unknown): Dec | undefined {
   let text: string;
@@ -72,7 +71,7 @@ export function divDec(a: Dec, b: Dec): Dec {
   let q = num / den;
   const r = num % den;
   const twice = (r < 0n ? -r : r) * 2n;
-  if (twice >= (den < 0n ? -den : den)) q += (num < 0n) === (den < 0n) ? 1n : -1n;
+  if (twice >= (den < 0n ? -den : den)) q += num < 0n === den < 0n ? 1n : -1n;
   return { units: q, scale: rscale };
 }
 

@@ -99,7 +99,10 @@ function chunk<T>(items: T[], size: (t: T) => number, reserved = 0): T[][] {
 }
 
 class Execution {
-  constructor(private readonly params: SqlValue[], private readonly cursor: ShardCursor) {}
+  constructor(
+    private readonly params: SqlValue[],
+    private readonly cursor: ShardCursor,
+  ) {}
 
   value(src: ValueSource): SqlValue {
     if ('literal' in src) return src.literal;
@@ -122,7 +125,14 @@ class Execution {
       case 'MergeSort': {
         const results = (await this.route(p.input)).map((r) => r.result);
         const all = concat(results);
-        return { ...all, rows: mergeSorted(results.map((r) => r.rows), p.keys, all.fields) };
+        return {
+          ...all,
+          rows: mergeSorted(
+            results.map((r) => r.rows),
+            p.keys,
+            all.fields,
+          ),
+        };
       }
       case 'Sort': {
         const r = await this.run(p.input);
@@ -156,9 +166,12 @@ class Execution {
         for (const s of p.steps.slice(1)) await this.run(s);
         return first;
       }
-      case 'Insert': return this.insert(p);
-      case 'LookupDelete': return this.lookupDelete(p);
-      case 'LookupUpdate': return this.lookupUpdate(p);
+      case 'Insert':
+        return this.insert(p);
+      case 'LookupDelete':
+        return this.lookupDelete(p);
+      case 'LookupUpdate':
+        return this.lookupUpdate(p);
       case 'Explain': {
         const fields: Field[] = [{ name: 'QUERY PLAN', type: 'text' }];
         return { rows: explainLines(p.plan).map((line) => ({ 'QUERY PLAN': line })), fields, affected: 0 };
@@ -171,9 +184,14 @@ class Execution {
     const t = route.target;
     if (t.type === 'all') return route.shards;
     if (t.type === 'any') return route.shards.slice(0, 1);
-    const ids = t.type === 'vindex'
-      ? t.values.map((v) => keyspaceIdFor(t.vindex, this.value(v))).filter((id): id is KeyspaceId => id !== undefined)
-      : await this.lookupIds(route, t.lookup, t.values.map((v) => this.value(v)));
+    const ids =
+      t.type === 'vindex'
+        ? t.values.map((v) => keyspaceIdFor(t.vindex, this.value(v))).filter((id): id is KeyspaceId => id !== undefined)
+        : await this.lookupIds(
+            route,
+            t.lookup,
+            t.values.map((v) => this.value(v)),
+          );
     const hit = new Set(ids.map((id) => shardFor(id, route.shards)));
     // No value maps to a shard (NULL, no lookup entry): no row can match; one shard answers
     // with the right columns (and the one row an aggregate returns over nothing).
@@ -190,19 +208,27 @@ class Execution {
 
   /** Keyspace ids of `values` from the lookup table, which is sharded by hash of its value. */
   private async lookupIds(route: { keyspace: string; shards: string[] }, lookup: LookupSpec, values: SqlValue[]): Promise<KeyspaceId[]> {
-    const byShard = this.byLookupShard(route.shards, values.filter((v) => v !== null), (v) => v);
-    const found = await Promise.all([...byShard].flatMap(([shard, vs]) => chunk(vs, () => 1).map(async (part) => {
-      const where = part.length === 1 ? 'value = $1' : `value IN (${part.map((_, i) => `$${i + 1}`).join(', ')})`;
-      const r = await this.cursor.execute(route.keyspace, shard, `SELECT keyspace_id FROM ${lookup.table} WHERE (${where}) AND refs > 0`, part);
-      return r.rows.map((row) => String(row.keyspace_id));
-    })));
+    const byShard = this.byLookupShard(
+      route.shards,
+      values.filter((v) => v !== null),
+      (v) => v,
+    );
+    const found = await Promise.all(
+      [...byShard].flatMap(([shard, vs]) =>
+        chunk(vs, () => 1).map(async (part) => {
+          const where = part.length === 1 ? 'value = $1' : `value IN (${part.map((_, i) => `$${i + 1}`).join(', ')})`;
+          const r = await this.cursor.execute(route.keyspace, shard, `SELECT keyspace_id FROM ${lookup.table} WHERE (${where}) AND refs > 0`, part);
+          return r.rows.map((row) => String(row.keyspace_id));
+        }),
+      ),
+    );
     return found.flat();
   }
 
-  private byLookupShard<T>(shards: string[], items: T[], valueOf: (t: T) => SqlValue): Map<string, T[]> {
+  private byLookupShard<T>(shards: string[], items: T[], valueOfItem: (t: T) => SqlValue): Map<string, T[]> {
     const out = new Map<string, T[]>();
     for (const it of items) {
-      const shard = shardFor(hashId(valueOf(it))!, shards);
+      const shard = shardFor(hashId(valueOfItem(it))!, shards);
       out.set(shard, [...(out.get(shard) ?? []), it]);
     }
     return out;
@@ -219,20 +245,41 @@ class Execution {
     const run = (ds: LookupDelta[], write: (shard: string, part: LookupDelta[]) => Promise<unknown>) =>
       Promise.all([...this.byLookupShard(shards, ds, (d) => d.value)].flatMap(([shard, es]) => chunk(es, () => 3).map((part) => write(shard, part))));
     const match = (i: number, width: number) => `(value = $${width * i + 1} AND keyspace_id = $${width * i + 2})`;
-    await run(deltas.filter((d) => d.refs > 0), (shard, part) => this.cursor.execute(keyspace, shard,
-      `INSERT INTO ${table} (value, keyspace_id, refs) VALUES ${part.map((_, i) => `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3})`).join(', ')} ON CONFLICT (value, keyspace_id) DO UPDATE SET refs = ${table}.refs + EXCLUDED.refs`,
-      part.flatMap((d) => [d.value, d.keyspaceId, d.refs])));
-    await run(deltas.filter((d) => d.refs < 0), async (shard, part) => {
-      await this.cursor.execute(keyspace, shard,
-        `UPDATE ${table} SET refs = refs - CASE ${part.map((_, i) => `WHEN ${match(i, 3)} THEN $${3 * i + 3}`).join(' ')} ELSE 0 END WHERE ${part.map((_, i) => match(i, 3)).join(' OR ')}`,
-        part.flatMap((d) => [d.value, d.keyspaceId, -d.refs]));
-      await this.cursor.execute(keyspace, shard, `DELETE FROM ${table} WHERE refs <= 0 AND (${part.map((_, i) => match(i, 2)).join(' OR ')})`, part.flatMap((d) => [d.value, d.keyspaceId]));
-    });
+    await run(
+      deltas.filter((d) => d.refs > 0),
+      (shard, part) =>
+        this.cursor.execute(
+          keyspace,
+          shard,
+          `INSERT INTO ${table} (value, keyspace_id, refs) VALUES ${part.map((_, i) => `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3})`).join(', ')} ON CONFLICT (value, keyspace_id) DO UPDATE SET refs = ${table}.refs + EXCLUDED.refs`,
+          part.flatMap((d) => [d.value, d.keyspaceId, d.refs]),
+        ),
+    );
+    await run(
+      deltas.filter((d) => d.refs < 0),
+      async (shard, part) => {
+        await this.cursor.execute(
+          keyspace,
+          shard,
+          `UPDATE ${table} SET refs = refs - CASE ${part.map((_, i) => `WHEN ${match(i, 3)} THEN $${3 * i + 3}`).join(' ')} ELSE 0 END WHERE ${part.map((_, i) => match(i, 3)).join(' OR ')}`,
+          part.flatMap((d) => [d.value, d.keyspaceId, -d.refs]),
+        );
+        await this.cursor.execute(
+          keyspace,
+          shard,
+          `DELETE FROM ${table} WHERE refs <= 0 AND (${part.map((_, i) => match(i, 2)).join(' OR ')})`,
+          part.flatMap((d) => [d.value, d.keyspaceId]),
+        );
+      },
+    );
   }
 
   /** Lookup entries of `rows` (helper columns of lookup `i`), counted: rows without a value or a keyspace id have none. */
   private entries(rows: Row[], vindex: Insert['vindex'], i: number, sign: 1 | -1): LookupDelta[] {
-    return lookupDeltas(rows.map((r) => [r[lookupColumn(i)] ?? null, keyspaceIdFor(vindex, r[KEY_COLUMN] ?? null)]), sign);
+    return lookupDeltas(
+      rows.map((r) => [r[lookupColumn(i)] ?? null, keyspaceIdFor(vindex, r[KEY_COLUMN] ?? null)]),
+      sign,
+    );
   }
 
   // ---- writes --------------------------------------------------------------------------
@@ -242,29 +289,51 @@ class Execution {
       const key = this.value(row.key);
       const id = keyspaceIdFor(p.vindex, key);
       if (id === undefined) {
-        throw new VitessError('INVALID', key === null
-          ? `row ${n + 1} of the INSERT into "${p.table}": the vindex column "${p.vindex.column}" is NULL; a sharded row needs a value to be placed`
-          : `row ${n + 1} of the INSERT into "${p.table}": ${String(key)} is in no range of the vindex on "${p.vindex.column}"`, { table: p.table, columns: [p.vindex.column] });
+        throw new VitessError(
+          'INVALID',
+          key === null
+            ? `row ${n + 1} of the INSERT into "${p.table}": the vindex column "${p.vindex.column}" is NULL; a sharded row needs a value to be placed`
+            : `row ${n + 1} of the INSERT into "${p.table}": ${String(key)} is in no range of the vindex on "${p.vindex.column}"`,
+          { table: p.table, columns: [p.vindex.column] },
+        );
       }
       return { row, id, shard: shardFor(id, p.shards) };
     });
     // Lookup entries first: if the insert then fails, an entry points at a row that is not
     // there (a query finds nothing), never a row without its entry.
-    await Promise.all(p.lookups.map((l, i) => this.writeLookups(p.keyspace, p.shards, l.table, lookupDeltas(rows.map((r) => [this.value(r.row.lookups[i]!), r.id]), 1))));
+    await Promise.all(
+      p.lookups.map((l, i) =>
+        this.writeLookups(
+          p.keyspace,
+          p.shards,
+          l.table,
+          lookupDeltas(
+            rows.map((r) => [this.value(r.row.lookups[i]!), r.id]),
+            1,
+          ),
+        ),
+      ),
+    );
 
     const tailParams = p.tailParams.map((s) => this.value(s));
-    const statements = p.shards.flatMap((shard) => chunk(rows.filter((r) => r.shard === shard), (r) => r.row.params.length, tailParams.length).map((part) => {
-      let offset = 0;
-      const params: SqlValue[] = [];
-      const tuples = part.map(({ row }) => {
-        const sql = mapParams(row.sql, (n) => n + offset);
-        offset += row.params.length;
-        params.push(...row.params.map((s) => this.value(s)));
-        return sql;
-      });
-      params.push(...tailParams);
-      return { shard, sql: `${p.head}${tuples.join(', ')}${mapParams(p.tail, (n) => n + offset)}`, params };
-    }));
+    const statements = p.shards.flatMap((shard) =>
+      chunk(
+        rows.filter((r) => r.shard === shard),
+        (r) => r.row.params.length,
+        tailParams.length,
+      ).map((part) => {
+        let offset = 0;
+        const params: SqlValue[] = [];
+        const tuples = part.map(({ row }) => {
+          const sql = mapParams(row.sql, (n) => n + offset);
+          offset += row.params.length;
+          params.push(...row.params.map((s) => this.value(s)));
+          return sql;
+        });
+        params.push(...tailParams);
+        return { shard, sql: `${p.head}${tuples.join(', ')}${mapParams(p.tail, (n) => n + offset)}`, params };
+      }),
+    );
     const results = await Promise.all(statements.map((s) => this.cursor.execute(p.keyspace, s.shard, s.sql, s.params)));
     return concat(results);
   }
@@ -278,8 +347,16 @@ class Execution {
   private async lookupUpdate(p: LookupUpdate): Promise<ResultSet> {
     const before = concat((await this.route(p.before)).map((x) => x.result));
     const after = concat((await this.route(p.input)).map((x) => x.result));
-    await Promise.all(p.lookups.map((l, i) => this.writeLookups(p.input.keyspace, p.input.shards, l.table,
-      netDeltas([...this.entries(after.rows, p.vindex, i, 1), ...this.entries(before.rows, p.vindex, i, -1)]))));
+    await Promise.all(
+      p.lookups.map((l, i) =>
+        this.writeLookups(
+          p.input.keyspace,
+          p.input.shards,
+          l.table,
+          netDeltas([...this.entries(after.rows, p.vindex, i, 1), ...this.entries(before.rows, p.vindex, i, -1)]),
+        ),
+      ),
+    );
     return withoutHidden(after, p.returning);
   }
 }

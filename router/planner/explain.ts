@@ -11,8 +11,10 @@ function value(v: ValueSource): string {
 
 function target(t: Target, shards: string[]): string {
   switch (t.type) {
-    case 'all': return `all shards (${shards.join(', ')})`;
-    case 'any': return shards.length === 1 ? `shard ${shards[0]}` : 'any one shard';
+    case 'all':
+      return `all shards (${shards.join(', ')})`;
+    case 'any':
+      return shards.length === 1 ? `shard ${shards[0]}` : 'any one shard';
     case 'vindex': {
       const col = `${t.vindex.type}(${t.vindex.column})`;
       return t.values.length === 1 ? `shard of ${col} = ${value(t.values[0]!)}` : `shards of ${col} IN (${t.values.map(value).join(', ')})`;
@@ -28,20 +30,29 @@ const keys = (ks: SortKey[]) => ks.map((k) => `${k.column} ${k.desc ? 'DESC' : '
 
 function expr(e: Expr): string {
   switch (e.kind) {
-    case 'column': return e.name;
-    case 'value': return value(e.value);
-    case 'and': case 'or': return `(${e.args.map(expr).join(` ${e.kind.toUpperCase()} `)})`;
-    case 'not': return `NOT ${expr(e.arg)}`;
-    case 'is null': case 'is not null': return `${expr(e.arg)} ${e.kind.toUpperCase()}`;
-    case 'compare': return `${expr(e.left)} ${e.op} ${expr(e.right)}`;
+    case 'column':
+      return e.name;
+    case 'value':
+      return value(e.value);
+    case 'and':
+    case 'or':
+      return `(${e.args.map(expr).join(` ${e.kind.toUpperCase()} `)})`;
+    case 'not':
+      return `NOT ${expr(e.arg)}`;
+    case 'is null':
+    case 'is not null':
+      return `${expr(e.arg)} ${e.kind.toUpperCase()}`;
+    case 'compare':
+      return `${expr(e.left)} ${e.op} ${expr(e.right)}`;
   }
 }
 
 /** A row's `$k` (local to the row) written as the statement's own parameter numbers. */
-const global = (sql: string, params: ValueSource[]) => mapParams(sql, (k) => {
-  const v = params[k - 1];
-  return v && 'param' in v ? v.param + 1 : k;
-});
+const global = (sql: string, params: ValueSource[]) =>
+  mapParams(sql, (k) => {
+    const v = params[k - 1];
+    return v && 'param' in v ? v.param + 1 : k;
+  });
 
 const sqlLine = (sql: string, params: ValueSource[]) => `${sql.replace(/\s+/g, ' ').trim()}${params.length ? `  [${params.map(value).join(', ')}]` : ''}`;
 
@@ -64,21 +75,33 @@ function lines(p: Primitive, depth: number, out: string[]): void {
       if (p.op === 'LookupUpdate') lines(p.before, depth + 1, out);
       lines(p.input, depth + 1, out);
       return;
-    case 'MergeSort': add(`MergeSort ${keys(p.keys)}`); break;
-    case 'Sort': add(`Sort ${keys(p.keys)}`); break;
+    case 'MergeSort':
+      add(`MergeSort ${keys(p.keys)}`);
+      break;
+    case 'Sort':
+      add(`Sort ${keys(p.keys)}`);
+      break;
     case 'Aggregate': {
       const cols = p.columns.map((c) => (c.fn === 'first' ? `${c.name} = ${c.args[0]}` : `${c.name} = ${c.fn}(${c.args.join(', ')})`));
       add(`Aggregate${p.groupBy.length ? ` group by ${p.groupBy.join(', ')}` : ''}: ${cols.join(', ')}${p.having ? `; having ${expr(p.having)}` : ''}`);
       break;
     }
-    case 'Distinct': add(`Distinct${p.columns ? ` on ${p.columns.join(', ')}` : p.ignore.length ? ` (ignoring ${p.ignore.join(', ')})` : ''}`); break;
-    case 'Limit': add(`Limit${p.count ? ` ${value(p.count)}` : ''}${p.offset ? ` offset ${value(p.offset)}` : ''}`); break;
-    case 'Project': add(`Project drop ${p.drop.join(', ')}`); break;
+    case 'Distinct':
+      add(`Distinct${p.columns ? ` on ${p.columns.join(', ')}` : p.ignore.length ? ` (ignoring ${p.ignore.join(', ')})` : ''}`);
+      break;
+    case 'Limit':
+      add(`Limit${p.count ? ` ${value(p.count)}` : ''}${p.offset ? ` offset ${value(p.offset)}` : ''}`);
+      break;
+    case 'Project':
+      add(`Project drop ${p.drop.join(', ')}`);
+      break;
     case 'Sequence':
       add('Sequence');
       for (const s of p.steps) lines(s, depth + 1, out);
       return;
-    case 'Explain': lines(p.plan.root, depth, out); return;
+    case 'Explain':
+      lines(p.plan.root, depth, out);
+      return;
   }
   lines(p.input, depth + 1, out);
 }

@@ -67,7 +67,7 @@ function nonNegativeInt(v: SqlValue, what: string): number | undefined {
 }
 
 export function limitRows(rows: Row[], count: SqlValue | undefined, offset: SqlValue | undefined): Row[] {
-  const o = offset === undefined ? 0 : nonNegativeInt(offset, 'OFFSET') ?? 0;
+  const o = offset === undefined ? 0 : (nonNegativeInt(offset, 'OFFSET') ?? 0);
   const c = count === undefined ? undefined : nonNegativeInt(count, 'LIMIT');
   return rows.slice(o, c === undefined ? undefined : o + c);
 }
@@ -128,7 +128,12 @@ function accumulator(c: AggregateColumn, fields: Field[]): Acc {
   switch (c.fn) {
     case 'first': {
       let v: SqlValue | undefined;
-      return { add: (r) => { if (v === undefined) v = r[a] ?? null; }, value: () => v ?? null };
+      return {
+        add: (r) => {
+          if (v === undefined) v = r[a] ?? null;
+        },
+        value: () => v ?? null,
+      };
     }
     case 'count': {
       const s = new Sum('int8');
@@ -138,24 +143,38 @@ function accumulator(c: AggregateColumn, fields: Field[]): Acc {
       const s = new Sum(type);
       return { add: (r) => s.add(r[a] ?? null), value: () => s.value() };
     }
-    case 'min': case 'max': {
+    case 'min':
+    case 'max': {
       let v: SqlValue = null;
       const sign = c.fn === 'min' ? -1 : 1;
       return {
-        add: (r) => { const x = r[a] ?? null; if (x !== null && (v === null || compareValues(x, v, type) * sign > 0)) v = x; },
+        add: (r) => {
+          const x = r[a] ?? null;
+          if (x !== null && (v === null || compareValues(x, v, type) * sign > 0)) v = x;
+        },
         value: () => v,
       };
     }
-    case 'bool_and': case 'bool_or': {
+    case 'bool_and':
+    case 'bool_or': {
       let v: boolean | null = null;
       const and = c.fn === 'bool_and';
-      return { add: (r) => { const x = r[a]; if (typeof x === 'boolean') v = v === null ? x : and ? v && x : v || x; }, value: () => v };
+      return {
+        add: (r) => {
+          const x = r[a];
+          if (typeof x === 'boolean') v = v === null ? x : and ? v && x : v || x;
+        },
+        value: () => v,
+      };
     }
     case 'avg': {
       const sum = new Sum(type);
       const count = new Sum('int8');
       return {
-        add: (r) => { sum.add(r[a] ?? null); count.add(r[b] ?? 0); },
+        add: (r) => {
+          sum.add(r[a] ?? null);
+          count.add(r[b] ?? 0);
+        },
         value: () => {
           const n = count.decimal();
           if (!sum.seen || n.units === 0n) return null;
@@ -170,10 +189,15 @@ function accumulator(c: AggregateColumn, fields: Field[]): Acc {
 function outputType(c: AggregateColumn, fields: Field[]): SqlType {
   const t = typeOf(fields, c.args[0] ?? '') ?? 'unknown';
   switch (c.fn) {
-    case 'count': return 'int8';
-    case 'avg': return FLOAT_TYPES.has(t) ? 'float8' : 'numeric';
-    case 'bool_and': case 'bool_or': return 'bool';
-    default: return t;
+    case 'count':
+      return 'int8';
+    case 'avg':
+      return FLOAT_TYPES.has(t) ? 'float8' : 'numeric';
+    case 'bool_and':
+    case 'bool_or':
+      return 'bool';
+    default:
+      return t;
   }
 }
 
@@ -188,7 +212,11 @@ export function aggregateRows(input: Rows, agg: Aggregate, value: (v: Expr & { k
     for (const acc of accs) acc.add(r);
   }
   // Without GROUP BY an aggregate returns one row even over no rows.
-  if (!agg.groupBy.length && !groups.size) groups.set('', agg.columns.map((c) => accumulator(c, input.fields)));
+  if (!agg.groupBy.length && !groups.size)
+    groups.set(
+      '',
+      agg.columns.map((c) => accumulator(c, input.fields)),
+    );
   const fields = agg.columns.map((c) => ({ name: c.name, type: outputType(c, input.fields) }));
   let rows = [...groups.values()].map((accs) => Object.fromEntries(agg.columns.map((c, i) => [c.name, accs[i]!.value()])) as Row);
   if (agg.having) rows = rows.filter((r) => evaluate(agg.having!, r, fields, value) === true);
@@ -201,14 +229,22 @@ type Typed = { v: SqlValue; type?: SqlType };
 export function evaluate(e: Expr, row: Row, fields: Field[], value: (v: Expr & { kind: 'value' }) => SqlValue): SqlValue {
   const typed = (x: Expr): Typed => (x.kind === 'column' ? { v: row[x.name] ?? null, type: typeOf(fields, x.name) } : { v: evaluate(x, row, fields, value) });
   switch (e.kind) {
-    case 'column': return row[e.name] ?? null;
-    case 'value': return value(e);
-    case 'not': { const v = evaluate(e.arg, row, fields, value); return v === null ? null : !v; }
-    case 'is null': return evaluate(e.arg, row, fields, value) === null;
-    case 'is not null': return evaluate(e.arg, row, fields, value) !== null;
-    case 'and': case 'or': {
+    case 'column':
+      return row[e.name] ?? null;
+    case 'value':
+      return value(e);
+    case 'not': {
+      const v = evaluate(e.arg, row, fields, value);
+      return v === null ? null : !v;
+    }
+    case 'is null':
+      return evaluate(e.arg, row, fields, value) === null;
+    case 'is not null':
+      return evaluate(e.arg, row, fields, value) !== null;
+    case 'and':
+    case 'or': {
       const vs = e.args.map((a) => evaluate(a, row, fields, value));
-      const decisive = e.kind === 'and' ? false : true;
+      const decisive = e.kind !== 'and';
       if (vs.includes(decisive)) return decisive;
       return vs.includes(null) ? null : !decisive;
     }
@@ -218,12 +254,18 @@ export function evaluate(e: Expr, row: Row, fields: Field[], value: (v: Expr & {
       if (l.v === null || r.v === null) return null;
       const c = compareValues(l.v, r.v, l.type ?? r.type);
       switch (e.op) {
-        case '=': return c === 0;
-        case '<>': return c !== 0;
-        case '<': return c < 0;
-        case '<=': return c <= 0;
-        case '>': return c > 0;
-        case '>=': return c >= 0;
+        case '=':
+          return c === 0;
+        case '<>':
+          return c !== 0;
+        case '<':
+          return c < 0;
+        case '<=':
+          return c <= 0;
+        case '>':
+          return c > 0;
+        case '>=':
+          return c >= 0;
       }
     }
   }

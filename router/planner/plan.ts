@@ -9,20 +9,20 @@ import type { LookupSpec, VindexSpec } from '../vschema.js';
 import type { SequenceDefinition, SequenceDraw } from './sequences.js';
 
 export type PlanKind =
-  | 'single-shard'      // one vindex value: one shard
-  | 'multi-shard'       // IN on the vindex, or a multi-row INSERT: the shards of those values
-  | 'scatter'           // every shard, results merged
+  | 'single-shard' // one vindex value: one shard
+  | 'multi-shard' // IN on the vindex, or a multi-row INSERT: the shards of those values
+  | 'scatter' // every shard, results merged
   | 'scatter-aggregate' // every shard computes partial aggregates, VTGate combines them
-  | 'lookup'            // a lookup table names the keyspace ids first
-  | 'unsharded'         // a keyspace with one shard: the statement goes there as written
-  | 'reference'         // only reference tables: any one shard for reads, every shard for writes
-  | 'ddl';              // every shard of the keyspace
+  | 'lookup' // a lookup table names the keyspace ids first
+  | 'unsharded' // a keyspace with one shard: the statement goes there as written
+  | 'reference' // only reference tables: any one shard for reads, every shard for writes
+  | 'ddl'; // every shard of the keyspace
 
 /** Where a value comes from when the plan runs. */
 export type ValueSource =
-  | { param: number }          // 0-based index into the statement's parameters
-  | { literal: SqlValue }      // a literal written in the SQL text
-  | { sum: ValueSource[] };    // LIMIT + OFFSET pushed down to shards
+  | { param: number } // 0-based index into the statement's parameters
+  | { literal: SqlValue } // a literal written in the SQL text
+  | { sum: ValueSource[] }; // LIMIT + OFFSET pushed down to shards
 
 /** Which shards a Route reaches. */
 export type Target =
@@ -174,9 +174,7 @@ export interface Explain {
   plan: Plan;
 }
 
-export type Primitive =
-  | Route | Insert | LookupDelete | LookupUpdate | MergeSort | Sort | Aggregate | Distinct | Limit
-  | Project | Sequence | Explain;
+export type Primitive = Route | Insert | LookupDelete | LookupUpdate | MergeSort | Sort | Aggregate | Distinct | Limit | Project | Sequence | Explain;
 
 /** A HAVING condition, evaluated by VTGate on combined groups. */
 export type Expr =
@@ -191,7 +189,14 @@ export type Expr =
 export type SchemaChange =
   | { kind: 'create'; table: string; primaryKey: string[]; columns: { name: string; type: string; sequence?: string }[] }
   | { kind: 'drop'; tables: string[] }
-  | { kind: 'alter'; table: string; rename?: string; addColumns?: { name: string; type: string }[]; dropColumns?: string[]; renameColumns?: [string, string][] };
+  | {
+      kind: 'alter';
+      table: string;
+      rename?: string;
+      addColumns?: { name: string; type: string }[];
+      dropColumns?: string[];
+      renameColumns?: [string, string][];
+    };
 
 export interface Plan {
   kind: PlanKind;

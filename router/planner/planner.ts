@@ -48,13 +48,26 @@ export function planQuery(sql: string, ctx: PlanContext): Plan {
   const { ast, source } = parseOne(sql);
   const type = ast.type;
   if (!QUERIES.has(type) && !DDL.has(type) && type !== 'insert' && type !== 'update' && type !== 'delete') {
-    throw refused(type.toUpperCase(), 'statements are not supported by VTGate (supported: SELECT, INSERT, UPDATE, DELETE, CREATE/ALTER/DROP TABLE, CREATE/DROP INDEX, CREATE SEQUENCE in sharded keyspaces, EXPLAIN)');
+    throw refused(
+      type.toUpperCase(),
+      'statements are not supported by VTGate (supported: SELECT, INSERT, UPDATE, DELETE, CREATE/ALTER/DROP TABLE, CREATE/DROP INDEX, CREATE SEQUENCE in sharded keyspaces, EXPLAIN)',
+    );
   }
-  const plan = (kind: PlanKind, statement: Plan['statement'], root: Primitive, tables: string[]): Plan => ({ kind, statement, keyspace: ks.name, root, tables });
+  const plan = (kind: PlanKind, statement: Plan['statement'], root: Primitive, tables: string[]): Plan => ({
+    kind,
+    statement,
+    keyspace: ks.name,
+    root,
+    tables,
+  });
 
   if (DDL.has(type)) {
     const d = planDdl(ast, source, ks, ctx.schema);
-    return { ...plan(ks.shards.length === 1 ? 'unsharded' : 'ddl', 'ddl', d.root, d.tables), ...(d.schemaChange && { schemaChange: d.schemaChange }), ...(d.sequences && { sequences: d.sequences }) };
+    return {
+      ...plan(ks.shards.length === 1 ? 'unsharded' : 'ddl', 'ddl', d.root, d.tables),
+      ...(d.schemaChange && { schemaChange: d.schemaChange }),
+      ...(d.sequences && { sequences: d.sequences }),
+    };
   }
   const statement = QUERIES.has(type) ? 'select' : (type as 'insert' | 'update' | 'delete');
   const tables = tablesIn(ast);
@@ -69,7 +82,9 @@ export function planQuery(sql: string, ctx: PlanContext): Plan {
   }
   const routing = (t: string) => tableRouting(ks, ctx.schema, t);
   switch (ast.type) {
-    case 'insert': case 'update': case 'delete': {
+    case 'insert':
+    case 'update':
+    case 'delete': {
       refuseShardedSubqueries(ast, routing);
       const name = ast.type === 'insert' ? ast.into.name : ast.type === 'update' ? ast.table.name : ast.from.name;
       const r = routing(name);
@@ -82,7 +97,11 @@ export function planQuery(sql: string, ctx: PlanContext): Plan {
         return plan('reference', statement, { ...passThrough(base({ type: 'all' }), source), copies: true }, tables);
       }
       if (!r.known && ast.type === 'insert') {
-        throw new VitessError('NOT_FOUND', `table "${name}" is unknown to VTGate: it is not in the vschema of keyspace "${ks.name}", and no CREATE TABLE for it ran through VTGate (its primary key decides its shard)`, { table: name });
+        throw new VitessError(
+          'NOT_FOUND',
+          `table "${name}" is unknown to VTGate: it is not in the vschema of keyspace "${ks.name}", and no CREATE TABLE for it ran through VTGate (its primary key decides its shard)`,
+          { table: name },
+        );
       }
       const shards = { keyspace: ks.name, shards: ks.shards };
       if (ast.type === 'insert') {
@@ -97,7 +116,10 @@ export function planQuery(sql: string, ctx: PlanContext): Plan {
       if (!sharded.length) return plan('reference', 'select', passThrough(base({ type: 'any' }), source), tables);
       if (ast.type !== 'select') {
         const what = ast.type === 'values' ? 'VALUES' : ast.type.startsWith('with') ? 'WITH' : 'UNION';
-        throw refused(`${what} over sharded tables (${sharded.join(', ')})`, 'is not supported across shards: query the tables without it, or make them reference tables');
+        throw refused(
+          `${what} over sharded tables (${sharded.join(', ')})`,
+          'is not supported across shards: query the tables without it, or make them reference tables',
+        );
       }
       refuseShardedSubqueries(ast, routing);
       const { kind, root } = planSelect(ast as SelectFromStatement, source, ks, ctx.schema, routing);
@@ -106,13 +128,23 @@ export function planQuery(sql: string, ctx: PlanContext): Plan {
   }
 }
 
-function planSelect(ast: SelectFromStatement, source: string, ks: KeyspaceVSchema, schema: SchemaInfo, routing: (t: string) => TableRouting): { kind: PlanKind; root: Primitive } {
+function planSelect(
+  ast: SelectFromStatement,
+  source: string,
+  ks: KeyspaceVSchema,
+  schema: SchemaInfo,
+  routing: (t: string) => TableRouting,
+): { kind: PlanKind; root: Primitive } {
   const from = ast.from ?? [];
-  const scope = new Scope(from.flatMap((f) => (f.type === 'table' ? [{ alias: f.name.alias ?? f.name.name, routing: routing(f.name.name) }] : [])), schema);
+  const scope = new Scope(
+    from.flatMap((f) => (f.type === 'table' ? [{ alias: f.name.alias ?? f.name.name, routing: routing(f.name.name) }] : [])),
+    schema,
+  );
   const choice = chooseRoute(scope, ast.where, from, source);
   const base: RouteBase = { keyspace: ks.name, shards: ks.shards, target: choice.target };
   if (choice.kind === 'single-shard') return { kind: choice.kind, root: passThrough(base, source) };
-  if (hasWindow(ast)) throw refused('window functions', 'are not supported across shards: a window spans rows of every shard; filter on the sharding column to reach one shard');
+  if (hasWindow(ast))
+    throw refused('window functions', 'are not supported across shards: a window spans rows of every shard; filter on the sharding column to reach one shard');
   if (isAggregated(ast)) {
     const groups = groupExprs(ast, (name) => scope.hasColumn(name));
     try {
@@ -134,7 +166,11 @@ function refuseShardedSubqueries(ast: Statement, routing: (t: string) => TableRo
     if (n === (top as unknown) || !isSubquery(n) || n === (ast as unknown)) return;
     const sharded = tablesIn(n).filter((t) => routing(t).kind === 'sharded');
     if (sharded.length) {
-      throw refused(`a subquery over sharded table ${sharded[0]}`, 'is not supported: its rows live on every shard, so no one shard can answer it. Join on the sharding column instead, or run the subquery separately', sharded[0]);
+      throw refused(
+        `a subquery over sharded table ${sharded[0]}`,
+        'is not supported: its rows live on every shard, so no one shard can answer it. Join on the sharding column instead, or run the subquery separately',
+        sharded[0],
+      );
     }
     return false;
   });

@@ -41,7 +41,10 @@ export interface ScopeTable {
 }
 
 export class Scope {
-  constructor(readonly tables: ScopeTable[], private readonly schema: SchemaInfo) {}
+  constructor(
+    readonly tables: ScopeTable[],
+    private readonly schema: SchemaInfo,
+  ) {}
 
   /** The table and column a reference names; undefined when it cannot be told. */
   resolve(ref: ExprRef): { table: ScopeTable; column: string } | undefined {
@@ -93,7 +96,7 @@ class Equalities {
 export function joinsOf(from: From[]): { type: string; on?: Expr; using?: string[]; alias: string }[] {
   return from.flatMap((f) => {
     if (!f.join) return [];
-    const alias = f.type === 'table' ? f.name.alias ?? f.name.name : f.type === 'statement' ? f.alias : f.alias?.name ?? f.function.name;
+    const alias = f.type === 'table' ? (f.name.alias ?? f.name.name) : f.type === 'statement' ? f.alias : (f.alias?.name ?? f.function.name);
     return [{ type: f.join.type, on: f.join.on ?? undefined, using: f.join.using?.map((u) => u.name), alias }];
   });
 }
@@ -127,7 +130,10 @@ export function chooseRoute(scope: Scope, where: Expr | null | undefined, from: 
   }
   for (const j of joins) {
     // USING (c): c of the joined table equals c of the one table before it that has c.
-    const before = scope.tables.slice(0, scope.tables.findIndex((t) => t.alias === j.alias));
+    const before = scope.tables.slice(
+      0,
+      scope.tables.findIndex((t) => t.alias === j.alias),
+    );
     for (const col of j.using ?? []) {
       const known = before.filter((t) => scope.columnOf(t, col));
       const left = known.length === 1 ? known[0] : before.length === 1 ? before[0] : undefined;
@@ -141,16 +147,23 @@ export function chooseRoute(scope: Scope, where: Expr | null | undefined, from: 
     const names = sharded.map((t) => t.alias).join(', ');
     const unknown = sharded.find((t) => !t.routing.vindex);
     if (unknown) {
-      throw new VitessError('UNSUPPORTED', `cannot join ${names}: VTGate does not know how ${unknown.routing.name} is sharded (name it in the vschema, or create it through VTGate so its primary key is known)`, { construct: 'cross-shard join', table: unknown.routing.name });
+      throw new VitessError(
+        'UNSUPPORTED',
+        `cannot join ${names}: VTGate does not know how ${unknown.routing.name} is sharded (name it in the vschema, or create it through VTGate so its primary key is known)`,
+        { construct: 'cross-shard join', table: unknown.routing.name },
+      );
     }
     const [first, ...rest] = sharded as [ScopeTable, ...ScopeTable[]];
     const spec = (t: ScopeTable) => JSON.stringify({ ...t.routing.vindex, column: undefined });
     for (const t of rest) {
       if (spec(t) !== spec(first) || eq.find(vindexKey(t)) !== eq.find(vindexKey(first))) {
-        throw new VitessError('UNSUPPORTED',
+        throw new VitessError(
+          'UNSUPPORTED',
           `join of ${first.alias} and ${t.alias} is not co-located: ${first.alias} is sharded by ${describe(first)} and ${t.alias} by ${describe(t)}, ` +
-          `so matching rows can be on different shards. Join them with ${first.alias}.${first.routing.vindex!.column} = ${t.alias}.${t.routing.vindex!.column} ` +
-          `(both with the same vindex type), or make one of them a reference table.`, { construct: 'cross-shard join' });
+            `so matching rows can be on different shards. Join them with ${first.alias}.${first.routing.vindex!.column} = ${t.alias}.${t.routing.vindex!.column} ` +
+            `(both with the same vindex type), or make one of them a reference table.`,
+          { construct: 'cross-shard join' },
+        );
       }
     }
   }
@@ -160,7 +173,11 @@ export function chooseRoute(scope: Scope, where: Expr | null | undefined, from: 
   for (const j of joins) {
     if (j.type === 'LEFT JOIN' || j.type === 'FULL JOIN') nullable.add(j.alias);
     if (j.type === 'RIGHT JOIN' || j.type === 'FULL JOIN') {
-      for (const t of scope.tables.slice(0, scope.tables.findIndex((x) => x.alias === j.alias))) nullable.add(t.alias);
+      for (const t of scope.tables.slice(
+        0,
+        scope.tables.findIndex((x) => x.alias === j.alias),
+      ))
+        nullable.add(t.alias);
     }
   }
   const routed = sharded.find((t) => t.routing.vindex);
@@ -178,8 +195,14 @@ export function chooseRoute(scope: Scope, where: Expr | null | undefined, from: 
     for (const c of valueConds) {
       if (c.type !== 'binary') continue;
       if (c.op === '=') {
-        if (test(c.left)) { const v = valueSource(c.right, source); if (v) return { eq: v }; }
-        if (test(c.right)) { const v = valueSource(c.left, source); if (v) return { eq: v }; }
+        if (test(c.left)) {
+          const v = valueSource(c.right, source);
+          if (v) return { eq: v };
+        }
+        if (test(c.right)) {
+          const v = valueSource(c.left, source);
+          if (v) return { eq: v };
+        }
       }
       if (c.op === 'IN' && !list && test(c.left)) {
         // `x IN ($1)` parses as a bare value, not a one-item list.
@@ -214,9 +237,11 @@ function scatter(scope: Scope, joins: ReturnType<typeof joinsOf>, onVindex: (e: 
     const joined = isSharded(j.alias);
     const keeps = j.type === 'LEFT JOIN' ? !before && joined : j.type === 'RIGHT JOIN' ? before && !joined : j.type === 'FULL JOIN' ? before !== joined : false;
     if (keeps) {
-      throw new VitessError('UNSUPPORTED',
+      throw new VitessError(
+        'UNSUPPORTED',
         `${j.type} ${j.alias} keeps the unmatched rows of a table that every shard holds a copy of, so every shard would return them: start the outer join from the sharded table, or filter on its sharding column to reach one shard`,
-        { construct: `${j.type} from a reference table` });
+        { construct: `${j.type} from a reference table` },
+      );
     }
     before ||= joined;
   }

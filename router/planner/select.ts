@@ -21,7 +21,11 @@ export function routeOf(base: RouteBase, sql: string, params: ValueSource[]): Ro
 
 /** The statement unchanged, with every parameter bound as given. */
 export function passThrough(base: RouteBase, sql: string): Route {
-  return routeOf(base, sql, Array.from({ length: maxParam(sql) }, (_, i) => ({ param: i })));
+  return routeOf(
+    base,
+    sql,
+    Array.from({ length: maxParam(sql) }, (_, i) => ({ param: i })),
+  );
 }
 
 const refused = (construct: string, why: string) => new VitessError('UNSUPPORTED', `${construct} ${why}`, { construct });
@@ -67,7 +71,8 @@ export function planMergedSelect(ast: SelectFromStatement, source: string, base:
     if (by.type === 'integer') {
       const item = columns[by.value - 1];
       if (!item) throw new VitessError('INVALID', `ORDER BY position ${by.value} is not in the select list`);
-      if (item.expr.type === 'ref' && item.expr.name === '*') throw refused(`ORDER BY ${by.value}`, 'points into *, which VTGate cannot expand: name the column');
+      if (item.expr.type === 'ref' && item.expr.name === '*')
+        throw refused(`ORDER BY ${by.value}`, 'points into *, which VTGate cannot expand: name the column');
       by = item.expr;
       alias = item.alias?.name;
     } else if (by.type === 'ref' && !by.table) {
@@ -88,11 +93,14 @@ export function planMergedSelect(ast: SelectFromStatement, source: string, base:
 
   // Output names may repeat (a.id, b.id): DISTINCT compares hidden copies that cannot collide.
   const star = columns.some((c) => c.expr.type === 'ref' && c.expr.name === '*');
-  const distinctOn = distinct && !star ? columns.map((c, i) => {
-    const name = `${HIDDEN}d${i}`;
-    hidden.push({ expr: c.expr, alias: { name } });
-    return name;
-  }) : undefined;
+  const distinctOn =
+    distinct && !star
+      ? columns.map((c, i) => {
+          const name = `${HIDDEN}d${i}`;
+          hidden.push({ expr: c.expr, alias: { name } });
+          return name;
+        })
+      : undefined;
 
   const extra = new Map<number, ValueSource>();
   const pushed = count && (offset ? { sum: [count, offset] } : count);

@@ -29,9 +29,12 @@ export interface SequenceDefinition {
 }
 
 const SERIAL_TYPES: Record<string, string> = {
-  smallserial: 'smallint', serial2: 'smallint',
-  serial: 'integer', serial4: 'integer',
-  bigserial: 'bigint', serial8: 'bigint',
+  smallserial: 'smallint',
+  serial2: 'smallint',
+  serial: 'integer',
+  serial4: 'integer',
+  bigserial: 'bigint',
+  serial8: 'bigint',
 };
 const INTEGER_TYPES = new Set(['smallint', 'int2', 'int', 'integer', 'int4', 'bigint', 'int8']);
 
@@ -40,7 +43,9 @@ function sequenceArg(call: Expr, where: string): string {
   const arg = call.type === 'call' && call.args.length === 1 ? call.args[0]! : undefined;
   const text = arg?.type === 'string' ? arg.value : arg?.type === 'cast' && arg.operand.type === 'string' ? arg.operand.value : undefined;
   if (text === undefined) {
-    throw new VitessError('UNSUPPORTED', `${where}: nextval() takes the sequence name as a string literal, e.g. nextval('orders_id_seq')`, { construct: 'nextval with a computed name' });
+    throw new VitessError('UNSUPPORTED', `${where}: nextval() takes the sequence name as a string literal, e.g. nextval('orders_id_seq')`, {
+      construct: 'nextval with a computed name',
+    });
   }
   const quoted = /^"(.+)"$/.exec(text);
   return quoted ? quoted[1]! : text.toLowerCase();
@@ -90,15 +95,27 @@ export function sequenceColumns(ast: CreateTableStatement, source: string): Sequ
     const where = `column "${name}" of table "${table}"`;
     for (const k of defaults) {
       if (k.type === 'default' && !isNextval(k.default) && containsNextval(k.default)) {
-        throw new VitessError('UNSUPPORTED', `${where}: a DEFAULT may use nextval() only as the whole default (DEFAULT nextval('s')), since VTGate fills it before routing the row`, { construct: 'nextval inside a DEFAULT expression', table, columns: [name] });
+        throw new VitessError(
+          'UNSUPPORTED',
+          `${where}: a DEFAULT may use nextval() only as the whole default (DEFAULT nextval('s')), since VTGate fills it before routing the row`,
+          { construct: 'nextval inside a DEFAULT expression', table, columns: [name] },
+        );
       }
     }
     if (defaults.length > 1) throw new VitessError('INVALID', `${where} has more than one DEFAULT`, { table, columns: [name] });
     if (serial && defaults.length) {
-      throw new VitessError('INVALID', `${where} is ${declared!.toUpperCase()} and has a DEFAULT too: a SERIAL column's default is its sequence (Postgres also refuses this)`, { table, columns: [name] });
+      throw new VitessError(
+        'INVALID',
+        `${where} is ${declared!.toUpperCase()} and has a DEFAULT too: a SERIAL column's default is its sequence (Postgres also refuses this)`,
+        { table, columns: [name] },
+      );
     }
     if (nextvals.length && !(declared && INTEGER_TYPES.has(declared))) {
-      throw new VitessError('INVALID', `${where} takes its DEFAULT from a sequence but is declared ${toSql.dataType(c.dataType).trim()}: sequence columns must be smallint, integer or bigint`, { table, columns: [name] });
+      throw new VitessError(
+        'INVALID',
+        `${where} takes its DEFAULT from a sequence but is declared ${toSql.dataType(c.dataType).trim()}: sequence columns must be smallint, integer or bigint`,
+        { table, columns: [name] },
+      );
     }
     const at = (n: { _location?: { start: number; end: number } }) => {
       if (!n._location) throw new VitessError('INTERNAL', `no source position for ${where}`);
@@ -127,7 +144,11 @@ export function sequenceColumns(ast: CreateTableStatement, source: string): Sequ
 export function refuseAddedSequenceColumn(table: string, column: CreateColumnDef): void {
   const serial = column.dataType.kind !== 'array' && SERIAL_TYPES[column.dataType.name.toLowerCase()];
   if (serial || (column.constraints ?? []).some((k) => k.type === 'default' && containsNextval(k.default))) {
-    throw new VitessError('UNSUPPORTED', `ALTER TABLE ${table} ADD COLUMN ${column.name.name}: a sequence column (SERIAL or DEFAULT nextval) cannot be added to a table of a sharded keyspace, since each shard would number its existing rows on its own; add it with CREATE TABLE, or add a plain integer column and fill it`, { construct: 'ADD COLUMN of a sequence column', table, columns: [column.name.name] });
+    throw new VitessError(
+      'UNSUPPORTED',
+      `ALTER TABLE ${table} ADD COLUMN ${column.name.name}: a sequence column (SERIAL or DEFAULT nextval) cannot be added to a table of a sharded keyspace, since each shard would number its existing rows on its own; add it with CREATE TABLE, or add a plain integer column and fill it`,
+      { construct: 'ADD COLUMN of a sequence column', table, columns: [column.name.name] },
+    );
   }
 }
 
@@ -138,10 +159,15 @@ export function sequenceDefinition(ast: CreateSequenceStatement): SequenceDefini
   const other = Object.keys(rest);
   if (ast.temp || ast.name.schema || other.length) {
     const what = other[0] ? `option ${other[0]}` : ast.temp ? 'TEMPORARY' : 'a schema-qualified name';
-    throw new VitessError('UNSUPPORTED', `CREATE SEQUENCE ${name}: ${what} is not supported for global sequences (they count up by 1 from START WITH, default 1)`, { construct: `CREATE SEQUENCE ${what}` });
+    throw new VitessError(
+      'UNSUPPORTED',
+      `CREATE SEQUENCE ${name}: ${what} is not supported for global sequences (they count up by 1 from START WITH, default 1)`,
+      { construct: `CREATE SEQUENCE ${what}` },
+    );
   }
   const start = startWith ?? 1;
-  if (!Number.isSafeInteger(start) || start < 1) throw new VitessError('INVALID', `CREATE SEQUENCE ${name}: START WITH must be a positive integer, not ${start}`, { limit: 'sequence start' });
+  if (!Number.isSafeInteger(start) || start < 1)
+    throw new VitessError('INVALID', `CREATE SEQUENCE ${name}: START WITH must be a positive integer, not ${start}`, { limit: 'sequence start' });
   return { name, start, ifNotExists: ast.ifNotExists === true };
 }
 
@@ -156,7 +182,12 @@ export function drawSequences(ast: InsertStatement, source: string, schema: Sche
   const named = ast.columns?.map((c) => c.name);
   if (ast.insert.type !== 'values') {
     const left = [...sequenceOf.keys()].find((c) => !named?.includes(c));
-    if (left) throw new VitessError('UNSUPPORTED', `INSERT … SELECT into "${table}" must give its sequence column "${left}" a value: VTGate draws ids only for VALUES rows`, { construct: 'INSERT … SELECT without a sequence column', table, columns: [left] });
+    if (left)
+      throw new VitessError(
+        'UNSUPPORTED',
+        `INSERT … SELECT into "${table}" must give its sequence column "${left}" a value: VTGate draws ids only for VALUES rows`,
+        { construct: 'INSERT … SELECT without a sequence column', table, columns: [left] },
+      );
     return undefined;
   }
   const rows = ast.insert.values;

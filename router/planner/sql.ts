@@ -31,7 +31,10 @@ export function mapParams(sql: string, fn: (n: number) => number): string {
       while (j < sql.length) {
         if (escapes && sql[j] === '\\') j += 2;
         else if (sql[j] === c && sql[j + 1] === c) j += 2;
-        else if (sql[j] === c) { j++; break; } else j++;
+        else if (sql[j] === c) {
+          j++;
+          break;
+        } else j++;
       }
     } else if (c === '-' && sql[i + 1] === '-') {
       j = sql.indexOf('\n', i);
@@ -61,7 +64,10 @@ export function mapParams(sql: string, fn: (n: number) => number): string {
 /** The `$n` numbers used, ascending. */
 export function paramsUsed(sql: string): number[] {
   const used = new Set<number>();
-  mapParams(sql, (n) => (used.add(n), n));
+  mapParams(sql, (n) => {
+    used.add(n);
+    return n;
+  });
   return [...used].sort((a, b) => a - b);
 }
 
@@ -91,16 +97,23 @@ export function valueSource(e: Expr, source: string): ValueSource | undefined {
       const n = Number(e.name.slice(1));
       return Number.isInteger(n) && n > 0 ? { param: n - 1 } : undefined;
     }
-    case 'cast': return valueSource(e.operand, source);
-    case 'string': case 'boolean': return { literal: e.value };
-    case 'null': return { literal: null };
-    case 'integer': case 'numeric': return { literal: numberLiteral(e, source) };
+    case 'cast':
+      return valueSource(e.operand, source);
+    case 'string':
+    case 'boolean':
+      return { literal: e.value };
+    case 'null':
+      return { literal: null };
+    case 'integer':
+    case 'numeric':
+      return { literal: numberLiteral(e, source) };
     case 'unary': {
       if (e.op !== '-' || (e.operand.type !== 'integer' && e.operand.type !== 'numeric')) return undefined;
       const v = numberLiteral(e.operand, source);
       return { literal: typeof v === 'string' ? canonicalNumeric(`-${v}`) : typeof v === 'bigint' ? normalizeInt(-v) : -v };
     }
-    default: return undefined;
+    default:
+      return undefined;
   }
 }
 
@@ -122,10 +135,39 @@ export function conjuncts(e: Expr | null | undefined): Expr[] {
 
 /** Aggregate functions Postgres knows; the mergeable ones are planned, the rest refused by name. */
 const AGGREGATES = new Set([
-  'count', 'sum', 'avg', 'min', 'max', 'bool_and', 'bool_or', 'every', 'string_agg', 'array_agg', 'json_agg',
-  'jsonb_agg', 'json_object_agg', 'jsonb_object_agg', 'stddev', 'stddev_pop', 'stddev_samp', 'variance',
-  'var_pop', 'var_samp', 'bit_and', 'bit_or', 'bit_xor', 'mode', 'percentile_cont', 'percentile_disc',
-  'corr', 'covar_pop', 'covar_samp', 'regr_slope', 'regr_intercept', 'xmlagg', 'group_concat',
+  'count',
+  'sum',
+  'avg',
+  'min',
+  'max',
+  'bool_and',
+  'bool_or',
+  'every',
+  'string_agg',
+  'array_agg',
+  'json_agg',
+  'jsonb_agg',
+  'json_object_agg',
+  'jsonb_object_agg',
+  'stddev',
+  'stddev_pop',
+  'stddev_samp',
+  'variance',
+  'var_pop',
+  'var_samp',
+  'bit_and',
+  'bit_or',
+  'bit_xor',
+  'mode',
+  'percentile_cont',
+  'percentile_disc',
+  'corr',
+  'covar_pop',
+  'covar_samp',
+  'regr_slope',
+  'regr_intercept',
+  'xmlagg',
+  'group_concat',
 ]);
 
 export function isAggregateCall(e: unknown): e is ExprCall {
@@ -157,7 +199,12 @@ export function outputName(c: SelectedColumn): string {
   const name = (e: Expr): string => {
     if (e.type === 'ref') return e.name;
     if (e.type === 'call') return e.function.name;
-    if (e.type === 'cast') return e.operand.type === 'ref' || e.operand.type === 'call' || e.operand.type === 'cast' ? name(e.operand) : e.to.kind === 'array' ? '?column?' : e.to.name;
+    if (e.type === 'cast')
+      return e.operand.type === 'ref' || e.operand.type === 'call' || e.operand.type === 'cast'
+        ? name(e.operand)
+        : e.to.kind === 'array'
+          ? '?column?'
+          : e.to.name;
     return '?column?';
   };
   return name(c.expr);

@@ -24,12 +24,13 @@ export function rangeShard(ranges: RangeSpec[], v: SqlValue): string | undefined
 /** The keyspace id a vindex gives a value; undefined when the value has none (NULL, out of every range). */
 export function keyspaceIdFor(vindex: VindexSpec, v: SqlValue): KeyspaceId | undefined {
   switch (vindex.type) {
-    case 'hash': return hashId(v);
-    case 'consistent_hash': return consistentHashId(v);
+    case 'hash':
+      return hashId(v);
+    case 'consistent_hash':
+      return consistentHashId(v);
     case 'range': {
       const shard = rangeShard(vindex.ranges, v);
       return shard === undefined ? undefined : firstId(shard);
     }
   }
 }
-

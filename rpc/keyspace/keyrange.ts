@@ -33,7 +33,8 @@ export function checkCoverage(ranges: KeyRange[]): string | undefined {
   let expect = '';
   for (const [i, r] of ranges.entries()) {
     if (r.start !== expect) {
-      return i === 0 ? `the first shard must start at the beginning of the key space ("-…"), not at "${r.start}"`
+      return i === 0
+        ? `the first shard must start at the beginning of the key space ("-…"), not at "${r.start}"`
         : `shard "${r.name}" must start where the previous one ends ("${expect}"): shards must be in order, without gaps or overlaps`;
     }
     if (r.end === '' && i !== ranges.length - 1) return `shard "${r.name}" reaches the end of the key space, so it must be the last`;

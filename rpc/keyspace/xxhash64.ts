@@ -11,7 +11,7 @@ const P5 = 2870177450012600261n;
 
 const rotl = (x: bigint, r: bigint): bigint => ((x << r) | (x >> (64n - r))) & M;
 const round = (acc: bigint, lane: bigint): bigint => (rotl((acc + lane * P2) & M, 31n) * P1) & M;
-const merge = (acc: bigint, v: bigint): bigint => (((acc ^ round(0n, v)) * P1) & M) + P4 & M;
+const merge = (acc: bigint, v: bigint): bigint => ((((acc ^ round(0n, v)) * P1) & M) + P4) & M;
 
 function lane(b: Uint8Array, at: number, bytes: number): bigint {
   let v = 0n;
@@ -31,9 +31,9 @@ export function xxhash64(b: Uint8Array, seed = 0n): bigint {
     h = (seed + P5) & M;
   }
   h = (h + BigInt(b.length)) & M;
-  for (; i + 8 <= b.length; i += 8) h = ((rotl(h ^ round(0n, lane(b, i, 8)), 27n) * P1) & M) + P4 & M;
+  for (; i + 8 <= b.length; i += 8) h = (((rotl(h ^ round(0n, lane(b, i, 8)), 27n) * P1) & M) + P4) & M;
   if (i + 4 <= b.length) {
-    h = ((rotl(h ^ ((lane(b, i, 4) * P1) & M), 23n) * P2) & M) + P3 & M;
+    h = (((rotl(h ^ ((lane(b, i, 4) * P1) & M), 23n) * P2) & M) + P3) & M;
     i += 4;
   }
   for (; i < b.length; i++) h = (rotl(h ^ ((BigInt(b[i]!) * P5) & M), 11n) * P1) & M;

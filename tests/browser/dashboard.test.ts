@@ -36,7 +36,11 @@ afterAll(async () => {
   await w?.stop();
 });
 
-const text = (selector: string) => page.locator(selector).innerText();
+const text = (selector: string) =>
+  page
+    .locator(selector)
+    .textContent()
+    .then((t) => t ?? '');
 
 test('shows the keyspaces, their shards with key ranges, primary LSNs and replicas', async () => {
   const res = await page.goto(w.url);
@@ -45,7 +49,12 @@ test('shows the keyspaces, their shards with key ranges, primary LSNs and replic
   await page.locator('tr[data-shard="pg/80-"]').waitFor();
   expect(await page.locator('[data-keyspace]').evaluateAll((els) => els.map((e) => e.getAttribute('data-keyspace')))).toEqual(['main', 'pg']);
   expect(await page.locator('tr[data-shard]').evaluateAll((els) => els.map((e) => e.getAttribute('data-shard')))).toEqual([
-    'main/-40', 'main/40-80', 'main/80-c0', 'main/c0-', 'pg/-80', 'pg/80-',
+    'main/-40',
+    'main/40-80',
+    'main/80-c0',
+    'main/c0-',
+    'pg/-80',
+    'pg/80-',
   ]);
   const row = (await text('tr[data-shard="main/40-80"]')).split('\t');
   expect(row.slice(0, 3)).toEqual(['40-80', '0x40 … 0x80', 'do-sqlite']);
@@ -74,6 +83,7 @@ test('shows a failed query and lists it under recent errors', async () => {
   await page.locator('#meta .err').waitFor();
   expect(await text('#meta')).toMatch(/^NOT_FOUND: .*nope/);
   await page.locator('#errors tbody tr').first().waitFor();
+  // biome-ignore lint/performance/useDomNodeTextContent: innerText separates the cells with tabs
   expect((await page.locator('#errors tbody tr').first().innerText()).split('\t').slice(1, 3)).toEqual(['main', 'NOT_FOUND']);
   // Everything the page loaded came from VTGate itself.
   expect(requests.every((u) => u.startsWith(w.url))).toBe(true);

@@ -33,7 +33,9 @@ beforeAll(async () => {
   page = await browser.newPage();
   await signIn(page.context(), w.url);
   page.on('pageerror', (e) => console.error('page error:', e.message));
-  page.on('console', (m) => { if (m.text().startsWith('T ')) console.log('page:', m.text()); });
+  page.on('console', (m) => {
+    if (m.text().startsWith('T ')) console.log('page:', m.text());
+  });
   await page.addInitScript(countIdbTransactions);
 }, 180_000);
 
@@ -57,7 +59,10 @@ function countIdbTransactions(): void {
     const tx = begin.apply(this, args);
     w.idbBusy++;
     // Every transaction ends with exactly one of these (an error event is followed by abort).
-    for (const end of ['complete', 'abort'] as const) tx.addEventListener(end, () => { w.idbBusy--; });
+    for (const end of ['complete', 'abort'] as const)
+      tx.addEventListener(end, () => {
+        w.idbBusy--;
+      });
     return tx;
   } as typeof begin;
 }
@@ -67,9 +72,13 @@ function countIdbTransactions(): void {
  * replica has queued so far (timers run in order), so a save that is due but not begun is not
  * missed; a save that has begun holds an IndexedDB transaction until it is written.
  */
-const settled = (p: Page) => p.evaluate(() => new Promise<boolean>((resolve) => {
-  setTimeout(() => resolve((window as unknown as { idbBusy: number }).idbBusy === 0), 10);
-}));
+const settled = (p: Page) =>
+  p.evaluate(
+    () =>
+      new Promise<boolean>((resolve) => {
+        setTimeout(() => resolve((window as unknown as { idbBusy: number }).idbBusy === 0), 10);
+      }),
+  );
 
 const bodies = (p: Page) => p.$$eval('#rows td.body', (tds) => tds.map((td) => td.textContent ?? ''));
 
@@ -78,22 +87,29 @@ const live = (p: Page, timeout = OPEN_MS) => p.waitForSelector('#state[data-stat
 
 /** Resolves with the page's clock (ms) when a row with `body` is on the page (null after `timeoutMs`). */
 function appearance(p: Page, body: string, timeoutMs: number): Promise<number | null> {
-  return p.evaluate(([body, timeoutMs]) => new Promise<number | null>((resolve) => {
-    const rows = document.getElementById('rows')!;
-    const seen = () => [...rows.querySelectorAll('td.body')].some((td) => td.textContent === body);
-    if (seen()) return resolve(Date.now());
-    const timer = setTimeout(() => { obs.disconnect(); resolve(null); }, timeoutMs);
-    const obs = new MutationObserver(() => {
-      if (!seen()) return;
-      clearTimeout(timer);
-      obs.disconnect();
-      resolve(Date.now());
-    });
-    obs.observe(rows, { childList: true, subtree: true, characterData: true });
-  }), [body, timeoutMs] as const);
+  return p.evaluate(
+    ([body, timeoutMs]) =>
+      new Promise<number | null>((resolve) => {
+        const rows = document.getElementById('rows')!;
+        const seen = () => [...rows.querySelectorAll('td.body')].some((td) => td.textContent === body);
+        if (seen()) return resolve(Date.now());
+        const timer = setTimeout(() => {
+          obs.disconnect();
+          resolve(null);
+        }, timeoutMs);
+        const obs = new MutationObserver(() => {
+          if (!seen()) return;
+          clearTimeout(timer);
+          obs.disconnect();
+          resolve(Date.now());
+        });
+        obs.observe(rows, { childList: true, subtree: true, characterData: true });
+      }),
+    [body, timeoutMs] as const,
+  );
 }
 
-test('a write through VTGate shows up in the page within 1 s; a row from the page\'s form too', async () => {
+test("a write through VTGate shows up in the page within 1 s; a row from the page's form too", async () => {
   await page.goto(`${w.url}/demo`);
   await live(page);
   expect(await bodies(page)).toEqual([]);
@@ -104,7 +120,8 @@ test('a write through VTGate shows up in the page within 1 s; a row from the pag
     const shown = appearance(page, body, 10_000);
     const issued = Date.now();
     await client.execute('INSERT INTO demo_notes (id, body) VALUES ($1, $2)', [id, body]);
-    const acked = Date.now(); console.log('acked at', acked);
+    const acked = Date.now();
+    console.log('acked at', acked);
     const at = await shown;
     expect(at, `${body} never showed up`).not.toBeNull();
     console.log(`write ${id}: on the page ${at! - acked} ms after VTGate acknowledged it (${at! - issued} ms after it was sent)`);

@@ -67,22 +67,25 @@ async function open(p: Page): Promise<Stored> {
  * `window.n` is the last committed.
  */
 function write(p: Page, from: number, to: number): Promise<void> {
-  return p.evaluate(([from, to]) => {
-    type Tx = { query(sql: string, params?: unknown[]): Promise<unknown> };
-    const w = window as unknown as { db: Tx & { transaction(fn: (tx: Tx) => Promise<void>): Promise<void> }; n: number; done: Promise<void> };
-    w.n = from;
-    w.done = (async () => {
-      for (let i = from + 1; i <= to; i++) {
-        await w.db.transaction(async (tx) => {
-          await tx.query('INSERT INTO t (id) VALUES ($1)', [i]);
-          await tx.query('INSERT INTO pos (k, n) VALUES (1, $1) ON CONFLICT (k) DO UPDATE SET n = EXCLUDED.n', [i]);
-        });
-        w.n = i;
-        if (i % 5 === 0) for (const sql of ['CREATE TABLE scratch AS SELECT id FROM t', 'DROP TABLE scratch', 'CHECKPOINT']) await w.db.query(sql);
-        await new Promise((r) => setTimeout(r, 0));
-      }
-    })();
-  }, [from, to] as const);
+  return p.evaluate(
+    ([from, to]) => {
+      type Tx = { query(sql: string, params?: unknown[]): Promise<unknown> };
+      const w = window as unknown as { db: Tx & { transaction(fn: (tx: Tx) => Promise<void>): Promise<void> }; n: number; done: Promise<void> };
+      w.n = from;
+      w.done = (async () => {
+        for (let i = from + 1; i <= to; i++) {
+          await w.db.transaction(async (tx) => {
+            await tx.query('INSERT INTO t (id) VALUES ($1)', [i]);
+            await tx.query('INSERT INTO pos (k, n) VALUES (1, $1) ON CONFLICT (k) DO UPDATE SET n = EXCLUDED.n', [i]);
+          });
+          w.n = i;
+          if (i % 5 === 0) for (const sql of ['CREATE TABLE scratch AS SELECT id FROM t', 'DROP TABLE scratch', 'CHECKPOINT']) await w.db.query(sql);
+          await new Promise((r) => setTimeout(r, 0));
+        }
+      })();
+    },
+    [from, to] as const,
+  );
 }
 
 const committed = (p: Page) => p.evaluate(() => (window as unknown as { n: number }).n);

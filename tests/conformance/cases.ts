@@ -16,7 +16,10 @@ export const cases: ConformanceCase[] = [];
 const c = (name: string, run: (db: StorageEngine) => Promise<void>) => cases.push({ name, run });
 
 async function expectError(p: Promise<unknown>, code: ErrorCode, message?: RegExp): Promise<VitessError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err, 'expected an error').toBeInstanceOf(VitessError);
   const v = err as VitessError;
   expect(v.code, v.message).toBe(code);
@@ -49,24 +52,71 @@ async function typed(db: StorageEngine, t: string): Promise<void> {
   await db.query(`CREATE TABLE ${t} (id INT PRIMARY KEY, b BOOLEAN, i2 SMALLINT, i4 INT, i8 BIGINT, f4 REAL, f8 DOUBLE PRECISION,
     n NUMERIC, s TEXT, v VARCHAR(20), j JSON, jb JSONB, by BYTEA, d DATE, ts TIMESTAMP, tz TIMESTAMPTZ, u UUID)`);
 }
-const TYPED_ROW: SqlValue[] = [1, true, 12, -123456, BIG, 1.5, 3.25, '12345.678', 'héllo 🌍', 'short', { a: [1, 2, { b: null }] }, [1, 'two', false], BYTES, '2024-02-29', TS, TS, UUID];
+const TYPED_ROW: SqlValue[] = [
+  1,
+  true,
+  12,
+  -123456,
+  BIG,
+  1.5,
+  3.25,
+  '12345.678',
+  'héllo 🌍',
+  'short',
+  { a: [1, 2, { b: null }] },
+  [1, 'two', false],
+  BYTES,
+  '2024-02-29',
+  TS,
+  TS,
+  UUID,
+];
 
 c('every value type round-trips through a parameterized insert', async (db) => {
   await typed(db, 'v1');
   await db.query('INSERT INTO v1 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)', TYPED_ROW);
   const [r] = await rows(db, 'SELECT * FROM v1');
-  expect(r).toEqual({ id: 1, b: true, i2: 12, i4: -123456, i8: BIG, f4: 1.5, f8: 3.25, n: '12345.678', s: 'héllo 🌍', v: 'short',
-    j: { a: [1, 2, { b: null }] }, jb: [1, 'two', false], by: BYTES, d: '2024-02-29', ts: TS, tz: TS, u: UUID });
+  expect(r).toEqual({
+    id: 1,
+    b: true,
+    i2: 12,
+    i4: -123456,
+    i8: BIG,
+    f4: 1.5,
+    f8: 3.25,
+    n: '12345.678',
+    s: 'héllo 🌍',
+    v: 'short',
+    j: { a: [1, 2, { b: null }] },
+    jb: [1, 'two', false],
+    by: BYTES,
+    d: '2024-02-29',
+    ts: TS,
+    tz: TS,
+    u: UUID,
+  });
 });
 
 c('result fields carry engine-neutral types', async (db) => {
   await typed(db, 'v2');
   const r = await db.query('SELECT * FROM v2');
   expect(r.fields).toEqual([
-    { name: 'id', type: 'int4' }, { name: 'b', type: 'bool' }, { name: 'i2', type: 'int2' }, { name: 'i4', type: 'int4' },
-    { name: 'i8', type: 'int8' }, { name: 'f4', type: 'float4' }, { name: 'f8', type: 'float8' }, { name: 'n', type: 'numeric' },
-    { name: 's', type: 'text' }, { name: 'v', type: 'text' }, { name: 'j', type: 'json' }, { name: 'jb', type: 'jsonb' },
-    { name: 'by', type: 'bytea' }, { name: 'd', type: 'date' }, { name: 'ts', type: 'timestamp' }, { name: 'tz', type: 'timestamptz' },
+    { name: 'id', type: 'int4' },
+    { name: 'b', type: 'bool' },
+    { name: 'i2', type: 'int2' },
+    { name: 'i4', type: 'int4' },
+    { name: 'i8', type: 'int8' },
+    { name: 'f4', type: 'float4' },
+    { name: 'f8', type: 'float8' },
+    { name: 'n', type: 'numeric' },
+    { name: 's', type: 'text' },
+    { name: 'v', type: 'text' },
+    { name: 'j', type: 'json' },
+    { name: 'jb', type: 'jsonb' },
+    { name: 'by', type: 'bytea' },
+    { name: 'd', type: 'date' },
+    { name: 'ts', type: 'timestamp' },
+    { name: 'tz', type: 'timestamptz' },
     { name: 'u', type: 'uuid' },
   ]);
 });
@@ -124,7 +174,10 @@ c('booleans: literals, parameters, WHERE on the column, NOT', async (db) => {
   await db.query('INSERT INTO bool1 VALUES (1, true), (2, false), (3, $1), (4, NULL)', [true]);
   expect(await rows(db, 'SELECT id FROM bool1 WHERE ok ORDER BY id')).toEqual([{ id: 1 }, { id: 3 }]);
   expect(await rows(db, 'SELECT id FROM bool1 WHERE NOT ok')).toEqual([{ id: 2 }]);
-  expect(await rows(db, 'SELECT id, ok = $1 AS same FROM bool1 WHERE id < 3 ORDER BY id', [false])).toEqual([{ id: 1, same: false }, { id: 2, same: true }]);
+  expect(await rows(db, 'SELECT id, ok = $1 AS same FROM bool1 WHERE id < 3 ORDER BY id', [false])).toEqual([
+    { id: 1, same: false },
+    { id: 2, same: true },
+  ]);
   expect(await rows(db, 'SELECT true AS t, false AS f')).toEqual([{ t: true, f: false }]);
 });
 
@@ -152,7 +205,8 @@ c('dates: text and Date parameters, range filters', async (db) => {
   await db.query('CREATE TABLE date1 (id INT PRIMARY KEY, d DATE)');
   await db.query("INSERT INTO date1 VALUES (1, '2024-01-15'), (2, $1), (3, $2)", ['2023-12-31', new Date('2024-02-01T00:00:00Z')]);
   expect(await rows(db, "SELECT id, d FROM date1 WHERE d BETWEEN '2024-01-01' AND '2024-12-31' ORDER BY d")).toEqual([
-    { id: 1, d: '2024-01-15' }, { id: 3, d: '2024-02-01' },
+    { id: 1, d: '2024-01-15' },
+    { id: 3, d: '2024-02-01' },
   ]);
 });
 
@@ -181,7 +235,10 @@ c('SERIAL primary key numbers rows and RETURNING gives the id', async (db) => {
   const r1 = await db.query("INSERT INTO ser1 (name) VALUES ('a') RETURNING id");
   const r2 = await db.query("INSERT INTO ser1 (name) VALUES ('b'), ('c') RETURNING id, name");
   expect(r1.rows).toEqual([{ id: 1 }]);
-  expect(r2.rows).toEqual([{ id: 2, name: 'b' }, { id: 3, name: 'c' }]);
+  expect(r2.rows).toEqual([
+    { id: 2, name: 'b' },
+    { id: 3, name: 'c' },
+  ]);
   expect(r2.affected).toBe(2);
 });
 
@@ -240,7 +297,9 @@ c('ALTER TABLE ADD COLUMN with a default fills existing rows', async (db) => {
   await db.query('ALTER TABLE alt1 ADD COLUMN flag BOOLEAN');
   await db.query("INSERT INTO alt1 VALUES (3, 'old', true)");
   expect(await rows(db, 'SELECT id, status, flag FROM alt1 ORDER BY id')).toEqual([
-    { id: 1, status: 'new', flag: null }, { id: 2, status: 'new', flag: null }, { id: 3, status: 'old', flag: true },
+    { id: 1, status: 'new', flag: null },
+    { id: 2, status: 'new', flag: null },
+    { id: 3, status: 'old', flag: true },
   ]);
 });
 
@@ -263,7 +322,10 @@ c('UPDATE with an expression, affected count and RETURNING', async (db) => {
   await people(db, 'dml2');
   const r = await db.query("UPDATE dml2 SET age = age + 1 WHERE city = 'Paris' RETURNING id, age");
   expect(r.affected).toBe(2);
-  expect(r.rows.sort((a, b) => (a.id as number) - (b.id as number))).toEqual([{ id: 2, age: 26 }, { id: 5, age: 26 }]);
+  expect(r.rows.sort((a, b) => (a.id as number) - (b.id as number))).toEqual([
+    { id: 2, age: 26 },
+    { id: 5, age: 26 },
+  ]);
 });
 
 c('DELETE with affected count and RETURNING *', async (db) => {
@@ -279,7 +341,10 @@ c('ON CONFLICT DO NOTHING skips the duplicate', async (db) => {
   await db.query("INSERT INTO up1 VALUES (1, 'a')");
   const r = await db.query("INSERT INTO up1 VALUES (1, 'b'), (2, 'c') ON CONFLICT DO NOTHING");
   expect(r.affected).toBe(1);
-  expect(await rows(db, 'SELECT * FROM up1 ORDER BY id')).toEqual([{ id: 1, v: 'a' }, { id: 2, v: 'c' }]);
+  expect(await rows(db, 'SELECT * FROM up1 ORDER BY id')).toEqual([
+    { id: 1, v: 'a' },
+    { id: 2, v: 'c' },
+  ]);
 });
 
 c('ON CONFLICT (col) DO UPDATE SET … = EXCLUDED.…', async (db) => {
@@ -302,7 +367,8 @@ c('INSERT … SELECT copies rows', async (db) => {
 c('$n parameters reused and out of order', async (db) => {
   await people(db, 'q1');
   expect(await rows(db, 'SELECT name FROM q1 WHERE (age = $2 OR id = $1) AND city = $3 AND $2 > 0 ORDER BY id', [1, 25, 'Paris'])).toEqual([
-    { name: 'Bob' }, { name: 'Eve' },
+    { name: 'Bob' },
+    { name: 'Eve' },
   ]);
 });
 
@@ -349,7 +415,12 @@ c('LIMIT and OFFSET, including OFFSET alone', async (db) => {
 
 c('GROUP BY with HAVING, count, sum, min, max', async (db) => {
   await people(db, 'q7');
-  expect(await rows(db, 'SELECT city, count(*) AS n, sum(age) AS total, min(age) AS lo, max(name) AS hi FROM q7 WHERE city IS NOT NULL GROUP BY city HAVING count(*) > 1 ORDER BY city')).toEqual([
+  expect(
+    await rows(
+      db,
+      'SELECT city, count(*) AS n, sum(age) AS total, min(age) AS lo, max(name) AS hi FROM q7 WHERE city IS NOT NULL GROUP BY city HAVING count(*) > 1 ORDER BY city',
+    ),
+  ).toEqual([
     { city: 'London', n: 2, total: 36, lo: 36, hi: 'cy' },
     { city: 'Paris', n: 2, total: 50, lo: 25, hi: 'Eve' },
   ]);
@@ -377,14 +448,24 @@ c('count(DISTINCT …) and SELECT DISTINCT', async (db) => {
 c('COALESCE and NULLIF', async (db) => {
   await people(db, 'q9');
   expect(await rows(db, "SELECT COALESCE(city, 'nowhere') AS c, NULLIF(age, 25) AS a FROM q9 WHERE id IN (2, 4) ORDER BY id")).toEqual([
-    { c: 'Paris', a: null }, { c: 'nowhere', a: 41 },
+    { c: 'Paris', a: null },
+    { c: 'nowhere', a: 41 },
   ]);
 });
 
 c('CASE, searched and simple', async (db) => {
   await people(db, 'q10');
-  expect(await rows(db, "SELECT id, CASE WHEN age >= 30 THEN 'senior' WHEN age < 30 THEN 'junior' ELSE 'unknown' END AS band, CASE city WHEN 'Paris' THEN 1 ELSE 0 END AS p FROM q10 ORDER BY id")).toEqual([
-    { id: 1, band: 'senior', p: 0 }, { id: 2, band: 'junior', p: 1 }, { id: 3, band: 'unknown', p: 0 }, { id: 4, band: 'senior', p: 0 }, { id: 5, band: 'junior', p: 1 },
+  expect(
+    await rows(
+      db,
+      "SELECT id, CASE WHEN age >= 30 THEN 'senior' WHEN age < 30 THEN 'junior' ELSE 'unknown' END AS band, CASE city WHEN 'Paris' THEN 1 ELSE 0 END AS p FROM q10 ORDER BY id",
+    ),
+  ).toEqual([
+    { id: 1, band: 'senior', p: 0 },
+    { id: 2, band: 'junior', p: 1 },
+    { id: 3, band: 'unknown', p: 0 },
+    { id: 4, band: 'senior', p: 0 },
+    { id: 5, band: 'junior', p: 1 },
   ]);
 });
 
@@ -393,7 +474,11 @@ c('EXISTS, NOT EXISTS and IN (subquery)', async (db) => {
   await db.query('CREATE TABLE q11_orders (id INT PRIMARY KEY, person INT, total INT)');
   await db.query('INSERT INTO q11_orders VALUES (1, 1, 10), (2, 1, 5), (3, 2, 7)');
   expect(await rows(db, 'SELECT id FROM q11 p WHERE EXISTS (SELECT 1 FROM q11_orders o WHERE o.person = p.id) ORDER BY id')).toEqual([{ id: 1 }, { id: 2 }]);
-  expect(await rows(db, 'SELECT id FROM q11 p WHERE NOT EXISTS (SELECT 1 FROM q11_orders o WHERE o.person = p.id) ORDER BY id')).toEqual([{ id: 3 }, { id: 4 }, { id: 5 }]);
+  expect(await rows(db, 'SELECT id FROM q11 p WHERE NOT EXISTS (SELECT 1 FROM q11_orders o WHERE o.person = p.id) ORDER BY id')).toEqual([
+    { id: 3 },
+    { id: 4 },
+    { id: 5 },
+  ]);
   expect(await rows(db, 'SELECT id FROM q11 WHERE id IN (SELECT person FROM q11_orders WHERE total > 6) ORDER BY id')).toEqual([{ id: 1 }, { id: 2 }]);
 });
 
@@ -404,16 +489,32 @@ c('scalar subquery in the select list', async (db) => {
 
 c('common table expressions', async (db) => {
   await people(db, 'q13');
-  expect(await rows(db, "WITH paris AS (SELECT id, age FROM q13 WHERE city = 'Paris'), older AS (SELECT id FROM paris WHERE age >= 25) SELECT count(*) AS n FROM older")).toEqual([{ n: 2 }]);
+  expect(
+    await rows(
+      db,
+      "WITH paris AS (SELECT id, age FROM q13 WHERE city = 'Paris'), older AS (SELECT id FROM paris WHERE age >= 25) SELECT count(*) AS n FROM older",
+    ),
+  ).toEqual([{ n: 2 }]);
 });
 
 c('window functions: row_number, rank, running sum', async (db) => {
   await people(db, 'q14');
-  expect(await rows(db, 'SELECT id, row_number() OVER (PARTITION BY city ORDER BY id) AS rn, rank() OVER (ORDER BY age) AS rk FROM q14 WHERE age IS NOT NULL ORDER BY id')).toEqual([
-    { id: 1, rn: 1, rk: 3 }, { id: 2, rn: 1, rk: 1 }, { id: 4, rn: 1, rk: 4 }, { id: 5, rn: 2, rk: 1 },
+  expect(
+    await rows(
+      db,
+      'SELECT id, row_number() OVER (PARTITION BY city ORDER BY id) AS rn, rank() OVER (ORDER BY age) AS rk FROM q14 WHERE age IS NOT NULL ORDER BY id',
+    ),
+  ).toEqual([
+    { id: 1, rn: 1, rk: 3 },
+    { id: 2, rn: 1, rk: 1 },
+    { id: 4, rn: 1, rk: 4 },
+    { id: 5, rn: 2, rk: 1 },
   ]);
   expect(await rows(db, 'SELECT id, sum(age) OVER (ORDER BY id) AS running FROM q14 WHERE age IS NOT NULL ORDER BY id')).toEqual([
-    { id: 1, running: 36 }, { id: 2, running: 61 }, { id: 4, running: 102 }, { id: 5, running: 127 },
+    { id: 1, running: 36 },
+    { id: 2, running: 61 },
+    { id: 4, running: 102 },
+    { id: 5, running: 127 },
   ]);
 });
 
@@ -422,37 +523,42 @@ c('inner join and left join with NULLs', async (db) => {
   await db.query('CREATE TABLE q15_pets (id INT PRIMARY KEY, owner INT, pet TEXT)');
   await db.query("INSERT INTO q15_pets VALUES (1, 1, 'cat'), (2, 1, 'dog'), (3, 5, 'fish')");
   expect(await rows(db, 'SELECT p.name, x.pet FROM q15 p JOIN q15_pets x ON x.owner = p.id ORDER BY x.id')).toEqual([
-    { name: 'Ada', pet: 'cat' }, { name: 'Ada', pet: 'dog' }, { name: 'Eve', pet: 'fish' },
+    { name: 'Ada', pet: 'cat' },
+    { name: 'Ada', pet: 'dog' },
+    { name: 'Eve', pet: 'fish' },
   ]);
   expect(await rows(db, 'SELECT p.id, x.pet FROM q15 p LEFT JOIN q15_pets x ON x.owner = p.id WHERE p.id IN (2, 5) ORDER BY p.id')).toEqual([
-    { id: 2, pet: null }, { id: 5, pet: 'fish' },
+    { id: 2, pet: null },
+    { id: 5, pet: 'fish' },
   ]);
 });
 
 c(':: casts between types', async (db) => {
-  expect(await rows(db, "SELECT '42'::int AS a, 3.7::int AS b, 12::text AS c, 'true'::boolean AS d, '2024-01-02'::date AS e, 5::numeric AS f, '7'::bigint AS g")).toEqual([
-    { a: 42, b: 4, c: '12', d: true, e: '2024-01-02', f: '5', g: 7 },
-  ]);
+  expect(
+    await rows(db, "SELECT '42'::int AS a, 3.7::int AS b, 12::text AS c, 'true'::boolean AS d, '2024-01-02'::date AS e, 5::numeric AS f, '7'::bigint AS g"),
+  ).toEqual([{ a: 42, b: 4, c: '12', d: true, e: '2024-01-02', f: '5', g: 7 }]);
   expect(await rows(db, 'SELECT $1::int + 1 AS n', [41])).toEqual([{ n: 42 }]);
 });
 
 c('|| concatenation and concat() skipping NULLs', async (db) => {
   await people(db, 'q16');
   expect(await rows(db, "SELECT name || '@' || city AS a, concat(name, '-', city) AS b FROM q16 WHERE id IN (1, 4) ORDER BY id")).toEqual([
-    { a: 'Ada@London', b: 'Ada-London' }, { a: null, b: 'Dee-' },
+    { a: 'Ada@London', b: 'Ada-London' },
+    { a: null, b: 'Dee-' },
   ]);
 });
 
 c('string functions: lower, upper, length, replace, substr, trim', async (db) => {
-  expect(await rows(db, "SELECT lower('AbC') AS l, upper('AbC') AS u, length('héllo') AS n, replace('a-b-c', '-', '+') AS r, substr('abcdef', 2, 3) AS s, trim('  x  ') AS t")).toEqual([
-    { l: 'abc', u: 'ABC', n: 5, r: 'a+b+c', s: 'bcd', t: 'x' },
-  ]);
+  expect(
+    await rows(
+      db,
+      "SELECT lower('AbC') AS l, upper('AbC') AS u, length('héllo') AS n, replace('a-b-c', '-', '+') AS r, substr('abcdef', 2, 3) AS s, trim('  x  ') AS t",
+    ),
+  ).toEqual([{ l: 'abc', u: 'ABC', n: 5, r: 'a+b+c', s: 'bcd', t: 'x' }]);
 });
 
 c('arithmetic: integer division, modulo, mixed with floats', async (db) => {
-  expect(await rows(db, 'SELECT 7 / 2 AS a, 7 % 3 AS b, 7 / 2.0 AS c, 2 * 1.5 AS d, -5 + 2 AS e')).toEqual([
-    { a: 3, b: 1, c: '3.5', d: '3', e: -3 },
-  ]);
+  expect(await rows(db, 'SELECT 7 / 2 AS a, 7 % 3 AS b, 7 / 2.0 AS c, 2 * 1.5 AS d, -5 + 2 AS e')).toEqual([{ a: 3, b: 1, c: '3.5', d: '3', e: -3 }]);
 });
 
 // ---- errors: typed, and nothing changes --------------------------------------------------------
@@ -540,32 +646,42 @@ c('a missing parameter value is INVALID', async (db) => {
 
 c('atomic batch returns results in order', async (db) => {
   await db.query('CREATE TABLE bat1 (id INT PRIMARY KEY, v TEXT)');
-  const out = await db.batch([
-    { sql: 'INSERT INTO bat1 VALUES ($1, $2)', params: [1, 'a'] },
-    { sql: 'INSERT INTO bat1 VALUES ($1, $2)', params: [2, 'b'] },
-    { sql: 'SELECT count(*) AS n FROM bat1' },
-  ], { atomic: true });
+  const out = await db.batch(
+    [
+      { sql: 'INSERT INTO bat1 VALUES ($1, $2)', params: [1, 'a'] },
+      { sql: 'INSERT INTO bat1 VALUES ($1, $2)', params: [2, 'b'] },
+      { sql: 'SELECT count(*) AS n FROM bat1' },
+    ],
+    { atomic: true },
+  );
   expect(out.map((r) => r.affected)).toEqual([1, 1, 0]);
   expect(out[2]!.rows).toEqual([{ n: 2 }]);
 });
 
 c('atomic batch failing midway leaves nothing behind', async (db) => {
   await db.query('CREATE TABLE bat2 (id INT PRIMARY KEY, v TEXT NOT NULL)');
-  await expectError(db.batch([
-    { sql: "INSERT INTO bat2 VALUES (1, 'a')" },
-    { sql: "UPDATE bat2 SET v = 'changed'" },
-    { sql: 'INSERT INTO bat2 VALUES (2, NULL)' },
-    { sql: "INSERT INTO bat2 VALUES (3, 'c')" },
-  ], { atomic: true }), 'CONSTRAINT');
+  await expectError(
+    db.batch(
+      [
+        { sql: "INSERT INTO bat2 VALUES (1, 'a')" },
+        { sql: "UPDATE bat2 SET v = 'changed'" },
+        { sql: 'INSERT INTO bat2 VALUES (2, NULL)' },
+        { sql: "INSERT INTO bat2 VALUES (3, 'c')" },
+      ],
+      { atomic: true },
+    ),
+    'CONSTRAINT',
+  );
   expect(await count(db, 'bat2')).toBe(0);
 });
 
 c('atomic batch with DDL rolls the table back too', async (db) => {
-  await expectError(db.batch([
-    { sql: 'CREATE TABLE bat3 (id INT PRIMARY KEY)' },
-    { sql: 'INSERT INTO bat3 VALUES (1)' },
-    { sql: 'INSERT INTO bat3 VALUES (1)' },
-  ], { atomic: true }), 'CONSTRAINT');
+  await expectError(
+    db.batch([{ sql: 'CREATE TABLE bat3 (id INT PRIMARY KEY)' }, { sql: 'INSERT INTO bat3 VALUES (1)' }, { sql: 'INSERT INTO bat3 VALUES (1)' }], {
+      atomic: true,
+    }),
+    'CONSTRAINT',
+  );
   await expectError(db.query('SELECT * FROM bat3'), 'NOT_FOUND');
   await db.query('CREATE TABLE bat3 (id INT PRIMARY KEY, extra TEXT)');
   expect((await db.query('SELECT * FROM bat3')).fields.map((f) => f.name)).toEqual(['id', 'extra']);
@@ -573,11 +689,10 @@ c('atomic batch with DDL rolls the table back too', async (db) => {
 
 c('non-atomic batch stops at the failure and keeps what ran before it', async (db) => {
   await db.query('CREATE TABLE bat4 (id INT PRIMARY KEY)');
-  await expectError(db.batch([
-    { sql: 'INSERT INTO bat4 VALUES (1)' },
-    { sql: 'INSERT INTO bat4 VALUES (1)' },
-    { sql: 'INSERT INTO bat4 VALUES (2)' },
-  ]), 'CONSTRAINT');
+  await expectError(
+    db.batch([{ sql: 'INSERT INTO bat4 VALUES (1)' }, { sql: 'INSERT INTO bat4 VALUES (1)' }, { sql: 'INSERT INTO bat4 VALUES (2)' }]),
+    'CONSTRAINT',
+  );
   expect(await rows(db, 'SELECT id FROM bat4')).toEqual([{ id: 1 }]);
 });
 
@@ -602,10 +717,12 @@ c('transaction commits when the callback resolves', async (db) => {
 
 c('transaction rolls back when the callback throws', async (db) => {
   await db.query('CREATE TABLE tx2 (id INT PRIMARY KEY)');
-  await expect(db.transaction(async (tx) => {
-    await tx.query('INSERT INTO tx2 VALUES (1)');
-    throw new Error('changed my mind');
-  })).rejects.toThrow('changed my mind');
+  await expect(
+    db.transaction(async (tx) => {
+      await tx.query('INSERT INTO tx2 VALUES (1)');
+      throw new Error('changed my mind');
+    }),
+  ).rejects.toThrow('changed my mind');
   expect(await count(db, 'tx2')).toBe(0);
 });
 
@@ -619,29 +736,37 @@ c('reads inside a transaction see its own writes', async (db) => {
 
 c('a failed statement aborts the transaction: later statements refused, nothing committed', async (db) => {
   await db.query('CREATE TABLE tx4 (id INT PRIMARY KEY)');
-  await expect(db.transaction(async (tx) => {
-    await tx.query('INSERT INTO tx4 VALUES (1)');
-    await tx.query('INSERT INTO tx4 VALUES (1)').catch(() => undefined);
-    await tx.query('INSERT INTO tx4 VALUES (2)');
-  })).rejects.toThrow(/aborted/);
+  await expect(
+    db.transaction(async (tx) => {
+      await tx.query('INSERT INTO tx4 VALUES (1)');
+      await tx.query('INSERT INTO tx4 VALUES (1)').catch(() => undefined);
+      await tx.query('INSERT INTO tx4 VALUES (2)');
+    }),
+  ).rejects.toThrow(/aborted/);
   expect(await count(db, 'tx4')).toBe(0);
 });
 
 c('concurrent read-modify-write transactions serialize: no lost update', async (db) => {
   await db.query('CREATE TABLE tx5 (id INT PRIMARY KEY, n INT)');
   await db.query('INSERT INTO tx5 VALUES (1, 0)');
-  await Promise.all(Array.from({ length: 25 }, () => db.transaction(async (tx) => {
-    const [r] = (await tx.query('SELECT n FROM tx5 WHERE id = 1')).rows;
-    await tx.query('UPDATE tx5 SET n = $1 WHERE id = 1', [(r!.n as number) + 1]);
-  })));
+  await Promise.all(
+    Array.from({ length: 25 }, () =>
+      db.transaction(async (tx) => {
+        const [r] = (await tx.query('SELECT n FROM tx5 WHERE id = 1')).rows;
+        await tx.query('UPDATE tx5 SET n = $1 WHERE id = 1', [(r!.n as number) + 1]);
+      }),
+    ),
+  );
   expect(await rows(db, 'SELECT n FROM tx5')).toEqual([{ n: 25 }]);
 });
 
 c('DDL inside a rolled-back transaction is undone', async (db) => {
-  await expect(db.transaction(async (tx) => {
-    await tx.query('CREATE TABLE tx6 (id INT PRIMARY KEY)');
-    await tx.query('INSERT INTO tx6 VALUES (1)');
-    throw new Error('undo');
-  })).rejects.toThrow('undo');
+  await expect(
+    db.transaction(async (tx) => {
+      await tx.query('CREATE TABLE tx6 (id INT PRIMARY KEY)');
+      await tx.query('INSERT INTO tx6 VALUES (1)');
+      throw new Error('undo');
+    }),
+  ).rejects.toThrow('undo');
   await expectError(db.query('SELECT * FROM tx6'), 'NOT_FOUND');
 });

@@ -10,13 +10,31 @@ import type { SqlValue } from '../../rpc/values.js';
 // ---- the model ----------------------------------------------------------------------------
 
 export type ColType = 'int' | 'text' | 'numeric' | 'bool';
-export interface Col { name: string; type: ColType }
-export interface Table { name: string; alias: string; cols: Col[]; reference: boolean; vindex?: string; lookup?: string }
+export interface Col {
+  name: string;
+  type: ColType;
+}
+export interface Table {
+  name: string;
+  alias: string;
+  cols: Col[];
+  reference: boolean;
+  vindex?: string;
+  lookup?: string;
+}
 /** The vindex type of t1 (t2 is co-located with it, so uses the same one). */
 export type VindexType = 'hash' | 'consistent_hash' | 'range';
-export interface Schema { tables: Table[]; vindexType?: VindexType }
-export interface Stmt { sql: string; params: SqlValue[] }
-export interface Query extends Stmt { ordered: boolean }
+export interface Schema {
+  tables: Table[];
+  vindexType?: VindexType;
+}
+export interface Stmt {
+  sql: string;
+  params: SqlValue[];
+}
+export interface Query extends Stmt {
+  ordered: boolean;
+}
 
 const DOMAIN: Record<ColType, SqlValue[]> = {
   int: [-3, -1, 0, 1, 2, 3, 7, null],
@@ -26,7 +44,8 @@ const DOMAIN: Record<ColType, SqlValue[]> = {
 };
 const SQL_TYPE: Record<ColType, string> = { int: 'INT', text: 'TEXT', numeric: 'NUMERIC', bool: 'BOOLEAN' };
 
-export const ddl = (t: Table) => `CREATE TABLE ${t.name} (${t.cols.map((c) => `${c.name} ${SQL_TYPE[c.type]}${c.name === 'id' ? ' PRIMARY KEY' : ''}`).join(', ')})`;
+export const ddl = (t: Table) =>
+  `CREATE TABLE ${t.name} (${t.cols.map((c) => `${c.name} ${SQL_TYPE[c.type]}${c.name === 'id' ? ' PRIMARY KEY' : ''}`).join(', ')})`;
 
 export function literal(v: SqlValue): string {
   if (v === null) return 'NULL';
@@ -36,30 +55,43 @@ export function literal(v: SqlValue): string {
 
 /** Rows as comparable text: bigints and numbers of one value print the same. */
 export function canon(r: ResultSet, ordered: boolean, approxNumeric: boolean): string[] {
-  const rows = r.rows.map((row) => JSON.stringify(r.fields.map((f) => {
-    const v = row[f.name];
-    if (typeof v === 'bigint') return `${v}`;
-    if (typeof v === 'string' && f.type === 'numeric' && approxNumeric) return Number(v).toPrecision(12);
-    return v instanceof Uint8Array ? [...v] : v;
-  })));
+  const rows = r.rows.map((row) =>
+    JSON.stringify(
+      r.fields.map((f) => {
+        const v = row[f.name];
+        if (typeof v === 'bigint') return `${v}`;
+        if (typeof v === 'string' && f.type === 'numeric' && approxNumeric) return Number(v).toPrecision(12);
+        return v instanceof Uint8Array ? [...v] : v;
+      }),
+    ),
+  );
   return ordered ? rows : rows.sort();
 }
 
 // ---- random schemas, rows and queries ----------------------------------------------------
 
 export type Gen = fc.GeneratorValue;
-const pick = <T,>(g: Gen, xs: readonly T[]): T => g(fc.constantFrom, ...xs);
+const pick = <T>(g: Gen, xs: readonly T[]): T => g(fc.constantFrom, ...xs);
 const int = (g: Gen, min: number, max: number): number => g(fc.integer, { min, max });
 export const chance = (g: Gen, p: number): boolean => int(g, 0, 99) < p * 100;
-const some = <T,>(g: Gen, xs: T[], min: number, max: number): T[] => g(fc.subarray, xs, { minLength: Math.min(min, xs.length), maxLength: Math.min(max, xs.length) });
+const some = <T>(g: Gen, xs: T[], min: number, max: number): T[] =>
+  g(fc.subarray, xs, { minLength: Math.min(min, xs.length), maxLength: Math.min(max, xs.length) });
 
 export function genSchema(g: Gen, opts: { vindexTypes?: VindexType[]; lookups?: boolean } = {}): Schema {
-  const extra = (prefix: string): Col[] => Array.from({ length: int(g, 1, 3) }, (_, i) => ({ name: `${prefix}${i}`, type: pick(g, ['int', 'text', 'numeric', 'bool'] as const) }));
+  const extra = (prefix: string): Col[] =>
+    Array.from({ length: int(g, 1, 3) }, (_, i) => ({ name: `${prefix}${i}`, type: pick(g, ['int', 'text', 'numeric', 'bool'] as const) }));
   const t1: Table = { name: 't1', alias: 'a', cols: [{ name: 'id', type: 'int' }, ...extra('x')], reference: false };
   const lookup = t1.cols.find((c) => c.name !== 'id' && c.type !== 'bool');
   if (lookup && opts.lookups !== false && chance(g, 0.5)) t1.lookup = lookup.name;
   const tables = [t1];
-  if (chance(g, 0.7)) tables.push({ name: 't2', alias: 'b', cols: [{ name: 'id', type: 'int' }, { name: 't1_id', type: 'int' }, ...extra('y')], reference: false, vindex: 't1_id' });
+  if (chance(g, 0.7))
+    tables.push({
+      name: 't2',
+      alias: 'b',
+      cols: [{ name: 'id', type: 'int' }, { name: 't1_id', type: 'int' }, ...extra('y')],
+      reference: false,
+      vindex: 't1_id',
+    });
   if (chance(g, 0.6)) tables.push({ name: 'r', alias: 'c', cols: [{ name: 'id', type: 'int' }, ...extra('z')], reference: true });
   return { tables, vindexType: pick(g, opts.vindexTypes ?? (['hash', 'hash', 'consistent_hash', 'range'] as const)) };
 }
@@ -71,22 +103,34 @@ export function genInserts(g: Gen, schema: Schema): Stmt[] {
     const n = t.name === 't1' ? t1Rows : int(g, 0, 30);
     if (!n) continue;
     const params: SqlValue[] = [];
-    const tuples = Array.from({ length: n }, (_, i) => `(${t.cols.map((c) => {
-      const v = c.name === 'id' ? i + 1 : c.name === 't1_id' ? int(g, 1, Math.max(t1Rows, 1) + 1) : pick(g, DOMAIN[c.type]);
-      if (chance(g, 0.5)) return literal(v);
-      params.push(v);
-      return `$${params.length}`;
-    }).join(', ')})`);
+    const tuples = Array.from(
+      { length: n },
+      (_, i) =>
+        `(${t.cols
+          .map((c) => {
+            const v = c.name === 'id' ? i + 1 : c.name === 't1_id' ? int(g, 1, Math.max(t1Rows, 1) + 1) : pick(g, DOMAIN[c.type]);
+            if (chance(g, 0.5)) return literal(v);
+            params.push(v);
+            return `$${params.length}`;
+          })
+          .join(', ')})`,
+    );
     out.push({ sql: `INSERT INTO ${t.name} (${t.cols.map((c) => c.name).join(', ')}) VALUES ${tuples.join(', ')}`, params });
   }
   return out;
 }
 
-interface Ref { sql: string; col: Col }
+interface Ref {
+  sql: string;
+  col: Col;
+}
 
 /** An UPDATE of a non-key column, or a DELETE, of t1 or t2 under a random filter. */
 export function genWrite(g: Gen, schema: Schema): Stmt {
-  const t = pick(g, schema.tables.filter((x) => !x.reference));
+  const t = pick(
+    g,
+    schema.tables.filter((x) => !x.reference),
+  );
   const params: SqlValue[] = [];
   const value = (v: SqlValue): string => {
     if (v === null || chance(g, 0.5)) return literal(v);
@@ -95,8 +139,16 @@ export function genWrite(g: Gen, schema: Schema): Stmt {
   };
   const key = t.vindex ?? 'id';
   const filterCol = pick(g, t.cols);
-  const filter = chance(g, 0.3) ? `${key} = ${value(int(g, 1, 12))}`
-    : filterCol.type === 'bool' ? `${filterCol.name} IS NULL` : `${filterCol.name} ${pick(g, ['=', '<', '>='])} ${value(pick(g, DOMAIN[filterCol.type].filter((v) => v !== null)))}`;
+  const filter = chance(g, 0.3)
+    ? `${key} = ${value(int(g, 1, 12))}`
+    : filterCol.type === 'bool'
+      ? `${filterCol.name} IS NULL`
+      : `${filterCol.name} ${pick(g, ['=', '<', '>='])} ${value(
+          pick(
+            g,
+            DOMAIN[filterCol.type].filter((v) => v !== null),
+          ),
+        )}`;
   const returning = chance(g, 0.3) ? ' RETURNING id' : '';
   const settable = t.cols.filter((c) => c.name !== 'id' && c.name !== t.vindex);
   if (settable.length && chance(g, 0.6)) {
@@ -129,7 +181,11 @@ export function genQuery(g: Gen, schema: Schema): Query {
     params.push(v);
     return `$${params.length}`;
   };
-  const someValue = (c: Col) => pick(g, DOMAIN[c.type].filter((v) => v !== null));
+  const someValue = (c: Col) =>
+    pick(
+      g,
+      DOMAIN[c.type].filter((v) => v !== null),
+    );
 
   // WHERE: routing predicates on the vindex columns, and filters.
   const preds: string[] = [];
@@ -202,7 +258,6 @@ export function genQuery(g: Gen, schema: Schema): Query {
   }
   return { sql: `SELECT ${select} FROM ${from.sql}${where}${groupBy}${having}${order}${tail}`, params, ordered: !!order || !groups.length };
 }
-
 
 /** What a failure report shows of a generated case. */
 export const describeCase = (schema: Schema, inserts: Stmt[]): string =>

@@ -25,10 +25,14 @@ const VSCHEMA = {
 let w: WranglerDev;
 let admin: string;
 beforeAll(async () => {
-  w = await startWrangler({ vars: { VSCHEMA: JSON.stringify(VSCHEMA), VITESS_JWT_AUDIENCE: AUD, VITESS_ALLOWED_ORIGINS: 'https://app.example', VITESS_DEMO: 'on' } });
+  w = await startWrangler({
+    vars: { VSCHEMA: JSON.stringify(VSCHEMA), VITESS_JWT_AUDIENCE: AUD, VITESS_ALLOWED_ORIGINS: 'https://app.example', VITESS_DEMO: 'on' },
+  });
   admin = await token({ admin: true, aud: AUD });
 }, 180_000);
-afterAll(async () => { await w?.stop(); });
+afterAll(async () => {
+  await w?.stop();
+});
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);
@@ -39,13 +43,21 @@ async function badTokens(): Promise<Record<string, string | undefined>> {
   return {
     none: undefined,
     garbage: 'not-a-jwt',
-    expired: await new SignJWT({ vt: { admin: true } }).setProtectedHeader({ alg: 'HS256' }).setAudience(AUD).setExpirationTime(now() - 60).sign(secret),
+    expired: await new SignJWT({ vt: { admin: true } })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setAudience(AUD)
+      .setExpirationTime(now() - 60)
+      .sign(secret),
     'alg none': `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ vt: { admin: true }, aud: AUD, exp: now() + 3600 })}.`,
     'wrong key': await new SignJWT({ vt: { admin: true } }).setProtectedHeader({ alg: 'HS256' }).setAudience(AUD).setExpirationTime('1h').sign(randomBytes(32)),
     'wrong audience': await token({ admin: true, aud: 'someone-else' }),
     'no audience': await token({ admin: true }),
     'no exp': await new SignJWT({ vt: { admin: true } }).setProtectedHeader({ alg: 'HS256' }).setAudience(AUD).sign(secret),
-    'HS384 with the secret': await new SignJWT({ vt: { admin: true } }).setProtectedHeader({ alg: 'HS384' }).setAudience(AUD).setExpirationTime('1h').sign(secret),
+    'HS384 with the secret': await new SignJWT({ vt: { admin: true } })
+      .setProtectedHeader({ alg: 'HS384' })
+      .setAudience(AUD)
+      .setExpirationTime('1h')
+      .sign(secret),
   };
 }
 
@@ -58,12 +70,21 @@ function upgradeStatus(t: string | undefined): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(`${w.url}/rpc`, {
       headers: {
-        connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64'),
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': randomBytes(16).toString('base64'),
         'sec-websocket-protocol': t ? `vitess.rpc, vitess.bearer.${t}` : 'vitess.rpc',
       },
     });
-    req.on('upgrade', (res, socket) => { socket.destroy(); resolve(res.statusCode!); });
-    req.on('response', (res) => { res.resume(); resolve(res.statusCode!); });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve(res.statusCode!);
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    });
     req.on('error', reject);
     req.end();
   });
@@ -74,8 +95,15 @@ const client = (t: string, keyspace = 'main'): VitessClient => createClient({ en
 describe('authentication', () => {
   it('refuses every bad token with 401 on every route and both /rpc transports', async () => {
     const routes: [string, RequestInit][] = [
-      ['/status', {}], ['/sql', sqlBody({ sql: 'SELECT 1' })], ['/log', {}], ['/changes?from=beginning', {}], ['/metrics', {}],
-      ['/errors', {}], ['/', {}], ['/demo', {}], ['/rpc', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '' }],
+      ['/status', {}],
+      ['/sql', sqlBody({ sql: 'SELECT 1' })],
+      ['/log', {}],
+      ['/changes?from=beginning', {}],
+      ['/metrics', {}],
+      ['/errors', {}],
+      ['/', {}],
+      ['/demo', {}],
+      ['/rpc', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '' }],
     ];
     for (const [why, t] of Object.entries(await badTokens())) {
       for (const [path, init] of routes) {
@@ -102,7 +130,11 @@ describe('authentication', () => {
   });
 
   it('re-checks expiry on every call of a long-lived WebSocket', async () => {
-    const short = await new SignJWT({ vt: { admin: true } }).setProtectedHeader({ alg: 'HS256' }).setAudience(AUD).setExpirationTime(now() + 2).sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    const short = await new SignJWT({ vt: { admin: true } })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setAudience(AUD)
+      .setExpirationTime(now() + 2)
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
     const c = client(short);
     await c.connect();
     await c.query('SELECT 1');
@@ -183,7 +215,15 @@ describe.each(['main', 'pg'])('grants on keyspace %s', (keyspace) => {
     await forbidden(ro, 'CREATE TABLE t2 (id BIGINT PRIMARY KEY)');
     await forbidden(ro, "SELECT set_config('session_replication_role', 'replica', false)");
     await forbidden(ro, "SELECT pg_notify('_vt_capture', 'x')");
-    expect((await failure(ro.transaction(async (tx) => { await tx.query('SELECT 1'); }))).code).toBe('FORBIDDEN');
+    expect(
+      (
+        await failure(
+          ro.transaction(async (tx) => {
+            await tx.query('SELECT 1');
+          }),
+        )
+      ).code,
+    ).toBe('FORBIDDEN');
     expect((await failure(ro.batch([{ sql: 'SELECT 1' }], { atomic: true }))).code).toBe('FORBIDDEN');
     expect((await a.query('SELECT count(*) AS n FROM orders')).rows[0]!.n).toBe(30);
   });
@@ -209,7 +249,8 @@ describe.each(['main', 'pg'])('grants on keyspace %s', (keyspace) => {
       "INSERT INTO orders (id, tenant_id, item) VALUES (500, 1, 'x') RETURNING (SELECT v FROM secrets LIMIT 1)",
       'SELECT * FROM _vt_log',
       'SELECT * FROM _VT_LOG',
-    ]) await forbidden(t, sql);
+    ])
+      await forbidden(t, sql);
     // Admins reach every table.
     expect((await a.query('SELECT v FROM secrets')).rows).toEqual([{ v: 'top secret' }]);
   });
@@ -231,7 +272,9 @@ describe.each(['main', 'pg'])('grants on keyspace %s', (keyspace) => {
     expect((await t.execute('DELETE FROM orders WHERE id = 2')).affected).toBe(0); // tenant 7's row
     expect((await a.query('SELECT count(*) AS n FROM orders WHERE id = 2')).rows[0]!.n).toBe(1);
     // Streams: only its rows' events, no other table's.
-    const page = (await (await http(`/changes?keyspace=${keyspace}&from=beginning&max=5000`, tt)).json()) as { events: { table?: string; row?: Record<string, unknown> }[] };
+    const page = (await (await http(`/changes?keyspace=${keyspace}&from=beginning&max=5000`, tt)).json()) as {
+      events: { table?: string; row?: Record<string, unknown> }[];
+    };
     const rows = page.events.filter((e) => e.row);
     expect(rows.length).toBeGreaterThan(0);
     for (const e of rows) {
@@ -265,7 +308,7 @@ describe('change capture on PGlite cannot be switched off or forged through VTGa
       "SELECT set_config('session_replication_role', 'replica', false)",
       "SELECT set_config('role', 'none', false)",
       `SELECT pg_notify('_vt_capture', '{"table":"capt","op":"insert","row":{"id":999,"v":"forged"}}')`,
-      "SET session_replication_role = replica",
+      'SET session_replication_role = replica',
       'RESET ROLE',
       'ALTER TABLE capt DISABLE TRIGGER ALL',
       'DROP TRIGGER _vt_cap ON capt',
@@ -273,11 +316,19 @@ describe('change capture on PGlite cannot be switched off or forged through VTGa
       "SELECT lo_import('/etc/passwd')",
       'SELECT * FROM _vt_log',
     ]) {
-      if (await a.query(sql).then(() => true, () => false)) ran.push(sql);
+      if (
+        await a.query(sql).then(
+          () => true,
+          () => false,
+        )
+      )
+        ran.push(sql);
     }
     expect(ran).toEqual([]);
     await a.execute("INSERT INTO capt (id, v) VALUES (1, 'after')");
-    const logs = await Promise.all(['-80', '80-'].map(async (shard) => JSON.stringify(await (await http(`/log?keyspace=pg&shard=${shard}&from=1&max=1000`, admin)).json())));
+    const logs = await Promise.all(
+      ['-80', '80-'].map(async (shard) => JSON.stringify(await (await http(`/log?keyspace=pg&shard=${shard}&from=1&max=1000`, admin)).json())),
+    );
     expect(logs.join('')).toContain('after');
     expect(logs.join('')).not.toContain('forged');
     const changes = JSON.stringify(await (await http('/changes?keyspace=pg&from=beginning&tables=capt&max=5000', admin)).json());

@@ -32,7 +32,20 @@ import { bundleWorker, startWrangler, type WranglerDev } from '../../scripts/wra
 import { authHeaders } from '../support/auth.js';
 import { check, History } from '../support/history.js';
 import { rng } from '../support/rng.js';
-import { ACCOUNTS, BANK_KEYSPACES, bankOutcome, bankSetup, checkBank, finalMarks, inDoubt, OPENING, recordedMarksRead, recordedTransfer, transfer, type Bank } from './bank-support.js';
+import {
+  ACCOUNTS,
+  BANK_KEYSPACES,
+  bankOutcome,
+  bankSetup,
+  checkBank,
+  finalMarks,
+  inDoubt,
+  OPENING,
+  recordedMarksRead,
+  recordedTransfer,
+  transfer,
+  type Bank,
+} from './bank-support.js';
 
 const KILLS = Number(process.env.VITESS_KILLS ?? 10);
 const CLIENTS = 3;
@@ -50,7 +63,9 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(async () => {
   bundle?.remove();
-  console.log(`bank-faults: wrangler starts ${starts.map((ms) => (ms / 1000).toFixed(1)).join(' ')} s; recovery after restart ${recoveries.map((ms) => (ms / 1000).toFixed(1)).join(' ')} s`);
+  console.log(
+    `bank-faults: wrangler starts ${starts.map((ms) => (ms / 1000).toFixed(1)).join(' ')} s; recovery after restart ${recoveries.map((ms) => (ms / 1000).toFixed(1)).join(' ')} s`,
+  );
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
@@ -69,7 +84,8 @@ async function arm(w: WranglerDev, failpoint: string): Promise<void> {
 const connect = (w: WranglerDev, keyspace: string): Promise<VitessClient> =>
   createClient({ endpoint: w.url, keyspace, retry: { attempts: 2, baseMs: 20, maxMs: 100 } }).connect();
 
-const reached = async (w: WranglerDev): Promise<string[]> => ((await (await fetch(`${w.url}/test/failpoint`, { headers: authHeaders() })).json()) as { reached: string[] }).reached;
+const reached = async (w: WranglerDev): Promise<string[]> =>
+  ((await (await fetch(`${w.url}/test/failpoint`, { headers: authHeaders() })).json()) as { reached: string[] }).reached;
 
 type InDoubt = Awaited<ReturnType<typeof inDoubt>>;
 
@@ -93,100 +109,113 @@ async function awaitRecovery(w: WranglerDev, keyspace: string): Promise<void> {
 }
 
 describe.each(BANK_KEYSPACES)('keyspace $keyspace ($engine)', ({ keyspace }) => {
-it(`the bank survives ${KILLS} kills at two-phase-commit steps and at random moments, and every client was told the truth`, async () => {
-  const persistTo = await mkdtemp(join(tmpdir(), `vitess-bank-${keyspace}-`));
-  dirs.push(persistTo);
-  const random = rng(11);
-  let bank!: Bank;
-  let firstTransfer: [number, number] = [0, 0];
-  const history = new History();
-  // Each client slot owns its marks and writes them one at a time: each mark's values increase in time.
-  const written = new Map<number, number>();
-  const nextMark = (slot: number, n: number): { id: number; value: number } => {
-    const id = slot * MARKS_PER_CLIENT + 1 + (n % MARKS_PER_CLIENT);
-    written.set(id, (written.get(id) ?? 0) + 1);
-    return { id, value: written.get(id)! };
-  };
+  it(`the bank survives ${KILLS} kills at two-phase-commit steps and at random moments, and every client was told the truth`, async () => {
+    const persistTo = await mkdtemp(join(tmpdir(), `vitess-bank-${keyspace}-`));
+    dirs.push(persistTo);
+    const random = rng(11);
+    let bank!: Bank;
+    let firstTransfer: [number, number] = [0, 0];
+    const history = new History();
+    // Each client slot owns its marks and writes them one at a time: each mark's values increase in time.
+    const written = new Map<number, number>();
+    const nextMark = (slot: number, n: number): { id: number; value: number } => {
+      const id = slot * MARKS_PER_CLIENT + 1 + (n % MARKS_PER_CLIENT);
+      written.set(id, (written.get(id) ?? 0) + 1);
+      return { id, value: written.get(id)! };
+    };
 
-  // Round 1: one transfer stopped between its two shards' commits.
-  let w = await start(persistTo);
-  try {
-    await arm(w, 'during-commit');
-    const c = await connect(w, keyspace);
-    const marks = CLIENTS * MARKS_PER_CLIENT;
-    await history.record({ name: 'setup', bookmark: () => c.bookmark }, { kind: 'write', keys: Array.from({ length: marks }, (_, i) => `mark${i + 1}`), values: Array.from({ length: marks }, () => 0) }, async () => {
-      bank = await bankSetup(c, 'accounts', marks);
-    }, bankOutcome);
-    firstTransfer = bank.pairOnDifferentShards();
-    const [a, b] = firstTransfer;
-    void transfer(c, 'accounts', { from: a, to: b, amount: 100 }, {}).catch(() => undefined);
-    await expect.poll(() => reached(w), { timeout: 30_000, interval: 50 }).toEqual(['during-commit']);
-    const reader = await connect(w, keyspace);
-    // The debit's shard committed; the credit's is prepared, and its reads show the state before.
-    expect(await bank.balances(reader, [a, b])).toEqual([OPENING - 100, OPENING]);
-    await reader.disconnect();
-    await w.kill();
-  } finally {
-    await w.stop();
-  }
-
-  for (let round = 2; round <= KILLS; round++) {
-    const step = STEPS[round % STEPS.length]!;
-    w = await start(persistTo);
+    // Round 1: one transfer stopped between its two shards' commits.
+    let w = await start(persistTo);
     try {
-      await awaitRecovery(w, keyspace);
-      if (step !== 'random') await arm(w, `${step}:${1 + random.int(3)}`);
-      const clients = await Promise.all(Array.from({ length: CLIENTS }, () => connect(w, keyspace)));
-      await checkBank(w, clients[0]!, bank);
-      if (round === 2) {
-        // Recovery finished the first round's transfer: the credit is there too.
-        expect(await bank.balances(clients[0]!, firstTransfer)).toEqual([OPENING - 100, OPENING + 100]);
-      }
-      let stop = false;
-      let committed = 0;
-      const load = clients.map(async (client, slot) => {
-        const session = { name: `round${round}/client${slot}`, client };
-        for (let n = 0; !stop; n++) {
-          const mark = nextMark(slot, n);
-          // The first of every five would overdraw any account: refused, so the history holds failures to check too.
-          const t = bank.randomTransfer(random);
-          const op = await recordedTransfer(history, session, bank, n % 5 === 0 ? { ...t, amount: ACCOUNTS * OPENING + 1 } : t, mark, { retry: 3, timeoutMs: 5_000 });
-          if (op.outcome === 'ok') committed++;
-          if (op.outcome === 'unknown') break; // the process is going down
-          const read = await recordedMarksRead(history, session, bank, Array.from({ length: MARKS_PER_CLIENT }, (_, i) => slot * MARKS_PER_CLIENT + 1 + i));
-          if (read.outcome === 'unknown') break;
-        }
-      });
-      if (step === 'random') {
-        const target = 1 + random.int(4);
-        await expect.poll(() => committed, { timeout: 60_000, interval: 10 }).toBeGreaterThanOrEqual(target);
-      } else {
-        await expect.poll(() => reached(w), { timeout: 60_000, interval: 50 }).toEqual([step]);
-      }
-      stop = true;
+      await arm(w, 'during-commit');
+      const c = await connect(w, keyspace);
+      const marks = CLIENTS * MARKS_PER_CLIENT;
+      await history.record(
+        { name: 'setup', bookmark: () => c.bookmark },
+        { kind: 'write', keys: Array.from({ length: marks }, (_, i) => `mark${i + 1}`), values: Array.from({ length: marks }, () => 0) },
+        async () => {
+          bank = await bankSetup(c, 'accounts', marks);
+        },
+        bankOutcome,
+      );
+      firstTransfer = bank.pairOnDifferentShards();
+      const [a, b] = firstTransfer;
+      void transfer(c, 'accounts', { from: a, to: b, amount: 100 }, {}).catch(() => undefined);
+      await expect.poll(() => reached(w), { timeout: 30_000, interval: 50 }).toEqual(['during-commit']);
+      const reader = await connect(w, keyspace);
+      // The debit's shard committed; the credit's is prepared, and its reads show the state before.
+      expect(await bank.balances(reader, [a, b])).toEqual([OPENING - 100, OPENING]);
+      await reader.disconnect();
       await w.kill();
-      await Promise.all(load);
-      await Promise.all(clients.map((c) => c.disconnect()));
     } finally {
       await w.stop();
     }
-  }
 
-  w = await start(persistTo);
-  try {
-    await awaitRecovery(w, keyspace);
-    const c = await connect(w, keyspace);
-    const { transfers } = await checkBank(w, c, bank);
-    expect(transfers).toBeGreaterThan(KILLS / 2);
-    const rows = await c.query<{ total: number }>('SELECT sum(balance) AS total FROM accounts', [], { consistency: 'strong' });
-    expect(Number(rows.rows[0]!.total)).toBe(ACCOUNTS * OPENING);
-    expect(check(history.ops, await finalMarks(c, bank))).toEqual([]);
-    // The history holds what is at stake: transfers acknowledged, refused, and cut off by a kill.
-    const outcomes = new Set(history.ops.filter((o) => o.kind === 'tx').map((o) => o.outcome));
-    expect(outcomes).toEqual(new Set(['ok', 'failed', 'unknown']));
-    await c.disconnect();
-  } finally {
-    await w.stop();
-  }
-}, 1_800_000);
+    for (let round = 2; round <= KILLS; round++) {
+      const step = STEPS[round % STEPS.length]!;
+      w = await start(persistTo);
+      try {
+        await awaitRecovery(w, keyspace);
+        if (step !== 'random') await arm(w, `${step}:${1 + random.int(3)}`);
+        const clients = await Promise.all(Array.from({ length: CLIENTS }, () => connect(w, keyspace)));
+        await checkBank(w, clients[0]!, bank);
+        if (round === 2) {
+          // Recovery finished the first round's transfer: the credit is there too.
+          expect(await bank.balances(clients[0]!, firstTransfer)).toEqual([OPENING - 100, OPENING + 100]);
+        }
+        let stop = false;
+        let committed = 0;
+        const load = clients.map(async (client, slot) => {
+          const session = { name: `round${round}/client${slot}`, client };
+          for (let n = 0; !stop; n++) {
+            const mark = nextMark(slot, n);
+            // The first of every five would overdraw any account: refused, so the history holds failures to check too.
+            const t = bank.randomTransfer(random);
+            const op = await recordedTransfer(history, session, bank, n % 5 === 0 ? { ...t, amount: ACCOUNTS * OPENING + 1 } : t, mark, {
+              retry: 3,
+              timeoutMs: 5_000,
+            });
+            if (op.outcome === 'ok') committed++;
+            if (op.outcome === 'unknown') break; // the process is going down
+            const read = await recordedMarksRead(
+              history,
+              session,
+              bank,
+              Array.from({ length: MARKS_PER_CLIENT }, (_, i) => slot * MARKS_PER_CLIENT + 1 + i),
+            );
+            if (read.outcome === 'unknown') break;
+          }
+        });
+        if (step === 'random') {
+          const target = 1 + random.int(4);
+          await expect.poll(() => committed, { timeout: 60_000, interval: 10 }).toBeGreaterThanOrEqual(target);
+        } else {
+          await expect.poll(() => reached(w), { timeout: 60_000, interval: 50 }).toEqual([step]);
+        }
+        stop = true;
+        await w.kill();
+        await Promise.all(load);
+        await Promise.all(clients.map((c) => c.disconnect()));
+      } finally {
+        await w.stop();
+      }
+    }
+
+    w = await start(persistTo);
+    try {
+      await awaitRecovery(w, keyspace);
+      const c = await connect(w, keyspace);
+      const { transfers } = await checkBank(w, c, bank);
+      expect(transfers).toBeGreaterThan(KILLS / 2);
+      const rows = await c.query<{ total: number }>('SELECT sum(balance) AS total FROM accounts', [], { consistency: 'strong' });
+      expect(Number(rows.rows[0]!.total)).toBe(ACCOUNTS * OPENING);
+      expect(check(history.ops, await finalMarks(c, bank))).toEqual([]);
+      // The history holds what is at stake: transfers acknowledged, refused, and cut off by a kill.
+      const outcomes = new Set(history.ops.filter((o) => o.kind === 'tx').map((o) => o.outcome));
+      expect(outcomes).toEqual(new Set(['ok', 'failed', 'unknown']));
+      await c.disconnect();
+    } finally {
+      await w.stop();
+    }
+  }, 1_800_000);
 });

@@ -68,7 +68,11 @@ export async function bankSetup(c: VitessClient, table: string, marks = 0): Prom
       return [a, ids.find((id) => shardOf.get(id) !== shardOf.get(a))!];
     },
     async balances(cl, list) {
-      const r = await cl.query<{ id: number; balance: number }>(`SELECT id, balance FROM ${table} WHERE id IN (${list.map((_, i) => `$${i + 1}`).join(', ')})`, list, { consistency: 'strong' });
+      const r = await cl.query<{ id: number; balance: number }>(
+        `SELECT id, balance FROM ${table} WHERE id IN (${list.map((_, i) => `$${i + 1}`).join(', ')})`,
+        list,
+        { consistency: 'strong' },
+      );
       return list.map((id) => Number(r.rows.find((row) => Number(row.id) === id)!.balance));
     },
   };
@@ -78,7 +82,13 @@ export async function bankSetup(c: VitessClient, table: string, marks = 0): Prom
  * One transfer as an interactive transaction: `committed`, or `refused` (it would overdraw).
  * With `mark`, the transaction also sets that mark row to that value.
  */
-export async function transfer(c: VitessClient, table: string, t: Transfer, opts: TransactionOptions, mark?: { id: number; value: number }): Promise<'committed' | 'refused'> {
+export async function transfer(
+  c: VitessClient,
+  table: string,
+  t: Transfer,
+  opts: TransactionOptions,
+  mark?: { id: number; value: number },
+): Promise<'committed' | 'refused'> {
   try {
     await c.transaction(async (tx) => {
       await tx.execute(`UPDATE ${table} SET balance = balance - $2 WHERE id = $1`, [t.from, t.amount]);
@@ -94,31 +104,57 @@ export async function transfer(c: VitessClient, table: string, t: Transfer, opts
 
 type WireInt = number | { $int8: string };
 const int = (v: WireInt): number => (typeof v === 'object' ? Number(v.$int8) : v);
-interface WireRecord { lsn: number; txid: string; changes: ({ ddl: string } | { table: string; op: string; key: { id: WireInt }; row?: { balance: WireInt } })[] }
+interface WireRecord {
+  lsn: number;
+  txid: string;
+  changes: ({ ddl: string } | { table: string; op: string; key: { id: WireInt }; row?: { balance: WireInt } })[];
+}
 
 /** A refused transfer: it changed nothing. */
 class Refused extends Error {}
 
 /** What the bank tests take as a definite failure: the transaction was rolled back (the client's own retry rule). */
-export const bankOutcome: OutcomeOf = (e) => (e instanceof Refused || (e instanceof VitessError && ['CONSTRAINT', 'CONFLICT', 'TIMEOUT'].includes(e.code)) ? 'failed' : 'unknown');
+export const bankOutcome: OutcomeOf = (e) =>
+  e instanceof Refused || (e instanceof VitessError && ['CONSTRAINT', 'CONFLICT', 'TIMEOUT'].includes(e.code)) ? 'failed' : 'unknown';
 
 /**
  * A transfer that also sets mark `id` to `value`, recorded in `history` as one transaction of
  * `session` (a refusal is a failure; a connection lost midway, unknown).
  */
-export function recordedTransfer(history: History, session: { name: string; client: VitessClient }, bank: Bank, t: Transfer, mark: { id: number; value: number }, opts: TransactionOptions) {
-  return history.record({ name: session.name, bookmark: () => session.client.bookmark }, { kind: 'tx', keys: [`mark${mark.id}`], values: [mark.value] }, async () => {
-    if ((await transfer(session.client, bank.table, t, opts, mark)) === 'refused') throw new Refused();
-  }, bankOutcome);
+export function recordedTransfer(
+  history: History,
+  session: { name: string; client: VitessClient },
+  bank: Bank,
+  t: Transfer,
+  mark: { id: number; value: number },
+  opts: TransactionOptions,
+) {
+  return history.record(
+    { name: session.name, bookmark: () => session.client.bookmark },
+    { kind: 'tx', keys: [`mark${mark.id}`], values: [mark.value] },
+    async () => {
+      if ((await transfer(session.client, bank.table, t, opts, mark)) === 'refused') throw new Refused();
+    },
+    bankOutcome,
+  );
 }
 
 /** A session read of marks `ids`, recorded in `history`. */
 export function recordedMarksRead(history: History, session: { name: string; client: VitessClient }, bank: Bank, ids: number[]) {
-  return history.record({ name: session.name, bookmark: () => session.client.bookmark }, { kind: 'read', keys: ids.map((id) => `mark${id}`) }, async () => {
-    const r = await session.client.query<{ id: number; v: number }>(`SELECT id, v FROM ${bank.table}_marks WHERE id IN (${ids.map((_, i) => `$${i + 1}`).join(', ')})`, ids, { consistency: 'session' });
-    const seen = new Map(r.rows.map((row) => [Number(row.id), Number(row.v)]));
-    return ids.map((id): Value => seen.get(id) ?? null);
-  }, bankOutcome);
+  return history.record(
+    { name: session.name, bookmark: () => session.client.bookmark },
+    { kind: 'read', keys: ids.map((id) => `mark${id}`) },
+    async () => {
+      const r = await session.client.query<{ id: number; v: number }>(
+        `SELECT id, v FROM ${bank.table}_marks WHERE id IN (${ids.map((_, i) => `$${i + 1}`).join(', ')})`,
+        ids,
+        { consistency: 'session' },
+      );
+      const seen = new Map(r.rows.map((row) => [Number(row.id), Number(row.v)]));
+      return ids.map((id): Value => seen.get(id) ?? null);
+    },
+    bankOutcome,
+  );
 }
 
 /** The marks as they are at the end (strong reads), keyed as the history names them. */
@@ -129,8 +165,11 @@ export async function finalMarks(c: VitessClient, bank: Bank): Promise<Record<st
 
 async function readLog(w: WranglerDev, keyspace: string, shard: string): Promise<WireRecord[]> {
   const records: WireRecord[] = [];
-  for (let from = 1; ;) {
-    const res = (await (await fetch(`${w.url}/log?keyspace=${keyspace}&shard=${shard}&from=${from}&max=1000`, { headers: authHeaders() })).json()) as { records: WireRecord[]; lastLsn: number };
+  for (let from = 1; ; ) {
+    const res = (await (await fetch(`${w.url}/log?keyspace=${keyspace}&shard=${shard}&from=${from}&max=1000`, { headers: authHeaders() })).json()) as {
+      records: WireRecord[];
+      lastLsn: number;
+    };
     records.push(...res.records);
     if (!res.records.length || records.at(-1)!.lsn >= res.lastLsn) return records;
     from = records.at(-1)!.lsn + 1;
@@ -138,7 +177,10 @@ async function readLog(w: WranglerDev, keyspace: string, shard: string): Promise
 }
 
 /** What is prepared on any shard, and the coordinators' unfinished records (twopc-worker.ts). */
-export async function inDoubt(w: WranglerDev, keyspace: string): Promise<{ prepared: Record<string, string[]>; records: { txid: string; decision: string | null; acked: string[]; participants: string[] }[] }> {
+export async function inDoubt(
+  w: WranglerDev,
+  keyspace: string,
+): Promise<{ prepared: Record<string, string[]>; records: { txid: string; decision: string | null; acked: string[]; participants: string[] }[] }> {
   return (await fetch(`${w.url}/test/in-doubt?keyspace=${keyspace}`, { headers: authHeaders(), signal: AbortSignal.timeout(20_000) })).json() as never;
 }
 

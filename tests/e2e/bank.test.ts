@@ -39,7 +39,12 @@ afterAll(async () => {
 
 function latch(): { promise: Promise<void>; open: () => void } {
   let open!: () => void;
-  return { promise: new Promise<void>((r) => { open = r; }), open };
+  return {
+    promise: new Promise<void>((r) => {
+      open = r;
+    }),
+    open,
+  };
 }
 
 async function client(): Promise<VitessClient> {
@@ -61,15 +66,17 @@ describe('cross-shard transactions', () => {
     const clients = await Promise.all(Array.from({ length: CLIENTS }, () => client()));
     const history = new History();
     let next = 0;
-    await Promise.all(clients.map(async (client, slot) => {
-      const session = { name: `client${slot}`, client };
-      const marks = Array.from({ length: MARKS_PER_CLIENT }, (_, i) => slot * MARKS_PER_CLIENT + 1 + i);
-      for (let i = next++, n = 1; i < plan.length; i = next++, n++) {
-        // Mark values: the n-th transfer of this client; each mark written by this client only.
-        await recordedTransfer(history, session, bank, plan[i]!, { id: marks[n % MARKS_PER_CLIENT]!, value: n }, { retry: 20, timeoutMs: 5_000 });
-        if (n % 4 === 0) await recordedMarksRead(history, session, bank, marks);
-      }
-    }));
+    await Promise.all(
+      clients.map(async (client, slot) => {
+        const session = { name: `client${slot}`, client };
+        const marks = Array.from({ length: MARKS_PER_CLIENT }, (_, i) => slot * MARKS_PER_CLIENT + 1 + i);
+        for (let i = next++, n = 1; i < plan.length; i = next++, n++) {
+          // Mark values: the n-th transfer of this client; each mark written by this client only.
+          await recordedTransfer(history, session, bank, plan[i]!, { id: marks[n % MARKS_PER_CLIENT]!, value: n }, { retry: 20, timeoutMs: 5_000 });
+          if (n % 4 === 0) await recordedMarksRead(history, session, bank, marks);
+        }
+      }),
+    );
     const outcomes = history.ops.filter((o) => o.kind === 'tx').map((o) => o.outcome);
     // Some transfers overdraw and are refused by the CHECK constraint; most commit; none is left unknown.
     expect(outcomes).toHaveLength(TRANSFERS);
@@ -86,16 +93,24 @@ describe('cross-shard transactions', () => {
     const c = await client();
     const [a, b] = bank.pairOnDifferentShards();
     const before = await bank.balances(c, [a, b]);
-    const ok = await c.batch([
-      { sql: 'UPDATE accounts SET balance = balance - 5 WHERE id = $1', params: [a] },
-      { sql: 'UPDATE accounts SET balance = balance + 5 WHERE id = $1', params: [b] },
-    ], { atomic: true, retry: 5 });
+    const ok = await c.batch(
+      [
+        { sql: 'UPDATE accounts SET balance = balance - 5 WHERE id = $1', params: [a] },
+        { sql: 'UPDATE accounts SET balance = balance + 5 WHERE id = $1', params: [b] },
+      ],
+      { atomic: true, retry: 5 },
+    );
     expect(ok.map((r) => r.affected)).toEqual([1, 1]);
     expect(ok[1]!.bookmark).toBeTruthy();
-    const err = await c.batch([
-      { sql: 'UPDATE accounts SET balance = balance + 1 WHERE id = $1', params: [a] },
-      { sql: 'UPDATE accounts SET balance = balance - 1000000 WHERE id = $1', params: [b] },
-    ], { atomic: true }).catch((e: unknown) => e as VitessError);
+    const err = await c
+      .batch(
+        [
+          { sql: 'UPDATE accounts SET balance = balance + 1 WHERE id = $1', params: [a] },
+          { sql: 'UPDATE accounts SET balance = balance - 1000000 WHERE id = $1', params: [b] },
+        ],
+        { atomic: true },
+      )
+      .catch((e: unknown) => e as VitessError);
     expect(err).toMatchObject({ code: 'CONSTRAINT' });
     expect(await bank.balances(c, [a, b])).toEqual([before[0]! - 5, before[1]! + 5]);
   }, 30_000);
@@ -108,19 +123,25 @@ describe('cross-shard transactions', () => {
     const held = [latch(), latch()];
     const bothHeld = Promise.all(held.map((l) => l.promise));
     const started = Date.now();
-    const t1 = c1.transaction(async (tx) => {
-      await tx.execute('UPDATE accounts SET balance = balance - 1 WHERE id = $1', [a]);
-      held[0]!.open();
-      await bothHeld;
-      await tx.execute('UPDATE accounts SET balance = balance + 1 WHERE id = $1', [b]);
-    }, { timeoutMs: DEADLOCK_TIMEOUT_MS });
+    const t1 = c1.transaction(
+      async (tx) => {
+        await tx.execute('UPDATE accounts SET balance = balance - 1 WHERE id = $1', [a]);
+        held[0]!.open();
+        await bothHeld;
+        await tx.execute('UPDATE accounts SET balance = balance + 1 WHERE id = $1', [b]);
+      },
+      { timeoutMs: DEADLOCK_TIMEOUT_MS },
+    );
     await held[0]!.promise;
-    const t2 = c2.transaction(async (tx) => {
-      await tx.execute('UPDATE accounts SET balance = balance - 2 WHERE id = $1', [b]);
-      held[1]!.open();
-      await bothHeld;
-      await tx.execute('UPDATE accounts SET balance = balance + 2 WHERE id = $1', [a]);
-    }, { timeoutMs: DEADLOCK_TIMEOUT_MS });
+    const t2 = c2.transaction(
+      async (tx) => {
+        await tx.execute('UPDATE accounts SET balance = balance - 2 WHERE id = $1', [b]);
+        held[1]!.open();
+        await bothHeld;
+        await tx.execute('UPDATE accounts SET balance = balance + 2 WHERE id = $1', [a]);
+      },
+      { timeoutMs: DEADLOCK_TIMEOUT_MS },
+    );
     const results = await Promise.allSettled([t1, t2]);
     return { results, elapsed: Date.now() - started, a, b, before };
   }

@@ -79,8 +79,17 @@ describe('vitess sql', () => {
     const ddl = await vitess(['sql', 'CREATE TABLE st (id BIGINT PRIMARY KEY, note TEXT, meta JSONB, big BIGINT)']);
     expect(ddl.code).toBe(0);
     expect(ddl.stdout).toMatch(/^\(OK · ddl · primary on -40,40-80,80-c0,c0- · \d+ ms\)\n$/);
-    const ins = await vitess(['sql', 'INSERT INTO st (id, note, meta, big) VALUES ($1, $2, $3, $4), (2, $5, NULL, -1), (3, $6, NULL, 0), (4, $7, NULL, 0)',
-      '1', 'one, with a comma', '{"tags":["a"]}', '9007199254740993', '"2"', 'three', 'four']);
+    const ins = await vitess([
+      'sql',
+      'INSERT INTO st (id, note, meta, big) VALUES ($1, $2, $3, $4), (2, $5, NULL, -1), (3, $6, NULL, 0), (4, $7, NULL, 0)',
+      '1',
+      'one, with a comma',
+      '{"tags":["a"]}',
+      '9007199254740993',
+      '"2"',
+      'three',
+      'four',
+    ]);
     expect(ins.stderr).toBe('');
     expect(ins.stdout).toMatch(/^\(4 rows affected · multi-shard · primary on [-0-9a-f,]+ · \d+ ms\)\n$/);
     const sel = await vitess(['sql', 'SELECT id, note, meta, big FROM st WHERE id = $1', '1']);
@@ -131,7 +140,7 @@ describe('vitess sql', () => {
     expect(await fails(['status', '--endpoint', closed])).toMatch(new RegExp(`^vitess: UNAVAILABLE: .*\\(endpoint ${closed.replace(/[.]/g, '\\.')}\\)$`));
   });
 
-  it('runs on the machine\'s own Node too (the package supports Node >= 20)', async () => {
+  it("runs on the machine's own Node too (the package supports Node >= 20)", async () => {
     const node = systemNode();
     expect(node, 'a node on PATH outside node_modules').toBeDefined();
     const r = await vitess(['sql', 'SELECT count(*) AS n FROM st'], { node: node! });
@@ -142,13 +151,15 @@ describe('vitess sql', () => {
 
 describe('the shell', () => {
   it('reads statements from stdin, across lines, keeps going after an error and exits 1', async () => {
-    const r = await vitess([], { input: [
-      'INSERT INTO st (id, note) VALUES (10,',
-      "  'ten; on two lines');",
-      'SELECT id, note FROM st WHERE id = 10; SELEC broken;',
-      '\\k pg',
-      'SELECT 1 + 1 AS two',
-    ].join('\n') });
+    const r = await vitess([], {
+      input: [
+        'INSERT INTO st (id, note) VALUES (10,',
+        "  'ten; on two lines');",
+        'SELECT id, note FROM st WHERE id = 10; SELEC broken;',
+        '\\k pg',
+        'SELECT 1 + 1 AS two',
+      ].join('\n'),
+    });
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^vitess: SYNTAX: syntax error at or near "broken"/);
@@ -188,7 +199,10 @@ describe('vitess status and explain', () => {
     expect(r.stdout).toMatch(/│ 40-80 +│ 0x40 … 0x80 │ do-sqlite │ \d+ +│ wnam: /);
     expect(r.stdout).toMatch(/weur: streaming @\d+, lag \d+ \(\d+ ms\)/); // started by the replica read above
     const status = await json<GatewayStatus>(['status']);
-    expect(status.keyspaces.map((k) => [k.name, k.shards.map((s) => s.shard)])).toEqual([['main', SHARDS], ['pg', ['-80', '80-']]]);
+    expect(status.keyspaces.map((k) => [k.name, k.shards.map((s) => s.shard)])).toEqual([
+      ['main', SHARDS],
+      ['pg', ['-80', '80-']],
+    ]);
     expect(status.keyspaces[0]!.shards.every((s) => s.lsn > 0)).toBe(true);
   });
 
@@ -210,12 +224,17 @@ describe('vitess watch', () => {
     await watch.waitFor(/watching wt in main from now/, 'stderr');
     await ok(['sql', "INSERT INTO wt (id, v) VALUES (1, 'a'), (2, 'b')"]);
     await ok(['sql', "UPDATE wt SET v = 'B' WHERE id = 2"]);
-    await watch.waitFor(/"op":"update".*\n/, "stdout", 120_000); // generous: a loaded machine delays pages
+    await watch.waitFor(/"op":"update".*\n/, 'stdout', 120_000); // generous: a loaded machine delays pages
     const stopped = await watch.stop('SIGINT');
     expect(stopped.code).toBe(0);
-    const events = stopped.stdout.trim().split('\n').map((l) => JSON.parse(l) as { op: string; table: string; row: unknown; shard: string; lsn: number });
+    const events = stopped.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { op: string; table: string; row: unknown; shard: string; lsn: number });
     expect(events.map((e) => [e.op, e.table, e.row]).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual([
-      ['insert', 'wt', { id: 1, v: 'a' }], ['insert', 'wt', { id: 2, v: 'b' }], ['update', 'wt', { id: 2, v: 'B' }],
+      ['insert', 'wt', { id: 1, v: 'a' }],
+      ['insert', 'wt', { id: 2, v: 'b' }],
+      ['update', 'wt', { id: 2, v: 'B' }],
     ]);
     const from = /resume with: --from (p1\.\S+)/.exec(stopped.stderr)![1]!;
 
@@ -224,7 +243,13 @@ describe('vitess watch', () => {
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toMatch(/^\d\d:\d\d:\d\d\.\d{3} {2}\S+ +lsn \d+ +insert wt \{"id":3,"v":"c"\}\n$/);
     const beginning = await vitess(['watch', 'wt', '--from', 'beginning', '--limit', '4', '--json']);
-    expect(beginning.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { row: { id: number } }).row.id).sort()).toEqual([1, 2, 2, 3]);
+    expect(
+      beginning.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { row: { id: number } }).row.id)
+        .sort(),
+    ).toEqual([1, 2, 2, 3]);
   });
 });
 
@@ -235,7 +260,9 @@ describe('vitess load', () => {
     await ok(['sql', 'CREATE TABLE lt (id BIGINT PRIMARY KEY, email TEXT NOT NULL, score REAL, active BOOLEAN, meta JSONB, joined TIMESTAMPTZ)']);
     const lines = ['id,email,score,active,meta,joined'];
     for (let i = 1; i <= N; i++) {
-      lines.push(`${i},"user${i}@example.com",${i % 7 === 0 ? '' : i / 4},${i % 2 ? 'true' : 'f'},"{""n"":${i},\n""s"":""a,b""}",2024-01-${String((i % 28) + 1).padStart(2, '0')}T00:00:00Z`);
+      lines.push(
+        `${i},"user${i}@example.com",${i % 7 === 0 ? '' : i / 4},${i % 2 ? 'true' : 'f'},"{""n"":${i},\n""s"":""a,b""}",2024-01-${String((i % 28) + 1).padStart(2, '0')}T00:00:00Z`,
+      );
     }
     const file = join(scratch, 'lt.csv');
     writeFileSync(file, `${lines.join('\r\n')}\r\n`);
@@ -248,25 +275,37 @@ describe('vitess load', () => {
     // Lookups by the vindex column go to one shard: each finds its row there.
     const ids = [1, 7, 42, 333, 500, N];
     const shell = await vitess(['--json'], { input: ids.map((id) => `SELECT id, score, active, meta, joined FROM lt WHERE id = ${id};`).join('\n') });
-    const results = shell.stdout.trim().split('\n').map((l) => JSON.parse(l) as JsonResult);
+    const results = shell.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as JsonResult);
     expect(results.map((x) => x.plan)).toEqual(ids.map(() => 'single-shard'));
-    expect(results.map((x) => x.rows[0])).toEqual(ids.map((i) => ({
-      id: i, score: i % 7 === 0 ? null : i / 4, active: i % 2 === 1, meta: { $json: { n: i, s: 'a,b' } },
-      joined: { $ts: `2024-01-${String((i % 28) + 1).padStart(2, '0')}T00:00:00.000Z` },
-    })));
+    expect(results.map((x) => x.rows[0])).toEqual(
+      ids.map((i) => ({
+        id: i,
+        score: i % 7 === 0 ? null : i / 4,
+        active: i % 2 === 1,
+        meta: { $json: { n: i, s: 'a,b' } },
+        joined: { $ts: `2024-01-${String((i % 28) + 1).padStart(2, '0')}T00:00:00.000Z` },
+      })),
+    );
     expect(new Set(results.map((x) => x.servedBy.shard)).size).toBeGreaterThan(1);
   });
 
   it('loads JSON Lines with tagged values', async () => {
     const file = join(scratch, 'more.jsonl');
-    writeFileSync(file, [
-      JSON.stringify({ id: N + 1, email: 'j1@example.com', meta: { a: [1, 2] }, joined: { $ts: '2025-02-03T04:05:06.000Z' } }),
-      '',
-      JSON.stringify({ id: { $int8: String(N + 2) }, email: 'j2@example.com', active: true }),
-    ].join('\n'));
+    writeFileSync(
+      file,
+      [
+        JSON.stringify({ id: N + 1, email: 'j1@example.com', meta: { a: [1, 2] }, joined: { $ts: '2025-02-03T04:05:06.000Z' } }),
+        '',
+        JSON.stringify({ id: { $int8: String(N + 2) }, email: 'j2@example.com', active: true }),
+      ].join('\n'),
+    );
     const r = await vitess(['load', 'lt', file]);
     expect(r.stdout).toMatch(/^loaded 2 rows into main\.lt/);
-    const rows = (await json<JsonResult>(['sql', 'SELECT id, meta, joined, active FROM lt WHERE id IN ($1, $2) ORDER BY id', String(N + 1), String(N + 2)])).rows;
+    const rows = (await json<JsonResult>(['sql', 'SELECT id, meta, joined, active FROM lt WHERE id IN ($1, $2) ORDER BY id', String(N + 1), String(N + 2)]))
+      .rows;
     expect(rows).toEqual([
       { id: N + 1, meta: { $json: { a: [1, 2] } }, joined: { $ts: '2025-02-03T04:05:06.000Z' }, active: null },
       { id: N + 2, meta: null, joined: null, active: true },
@@ -285,7 +324,7 @@ describe('vitess load', () => {
 });
 
 describe('vitess replica', () => {
-  it('--once: copies the keyspace into a local libSQL file up to the primaries\' LSNs', async () => {
+  it("--once: copies the keyspace into a local libSQL file up to the primaries' LSNs", async () => {
     const status = await json<GatewayStatus>(['status']);
     const dir = join(scratch, 'replica-once');
     const r = await vitess(['replica', '--engine', 'libsql', '--path', dir, '--once']);
@@ -293,7 +332,12 @@ describe('vitess replica', () => {
     const main = status.keyspaces.find((k) => k.name === 'main')!;
     const m = /^lsn (\d+) \((.*)\) streaming\n$/.exec(r.stdout)!;
     expect(m, r.stdout).not.toBeNull();
-    const applied = Object.fromEntries(m[2]!.split(' ').map((p) => p.split('@') as [string, string]).map(([s, l]) => [s, Number(l)]));
+    const applied = Object.fromEntries(
+      m[2]!
+        .split(' ')
+        .map((p) => p.split('@') as [string, string])
+        .map(([s, l]) => [s, Number(l)]),
+    );
     for (const s of main.shards) expect(applied[s.shard]).toBeGreaterThanOrEqual(s.lsn);
     const db = createLibsql({ url: `file:${join(dir, 'main.db')}` });
     const count = await db.execute('SELECT count(*) AS n FROM lt');
@@ -312,7 +356,6 @@ describe('vitess replica', () => {
   });
 });
 
-
 describe('GET /metrics', () => {
   const scrape = async () => {
     const res = await fetch(`${w.url}/metrics`, { headers: authHeaders() });
@@ -320,7 +363,10 @@ describe('GET /metrics', () => {
     return parsePrometheus(await res.text());
   };
   const total = (families: Awaited<ReturnType<typeof scrape>>, name: string, labels: Record<string, string> = {}) =>
-    families.find((f) => f.name === name)!.metrics.filter((s) => Object.entries(labels).every(([k, v]) => s.labels?.[k] === v)).reduce((a, s) => a + Number(s.value), 0);
+    families
+      .find((f) => f.name === name)!
+      .metrics.filter((s) => Object.entries(labels).every(([k, v]) => s.labels?.[k] === v))
+      .reduce((a, s) => a + Number(s.value), 0);
 
   it('parses as Prometheus text, and its counters move when queries run', async () => {
     const before = await scrape();
@@ -329,8 +375,14 @@ describe('GET /metrics', () => {
     await vitess(['sql', 'SELEC nothing']);
     await ok(['sql', 'UPDATE lt SET score = 0 WHERE id <= 2']);
     const after = await scrape();
-    expect(total(after, 'vitess_queries_total', { plan: 'multi-shard', outcome: 'ok' }) - total(before, 'vitess_queries_total', { plan: 'multi-shard', outcome: 'ok' })).toBe(1);
-    expect(total(after, 'vitess_queries_total', { plan: 'scatter-aggregate', outcome: 'ok' }) - total(before, 'vitess_queries_total', { plan: 'scatter-aggregate', outcome: 'ok' })).toBe(1);
+    expect(
+      total(after, 'vitess_queries_total', { plan: 'multi-shard', outcome: 'ok' }) -
+        total(before, 'vitess_queries_total', { plan: 'multi-shard', outcome: 'ok' }),
+    ).toBe(1);
+    expect(
+      total(after, 'vitess_queries_total', { plan: 'scatter-aggregate', outcome: 'ok' }) -
+        total(before, 'vitess_queries_total', { plan: 'scatter-aggregate', outcome: 'ok' }),
+    ).toBe(1);
     expect(total(after, 'vitess_queries_total', { outcome: 'SYNTAX' }) - total(before, 'vitess_queries_total', { outcome: 'SYNTAX' })).toBe(1);
     expect(total(after, 'vitess_rows_returned_total', { plan: 'multi-shard' }) - total(before, 'vitess_rows_returned_total', { plan: 'multi-shard' })).toBe(3);
     expect(total(after, 'vitess_rows_affected_total') - total(before, 'vitess_rows_affected_total')).toBe(2);

@@ -45,16 +45,17 @@ function client(opts: Partial<ClientOptions> = {}): VitessClient {
 function failFirst(n: number, fault: (request: Request) => Response | Promise<Response>): { requests: number } {
   const seen = { requests: 0 };
   let left = n;
-  mock.use(http.post(`${w.url}/rpc`, async ({ request }) => {
-    seen.requests++;
-    if (left-- > 0) return fault(request as unknown as Request);
-    return passthrough();
-  }));
+  mock.use(
+    http.post(`${w.url}/rpc`, async ({ request }) => {
+      seen.requests++;
+      if (left-- > 0) return fault(request as unknown as Request);
+      return passthrough();
+    }),
+  );
   return seen;
 }
 
-const count = async (id: number): Promise<number> =>
-  (await client().query<{ n: number }>('SELECT COUNT(*) AS n FROM items WHERE id = $1', [id])).rows[0]!.n;
+const count = async (id: number): Promise<number> => (await client().query<{ n: number }>('SELECT COUNT(*) AS n FROM items WHERE id = $1', [id])).rows[0]!.n;
 
 describe('HTTP batch faults', () => {
   it('retries a read through 503s', async () => {
@@ -160,22 +161,24 @@ describe('WebSocket faults', () => {
   function relay(drop: { before?: (msg: string) => boolean; after?: (msg: string) => boolean } = {}) {
     const stats = { connections: 0 };
     const link = ws.link(`${w.url.replace('http', 'ws')}/rpc`);
-    mock.use(link.addEventListener('connection', ({ client: c, server }) => {
-      stats.connections++;
-      server.connect(); // msw forwards both ways (and holds messages until the real socket opens)
-      c.addEventListener('message', (ev) => {
-        if (drop.before?.(String(ev.data))) {
-          ev.preventDefault();
-          c.close(1011, 'dropped before');
-        }
-      });
-      server.addEventListener('message', (ev) => {
-        if (drop.after?.(String(ev.data))) {
-          ev.preventDefault();
-          c.close(1011, 'dropped after');
-        }
-      });
-    }));
+    mock.use(
+      link.addEventListener('connection', ({ client: c, server }) => {
+        stats.connections++;
+        server.connect(); // msw forwards both ways (and holds messages until the real socket opens)
+        c.addEventListener('message', (ev) => {
+          if (drop.before?.(String(ev.data))) {
+            ev.preventDefault();
+            c.close(1011, 'dropped before');
+          }
+        });
+        server.addEventListener('message', (ev) => {
+          if (drop.after?.(String(ev.data))) {
+            ev.preventDefault();
+            c.close(1011, 'dropped after');
+          }
+        });
+      }),
+    );
     return stats;
   }
 

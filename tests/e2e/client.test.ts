@@ -3,7 +3,7 @@
 // shards), both transports (HTTP batch without connect(), WebSocket after it), typed errors,
 // exact values, transactions, bookmarks, and reconnecting a dropped WebSocket.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, VitessError, type ClientOptions, type VitessClient } from '../../client/index.js';
+import { createClient, type VitessError, type ClientOptions, type VitessClient } from '../../client/index.js';
 import { decodeBookmark } from '../../rpc/bookmark.js';
 import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
 import { failure } from '../support/errors.js';
@@ -47,7 +47,10 @@ describe.each(KEYSPACES)('keyspace $keyspace', ({ keyspace, shards }) => {
       expect(ddl.affected).toBe(0);
       const ids = Array.from({ length: 24 }, (_, i) => i + 1);
       const multi = await c.execute(
-        `INSERT INTO ${t('users')} (id, tenant, name, score) VALUES ${ids.slice(0, 12).map((_, i) => `($${i * 3 + 1}, $${i * 3 + 2}, $${i * 3 + 3}, ${i})`).join(', ')}`,
+        `INSERT INTO ${t('users')} (id, tenant, name, score) VALUES ${ids
+          .slice(0, 12)
+          .map((_, i) => `($${i * 3 + 1}, $${i * 3 + 2}, $${i * 3 + 3}, ${i})`)
+          .join(', ')}`,
         ids.slice(0, 12).flatMap((id) => [id, `t${id % 3}`, `user ${id}`]),
       );
       expect(multi.affected).toBe(12);
@@ -75,7 +78,11 @@ describe.each(KEYSPACES)('keyspace $keyspace', ({ keyspace, shards }) => {
       expect(explained.rowCount).toBeGreaterThan(0);
 
       const agg = await c.query<{ tenant: string; n: number }>(`SELECT tenant, COUNT(*) AS n FROM ${t('users')} GROUP BY tenant ORDER BY tenant`);
-      expect(agg.rows).toEqual([{ tenant: 't0', n: 8 }, { tenant: 't1', n: 8 }, { tenant: 't2', n: 8 }]);
+      expect(agg.rows).toEqual([
+        { tenant: 't0', n: 8 },
+        { tenant: 't1', n: 8 },
+        { tenant: 't2', n: 8 },
+      ]);
       expect(agg.plan).toBe('scatter-aggregate');
 
       // Rows landed on every shard: each primary's LSN moved past the DDL.
@@ -94,7 +101,10 @@ describe.each(KEYSPACES)('keyspace $keyspace', ({ keyspace, shards }) => {
       const up = await c.execute(`UPDATE ${t('users')} SET score = score + 100 WHERE tenant = $1`, ['t1']);
       expect(up.affected).toBe(8);
       expect(up.bookmark).toMatch(/^b1\./);
-      const ret = await c.execute<{ id: number; name: string }>(`INSERT INTO ${t('users')} (id, tenant, name) VALUES ($1, 'tx', 'returned') RETURNING id, name`, [100]);
+      const ret = await c.execute<{ id: number; name: string }>(
+        `INSERT INTO ${t('users')} (id, tenant, name) VALUES ($1, 'tx', 'returned') RETURNING id, name`,
+        [100],
+      );
       expect(ret).toMatchObject({ affected: 1, rows: [{ id: 100, name: 'returned' }] });
       const del = await c.execute(`DELETE FROM ${t('users')} WHERE id = $1`, [100]);
       expect(del.affected).toBe(1);
@@ -110,16 +120,24 @@ describe.each(KEYSPACES)('keyspace $keyspace', ({ keyspace, shards }) => {
       expect(rs.map((r) => r.affected)).toEqual([1, 1, 0]);
       expect(rs[2]!.rows).toEqual([{ n: 2 }]);
 
-      const atomic = await c.batch([
-        { sql: `INSERT INTO ${t('users')} (id, tenant, name) VALUES ($1, 'a', 'atomic')`, params: [301] },
-        { sql: `UPDATE ${t('users')} SET score = 5 WHERE id = $1`, params: [301] },
-      ], { atomic: true });
+      const atomic = await c.batch(
+        [
+          { sql: `INSERT INTO ${t('users')} (id, tenant, name) VALUES ($1, 'a', 'atomic')`, params: [301] },
+          { sql: `UPDATE ${t('users')} SET score = 5 WHERE id = $1`, params: [301] },
+        ],
+        { atomic: true },
+      );
       expect(atomic.map((r) => r.affected)).toEqual([1, 1]);
       // The second statement fails (duplicate key): the first, on the same shard, is undone.
-      const err = await failure(c.batch([
-        { sql: `UPDATE ${t('users')} SET score = 6 WHERE id = $1`, params: [301] },
-        { sql: `INSERT INTO ${t('users')} (id, tenant, name) VALUES ($1, 'a', 'dup')`, params: [301] },
-      ], { atomic: true }));
+      const err = await failure(
+        c.batch(
+          [
+            { sql: `UPDATE ${t('users')} SET score = 6 WHERE id = $1`, params: [301] },
+            { sql: `INSERT INTO ${t('users')} (id, tenant, name) VALUES ($1, 'a', 'dup')`, params: [301] },
+          ],
+          { atomic: true },
+        ),
+      );
       expect(err.code).toBe('CONSTRAINT');
       expect((await c.query(`SELECT score FROM ${t('users')} WHERE id = $1`, [301])).rows).toEqual([{ score: 5 }]);
     });
@@ -134,18 +152,22 @@ describe.each(KEYSPACES)('keyspace $keyspace', ({ keyspace, shards }) => {
       expect((await c.query(`SELECT name FROM ${t('users')} WHERE id = $1`, [401])).rows).toEqual([{ name: 'committed' }]);
 
       const boom = new Error('changed my mind');
-      await expect(c.transaction(async (tx) => {
-        await tx.execute(`INSERT INTO ${t('users')} (id, tenant, name) VALUES ($1, 'tx', 'rolled back')`, [402]);
-        await tx.execute(`UPDATE ${t('users')} SET name = 'never' WHERE id = $1`, [402]);
-        throw boom;
-      })).rejects.toBe(boom);
+      await expect(
+        c.transaction(async (tx) => {
+          await tx.execute(`INSERT INTO ${t('users')} (id, tenant, name) VALUES ($1, 'tx', 'rolled back')`, [402]);
+          await tx.execute(`UPDATE ${t('users')} SET name = 'never' WHERE id = $1`, [402]);
+          throw boom;
+        }),
+      ).rejects.toBe(boom);
       expect((await c.query(`SELECT name FROM ${t('users')} WHERE id = $1`, [402])).rows).toEqual([]);
 
       // A failing statement inside: the error is typed, and nothing of the transaction remains.
-      const err = await c.transaction(async (tx) => {
-        await tx.execute(`INSERT INTO ${t('users')} (id, tenant, name) VALUES ($1, 'tx', 'half')`, [403]);
-        await tx.execute(`INSERT INTO ${t('users')} (id, tenant, name) VALUES ($1, 'tx', 'dup')`, [403]);
-      }).catch((e: unknown) => e as VitessError);
+      const err = await c
+        .transaction(async (tx) => {
+          await tx.execute(`INSERT INTO ${t('users')} (id, tenant, name) VALUES ($1, 'tx', 'half')`, [403]);
+          await tx.execute(`INSERT INTO ${t('users')} (id, tenant, name) VALUES ($1, 'tx', 'dup')`, [403]);
+        })
+        .catch((e: unknown) => e as VitessError);
       expect(err).toMatchObject({ code: 'CONSTRAINT' });
       expect((await c.query(`SELECT name FROM ${t('users')} WHERE id = $1`, [403])).rows).toEqual([]);
     });
@@ -165,7 +187,9 @@ describe.each(KEYSPACES)('keyspace $keyspace', ({ keyspace, shards }) => {
     });
 
     it('round-trips bigint, Date, bytes, JSON and friends exactly', async () => {
-      await c.execute(`CREATE TABLE ${t('vals')} (id BIGINT PRIMARY KEY, big BIGINT, ts TIMESTAMPTZ, data BYTEA, doc JSONB, flag BOOLEAN, f DOUBLE PRECISION, txt TEXT)`);
+      await c.execute(
+        `CREATE TABLE ${t('vals')} (id BIGINT PRIMARY KEY, big BIGINT, ts TIMESTAMPTZ, data BYTEA, doc JSONB, flag BOOLEAN, f DOUBLE PRECISION, txt TEXT)`,
+      );
       const row = {
         id: 9007199254740993n,
         big: -(2n ** 63n),
@@ -181,7 +205,16 @@ describe.each(KEYSPACES)('keyspace $keyspace', ({ keyspace, shards }) => {
       expect(back.rows).toEqual([row]);
       expect(back.rows[0]!.data).toBeInstanceOf(Uint8Array);
       expect(back.rows[0]!.ts).toBeInstanceOf(Date);
-      expect(Object.fromEntries(back.fields.map((f) => [f.name, f.type]))).toMatchObject({ id: 'int8', big: 'int8', ts: 'timestamptz', data: 'bytea', doc: 'jsonb', flag: 'bool', f: 'float8', txt: 'text' });
+      expect(Object.fromEntries(back.fields.map((f) => [f.name, f.type]))).toMatchObject({
+        id: 'int8',
+        big: 'int8',
+        ts: 'timestamptz',
+        data: 'bytea',
+        doc: 'jsonb',
+        flag: 'bool',
+        f: 'float8',
+        txt: 'text',
+      });
       // Small int8 values come back as numbers (exact either way).
       await c.execute(`INSERT INTO ${t('vals')} (id, big) VALUES ($1, $2)`, [5, 42n]);
       expect((await c.query(`SELECT big FROM ${t('vals')} WHERE id = $1`, [5])).rows).toEqual([{ big: 42 }]);
@@ -255,7 +288,10 @@ describe('WebSocket reconnect (keyspace main)', () => {
     // Dropped while a write is in flight: not retried (it may have run), reported as UNAVAILABLE.
     const write = c.execute("INSERT INTO reconnect (id, v) VALUES (4, 'four')");
     sockets[2]!.close();
-    const outcome = await write.then(() => 'ok', (e: unknown) => e as VitessError);
+    const outcome = await write.then(
+      () => 'ok',
+      (e: unknown) => e as VitessError,
+    );
     if (outcome !== 'ok') expect(outcome).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/may have executed/) });
     const n = (await c.query<{ n: number }>('SELECT COUNT(*) AS n FROM reconnect WHERE id = 4')).rows[0]!.n;
     expect(n).toBeLessThanOrEqual(1);
@@ -266,12 +302,14 @@ describe('WebSocket reconnect (keyspace main)', () => {
     const c = client('main', { WebSocket: TrackedWebSocket });
     await c.connect();
     const before = sockets.length;
-    const err = await c.transaction(async (tx) => {
-      await tx.execute("INSERT INTO reconnect (id, v) VALUES (10, 'in tx')");
-      sockets[before - 1]!.close();
-      await new Promise((r) => setTimeout(r, 50));
-      await tx.execute("INSERT INTO reconnect (id, v) VALUES (11, 'in tx')");
-    }).catch((e: unknown) => e as VitessError);
+    const err = await c
+      .transaction(async (tx) => {
+        await tx.execute("INSERT INTO reconnect (id, v) VALUES (10, 'in tx')");
+        sockets[before - 1]!.close();
+        await new Promise((r) => setTimeout(r, 50));
+        await tx.execute("INSERT INTO reconnect (id, v) VALUES (11, 'in tx')");
+      })
+      .catch((e: unknown) => e as VitessError);
     expect(err).toMatchObject({ code: 'UNAVAILABLE' });
     // The shard is usable again (the transaction did not hold it) and holds nothing of it.
     await expect.poll(async () => (await c.query<{ n: number }>('SELECT COUNT(*) AS n FROM reconnect WHERE id >= 10')).rows[0]!.n, { timeout: 15_000 }).toBe(0);

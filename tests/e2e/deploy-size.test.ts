@@ -12,7 +12,9 @@ import { bundleWorker, startWrangler } from '../../scripts/wrangler-dev.mjs';
 
 const MB = 1024 * 1024;
 const bundles: { remove: () => void }[] = [];
-afterAll(() => bundles.forEach((b) => b.remove()));
+afterAll(() => {
+  for (const b of bundles) b.remove();
+});
 
 /** What the upload weighs compressed: every module of the bundle, source maps and wrangler's notes excluded. */
 function compressedUpload(dir: string): { bytes: number; files: string[] } {
@@ -40,17 +42,21 @@ describe('deploy size', () => {
     const sources = (JSON.parse(readFileSync(join(b.dir, `${files.find((f) => f.endsWith('.js'))!}.map`), 'utf8')) as { sources: string[] }).sources;
     expect(sources.filter((s) => /@electric-sql\/pglite|pglite-workerd|engines\/pglite\.ts/.test(s))).toEqual([]);
 
-    const vschema = { keyspaces: [
-      { name: 'main', engine: 'sqlite', shards: ['-80', '80-'], regions: [] },
-      { name: 'pg', engine: 'pglite', shards: ['-80', '80-'], regions: [] },
-    ] };
+    const vschema = {
+      keyspaces: [
+        { name: 'main', engine: 'sqlite', shards: ['-80', '80-'], regions: [] },
+        { name: 'pg', engine: 'pglite', shards: ['-80', '80-'], regions: [] },
+      ],
+    };
     const w = await startWrangler({ config: b.config, vars: { VSCHEMA: JSON.stringify(vschema) } });
     try {
       const c = createClient({ endpoint: w.url, keyspace: 'main' });
       await c.execute('CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL)');
       await c.execute("INSERT INTO notes (id, body) VALUES (1, 'a'), (2, 'b'), (3, 'c')");
       expect((await c.query<{ n: number }>('SELECT count(*) AS n FROM notes')).rows).toEqual([{ n: 3 }]);
-      const err = await createClient({ endpoint: w.url, keyspace: 'pg' }).query('SELECT 1').catch((e: unknown) => e);
+      const err = await createClient({ endpoint: w.url, keyspace: 'pg' })
+        .query('SELECT 1')
+        .catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'UNSUPPORTED', message: expect.stringMatching(/without PGlite.*@dotdo\/vitess\/server\b/) });
     } finally {
       await w.stop();

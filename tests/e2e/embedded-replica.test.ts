@@ -97,10 +97,18 @@ async function replica(keyspace: string, opts: Partial<ReplicaOptions> & Pick<Re
 
 /** Rows as text independent of the engine's integer representation, sorted. */
 function canonical(rows: Row[]): string[] {
-  return rows.map((row) => JSON.stringify(Object.keys(row).sort().map((k) => {
-    const v = row[k];
-    return typeof v === 'bigint' || typeof v === 'number' ? String(v) : v instanceof Uint8Array ? [...v] : v;
-  }))).sort();
+  return rows
+    .map((row) =>
+      JSON.stringify(
+        Object.keys(row)
+          .sort()
+          .map((k) => {
+            const v = row[k];
+            return typeof v === 'bigint' || typeof v === 'number' ? String(v) : v instanceof Uint8Array ? [...v] : v;
+          }),
+      ),
+    )
+    .sort();
 }
 
 const checksum = (rows: Row[]): string => createHash('sha256').update(canonical(rows).join('\n')).digest('hex');
@@ -109,14 +117,22 @@ async function primaryTables(c: VitessClient): Promise<string[]> {
   // The user tables every shard has, from the catalog VTGate plans with: ask each by name.
   const out: string[] = [];
   for (const t of ['acct', 'note', 'extra', 'kv']) {
-    const ok = await c.query(`SELECT 1 FROM ${t} LIMIT 1`, [], { consistency: 'strong' }).then(() => true, () => false);
+    const ok = await c.query(`SELECT 1 FROM ${t} LIMIT 1`, [], { consistency: 'strong' }).then(
+      () => true,
+      () => false,
+    );
     if (ok) out.push(t);
   }
   return out;
 }
 
-async function expectConverged(c: VitessClient, read: (sql: string) => Promise<Row[]>, filter: (table: string, row: Row) => boolean = () => true, only?: string[]): Promise<void> {
-  for (const t of only ?? await primaryTables(c)) {
+async function expectConverged(
+  c: VitessClient,
+  read: (sql: string) => Promise<Row[]>,
+  filter: (table: string, row: Row) => boolean = () => true,
+  only?: string[],
+): Promise<void> {
+  for (const t of only ?? (await primaryTables(c))) {
     const primary = (await c.query(`SELECT * FROM ${t}`, [], { consistency: 'strong' })).rows.filter((r) => filter(t, r));
     const local = await read(`SELECT * FROM ${t}`);
     expect({ table: t, rows: local.length, sum: checksum(local) }).toEqual({ table: t, rows: primary.length, sum: checksum(primary) });
@@ -125,7 +141,10 @@ async function expectConverged(c: VitessClient, read: (sql: string) => Promise<R
 
 // ---- the workload ---------------------------------------------------------------------------
 
-interface Ids { next: number; live: number[] }
+interface Ids {
+  next: number;
+  live: number[];
+}
 
 /**
  * `steps` random writes: single and multi-row inserts, updates by key and scatter updates,
@@ -163,10 +182,13 @@ async function workload(c: VitessClient, seed: number, steps: number, ids: Ids, 
     } else if (x < 0.8) {
       const id = ids.next++;
       ids.live.push(id);
-      await c.transaction(async (tx) => {
-        await tx.execute('INSERT INTO acct (id, owner, n) VALUES ($1, $2, 1)', [id, owner]);
-        await tx.execute('UPDATE acct SET n = n + 10 WHERE id = $1', [id]);
-      }, { timeoutMs: 60_000 }); // a generous deadline on a shared machine
+      await c.transaction(
+        async (tx) => {
+          await tx.execute('INSERT INTO acct (id, owner, n) VALUES ($1, $2, 1)', [id, owner]);
+          await tx.execute('UPDATE acct SET n = n + 10 WHERE id = $1', [id]);
+        },
+        { timeoutMs: 60_000 },
+      ); // a generous deadline on a shared machine
     } else if (x < 0.9 || !extra) {
       await c.execute('INSERT INTO note (id, body) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET body = excluded.body', [r.int(40), `note ${i}`]);
     } else {
@@ -220,14 +242,24 @@ describe.concurrent('embedded replicas in Node (keyspace main)', () => {
     await Promise.all([pg, sql, filtered].map((r) => r.waitFor(c.bookmark)));
     await expectConverged(c, async (q) => (await pg.query(q)).rows);
     await expectConverged(c, async (q) => (await sql.query(q)).rows);
-    await expectConverged(c, async (q) => (await filtered.query(q)).rows, (_t, row) => inRange(hashId(row.id!)!, '80-'), ['acct']);
+    await expectConverged(
+      c,
+      async (q) => (await filtered.query(q)).rows,
+      (_t, row) => inRange(hashId(row.id!)!, '80-'),
+      ['acct'],
+    );
     expect(wire.pg.calls('snapshot')).toBeGreaterThan(4); // 4 shards × 2 tables at least
     expect(pg.status.bootstraps).toBe(1);
     expect(Object.keys(pg.lsns).sort()).toEqual(VSCHEMA.keyspaces[0]!.shards.slice().sort());
     expect(Object.keys(filtered.lsns).sort()).toEqual(['80-c0', 'c0-']);
 
     // Restart: close, reopen on the same path; positions come from the database.
-    const before = { pg: pg.lsns, sql: sql.lsns, snapshots: wire.pg.calls('snapshot') + wire.sql.calls('snapshot'), schemas: wire.pg.calls('schema') + wire.sql.calls('schema') };
+    const before = {
+      pg: pg.lsns,
+      sql: sql.lsns,
+      snapshots: wire.pg.calls('snapshot') + wire.sql.calls('snapshot'),
+      schemas: wire.pg.calls('schema') + wire.sql.calls('schema'),
+    };
     await Promise.all([pg.close(), sql.close()]);
     const again = workload(c, 2, 25, ids, { 10: 'ALTER TABLE note ADD COLUMN seen BOOLEAN' });
     again.catch(() => undefined); // awaited below; not unhandled meanwhile
@@ -248,7 +280,9 @@ describe.concurrent('embedded replicas in Node (keyspace main)', () => {
 
     // Opened for another scope, the stored copy is refused rather than mixed up.
     await pg.close();
-    await expect(createReplica({ endpoint: w.url, keyspace: 'main', engine: 'pglite', path: pgPath, tables: ['note'] })).rejects.toMatchObject({ code: 'INVALID' });
+    await expect(createReplica({ endpoint: w.url, keyspace: 'main', engine: 'pglite', path: pgPath, tables: ['note'] })).rejects.toMatchObject({
+      code: 'INVALID',
+    });
   });
 
   // ---- faults between an embedded replica and VTGate (msw) ----
@@ -265,8 +299,12 @@ describe.concurrent('embedded replicas in Node (keyspace main)', () => {
       headers.set('x-test-faults', '1');
       return fetch(input, { ...init, headers });
     };
-    const local = await replica('main', { engine: 'libsql', tables: ['kv'], waitMs: 100,
-      client: { fetch: tagged as typeof fetch, timeoutMs: 4_000, retry: { attempts: 4, baseMs: 10, maxMs: 100 } } });
+    const local = await replica('main', {
+      engine: 'libsql',
+      tables: ['kv'],
+      waitMs: 100,
+      client: { fetch: tagged as typeof fetch, timeoutMs: 4_000, retry: { attempts: 4, baseMs: 10, maxMs: 100 } },
+    });
     armed = true;
     for (let i = 0; i < 60; i++) await c.execute('INSERT INTO kv (id, v) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET v = excluded.v', [7000 + (i % 13), i]);
     await until(() => faults.length === 0, 60_000);
@@ -283,26 +321,39 @@ describe.concurrent('embedded replicas in Node (keyspace main)', () => {
     let holes = 1;
     let cut = false;
     let held!: () => void;
-    const holding = new Promise<void>((resolve) => { held = resolve; });
+    const holding = new Promise<void>((resolve) => {
+      held = resolve;
+    });
     mock.resetHandlers(); // the handlers act only on requests this test tags: other groups pass through
-    mock.use(http.post(`${w.url}/rpc`, async ({ request: r }) => {
-      const request = r as unknown as Request;
-      if (!request.headers.get('x-test-blackhole')) return passthrough();
-      // Only the stream loop's long polls (the copy's reads ask with waitMs 0).
-      if (!holes || !(await request.clone().text()).includes('"waitMs":20000')) return passthrough();
-      holes--;
-      held();
-      await new Promise((resolve) => { request.signal.addEventListener('abort', resolve); setTimeout(resolve, 60_000); });
-      cut = request.signal.aborted;
-      return HttpResponse.error();
-    }));
+    mock.use(
+      http.post(`${w.url}/rpc`, async ({ request: r }) => {
+        const request = r as unknown as Request;
+        if (!request.headers.get('x-test-blackhole')) return passthrough();
+        // Only the stream loop's long polls (the copy's reads ask with waitMs 0).
+        if (!holes || !(await request.clone().text()).includes('"waitMs":20000')) return passthrough();
+        holes--;
+        held();
+        await new Promise((resolve) => {
+          request.signal.addEventListener('abort', resolve);
+          setTimeout(resolve, 60_000);
+        });
+        cut = request.signal.aborted;
+        return HttpResponse.error();
+      }),
+    );
     const blackhole = (input: string, init: RequestInit) => {
       const headers = new Headers(init?.headers);
       headers.set('x-test-blackhole', '1');
       return fetch(input, { ...init, headers });
     };
     // The client's own deadline (30 s) is past writeTimeoutMs: only asking again can make it.
-    const local = await replica('main', { engine: 'libsql', tables: ['kv'], waitMs: 20_000, writeTimeoutMs: 15_000, client: { fetch: blackhole as typeof fetch } });
+    const local = await replica('main', {
+      engine: 'libsql',
+      tables: ['kv'],
+      waitMs: 20_000,
+      writeTimeoutMs: 15_000,
+      client: { fetch: blackhole as typeof fetch },
+    });
     await holding;
     await local.execute('INSERT INTO kv (id, v) VALUES (8000, 1) ON CONFLICT (id) DO UPDATE SET v = excluded.v');
     expect((await local.query('SELECT v FROM kv WHERE id = 8000')).rows.map((x) => Number(x.v))).toEqual([1]);
@@ -319,18 +370,25 @@ describe.concurrent('read-your-writes (keyspace rw)', () => {
     await c.execute('CREATE TABLE kv (id BIGINT PRIMARY KEY, v INT)');
     const [pg, sql] = await Promise.all([replica('rw', { engine: 'pglite' }), replica('rw', { engine: 'libsql' })]);
     const seen: number[] = [];
-    const stop = sql.live('SELECT count(*) AS n FROM kv', [], (rows) => { seen.push(Number(rows[0]!.n)); });
+    const stop = sql.live('SELECT count(*) AS n FROM kv', [], (rows) => {
+      seen.push(Number(rows[0]!.n));
+    });
     const misses: string[] = [];
-    await Promise.all([pg, sql].map(async (local, e) => {
-      for (let i = 0; i < 100; i++) {
-        const id = e * 1000 + (i % 25);
-        const del = i % 7 === 6;
-        await local.execute(del ? 'DELETE FROM kv WHERE id = $1' : 'INSERT INTO kv (id, v) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET v = excluded.v', del ? [id] : [id, i]);
-        const got = (await local.query('SELECT v FROM kv WHERE id = $1', [id])).rows;
-        const ok = del ? got.length === 0 : got.length === 1 && Number(got[0]!.v) === i;
-        if (!ok) misses.push(`${e}:${i} ${JSON.stringify(got)}`);
-      }
-    }));
+    await Promise.all(
+      [pg, sql].map(async (local, e) => {
+        for (let i = 0; i < 100; i++) {
+          const id = e * 1000 + (i % 25);
+          const del = i % 7 === 6;
+          await local.execute(
+            del ? 'DELETE FROM kv WHERE id = $1' : 'INSERT INTO kv (id, v) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET v = excluded.v',
+            del ? [id] : [id, i],
+          );
+          const got = (await local.query('SELECT v FROM kv WHERE id = $1', [id])).rows;
+          const ok = del ? got.length === 0 : got.length === 1 && Number(got[0]!.v) === i;
+          if (!ok) misses.push(`${e}:${i} ${JSON.stringify(got)}`);
+        }
+      }),
+    );
     expect(misses).toEqual([]);
     const total = Number((await c.query('SELECT count(*) AS n FROM kv', [], { consistency: 'strong' })).rows[0]!.n);
     await sql.waitFor(c.bookmark);
@@ -373,7 +431,9 @@ describe.concurrent('read-your-writes (keyspace rw)', () => {
     await c.execute("INSERT INTO pf_small (id, v) VALUES (1, 'old')");
     const shard = VSCHEMA.keyspaces[3]!.shards.find((s) => inRange(hashId(1)!, s))!;
     let smallRead!: () => void;
-    const smallHasBeenRead = new Promise<void>((resolve) => { smallRead = resolve; });
+    const smallHasBeenRead = new Promise<void>((resolve) => {
+      smallRead = resolve;
+    });
     let wrote = false;
     const asked: string[] = [];
     const interpose = async (input: string, init: RequestInit) => {
@@ -426,7 +486,11 @@ describe.concurrent('read-your-writes (keyspace rw)', () => {
     };
     await same([[1, b, 'after']]);
     await c.execute("INSERT INTO mv (id, owner, v, email) VALUES (2, $1, 'x', 'same@example.com'), (3, $2, 'y', 'same@example.com')", [a, b]);
-    await same([[1, b, 'after'], [2, a, 'x'], [3, b, 'y']]);
+    await same([
+      [1, b, 'after'],
+      [2, a, 'x'],
+      [3, b, 'y'],
+    ]);
     for (const r of both) expect(r.status.state).toBe('streaming');
   });
 });
@@ -499,13 +563,22 @@ describe.concurrent('an embedded replica inside a Durable Object (keyspace side)
     const ids = await createTables(c, 200);
     await c.execute('CREATE TABLE kv (id BIGINT PRIMARY KEY, v INT)');
     // A Worker has no environment to take VITESS_TOKEN from: the DO's replica is given the token.
-    const opened = await host('a', { op: 'open', endpoint: w.url, options: { keyspace: 'side', waitMs: 2_000, pageRows: 60, token: process.env.VITESS_TOKEN } });
+    const opened = await host('a', {
+      op: 'open',
+      endpoint: w.url,
+      options: { keyspace: 'side', waitMs: 2_000, pageRows: 60, token: process.env.VITESS_TOKEN },
+    });
     expect(opened).toMatchObject({ bootstraps: 1, state: 'streaming' });
-    const read = async (sql: string, params: SqlValue[] = []) => ((await host('a', { op: 'query', sql, params: wireParams(params) })).rows as Record<string, unknown>[]).map(rowFromWire);
+    const read = async (sql: string, params: SqlValue[] = []) =>
+      ((await host('a', { op: 'query', sql, params: wireParams(params) })).rows as Record<string, unknown>[]).map(rowFromWire);
     await workload(c, 4, 25, ids, { 15: 'ALTER TABLE note ADD COLUMN extra2 TEXT' });
     const misses: string[] = [];
     for (let i = 0; i < 30; i++) {
-      await host('a', { op: 'execute', sql: 'INSERT INTO kv (id, v) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET v = excluded.v', params: wireParams([5000 + (i % 9), i]) });
+      await host('a', {
+        op: 'execute',
+        sql: 'INSERT INTO kv (id, v) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET v = excluded.v',
+        params: wireParams([5000 + (i % 9), i]),
+      });
       const got = await read('SELECT v FROM kv WHERE id = $1', [5000 + (i % 9)]);
       if (got.length !== 1 || Number(got[0]!.v) !== i) misses.push(`${i}: ${JSON.stringify(got)}`);
     }

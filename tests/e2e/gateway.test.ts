@@ -22,18 +22,27 @@ const VSCHEMA = {
 };
 
 let w: WranglerDev;
-beforeAll(async () => { w = await startWrangler({ vars: { VSCHEMA: JSON.stringify(VSCHEMA) } }); }, 180_000);
-afterAll(async () => { await w?.stop(); });
+beforeAll(async () => {
+  w = await startWrangler({ vars: { VSCHEMA: JSON.stringify(VSCHEMA) } });
+}, 180_000);
+afterAll(async () => {
+  await w?.stop();
+});
 
 const USERS = Array.from({ length: 24 }, (_, i) => ({ id: i + 1, email: `u${i + 1}@example.com`, tenant: i % 3, country: ['fr', 'jp', 'br'][i % 3]! }));
 
-describe.each([['main', 4], ['pg', 2]] as const)('keyspace %s (%i shards)', (keyspace, shardCount) => {
+describe.each([
+  ['main', 4],
+  ['pg', 2],
+] as const)('keyspace %s (%i shards)', (keyspace, shardCount) => {
   let c: VitessClient;
   beforeAll(async () => {
     c = createClient({ endpoint: w.url, keyspace });
     await c.connect();
   });
-  afterAll(async () => { await c?.disconnect(); });
+  afterAll(async () => {
+    await c?.disconnect();
+  });
 
   /** Total of the shards' LSNs: moves exactly when something was written. */
   const lsnTotal = async () => (await c.status()).keyspaces.find((k) => k.name === keyspace)!.shards.reduce((n, s) => n + s.lsn, 0);
@@ -81,7 +90,10 @@ describe.each([['main', 4], ['pg', 2]] as const)('keyspace %s (%i shards)', (key
     const r = await c.query('SELECT id FROM users WHERE tenant = $1 ORDER BY id DESC LIMIT 3 OFFSET 2', [1]);
     expect(r.plan).toBe('scatter');
     expect(r.servedBy.shard.split(',')).toHaveLength(shardCount);
-    const expected = USERS.filter((u) => u.tenant === 1).map((u) => u.id).sort((a, b) => b - a).slice(2, 5);
+    const expected = USERS.filter((u) => u.tenant === 1)
+      .map((u) => u.id)
+      .sort((a, b) => b - a)
+      .slice(2, 5);
     expect(r.rows.map((x) => Number(x.id))).toEqual(expected);
     const d = await c.query('SELECT DISTINCT country FROM users ORDER BY country');
     expect(d.rows.map((x) => x.country)).toEqual(['br', 'fr', 'jp']);
@@ -89,7 +101,9 @@ describe.each([['main', 4], ['pg', 2]] as const)('keyspace %s (%i shards)', (key
 
   it('combines aggregates across shards (scatter-aggregate)', async () => {
     const r = await c.query<{ tenant: number; n: number | bigint; total: string; mean: string; lo: number | bigint; hi: number | bigint }>(
-      'SELECT u.tenant, count(*) AS n, sum(o.amount) AS total, avg(o.amount) AS mean, min(o.user_id) AS lo, max(o.user_id) AS hi FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.tenant HAVING count(*) > $1 ORDER BY u.tenant', [0]);
+      'SELECT u.tenant, count(*) AS n, sum(o.amount) AS total, avg(o.amount) AS mean, min(o.user_id) AS lo, max(o.user_id) AS hi FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.tenant HAVING count(*) > $1 ORDER BY u.tenant',
+      [0],
+    );
     expect(r.plan).toBe('scatter-aggregate');
     for (const tenant of [0, 1, 2]) {
       const mine = USERS.filter((u) => u.tenant === tenant);
@@ -97,7 +111,10 @@ describe.each([['main', 4], ['pg', 2]] as const)('keyspace %s (%i shards)', (key
       const row = r.rows[tenant]!;
       expect(Number(row.tenant)).toBe(tenant);
       expect(Number(row.n)).toBe(amounts.length);
-      expect(Number(row.total)).toBeCloseTo(amounts.reduce((a, b) => a + b, 0), 9);
+      expect(Number(row.total)).toBeCloseTo(
+        amounts.reduce((a, b) => a + b, 0),
+        9,
+      );
       expect(Number(row.mean)).toBeCloseTo(amounts.reduce((a, b) => a + b, 0) / amounts.length, 9);
       expect(Number(row.lo)).toBe(Math.min(...mine.map((u) => u.id)));
       expect(Number(row.hi)).toBe(Math.max(...mine.map((u) => u.id)));
@@ -115,9 +132,15 @@ describe.each([['main', 4], ['pg', 2]] as const)('keyspace %s (%i shards)', (key
   });
 
   it('joins co-located tables and reference tables on the shard', async () => {
-    const r = await c.query('SELECT u.id, c.name, o.amount FROM users u JOIN countries c ON c.code = u.country JOIN orders o ON o.user_id = u.id WHERE u.id = $1 ORDER BY o.id', [2]);
+    const r = await c.query(
+      'SELECT u.id, c.name, o.amount FROM users u JOIN countries c ON c.code = u.country JOIN orders o ON o.user_id = u.id WHERE u.id = $1 ORDER BY o.id',
+      [2],
+    );
     expect(r.plan).toBe('single-shard');
-    expect(r.rows.map((x) => [Number(x.id), x.name, Number(x.amount)])).toEqual([[2, 'Japan', 2.5], [2, 'Japan', 4.5]]);
+    expect(r.rows.map((x) => [Number(x.id), x.name, Number(x.amount)])).toEqual([
+      [2, 'Japan', 2.5],
+      [2, 'Japan', 4.5],
+    ]);
     const ref = await c.query('SELECT name FROM countries ORDER BY code');
     expect(ref.plan).toBe('reference');
     expect(ref.servedBy.shard.split(',')).toHaveLength(1);
@@ -165,10 +188,12 @@ describe.each([['main', 4], ['pg', 2]] as const)('keyspace %s (%i shards)', (key
     const ks = await failure(createClient({ endpoint: w.url, keyspace: 'nope' }).query('SELECT 1'));
     expect(ks.code).toBe('NOT_FOUND');
     expect(ks.message).toMatch(/main, pg, solo/);
-    const tx = await failure(c.batch([
-      { sql: 'INSERT INTO orders (user_id, id, amount) VALUES (101, 1, 1)' },
-      { sql: 'INSERT INTO orders (user_id, id, amount) VALUES (101, 1, 2)' },
-    ], { atomic: true }));
+    const tx = await failure(
+      c.batch(
+        [{ sql: 'INSERT INTO orders (user_id, id, amount) VALUES (101, 1, 1)' }, { sql: 'INSERT INTO orders (user_id, id, amount) VALUES (101, 1, 2)' }],
+        { atomic: true },
+      ),
+    );
     expect(tx.code).toBe('CONSTRAINT');
     expect(await lsnTotal()).toBe(before);
     expect((await c.query('SELECT id FROM orders WHERE user_id = 101')).rows).toEqual([]);
@@ -180,10 +205,12 @@ describe.each([['main', 4], ['pg', 2]] as const)('keyspace %s (%i shards)', (key
       const r = await tx.query('SELECT sum(amount) AS s FROM orders WHERE user_id = $1', [1]);
       expect(Number(r.rows[0]!.s)).toBe(1.5 + 3.5 + 9);
     });
-    await expect(c.transaction(async (tx) => {
-      await tx.execute('INSERT INTO orders (user_id, id, amount) VALUES ($1, 4, 9)', [1]);
-      throw new Error('changed my mind');
-    })).rejects.toThrow('changed my mind');
+    await expect(
+      c.transaction(async (tx) => {
+        await tx.execute('INSERT INTO orders (user_id, id, amount) VALUES ($1, 4, 9)', [1]);
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow('changed my mind');
     // Two-phase commit (docs/transactions.md): all of it, on every shard it reached.
     await c.transaction(async (tx) => {
       await tx.execute('INSERT INTO orders (user_id, id, amount) VALUES ($1, 5, 9)', [1]);

@@ -66,7 +66,9 @@ describe('concurrent sessions, replicas lagging', () => {
     await admin.execute('CREATE TABLE kv (id BIGINT PRIMARY KEY, v BIGINT NOT NULL)');
     // Replicas start on first use: read until each region's serve the table, then delay wnam's.
     for (const region of REGIONS) {
-      await expect.poll(async () => (await admin.query('SELECT count(*) AS n FROM kv', [], { consistency: 'eventual', region })).servedBy.role, { timeout: 60_000 }).toBe('replica');
+      await expect
+        .poll(async () => (await admin.query('SELECT count(*) AS n FROM kv', [], { consistency: 'eventual', region })).servedBy.role, { timeout: 60_000 })
+        .toBe('replica');
     }
     for (const shard of SHARDS) {
       const res = await fetch(`${w.url}/test/replica`, jsonPost({ keyspace: 'main', shard, region: 'wnam', op: 'delay', ms: 1_000 }));
@@ -82,19 +84,26 @@ describe('concurrent sessions, replicas lagging', () => {
       return 'unknown';
     };
 
-    const sessions: Session[] = await Promise.all(['http-1', 'http-2', 'ws-cut', 'ws'].map(async (name, s) => {
-      const tracked = trackedWebSocket();
-      const client = createClient({ endpoint: w.url, consistency: 'session', WebSocket: tracked.WebSocket });
-      open.push(client);
-      if (name.startsWith('ws')) await client.connect();
-      const keys = Array.from({ length: KEYS_PER_SESSION }, (_, j) => (s + 1) * 100 + j);
-      return { name, client, keys, ...(name === 'ws-cut' && { sockets: tracked.sockets }) };
-    }));
+    const sessions: Session[] = await Promise.all(
+      ['http-1', 'http-2', 'ws-cut', 'ws'].map(async (name, s) => {
+        const tracked = trackedWebSocket();
+        const client = createClient({ endpoint: w.url, consistency: 'session', WebSocket: tracked.WebSocket });
+        open.push(client);
+        if (name.startsWith('ws')) await client.connect();
+        const keys = Array.from({ length: KEYS_PER_SESSION }, (_, j) => (s + 1) * 100 + j);
+        return { name, client, keys, ...(name === 'ws-cut' && { sockets: tracked.sockets }) };
+      }),
+    );
     const allKeys = sessions.flatMap((s) => s.keys);
     const setup = { name: 'setup', bookmark: () => admin.bookmark };
-    await history.record(setup, { kind: 'write', keys: allKeys.map(String), values: allKeys.map(() => 0) }, async () => {
-      await admin.execute(`INSERT INTO kv (id, v) VALUES ${allKeys.map((k) => `(${k}, 0)`).join(', ')}`);
-    }, outcomeOf);
+    await history.record(
+      setup,
+      { kind: 'write', keys: allKeys.map(String), values: allKeys.map(() => 0) },
+      async () => {
+        await admin.execute(`INSERT INTO kv (id, v) VALUES ${allKeys.map((k) => `(${k}, 0)`).join(', ')}`);
+      },
+      outcomeOf,
+    );
 
     // Each key is written by its session only, at most once a round: its values increase in time.
     const last = new Map(allKeys.map((k) => [k, 0]));
@@ -109,34 +118,62 @@ describe('concurrent sessions, replicas lagging', () => {
       const me = { name: s.name, bookmark: () => s.client.bookmark };
       for (let round = 0; round < ROUNDS; round++) {
         if (s.sockets && round % 2 === 1) s.sockets.at(-1)!.close();
-        const keys = s.keys.map((k) => ({ k, at: r.next() })).sort((x, y) => x.at - y.at).map((x) => x.k); // shuffled
+        const keys = s.keys
+          .map((k) => ({ k, at: r.next() }))
+          .sort((x, y) => x.at - y.at)
+          .map((x) => x.k); // shuffled
         const ops: Promise<unknown>[] = [];
         if (round % 2 === 1) {
           // Two keys in one transaction (often on both shards: two-phase commit); every other one rolled back.
           const [a, b] = [keys.pop()!, keys.pop()!];
           const values = [next(a), next(b)];
           const rollback = round % 4 === 3;
-          ops.push(history.record(me, { kind: 'tx', keys: [String(a), String(b)], values }, () => s.client.transaction(async (tx) => {
-            await tx.execute('UPDATE kv SET v = $2 WHERE id = $1', [a, values[0]!]);
-            await tx.execute('UPDATE kv SET v = $2 WHERE id = $1', [b, values[1]!]);
-            if (rollback) throw new Rollback();
-          }, { retry: 3 }), outcomeOf));
+          ops.push(
+            history.record(
+              me,
+              { kind: 'tx', keys: [String(a), String(b)], values },
+              () =>
+                s.client.transaction(
+                  async (tx) => {
+                    await tx.execute('UPDATE kv SET v = $2 WHERE id = $1', [a, values[0]!]);
+                    await tx.execute('UPDATE kv SET v = $2 WHERE id = $1', [b, values[1]!]);
+                    if (rollback) throw new Rollback();
+                  },
+                  { retry: 3 },
+                ),
+              outcomeOf,
+            ),
+          );
         }
         for (const k of keys.splice(0, 2)) {
           const v = next(k);
-          ops.push(history.record(me, { kind: 'write', keys: [String(k)], values: [v] }, async () => {
-            await s.client.execute('UPDATE kv SET v = $2 WHERE id = $1', [k, v]);
-          }, outcomeOf));
+          ops.push(
+            history.record(
+              me,
+              { kind: 'write', keys: [String(k)], values: [v] },
+              async () => {
+                await s.client.execute('UPDATE kv SET v = $2 WHERE id = $1', [k, v]);
+              },
+              outcomeOf,
+            ),
+          );
         }
         for (let i = 0; i < 3; i++) {
           // Mostly the session's own keys; sometimes another session's.
           const read = [0, 1].map(() => (r.next() < 0.7 ? r.pick(s.keys) : r.pick(allKeys)));
-          ops.push(history.record(me, { kind: 'read', keys: read.map(String) }, async () => {
-            const res = await s.client.query<{ id: number; v: number }>('SELECT id, v FROM kv WHERE id IN ($1, $2)', read, { region: r.pick(REGIONS) });
-            if (res.servedBy.role === 'replica') replicaReads++;
-            const seen = new Map(res.rows.map((row) => [Number(row.id), Number(row.v)]));
-            return read.map((k): Value => seen.get(k) ?? null);
-          }, outcomeOf));
+          ops.push(
+            history.record(
+              me,
+              { kind: 'read', keys: read.map(String) },
+              async () => {
+                const res = await s.client.query<{ id: number; v: number }>('SELECT id, v FROM kv WHERE id IN ($1, $2)', read, { region: r.pick(REGIONS) });
+                if (res.servedBy.role === 'replica') replicaReads++;
+                const seen = new Map(res.rows.map((row) => [Number(row.id), Number(row.v)]));
+                return read.map((k): Value => seen.get(k) ?? null);
+              },
+              outcomeOf,
+            ),
+          );
         }
         await Promise.all(ops);
       }

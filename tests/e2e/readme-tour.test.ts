@@ -57,8 +57,21 @@ afterAll(async () => {
 });
 
 it('covers what a newcomer needs: tables, shards, plans, replicas, streams, loads, embedded replicas, deploy', () => {
-  const all = tourBlocks().map((b) => b.script).join('\n');
-  for (const step of ['vitess sql "CREATE TABLE', 'INSERT INTO', 'vitess explain', '--region', 'vitess status', 'vitess watch', 'vitess load', 'vitess replica', '/metrics', 'wrangler deploy']) {
+  const all = tourBlocks()
+    .map((b) => b.script)
+    .join('\n');
+  for (const step of [
+    'vitess sql "CREATE TABLE',
+    'INSERT INTO',
+    'vitess explain',
+    '--region',
+    'vitess status',
+    'vitess watch',
+    'vitess load',
+    'vitess replica',
+    '/metrics',
+    'wrangler deploy',
+  ]) {
     expect(all, step).toContain(step);
   }
   // And the two commands before it.

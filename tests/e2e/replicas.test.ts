@@ -25,7 +25,12 @@ import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs'
 import { authHeaders, jsonPost } from '../support/auth.js';
 import { rng } from '../support/rng.js';
 
-interface Ks { name: string; kind: 'do-sqlite' | 'pglite'; shards: string[]; regions: string[] }
+interface Ks {
+  name: string;
+  kind: 'do-sqlite' | 'pglite';
+  shards: string[];
+  regions: string[];
+}
 const KEYSPACES: Ks[] = [
   { name: 'main', kind: 'do-sqlite', shards: ['-40', '40-80', '80-c0', 'c0-'], regions: ['wnam', 'weur'] },
   { name: 'pg', kind: 'pglite', shards: ['-80', '80-'], regions: ['wnam', 'weur'] },
@@ -69,22 +74,50 @@ async function client(keyspace: string, opts: Partial<ClientOptions> = {}, ws = 
 }
 
 /** The test-only route: a replica's knobs, a primary's trim and tables. */
-async function knob<T = Record<string, unknown>>(body: { keyspace: string; shard: string; region?: string; op: string; ms?: number; kind?: string; trim?: object }): Promise<T> {
+async function knob<T = Record<string, unknown>>(body: {
+  keyspace: string;
+  shard: string;
+  region?: string;
+  op: string;
+  ms?: number;
+  kind?: string;
+  trim?: object;
+}): Promise<T> {
   const res = await fetch(`${w.url}/test/replica`, jsonPost(body));
   const json = (await res.json()) as T & { error?: string };
   if (!res.ok) throw new Error(`${body.op} ${body.keyspace}/${body.shard}/${body.region}: ${json.error}`);
   return json;
 }
 
-async function sqlHttp(body: object, headers: Record<string, string> = {}): Promise<{ rows: Record<string, unknown>[]; servedBy: { shard: string; role: string; region: string }; bookmark: string }> {
-  const res = await fetch(`${w.url}/sql`, { method: 'POST', headers: { 'content-type': 'application/json', ...authHeaders(), ...headers }, body: JSON.stringify(body) });
+async function sqlHttp(
+  body: object,
+  headers: Record<string, string> = {},
+): Promise<{ rows: Record<string, unknown>[]; servedBy: { shard: string; role: string; region: string }; bookmark: string }> {
+  const res = await fetch(`${w.url}/sql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...authHeaders(), ...headers },
+    body: JSON.stringify(body),
+  });
   const json = (await res.json()) as never as { error?: { message: string } };
   if (!res.ok) throw new Error(json.error?.message ?? `HTTP ${res.status}`);
   return json as never;
 }
 
-interface ReplicaRow { region: string; state: string; appliedLsn: number; lagRecords: number; lagMs: number; bootstraps: number; error?: string }
-interface ShardRow { shard: string; lsn: number; firstLsn: number; replicas: ReplicaRow[] }
+interface ReplicaRow {
+  region: string;
+  state: string;
+  appliedLsn: number;
+  lagRecords: number;
+  lagMs: number;
+  bootstraps: number;
+  error?: string;
+}
+interface ShardRow {
+  shard: string;
+  lsn: number;
+  firstLsn: number;
+  replicas: ReplicaRow[];
+}
 
 async function shardsOf(keyspace: string): Promise<ShardRow[]> {
   const res = (await (await fetch(`${w.url}/status`, { headers: authHeaders() })).json()) as { keyspaces: { name: string; shards: ShardRow[] }[] };
@@ -94,19 +127,38 @@ async function shardsOf(keyspace: string): Promise<ShardRow[]> {
 /** Waits until every replica of the keyspace streams at its primary's LSN (nothing is being written). */
 async function caughtUp(keyspace: string, timeout = 90_000): Promise<ShardRow[]> {
   let last: ShardRow[] = [];
-  await expect.poll(async () => {
-    last = await shardsOf(keyspace);
-    return last.flatMap((s) => s.replicas
-      .filter((r) => !(r.state === 'streaming' && r.appliedLsn === s.lsn && r.lagRecords === 0))
-      .map((r) => `${keyspace}/${s.shard}/${r.region}: ${r.state} at ${r.appliedLsn} of ${s.lsn}${r.error ? ` (${r.error})` : ''}`));
-  }, { timeout, interval: 100 }).toEqual([]);
+  await expect
+    .poll(
+      async () => {
+        last = await shardsOf(keyspace);
+        return last.flatMap((s) =>
+          s.replicas
+            .filter((r) => !(r.state === 'streaming' && r.appliedLsn === s.lsn && r.lagRecords === 0))
+            .map((r) => `${keyspace}/${s.shard}/${r.region}: ${r.state} at ${r.appliedLsn} of ${s.lsn}${r.error ? ` (${r.error})` : ''}`),
+        );
+      },
+      { timeout, interval: 100 },
+    )
+    .toEqual([]);
   return last;
 }
 
 /** JSON with object keys sorted (jsonb may reorder keys). */
-const stable = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x));
+const stable = (v: unknown): string =>
+  JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+  );
 /** Rows as comparable text, in a fixed order. */
-const canon = (rows: Row[]): string[] => rows.map((row) => stable(Object.keys(row).sort().map((c) => [c, toWire(row[c] ?? null)]))).sort();
+const canon = (rows: Row[]): string[] =>
+  rows
+    .map((row) =>
+      stable(
+        Object.keys(row)
+          .sort()
+          .map((c) => [c, toWire(row[c] ?? null)]),
+      ),
+    )
+    .sort();
 
 type Rng = ReturnType<typeof rng>;
 
@@ -124,10 +176,16 @@ class Workload {
   readonly extras: string[] = [];
   readonly cols: string[] = [];
   private made = 0;
-  constructor(public c: VitessClient, private readonly r: Rng, private readonly tag: string) {}
+  constructor(
+    public c: VitessClient,
+    private readonly r: Rng,
+    private readonly tag: string,
+  ) {}
 
   async setup(): Promise<void> {
-    await this.c.execute('CREATE TABLE acct (id BIGINT PRIMARY KEY, owner TEXT NOT NULL, bal BIGINT NOT NULL, flag BOOLEAN, meta JSONB, score DOUBLE PRECISION, amount NUMERIC, at TIMESTAMPTZ)');
+    await this.c.execute(
+      'CREATE TABLE acct (id BIGINT PRIMARY KEY, owner TEXT NOT NULL, bal BIGINT NOT NULL, flag BOOLEAN, meta JSONB, score DOUBLE PRECISION, amount NUMERIC, at TIMESTAMPTZ)',
+    );
     await this.c.execute('CREATE UNIQUE INDEX acct_owner ON acct (owner)');
     await this.c.execute('CREATE TABLE pair (a INT NOT NULL, b TEXT NOT NULL, v BYTEA, PRIMARY KEY (a, b))');
     for (let from = 0; from < 60; from += 30) {
@@ -144,9 +202,21 @@ class Workload {
   private keyed(k: number): { sql: string; params: SqlValue[] } {
     const r = this.r;
     switch (r.int(8)) {
-      case 0: case 1:
-        return { sql: 'INSERT INTO acct (id, owner, bal, flag, meta, score, amount, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-          params: [k, `o${r.int(60)}`, 2n ** 60n + BigInt(r.int(1000)), r.next() < 0.5, { n: r.int(100), tags: ['x', r.int(5)] }, r.int(1000) / 8, `${r.int(10000)}.${r.int(100)}`, new Date(1_700_000_000_000 + r.int(1e9))] };
+      case 0:
+      case 1:
+        return {
+          sql: 'INSERT INTO acct (id, owner, bal, flag, meta, score, amount, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+          params: [
+            k,
+            `o${r.int(60)}`,
+            2n ** 60n + BigInt(r.int(1000)),
+            r.next() < 0.5,
+            { n: r.int(100), tags: ['x', r.int(5)] },
+            r.int(1000) / 8,
+            `${r.int(10000)}.${r.int(100)}`,
+            new Date(1_700_000_000_000 + r.int(1e9)),
+          ],
+        };
       case 2:
         return { sql: 'UPDATE acct SET bal = bal + $2, flag = NOT flag, meta = $3 WHERE id = $1', params: [k, r.int(50), { n: r.int(100), z: null }] };
       case 3:
@@ -192,24 +262,38 @@ class Workload {
       if (p < 0.05) {
         if (ddl) await this.ddl();
       } else if (p < 0.12) {
-        if (this.extras.length) await this.c.execute(`INSERT INTO ${r.pick(this.extras)} (id, v) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v`, [r.int(20), `v${r.int(100)}`]);
+        if (this.extras.length)
+          await this.c.execute(`INSERT INTO ${r.pick(this.extras)} (id, v) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v`, [
+            r.int(20),
+            `v${r.int(100)}`,
+          ]);
       } else if (p < 0.18) {
         // A multi-row insert, split by row across shards (each shard's part commits alone).
         const rows = Array.from({ length: 2 + r.int(4) }, () => [r.int(40), `m${r.int(30)}`, null] as SqlValue[]);
-        await this.c.execute(`INSERT INTO pair (a, b, v) VALUES ${rows.map((_, i) => `($${i * 3 + 1}, $${i * 3 + 2}, $${i * 3 + 3})`).join(', ')} ON CONFLICT (a, b) DO NOTHING`, rows.flat());
+        await this.c.execute(
+          `INSERT INTO pair (a, b, v) VALUES ${rows.map((_, i) => `($${i * 3 + 1}, $${i * 3 + 2}, $${i * 3 + 3})`).join(', ')} ON CONFLICT (a, b) DO NOTHING`,
+          rows.flat(),
+        );
       } else if (p < 0.22) {
         // Scatter writes.
         if (r.next() < 0.5) await this.c.execute('UPDATE acct SET score = score + 1 WHERE score > $1', [r.int(120)]);
         else await this.c.execute('DELETE FROM pair WHERE b = $1', [`n${r.int(50)}`]);
       } else if (p < 0.3) {
-        await this.c.batch(Array.from({ length: 2 + r.int(3) }, () => this.keyed(k)), { atomic: true });
+        await this.c.batch(
+          Array.from({ length: 2 + r.int(3) }, () => this.keyed(k)),
+          { atomic: true },
+        );
       } else if (p < 0.38) {
         const steps = Array.from({ length: 1 + r.int(3) }, () => this.keyed(k));
         const rollback = r.next() < 0.3;
-        await this.c.transaction(async (tx) => {
-          for (const s of steps) await tx.execute(s.sql, s.params);
-          if (rollback) throw new Rollback();
-        }).catch((e: unknown) => { if (!(e instanceof Rollback)) throw e; });
+        await this.c
+          .transaction(async (tx) => {
+            for (const s of steps) await tx.execute(s.sql, s.params);
+            if (rollback) throw new Rollback();
+          })
+          .catch((e: unknown) => {
+            if (!(e instanceof Rollback)) throw e;
+          });
       } else {
         const s = this.keyed(k);
         await this.c.execute(s.sql, s.params);
@@ -234,7 +318,7 @@ async function expectConverged(keyspace: string): Promise<void> {
     for (const region of k.regions) {
       const t = await knob<{ primary: string[]; replica: string[] }>({ keyspace, shard, region, op: 'tables', kind: k.kind });
       expect(t.replica, `${keyspace}/${shard}/${region} tables`).toEqual(t.primary);
-      t.primary.forEach((n) => tables.add(n));
+      for (const n of t.primary) tables.add(n);
     }
   }
   const strong = await client(keyspace, { consistency: 'strong' }, false);
@@ -250,14 +334,14 @@ async function expectConverged(keyspace: string): Promise<void> {
 
 /** Sets the apply delay of the keyspace's replicas in `region` (per shard, or one for all). */
 async function delay(keyspace: string, region: string, ms: number | Record<string, number>): Promise<void> {
-  await Promise.all(ks(keyspace).shards.map((shard) => knob({ keyspace, shard, region, op: 'delay', ms: typeof ms === 'number' ? ms : ms[shard] ?? 0 })));
+  await Promise.all(ks(keyspace).shards.map((shard) => knob({ keyspace, shard, region, op: 'delay', ms: typeof ms === 'number' ? ms : (ms[shard] ?? 0) })));
 }
 
 const workloads = new Map<string, Workload>();
 const seed = Math.floor(Math.random() * 2 ** 31);
 
 describe.sequential('read replicas end to end', () => {
-  it('serves reads from the asked region\'s replicas once they stream; strong, and /sql without a bookmark, read primaries', async () => {
+  it("serves reads from the asked region's replicas once they stream; strong, and /sql without a bookmark, read primaries", async () => {
     for (const k of KEYSPACES) {
       const c = await client(k.name);
       await c.execute('CREATE TABLE items (id BIGINT PRIMARY KEY, v TEXT NOT NULL)');
@@ -291,13 +375,17 @@ describe.sequential('read replicas end to end', () => {
     // Region defaults: the client's option, else the keyspace's first region.
     const dflt = await client('main', {}, false);
     expect((await dflt.query('SELECT v FROM items WHERE id = 3', [], { consistency: 'eventual' })).servedBy).toMatchObject({ role: 'replica', region: 'wnam' });
-    expect((await dflt.query('SELECT v FROM items WHERE id = 3', [], { consistency: 'eventual', region: 'apac' })).servedBy).toMatchObject({ role: 'replica', region: 'wnam' });
+    expect((await dflt.query('SELECT v FROM items WHERE id = 3', [], { consistency: 'eventual', region: 'apac' })).servedBy).toMatchObject({
+      role: 'replica',
+      region: 'wnam',
+    });
     // No region asked: a guess from request.cf (locally, wrangler's placeholder: Austin, NA,
     // longitude -97.7 → enam) when the keyspace has replicas there, else its first region.
     const geo = await client('geo', {}, false);
     await geo.execute('CREATE TABLE g (id BIGINT PRIMARY KEY, v TEXT)');
     await geo.execute("INSERT INTO g (id, v) VALUES (1, 'one')");
-    await expect.poll(async () => (await geo.query('SELECT v FROM g WHERE id = 1', [], { consistency: 'eventual' })).servedBy, { timeout: 60_000, interval: 100 })
+    await expect
+      .poll(async () => (await geo.query('SELECT v FROM g WHERE id = 1', [], { consistency: 'eventual' })).servedBy, { timeout: 60_000, interval: 100 })
       .toEqual({ shard: '-', role: 'replica', region: 'enam' });
     const asked = await sqlHttp({ keyspace: 'geo', sql: 'SELECT v FROM g WHERE id = 1', consistency: 'eventual' }, { 'x-vitess-region': 'weur' });
     expect(asked.servedBy.region).toBe('weur'); // asked for: started by this read, served once it streams
@@ -306,11 +394,18 @@ describe.sequential('read replicas end to end', () => {
     const hdr = await sqlHttp({ keyspace: 'main', sql: 'SELECT v FROM items WHERE id = 3', consistency: 'eventual' }, { 'x-vitess-region': 'weur' });
     expect(hdr.servedBy).toMatchObject({ role: 'replica', region: 'weur' });
     expect(hdr.rows).toEqual([{ v: 'v3' }]);
-    const field = await sqlHttp({ keyspace: 'pg', sql: 'SELECT count(*) AS n FROM items', consistency: 'eventual', region: 'wnam' }, { 'x-vitess-region': 'weur' });
+    const field = await sqlHttp(
+      { keyspace: 'pg', sql: 'SELECT count(*) AS n FROM items', consistency: 'eventual', region: 'wnam' },
+      { 'x-vitess-region': 'weur' },
+    );
     expect(field.servedBy).toEqual({ shard: '-80,80-', role: 'replica', region: 'wnam' });
     // client.status() shows the replicas too.
     const st = (await dflt.status()).keyspaces.find((x) => x.name === 'pg')!;
-    for (const s of st.shards) expect((s.replicas as ReplicaRow[]).map((r) => [r.region, r.state])).toEqual([['wnam', 'streaming'], ['weur', 'streaming']]);
+    for (const s of st.shards)
+      expect((s.replicas as ReplicaRow[]).map((r) => [r.region, r.state])).toEqual([
+        ['wnam', 'streaming'],
+        ['weur', 'streaming'],
+      ]);
   });
 
   it('maxStalenessMs: a replica lagging more than allowed leaves the read to the primary; without it, the stale replica answers', async () => {
@@ -319,7 +414,12 @@ describe.sequential('read replicas end to end', () => {
     await knob({ keyspace: 'main', shard, region: 'weur', op: 'delay', ms: 5_000 });
     try {
       await c.execute("UPDATE items SET v = 'fresh' WHERE id = 9");
-      await expect.poll(async () => (await shardsOf('main')).find((s) => s.shard === shard)!.replicas.find((r) => r.region === 'weur')!.lagMs, { timeout: 10_000, interval: 50 }).toBeGreaterThan(300);
+      await expect
+        .poll(async () => (await shardsOf('main')).find((s) => s.shard === shard)!.replicas.find((r) => r.region === 'weur')!.lagMs, {
+          timeout: 10_000,
+          interval: 50,
+        })
+        .toBeGreaterThan(300);
       const bounded = await c.query('SELECT v FROM items WHERE id = 9', [], { consistency: 'eventual', maxStalenessMs: 200 });
       expect(bounded).toMatchObject({ rows: [{ v: 'fresh' }], servedBy: { role: 'primary' } });
       const stale = await c.query('SELECT v FROM items WHERE id = 9', [], { consistency: 'eventual' });
@@ -354,9 +454,10 @@ describe.sequential('read replicas end to end', () => {
     try {
       for (let i = 0; i < 1000; i++) {
         const id = rand.int(64);
-        const write = i % 10 === 9 && model.get(id) !== undefined
-          ? { sql: 'DELETE FROM ryw WHERE id = $1', params: [id] }
-          : { sql: 'INSERT INTO ryw (id, v) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v', params: [id, i] };
+        const write =
+          i % 10 === 9 && model.get(id) !== undefined
+            ? { sql: 'DELETE FROM ryw WHERE id = $1', params: [id] }
+            : { sql: 'INSERT INTO ryw (id, v) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v', params: [id, i] };
         const read = { sql: 'SELECT v FROM ryw WHERE id = $1', params: [id] };
         if (i % 2) {
           // Write and read in one batch (one call).
@@ -374,7 +475,8 @@ describe.sequential('read replicas end to end', () => {
           const ids = [...new Set(Array.from({ length: 8 }, () => rand.int(64)))];
           const r = await c.query<{ id: number; v: number }>(`SELECT id, v FROM ryw WHERE id IN (${ids.join(', ')})`);
           const got = new Map(r.rows.map((x) => [Number(x.id), Number(x.v)]));
-          for (const id of ids) if (got.get(id) !== model.get(id)) violations.push(`#${i} multi-shard id ${id}: wrote ${model.get(id)}, read ${got.get(id)} (${r.servedBy.role})`);
+          for (const id of ids)
+            if (got.get(id) !== model.get(id)) violations.push(`#${i} multi-shard id ${id}: wrote ${model.get(id)}, read ${got.get(id)} (${r.servedBy.role})`);
         }
       }
     } finally {
@@ -456,12 +558,14 @@ describe.sequential('read replicas end to end', () => {
   });
 
   it('converges after a random workload: sqlite→sqlite, pglite→sqlite, pglite→pglite', async () => {
-    await Promise.all(KEYSPACES.map(async (k, i) => {
-      const wl = new Workload(await client(k.name), rng(seed + i), 'a');
-      workloads.set(k.name, wl);
-      await wl.setup();
-      for (let s = 0; s < (k.kind === 'pglite' ? 100 : 160); s++) await wl.step();
-    }));
+    await Promise.all(
+      KEYSPACES.map(async (k, i) => {
+        const wl = new Workload(await client(k.name), rng(seed + i), 'a');
+        workloads.set(k.name, wl);
+        await wl.setup();
+        for (let s = 0; s < (k.kind === 'pglite' ? 100 : 160); s++) await wl.step();
+      }),
+    );
     try {
       for (const k of KEYSPACES) await expectConverged(k.name);
     } catch (e) {
@@ -487,14 +591,24 @@ describe.sequential('read replicas end to end', () => {
         }
       }
     });
-    const failed = Promise.race(runners).then(() => { if (!killed) throw new Error('a workload stopped before the kill'); });
+    const failed = Promise.race(runners).then(() => {
+      if (!killed) throw new Error('a workload stopped before the kill');
+    });
     failed.catch(() => undefined); // raced below
     // Mid-stream: every workload under way and a replica behind.
-    await Promise.race([failed, expect.poll(async () => {
-      if (KEYSPACES.some((k) => (steps.get(k.name) ?? 0) < 30)) return false;
-      const behind = await Promise.all(KEYSPACES.map(async (k) => (await shardsOf(k.name)).some((s) => s.replicas.some((r) => r.lagRecords > 0))));
-      return behind.every(Boolean);
-    }, { timeout: 120_000, interval: 50 }).toBe(true)]);
+    await Promise.race([
+      failed,
+      expect
+        .poll(
+          async () => {
+            if (KEYSPACES.some((k) => (steps.get(k.name) ?? 0) < 30)) return false;
+            const behind = await Promise.all(KEYSPACES.map(async (k) => (await shardsOf(k.name)).some((s) => s.replicas.some((r) => r.lagRecords > 0))));
+            return behind.every(Boolean);
+          },
+          { timeout: 120_000, interval: 50 },
+        )
+        .toBe(true),
+    ]);
     killed = true;
     await w.kill();
     await Promise.all(runners);
@@ -522,11 +636,16 @@ describe.sequential('read replicas end to end', () => {
     await c.execute('CREATE TABLE cut (id BIGINT PRIMARY KEY, v TEXT NOT NULL)');
     const shard = (await c.query('SELECT count(*) FROM cut WHERE id = 1', [], { consistency: 'strong' })).servedBy.shard;
     await caughtUp('main');
-    const before = (await knob<ReplicaRow>({ keyspace: 'main', shard, region: 'wnam', op: 'pause' }));
+    const before = await knob<ReplicaRow>({ keyspace: 'main', shard, region: 'wnam', op: 'pause' });
     expect(before.state).toBe('behind'); // paused: not following
     // Rows of that shard only: the same vindex value, so one record each on the paused replica's shard.
     for (let i = 0; i < 100; i++) await c.execute('INSERT INTO cut (id, v) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v', [`v${i}`]);
-    const { firstLsn, status } = await knob<{ firstLsn: number; status: { lsn: number } }>({ keyspace: 'main', shard, op: 'trim', trim: { keepRecords: 10, keepMs: 0, maxRecords: 40 } });
+    const { firstLsn, status } = await knob<{ firstLsn: number; status: { lsn: number } }>({
+      keyspace: 'main',
+      shard,
+      op: 'trim',
+      trim: { keepRecords: 10, keepMs: 0, maxRecords: 40 },
+    });
     expect(status.lsn - firstLsn + 1).toBeLessThanOrEqual(40); // bounded, whatever the paused replica acknowledged
     expect(firstLsn).toBeGreaterThan(before.appliedLsn + 1); // its next record is gone
     // Paused, it still serves (stale).

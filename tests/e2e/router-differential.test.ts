@@ -45,47 +45,65 @@ async function run(keyspace: string, s: Stmt): Promise<ResultSet> {
 
 async function setUp(statements: Stmt[]): Promise<void> {
   for (const s of statements) await oracle.query(s.sql, s.params);
-  await Promise.all(KEYSPACES.map(async (k) => { for (const s of statements) await run(k.name, s); }));
+  await Promise.all(
+    KEYSPACES.map(async (k) => {
+      for (const s of statements) await run(k.name, s);
+    }),
+  );
 }
 
 async function check(q: Query, context: string): Promise<void> {
   const expected = await oracle.query(q.sql, q.params);
-  await Promise.all(KEYSPACES.map(async (k) => {
-    const actual = await run(k.name, q);
-    const plan = (await run(k.name, { sql: `EXPLAIN ${q.sql}`, params: [] })).rows.map((r) => r['QUERY PLAN']).join('\n');
-    const where = `${k.name}\nquery: ${q.sql} ${JSON.stringify(q.params)}\nplan:\n${plan}\n${context}`;
-    // One SQLite shard runs SQLite's own AVG, in float precision (docs/routing.md).
-    const approx = k.shards === 1;
-    expect(actual.fields.map((f) => f.name), where).toEqual(expected.fields.map((f) => f.name));
-    expect(canon(actual, q.ordered, approx), where).toEqual(canon(expected, q.ordered, approx));
-  }));
+  await Promise.all(
+    KEYSPACES.map(async (k) => {
+      const actual = await run(k.name, q);
+      const plan = (await run(k.name, { sql: `EXPLAIN ${q.sql}`, params: [] })).rows.map((r) => r['QUERY PLAN']).join('\n');
+      const where = `${k.name}\nquery: ${q.sql} ${JSON.stringify(q.params)}\nplan:\n${plan}\n${context}`;
+      // One SQLite shard runs SQLite's own AVG, in float precision (docs/routing.md).
+      const approx = k.shards === 1;
+      expect(
+        actual.fields.map((f) => f.name),
+        where,
+      ).toEqual(expected.fields.map((f) => f.name));
+      expect(canon(actual, q.ordered, approx), where).toEqual(canon(expected, q.ordered, approx));
+    }),
+  );
 }
 
 async function checkWrite(s: Stmt, context: string): Promise<void> {
   const expected = await oracle.query(s.sql, s.params);
-  await Promise.all(KEYSPACES.map(async (k) => {
-    const actual = await run(k.name, s);
-    const where = `${k.name}\nwrite: ${s.sql} ${JSON.stringify(s.params)}\n${context}`;
-    expect(actual.affected, where).toBe(expected.affected);
-    expect(canon(actual, false, false), where).toEqual(canon(expected, false, false));
-  }));
+  await Promise.all(
+    KEYSPACES.map(async (k) => {
+      const actual = await run(k.name, s);
+      const where = `${k.name}\nwrite: ${s.sql} ${JSON.stringify(s.params)}\n${context}`;
+      expect(actual.affected, where).toBe(expected.affected);
+      expect(canon(actual, false, false), where).toEqual(canon(expected, false, false));
+    }),
+  );
 }
 
 /** Runs: 15 by default; ROUTER_E2E_RUNS for more. */
 const RUNS = Number(process.env.ROUTER_E2E_RUNS ?? 15);
 
 describe('differential through VTGate: DO SQLite × 1, 2, 4, 8 and PGlite × 2 vs unsharded PGlite', () => {
-  test('random schemas, rows, writes and queries', async () => {
-    await fc.assert(fc.asyncProperty(fc.gen(), async (g) => {
-      const schema = genSchema(g, { vindexTypes: ['hash'], lookups: false });
-      const inserts = genInserts(g, schema);
-      const context = describeCase(schema, inserts);
-      const drops = ['r', 't2', 't1'].map((t) => ({ sql: `DROP TABLE IF EXISTS ${t}`, params: [] as SqlValue[] }));
-      await setUp([...drops, ...schema.tables.map((t) => ({ sql: ddl(t), params: [] })), ...inserts]);
-      for (let i = 0; i < 8; i++) {
-        if (chance(g, 0.25)) await checkWrite(genWrite(g, schema), context);
-        else await check(genQuery(g, schema), context);
-      }
-    }), { numRuns: RUNS, endOnFailure: true });
-  }, 120_000 + RUNS * 10_000);
+  test(
+    'random schemas, rows, writes and queries',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.gen(), async (g) => {
+          const schema = genSchema(g, { vindexTypes: ['hash'], lookups: false });
+          const inserts = genInserts(g, schema);
+          const context = describeCase(schema, inserts);
+          const drops = ['r', 't2', 't1'].map((t) => ({ sql: `DROP TABLE IF EXISTS ${t}`, params: [] as SqlValue[] }));
+          await setUp([...drops, ...schema.tables.map((t) => ({ sql: ddl(t), params: [] })), ...inserts]);
+          for (let i = 0; i < 8; i++) {
+            if (chance(g, 0.25)) await checkWrite(genWrite(g, schema), context);
+            else await check(genQuery(g, schema), context);
+          }
+        }),
+        { numRuns: RUNS, endOnFailure: true },
+      );
+    },
+    120_000 + RUNS * 10_000,
+  );
 });

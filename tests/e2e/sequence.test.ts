@@ -55,10 +55,12 @@ async function ids(c: VitessClient, table: string): Promise<number[]> {
 async function fromLogs(keyspace: string, shards: readonly string[], table: string): Promise<{ shards: string[]; ddl: string[] }> {
   const out = { shards: [] as string[], ddl: [] as string[] };
   for (const shard of shards) {
-    const res = (await (await fetch(`${w.url}/log?keyspace=${keyspace}&shard=${shard}&from=1&max=100000`, { headers: authHeaders() })).json()) as { records: { changes: { ddl?: string; table?: string; op?: string }[] }[] };
+    const res = (await (await fetch(`${w.url}/log?keyspace=${keyspace}&shard=${shard}&from=1&max=100000`, { headers: authHeaders() })).json()) as {
+      records: { changes: { ddl?: string; table?: string; op?: string }[] }[];
+    };
     const changes = res.records.flatMap((r) => r.changes);
     if (changes.some((c) => c.table === table && c.op === 'insert')) out.shards.push(shard);
-    out.ddl.push(...changes.flatMap((c) => (c.ddl && c.ddl.includes(table) ? [c.ddl] : [])));
+    out.ddl.push(...changes.flatMap((c) => (c.ddl?.includes(table) ? [c.ddl] : [])));
   }
   return out;
 }
@@ -74,11 +76,13 @@ describe.each([
   it(`${CLIENTS} concurrent clients insert ${CLIENTS * statements * ROWS} rows: every id distinct, every shard used`, async () => {
     c = client(keyspace);
     await c.execute(`CREATE TABLE ${table} (id BIGSERIAL PRIMARY KEY, writer int NOT NULL, n int NOT NULL)`);
-    await Promise.all(Array.from({ length: CLIENTS }, async (_, writer) => {
-      // One statement in flight per client: a request waits behind at most the other clients'.
-      const wc = client(keyspace);
-      for (let s = 0; s < statements; s++) expect((await wc.execute(insertRows(table, s * ROWS, ROWS), [writer])).affected).toBe(ROWS);
-    }));
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async (_, writer) => {
+        // One statement in flight per client: a request waits behind at most the other clients'.
+        const wc = client(keyspace);
+        for (let s = 0; s < statements; s++) expect((await wc.execute(insertRows(table, s * ROWS, ROWS), [writer])).affected).toBe(ROWS);
+      }),
+    );
     const all = await ids(c, table);
     expect(all.length).toBe(CLIENTS * statements * ROWS);
     expect(new Set(all).size).toBe(all.length);
@@ -104,7 +108,9 @@ describe.each([
     expect((await c.query(`SELECT id FROM ${table} WHERE writer = 98`)).rows.map((x) => Number(x.id))).toEqual([9_000_000_000]);
     // The same through a batch, and through POST /sql.
     const [batched] = await c.batch([{ sql: `INSERT INTO ${table} (writer, n) VALUES (96, 0)` }]);
-    const http = (await (await fetch(`${w.url}/sql`, jsonPost({ keyspace, sql: `INSERT INTO ${table} (writer, n) VALUES (95, 0)` }))).json()) as { lastInsertId?: unknown };
+    const http = (await (await fetch(`${w.url}/sql`, jsonPost({ keyspace, sql: `INSERT INTO ${table} (writer, n) VALUES (95, 0)` }))).json()) as {
+      lastInsertId?: unknown;
+    };
     const drawn = [r.lastInsertId, byDefault.lastInsertId, batched!.lastInsertId, http.lastInsertId];
     for (const id of drawn) expect(typeof id).toBe('number');
     expect(new Set(drawn).size).toBe(4);

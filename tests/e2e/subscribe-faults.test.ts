@@ -70,8 +70,10 @@ async function expected(): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   for (const shard of SHARDS) {
     out[shard] = [];
-    for (let from = 1; ;) {
-      const page = (await (await fetch(`${w.url}/log?keyspace=main&shard=${encodeURIComponent(shard)}&from=${from}&max=1000`, { headers: authHeaders() })).json()) as {
+    for (let from = 1; ; ) {
+      const page = (await (
+        await fetch(`${w.url}/log?keyspace=main&shard=${encodeURIComponent(shard)}&from=${from}&max=1000`, { headers: authHeaders() })
+      ).json()) as {
         records: { lsn: number; changes: { table?: string; op?: string; key?: unknown; row?: unknown }[] }[];
       };
       if (!page.records.length) break;
@@ -107,7 +109,9 @@ describe('HTTP batch faults', () => {
     const { applied } = streamFaults(mock, w.url, faults, { slowMs: 2_000 });
     const c = client({ timeoutMs: 1_500 });
     const got: ChangeEvent[] = [];
-    const sub = await c.subscribe({ from: 'beginning', tables: ['items'], pageSize: 15, waitMs: 100 }, (ev) => { got.push(ev); });
+    const sub = await c.subscribe({ from: 'beginning', tables: ['items'], pageSize: 15, waitMs: 100 }, (ev) => {
+      got.push(ev);
+    });
     await writes(client(), 1_000, 60); // more while streaming
     await until('every fault', () => faults.length === 0);
     const head = await heads(client());
@@ -120,8 +124,10 @@ describe('HTTP batch faults', () => {
 
   it('subscribe() itself fails typed when the gateway stays unavailable', async () => {
     mock.use(http.post(`${w.url}/rpc`, () => new HttpResponse('down', { status: 503 })));
-    await expect(client({ retry: { attempts: 2, baseMs: 5, maxMs: 10 } }).subscribe({}, () => undefined))
-      .rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/503.*2 attempts/) });
+    await expect(client({ retry: { attempts: 2, baseMs: 5, maxMs: 10 } }).subscribe({}, () => undefined)).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      message: expect.stringMatching(/503.*2 attempts/),
+    });
   });
 });
 
@@ -131,30 +137,34 @@ describe('WebSocket faults', () => {
     let clientPages = 0;
     let serverPages = 0;
     const link = ws.link(`${w.url.replace('http', 'ws')}/rpc`);
-    mock.use(link.addEventListener('connection', ({ client: c, server }) => {
-      stats.connections++;
-      server.connect();
-      c.addEventListener('message', (ev) => {
-        // Every 4th page request never reaches the gateway.
-        if (String(ev.data).includes('"changes"') && ++clientPages % 4 === 0 && stats.before < 6) {
-          stats.before++;
-          ev.preventDefault();
-          c.close(1011, 'dropped before');
-        }
-      });
-      server.addEventListener('message', (ev) => {
-        // Every 3rd page the gateway answers is lost with the socket.
-        if (String(ev.data).includes('"events"') && ++serverPages % 3 === 0 && stats.after < 6) {
-          stats.after++;
-          ev.preventDefault();
-          c.close(1011, 'dropped after');
-        }
-      });
-    }));
+    mock.use(
+      link.addEventListener('connection', ({ client: c, server }) => {
+        stats.connections++;
+        server.connect();
+        c.addEventListener('message', (ev) => {
+          // Every 4th page request never reaches the gateway.
+          if (String(ev.data).includes('"changes"') && ++clientPages % 4 === 0 && stats.before < 6) {
+            stats.before++;
+            ev.preventDefault();
+            c.close(1011, 'dropped before');
+          }
+        });
+        server.addEventListener('message', (ev) => {
+          // Every 3rd page the gateway answers is lost with the socket.
+          if (String(ev.data).includes('"events"') && ++serverPages % 3 === 0 && stats.after < 6) {
+            stats.after++;
+            ev.preventDefault();
+            c.close(1011, 'dropped after');
+          }
+        });
+      }),
+    );
     const c = client();
     await c.connect();
     const got: ChangeEvent[] = [];
-    const sub = await c.subscribe({ from: 'beginning', tables: ['items'], pageSize: 10 }, (ev) => { got.push(ev); });
+    const sub = await c.subscribe({ from: 'beginning', tables: ['items'], pageSize: 10 }, (ev) => {
+      got.push(ev);
+    });
     await writes(client(), 2_000, 60);
     await until('every cut', () => stats.before + stats.after >= 12);
     const head = await heads(client());

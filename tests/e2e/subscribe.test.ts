@@ -97,7 +97,7 @@ async function workload(c: VitessClient, seed: number, steps: number, ids: { nex
       await c.execute('INSERT INTO acct (id, owner, n) VALUES ($1, $2, $3)', [id, owner, Math.floor(r() * 100)]);
     } else if (x < 0.45) {
       const rows = [ids.next++, ids.next++, ids.next++];
-      rows.forEach((id) => ids.live.add(id));
+      for (const id of rows) ids.live.add(id);
       await c.execute('INSERT INTO acct (id, owner, n) VALUES ($1, $2, 0), ($3, $2, 1), ($4, $2, 2)', [rows[0]!, owner, rows[1]!, rows[2]!]);
     } else if (x < 0.65) {
       await c.execute('UPDATE acct SET n = n + 1 WHERE id = $1', [pick()!]);
@@ -119,19 +119,17 @@ async function workload(c: VitessClient, seed: number, steps: number, ids: { nex
 
 // ---- the ground truth: each shard's log -----------------------------------------------------
 
-interface Expected {
-  shard: string;
-  lsn: number;
+interface LogChange {
   table?: string;
-  op: string;
-  key: string;
+  op?: string;
+  key?: Record<string, unknown>;
+  row?: Record<string, unknown>;
+  ddl?: string;
 }
-
-interface LogChange { table?: string; op?: string; key?: Record<string, unknown>; row?: Record<string, unknown>; ddl?: string }
 
 async function logOf(keyspace: string, shard: string, first = 1): Promise<{ lsn: number; changes: LogChange[] }[]> {
   const out: { lsn: number; changes: LogChange[] }[] = [];
-  for (let from = first; ;) {
+  for (let from = first; ; ) {
     const res = await fetch(`${w.url}/log?keyspace=${keyspace}&shard=${encodeURIComponent(shard)}&from=${from}&max=1000`, { headers: authHeaders() });
     if (!res.ok) throw new Error(`GET /log of ${keyspace}/${shard} from ${from}: ${res.status} ${await res.text()}`);
     const page = (await res.json()) as { records: { lsn: number; changes: LogChange[] }[] };
@@ -142,7 +140,10 @@ async function logOf(keyspace: string, shard: string, first = 1): Promise<{ lsn:
 }
 
 /** The events a subscription with `filter` must deliver, per shard in order, as comparable strings. */
-async function expected(keyspace: string, filter: { tables?: string[]; shards?: string[]; ddl?: boolean; keep?: (c: LogChange) => boolean; from?: Record<string, number> } = {}): Promise<Record<string, string[]>> {
+async function expected(
+  keyspace: string,
+  filter: { tables?: string[]; shards?: string[]; ddl?: boolean; keep?: (c: LogChange) => boolean; from?: Record<string, number> } = {},
+): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   for (const shard of SHARDS[keyspace]!) {
     if (filter.shards && !filter.shards.includes(shard)) continue;
@@ -229,7 +230,9 @@ describe.each([
     const total = Object.values(want).reduce((n, xs) => n + xs.length, 0);
     expect(total).toBeGreaterThan(keyspace === 'main' ? 300 : 120);
     const got: SubscriptionEvent[] = [];
-    const sub = await c.subscribe({ from: 'beginning', ddl: true, pageSize: 64 }, (ev) => { got.push(ev); });
+    const sub = await c.subscribe({ from: 'beginning', ddl: true, pageSize: 64 }, (ev) => {
+      got.push(ev);
+    });
     const head = await heads(writer);
     await until('the stream to reach the heads', () => covers(sub.position, head));
     await sub.close();
@@ -252,7 +255,9 @@ describe.each([
     const shards = SHARDS[keyspace]!;
     const run = async (opts: Parameters<VitessClient['subscribe']>[0], scope = opts!.shards ?? shards) => {
       const got: SubscriptionEvent[] = [];
-      const sub = await c.subscribe({ ...opts, from: 'beginning', pageSize: 100 }, (ev) => { got.push(ev); });
+      const sub = await c.subscribe({ ...opts, from: 'beginning', pageSize: 100 }, (ev) => {
+        got.push(ev);
+      });
       const head = Object.fromEntries(Object.entries(await heads(writer)).filter(([s]) => scope.includes(s)));
       expect(Object.keys(decodePosition(sub.position).shards).sort()).toEqual([...scope].sort());
       await until('the stream to reach the heads', () => covers(sub.position, head));
@@ -291,7 +296,8 @@ describe('resuming (keyspace main)', () => {
         const id = base + Math.floor(r() * 120);
         const x = r();
         if (x < 0.6) await writer.execute('INSERT INTO kill (id, v) VALUES ($1, 0) ON CONFLICT (id) DO UPDATE SET v = kill.v + 1', [id]);
-        else if (x < 0.8) await writer.execute('UPDATE kill SET v = v + 10 WHERE v < $1', [Math.floor(r() * 4)]); // scatter
+        else if (x < 0.8)
+          await writer.execute('UPDATE kill SET v = v + 10 WHERE v < $1', [Math.floor(r() * 4)]); // scatter
         else await writer.execute('DELETE FROM kill WHERE id = $1', [id]);
       }
     };
@@ -322,7 +328,13 @@ describe('resuming (keyspace main)', () => {
     let failed: unknown;
     /** Runs a (re)start; no kill happens until it is done and `current` is the new subscription. */
     const restart = (fn: () => Promise<void>) => {
-      restarting = fn().catch((e: unknown) => { failed = e; }).finally(() => { restarting = undefined; });
+      restarting = fn()
+        .catch((e: unknown) => {
+          failed = e;
+        })
+        .finally(() => {
+          restarting = undefined;
+        });
     };
     const kill = () => {
       kills++;
@@ -368,7 +380,9 @@ describe('resuming (keyspace main)', () => {
   it('a client restarted from any event position gets exactly the rest', async () => {
     const c = client('main');
     const all: ChangeEvent[] = [];
-    const sub = await c.subscribe({ tables: ['kill'], from: 'beginning', pageSize: 500 }, (ev) => { all.push(ev); });
+    const sub = await c.subscribe({ tables: ['kill'], from: 'beginning', pageSize: 500 }, (ev) => {
+      all.push(ev);
+    });
     const head = await heads(c);
     await until('the stream to reach the heads', () => covers(sub.position, head));
     await sub.close();
@@ -376,7 +390,9 @@ describe('resuming (keyspace main)', () => {
     for (let i = 0; i < 5; i++) {
       const k = Math.floor(r() * all.length);
       const rest: ChangeEvent[] = [];
-      const again = await client('main').subscribe({ tables: ['kill'], from: all[k]!.position, pageSize: 50 }, (ev) => { rest.push(ev); });
+      const again = await client('main').subscribe({ tables: ['kill'], from: all[k]!.position, pageSize: 50 }, (ev) => {
+        rest.push(ev);
+      });
       await until('the rest', () => covers(again.position, head));
       await again.close();
       expect(byShard(rest, MAIN)).toEqual(byShard(all.slice(k + 1), MAIN));
@@ -423,7 +439,7 @@ describe('resuming (keyspace main)', () => {
 });
 
 describe('GET /changes (for curl and other languages)', () => {
-  it('pages through the stream as JSON, values in the wire encoding, resuming from each page\'s position', async () => {
+  it("pages through the stream as JSON, values in the wire encoding, resuming from each page's position", async () => {
     const got: string[] = [];
     let from = 'beginning';
     for (let i = 0; i < 200; i++) {
@@ -449,7 +465,9 @@ describe('falling behind the trim point (keyspace cut)', () => {
     await c.execute('CREATE TABLE t (id BIGINT PRIMARY KEY, v TEXT)');
     for (let i = 0; i < 30; i++) await c.execute('INSERT INTO t (id, v) VALUES ($1, $2)', [i, `v${i}`]);
     const got: ChangeEvent[] = [];
-    const early = await c.subscribe({ from: 'beginning', tables: ['t'], pageSize: 3 }, (ev) => { got.push(ev); });
+    const early = await c.subscribe({ from: 'beginning', tables: ['t'], pageSize: 3 }, (ev) => {
+      got.push(ev);
+    });
     await until('a few events', () => got.length >= 5);
     await early.close();
     const saved = got[4]!.position;
@@ -484,7 +502,9 @@ describe('falling behind the trim point (keyspace cut)', () => {
 
     // Restarting from there: the new changes, and on the untrimmed shard the rest after the saved position.
     const after: ChangeEvent[] = [];
-    const sub = await c.subscribe({ from: err!.details.restartFrom!, tables: ['t'] }, (ev) => { after.push(ev); });
+    const sub = await c.subscribe({ from: err!.details.restartFrom!, tables: ['t'] }, (ev) => {
+      after.push(ev);
+    });
     for (let i = 100; i < 110; i++) await c.execute('INSERT INTO t (id, v) VALUES ($1, $2)', [i, `v${i}`]);
     const head = await heads(c);
     await until('the stream to reach the heads', () => covers(sub.position, head));

@@ -70,7 +70,10 @@ export default class TestGate extends VTGate {
       detectDeadlocks = url.searchParams.get('on') !== 'false';
       return Response.json({ detectDeadlocks });
     }
-    const coordinators = () => Array.from({ length: COORDINATOR_PARTITIONS }, (_, i) => stubOf<Pick<TestCoordinatorApi, 'list' | 'reached'>>(env.COORDINATOR.getByName(`coordinator/${i}`)));
+    const coordinators = () =>
+      Array.from({ length: COORDINATOR_PARTITIONS }, (_, i) =>
+        stubOf<Pick<TestCoordinatorApi, 'list' | 'reached'>>(env.COORDINATOR.getByName(`coordinator/${i}`)),
+      );
     if (url.pathname === '/test/failpoint') {
       const all = new Set<string>(reached);
       for (const c of coordinators()) for (const s of await c.reached()) all.add(s);

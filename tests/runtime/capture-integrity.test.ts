@@ -21,7 +21,11 @@ const tablet = (kind: EngineKind) => {
   const stub = env.TABLET.get(env.TABLET.idFromName(`integrity-${kind}-${Math.random()}`));
   return { t: stubOf<TabletCalls>(stub), stub };
 };
-const outcome = (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (e) => asVitessError(e).code);
+const outcome = (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => 'ok',
+    (e) => asVitessError(e).code,
+  );
 const changes = async (t: Tablet): Promise<Change[]> => (await t.pull(1)).records.flatMap((r) => r.changes);
 /** Changes of the rows the attempts below try to forge (ids 998 and 999). */
 const forged = (all: Change[]): Change[] => all.filter((c) => 'key' in c && [998, 999].includes(Number(c.key.id)));
@@ -88,9 +92,15 @@ describe('VTTablet on pglite: capture integrity', () => {
   it('ends a runaway statement with TIMEOUT naming the limit, and keeps working', async () => {
     const { t } = tablet('pglite');
     await t.query('pglite', 'CREATE TABLE t (id INT PRIMARY KEY)');
-    const runaway = t.query('pglite', `WITH a AS MATERIALIZED (SELECT g, md5(g::text) AS h FROM generate_series(1, 200000) g)
-      SELECT count(*) FROM a x, a y WHERE x.h < y.h`);
-    const err = await runaway.then(() => undefined, (e: unknown) => asVitessError(e));
+    const runaway = t.query(
+      'pglite',
+      `WITH a AS MATERIALIZED (SELECT g, md5(g::text) AS h FROM generate_series(1, 200000) g)
+      SELECT count(*) FROM a x, a y WHERE x.h < y.h`,
+    );
+    const err = await runaway.then(
+      () => undefined,
+      (e: unknown) => asVitessError(e),
+    );
     expect(err?.code).toBe('TIMEOUT');
     expect(err?.message).toMatch(/statement timeout/);
     expect(err?.message).toContain(`${STATEMENT_TIMEOUT_MS} ms`);
@@ -114,13 +124,14 @@ describe('VTTablet on do-sqlite: the engine’s tables are out of reach', () => 
       'SELECT id FROM t WHERE id IN (SELECT lsn FROM _Vt_LoG)',
       'SELECT * FROM t JOIN "_vt_LOG" l ON l.lsn = t.id',
       'SELECT * FROM SQLITE_MASTER',
-      "INSERT INTO _VT_LOG (lsn) VALUES (99)",
+      'INSERT INTO _VT_LOG (lsn) VALUES (99)',
       'DELETE FROM "_Vt_Log"',
       'UPDATE _vt_LOG SET lsn = 0',
       'DROP TABLE _VT_LOG',
       'CREATE TABLE _VT_MINE (id INT PRIMARY KEY)',
       'ALTER TABLE t RENAME TO _Vt_Renamed',
-    ]) expect(await outcome(q(sql)), sql).toBe('INVALID');
+    ])
+      expect(await outcome(q(sql)), sql).toBe('INVALID');
     expect((await q('SELECT * FROM t')).rows).toEqual([{ id: 1, v: 'a' }]);
     expect((await t.pull(1)).records).toHaveLength(2);
   });

@@ -19,10 +19,16 @@ it('migrates a log of inline records and continues it in place', async () => {
     expect(log.lastLsn).toBe(2);
     const db = new DoSqliteEngine(state.storage, IN_PLACE_LOG);
     await db.query('CREATE TABLE t (id INT PRIMARY KEY, v TEXT)');
-    await db.enableCapture((unit) => { log.record(unit, 'c'); });
+    await db.enableCapture((unit) => {
+      log.record(unit, 'c');
+    });
     await db.query("INSERT INTO t VALUES (2, 'new'), (3, 'newer')");
     const { records } = log.pull(1);
-    expect(records.map((r) => [r.lsn, r.txid, r.changes.length])).toEqual([[1, 'a', 1], [2, 'b', 1], [3, 'c', 2]]);
+    expect(records.map((r) => [r.lsn, r.txid, r.changes.length])).toEqual([
+      [1, 'a', 1],
+      [2, 'b', 1],
+      [3, 'c', 2],
+    ]);
     expect(records[2]!.changes[1]).toEqual({ table: 't', op: 'insert', key: { id: 3 }, row: { id: 3, v: 'newer' } });
   });
 });
@@ -32,7 +38,9 @@ it('seals in place: a header per changed row, merged per unit, and none visible 
   await runInDurableObject(stub, async (_instance, state) => {
     const log = new ChangeLog(state.storage.sql);
     const db = new DoSqliteEngine(state.storage, IN_PLACE_LOG);
-    await db.enableCapture((unit) => { log.record(unit); });
+    await db.enableCapture((unit) => {
+      log.record(unit);
+    });
     await db.query('CREATE TABLE t (id INT PRIMARY KEY, v TEXT)');
     await db.query("INSERT INTO t VALUES (1, 'a')");
     await db.query("INSERT INTO t VALUES (2, 'b'), (3, 'c'), (4, 'd')");
@@ -45,16 +53,23 @@ it('seals in place: a header per changed row, merged per unit, and none visible 
       expect(log.pull(1).lastLsn).toBe(3);
     });
     const { records } = log.pull(1);
-    expect(records.map((r) => [r.lsn, r.changes.length])).toEqual([[1, 1], [2, 1], [3, 3], [4, 3]]);
+    expect(records.map((r) => [r.lsn, r.changes.length])).toEqual([
+      [1, 1],
+      [2, 1],
+      [3, 3],
+      [4, 3],
+    ]);
     expect(records[3]!.changes.map((c) => 'op' in c && c.op)).toEqual(['update', 'update', 'delete']);
     // Each record its own txid (random, stored), its time from the commit.
     expect(new Set(records.map((r) => r.txid)).size).toBe(4);
     for (const r of records) expect(Math.abs(r.ts - Date.now())).toBeLessThan(60_000);
     // A rolled-back transaction leaves no header behind; the next commit takes the next LSN.
-    await expect(db.transaction(async (tx) => {
-      await tx.query("INSERT INTO t VALUES (5, 'f')");
-      throw new Error('changed my mind');
-    })).rejects.toThrow('changed my mind');
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query("INSERT INTO t VALUES (5, 'f')");
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow('changed my mind');
     log.reload();
     await db.query("INSERT INTO t VALUES (6, 'g')");
     expect(log.pull(5).records.map((r) => [r.lsn, r.changes.length])).toEqual([[5, 1]]);

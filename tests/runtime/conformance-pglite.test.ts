@@ -11,8 +11,12 @@ describe('engine conformance: pglite (workerd)', () => {
   const stub = env.HOST.get(env.HOST.idFromName('conformance-pglite'));
   const engines = new WeakMap<object, PgliteEngine>();
   const inDo = <T>(fn: (db: PgliteEngine) => Promise<T>) => runInDurableObject(stub, async (instance) => fn(engines.get(instance)!));
-  beforeAll(() => runInDurableObject(stub, async (instance) => {
-    engines.set(instance, new PgliteEngine(await createWorkerdPGlite({ assets: env.ASSETS })));
-  }), 60_000);
+  beforeAll(
+    () =>
+      runInDurableObject(stub, async (instance) => {
+        engines.set(instance, new PgliteEngine(await createWorkerdPGlite({ assets: env.ASSETS })));
+      }),
+    60_000,
+  );
   for (const c of cases) it(c.name, () => inDo((db) => c.run(db)));
 });

@@ -17,11 +17,19 @@ type Tablet = Stub<TabletCalls>;
 
 const tablet = (kind: EngineKind): Tablet => stubOf<TabletCalls>(env.TABLET.get(env.TABLET.idFromName(`limits-${kind}-${Math.random()}`)));
 
-const failure = (p: Promise<unknown>): Promise<VitessError> => p.then(() => { throw new Error('expected a failure'); }, (e: unknown) => asVitessError(e));
+const failure = (p: Promise<unknown>): Promise<VitessError> =>
+  p.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (e: unknown) => asVitessError(e),
+  );
 
 /** Replays statements, then commits. */
 class Script extends RpcTarget {
-  constructor(private readonly steps: TxStep[]) { super(); }
+  constructor(private readonly steps: TxStep[]) {
+    super();
+  }
   async next(): Promise<TxStep> {
     return this.steps.shift() ?? { end: 'commit' };
   }
@@ -38,7 +46,11 @@ describe.each(['do-sqlite', 'pglite'] as const)('limits at a tablet on %s', (kin
     const t = tablet(kind);
     await numbers(t, kind, 400);
     expect((await t.query(kind, 'SELECT a.id FROM n a, n b WHERE b.id <= 250')).rows).toHaveLength(LIMITS.resultRows);
-    expect(await failure(t.query(kind, 'SELECT a.id FROM n a, n b WHERE b.id <= 251'))).toMatchObject({ code: 'LIMIT_EXCEEDED', message: expect.stringMatching(/more than 100000 rows/), details: { limit: 'result rows' } });
+    expect(await failure(t.query(kind, 'SELECT a.id FROM n a, n b WHERE b.id <= 251'))).toMatchObject({
+      code: 'LIMIT_EXCEEDED',
+      message: expect.stringMatching(/more than 100000 rows/),
+      details: { limit: 'result rows' },
+    });
   }, 60_000);
 
   it('a result over the byte cap fails, whole; a write returning it rolls back, in a batch and in a transaction too', async () => {
@@ -52,7 +64,15 @@ describe.each(['do-sqlite', 'pglite'] as const)('limits at a tablet on %s', (kin
     expect((await t.query(kind, 'SELECT id FROM big ORDER BY id')).rows).toHaveLength(9);
     expect(await failure(t.query(kind, "UPDATE big SET s = s || 'y' RETURNING *"))).toMatchObject(bytes);
     // Results of one batch count together: two halves of the table are over the cap as one.
-    expect(await failure(t.batch(kind, [{ sql: "UPDATE big SET s = s || 'y' WHERE id = 9" }, { sql: 'SELECT * FROM big WHERE id <= 4' }, { sql: 'SELECT * FROM big WHERE id > 4' }], { atomic: true }))).toMatchObject(bytes);
+    expect(
+      await failure(
+        t.batch(
+          kind,
+          [{ sql: "UPDATE big SET s = s || 'y' WHERE id = 9" }, { sql: 'SELECT * FROM big WHERE id <= 4' }, { sql: 'SELECT * FROM big WHERE id > 4' }],
+          { atomic: true },
+        ),
+      ),
+    ).toMatchObject(bytes);
     const tx = new Script([{ sql: "UPDATE big SET s = s || 'y' WHERE id = 1" }, { sql: 'SELECT * FROM big' }]);
     expect(await failure(t.transaction(kind, 'tx-1', tx))).toMatchObject(bytes);
     // Nothing was written: no log record, every row as it was.
@@ -63,7 +83,9 @@ describe.each(['do-sqlite', 'pglite'] as const)('limits at a tablet on %s', (kin
   it('a statement over 100 KB is refused before it is parsed; a bad timeoutMs is INVALID', async () => {
     const t = tablet(kind);
     expect((await failure(t.query(kind, `WITH ${'x'.repeat(LIMITS.statementBytes)}`))).details.limit).toBe('statement size');
-    expect((await failure(t.batch(kind, [{ sql: 'SELECT 1' }, { sql: `SELECT '${'x'.repeat(LIMITS.statementBytes)}'` }]))).details.limit).toBe('statement size');
+    expect((await failure(t.batch(kind, [{ sql: 'SELECT 1' }, { sql: `SELECT '${'x'.repeat(LIMITS.statementBytes)}'` }]))).details.limit).toBe(
+      'statement size',
+    );
     expect((await failure(t.transaction(kind, 'tx-2', new Script([]), { timeoutMs: -1 }))).code).toBe('INVALID');
   }, 60_000);
 
@@ -75,7 +97,9 @@ describe.each(['do-sqlite', 'pglite'] as const)('limits at a tablet on %s', (kin
     const { written, lsns } = await runInDurableObject(stub, async (instance: VTTablet) => {
       const requests = Array.from({ length: pages }, () => instance.snapshot(kind, 'n', null, 4_000));
       // The write arrives as a new request would: on a later turn of the event loop.
-      const write = new Promise<TabletResult>((resolve, reject) => setTimeout(() => instance.query(kind, "INSERT INTO n VALUES (0, 'w')").then(resolve, reject), 0));
+      const write = new Promise<TabletResult>((resolve, reject) =>
+        setTimeout(() => instance.query(kind, "INSERT INTO n VALUES (0, 'w')").then(resolve, reject), 0),
+      );
       return { written: (await write).lsn, lsns: (await Promise.all(requests)).map((p) => p.lsn) };
     });
     // Each page names the LSN it was read at: those read before the write are the ones it waited behind.

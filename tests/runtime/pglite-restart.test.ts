@@ -8,12 +8,15 @@ import { LOG_VALUE_BYTES, type TrimPolicy } from '../../changelog/log.js';
 import { LIMITS } from '../../engines/limits.js';
 import type { StorageEngine } from '../../engines/engine.js';
 import type { TxStep } from '../../primary/interactive.js';
-import type { Stub, TabletApi } from '../../rpc/do-api.js';
+import type { TabletApi } from '../../rpc/do-api.js';
 import { stubOf } from '../../rpc/do-stub.js';
 import { asVitessError } from '../../rpc/errors.js';
 import type { SqlValue } from '../../rpc/values.js';
 
-type TabletCalls = Pick<TabletApi, 'query' | 'pull' | 'snapshotDataDir' | 'trim' | 'status' | 'transaction' | 'commitPrepared' | 'rollbackPrepared' | 'listPrepared'>;
+type TabletCalls = Pick<
+  TabletApi,
+  'query' | 'pull' | 'snapshotDataDir' | 'trim' | 'status' | 'transaction' | 'commitPrepared' | 'rollbackPrepared' | 'listPrepared'
+>;
 
 const tablet = () => {
   const stub = env.TABLET.get(env.TABLET.idFromName(`pglite-restart-${Math.random()}`));
@@ -55,10 +58,16 @@ describe('VTTablet on pglite: restarts', () => {
     await insert('f');
     for (const table of ['s', 'b', 'g']) {
       const { rows } = await q(`SELECT id, v FROM ${table} ORDER BY v`);
-      expect(rows.map((r) => r.v), table).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+      expect(
+        rows.map((r) => r.v),
+        table,
+      ).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
       // Gaps are allowed (as in Postgres), repeats are not: each later row has a larger id.
       const ids = rows.map((r) => Number(r.id));
-      expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!), `${table}: ${ids.join(',')}`).toBe(true);
+      expect(
+        ids.every((id, i) => i === 0 || id > ids[i - 1]!),
+        `${table}: ${ids.join(',')}`,
+      ).toBe(true);
     }
   });
 
@@ -128,7 +137,12 @@ describe('VTTablet on pglite: restarts', () => {
         throw new Error('storage refused the record');
       };
     });
-    expect(await q(`INSERT INTO t VALUES (2, 'lost')`).then(() => 'ok', (e) => asVitessError(e).code)).toBe('INTERNAL');
+    expect(
+      await q(`INSERT INTO t VALUES (2, 'lost')`).then(
+        () => 'ok',
+        (e) => asVitessError(e).code,
+      ),
+    ).toBe('INTERNAL');
     expect((await q(`UPDATE t SET v = 'changed'`)).affected).toBe(1);
     expect((await t.status()).lsn).toBe(lsn + 1);
     const rows = [{ id: 1, v: 'changed' }];
@@ -140,48 +154,64 @@ describe('VTTablet on pglite: restarts', () => {
 
 /** Hands over its steps in order. */
 class Script extends RpcTarget {
-  constructor(private readonly steps: TxStep[]) { super(); }
-  async next(): Promise<TxStep> { return this.steps.shift() ?? { end: 'rollback' }; }
+  constructor(private readonly steps: TxStep[]) {
+    super();
+  }
+  async next(): Promise<TxStep> {
+    return this.steps.shift() ?? { end: 'rollback' };
+  }
 }
 
 describe('VTTablet on pglite: a prepared transaction across a restart', () => {
-  it.each(['commit', 'rollback'] as const)('stays prepared and holds the shard; %s after a real restart takes effect once; SERIAL values never repeat', async (decision) => {
-    const name = `pglite-prepared-${Math.random()}`;
-    let t = stubOf<TabletCalls>(env.TABLET.getByName(name));
-    await t.query('pglite', 'CREATE TABLE p (id SERIAL PRIMARY KEY, v TEXT)');
-    await t.query('pglite', `INSERT INTO p (v) VALUES ('before')`);
-    const script = new Script([{ sql: `INSERT INTO p (v) VALUES ('a'), ('b') RETURNING id` }, { end: 'prepare' }]);
-    expect((await t.transaction('pglite', 'gtx-restart', script, { twoPhase: true })).outcome).toBe('prepared');
-    // A new instance: PGlite reopens from the log alone (no snapshot yet), as after a crash.
-    await runInDurableObject(env.TABLET.getByName(name), (_, state) => state.abort('restart')).catch(() => undefined);
-    t = stubOf<TabletCalls>(env.TABLET.getByName(name));
-    expect((await t.listPrepared()).map((p) => p.txid)).toEqual(['gtx-restart']);
-    // A write waits for the decision.
-    let settled = false;
-    const write = t.query('pglite', `INSERT INTO p (v) VALUES ('after') RETURNING id`);
-    void write.then(() => { settled = true; }, () => { settled = true; });
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(settled).toBe(false);
-    const decide = () => (decision === 'commit' ? t.commitPrepared('gtx-restart') : t.rollbackPrepared('gtx-restart'));
-    expect((await decide()).outcome).toBe(decision === 'commit' ? 'committed' : 'rolled back');
-    expect((await decide()).outcome).toBe(decision === 'commit' ? 'committed' : 'rolled back');
-    expect(await t.listPrepared()).toEqual([]);
-    await write;
-    const expected = decision === 'commit' ? ['before', 'a', 'b', 'after'] : ['before', 'after'];
-    const check = async () => {
-      const { rows } = await t.query('pglite', 'SELECT id, v FROM p ORDER BY id');
-      expect(rows.map((r) => r.v)).toEqual(expected);
-      expect((await t.pull(1)).records.filter((r) => r.txid === 'gtx-restart')).toHaveLength(decision === 'commit' ? 1 : 0);
-      // No value handed out twice, not even one the rolled-back transaction held (as in Postgres).
-      const { rows: [next] } = await t.query('pglite', `INSERT INTO p (v) VALUES ('next') RETURNING id`);
-      expect(Number(next!.id)).toBeGreaterThan(3);
-      expect(Number(next!.id)).toBeGreaterThan(Math.max(...rows.map((r) => Number(r.id))));
-      await t.query('pglite', `DELETE FROM p WHERE v = 'next'`);
-    };
-    await check();
-    await runInDurableObject(env.TABLET.getByName(name), (_, state) => state.abort('restart')).catch(() => undefined);
-    t = stubOf<TabletCalls>(env.TABLET.getByName(name));
-    await check(); // and once more from the log, with the decision in it
-  }, 120_000);
+  it.each(['commit', 'rollback'] as const)(
+    'stays prepared and holds the shard; %s after a real restart takes effect once; SERIAL values never repeat',
+    async (decision) => {
+      const name = `pglite-prepared-${Math.random()}`;
+      let t = stubOf<TabletCalls>(env.TABLET.getByName(name));
+      await t.query('pglite', 'CREATE TABLE p (id SERIAL PRIMARY KEY, v TEXT)');
+      await t.query('pglite', `INSERT INTO p (v) VALUES ('before')`);
+      const script = new Script([{ sql: `INSERT INTO p (v) VALUES ('a'), ('b') RETURNING id` }, { end: 'prepare' }]);
+      expect((await t.transaction('pglite', 'gtx-restart', script, { twoPhase: true })).outcome).toBe('prepared');
+      // A new instance: PGlite reopens from the log alone (no snapshot yet), as after a crash.
+      await runInDurableObject(env.TABLET.getByName(name), (_, state) => state.abort('restart')).catch(() => undefined);
+      t = stubOf<TabletCalls>(env.TABLET.getByName(name));
+      expect((await t.listPrepared()).map((p) => p.txid)).toEqual(['gtx-restart']);
+      // A write waits for the decision.
+      let settled = false;
+      const write = t.query('pglite', `INSERT INTO p (v) VALUES ('after') RETURNING id`);
+      void write.then(
+        () => {
+          settled = true;
+        },
+        () => {
+          settled = true;
+        },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(settled).toBe(false);
+      const decide = () => (decision === 'commit' ? t.commitPrepared('gtx-restart') : t.rollbackPrepared('gtx-restart'));
+      expect((await decide()).outcome).toBe(decision === 'commit' ? 'committed' : 'rolled back');
+      expect((await decide()).outcome).toBe(decision === 'commit' ? 'committed' : 'rolled back');
+      expect(await t.listPrepared()).toEqual([]);
+      await write;
+      const expected = decision === 'commit' ? ['before', 'a', 'b', 'after'] : ['before', 'after'];
+      const check = async () => {
+        const { rows } = await t.query('pglite', 'SELECT id, v FROM p ORDER BY id');
+        expect(rows.map((r) => r.v)).toEqual(expected);
+        expect((await t.pull(1)).records.filter((r) => r.txid === 'gtx-restart')).toHaveLength(decision === 'commit' ? 1 : 0);
+        // No value handed out twice, not even one the rolled-back transaction held (as in Postgres).
+        const {
+          rows: [next],
+        } = await t.query('pglite', `INSERT INTO p (v) VALUES ('next') RETURNING id`);
+        expect(Number(next!.id)).toBeGreaterThan(3);
+        expect(Number(next!.id)).toBeGreaterThan(Math.max(...rows.map((r) => Number(r.id))));
+        await t.query('pglite', `DELETE FROM p WHERE v = 'next'`);
+      };
+      await check();
+      await runInDurableObject(env.TABLET.getByName(name), (_, state) => state.abort('restart')).catch(() => undefined);
+      t = stubOf<TabletCalls>(env.TABLET.getByName(name));
+      await check(); // and once more from the log, with the decision in it
+    },
+    120_000,
+  );
 });
-

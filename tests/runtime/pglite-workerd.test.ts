@@ -7,7 +7,10 @@ import { createWorkerdPGlite } from '../../engines/pglite-workerd.js';
 const inDO = <R>(name: string, fn: () => Promise<R>) => runInDurableObject(env.HOST.get(env.HOST.idFromName(name)), fn);
 
 // workerd's clock only moves on I/O, so read it after a timer.
-const now = async () => (await new Promise((resolve) => setTimeout(resolve, 0)), Date.now());
+const now = async () => {
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  return Date.now();
+};
 const timed = async <R>(label: string, fn: () => Promise<R>): Promise<R> => {
   const start = await now();
   const result = await fn();
@@ -55,11 +58,7 @@ describe('PGlite in a Durable Object (workerd)', () => {
       await restored.close();
 
       const fromGzip = await createWorkerdPGlite({ assets: env.ASSETS, dataDir: gzipped });
-      expect((await fromGzip.query('SELECT name FROM users ORDER BY id')).rows).toEqual([
-        { name: 'Zoë 日本' },
-        { name: 'Bobby' },
-        { name: 'Cy' },
-      ]);
+      expect((await fromGzip.query('SELECT name FROM users ORDER BY id')).rows).toEqual([{ name: 'Zoë 日本' }, { name: 'Bobby' }, { name: 'Cy' }]);
       await fromGzip.close();
       await expect(createWorkerdPGlite({ assets: env.ASSETS, dataDir: new Blob(['not a tar']) })).rejects.toThrow(/PG_VERSION/);
       // A buffer that was not recorded at build time fails with a message saying what to do.

@@ -61,7 +61,10 @@ const setup = async (opts: { cut?: boolean } = {}) => {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const count = async (r: Replica, maxLagMs: number): Promise<number | string> =>
-  r.read('SELECT count(*) AS n FROM s', [], { maxLagMs }).then((x) => Number(x.rows[0]!.n), (e) => asVitessError(e).code);
+  r.read('SELECT count(*) AS n FROM s', [], { maxLagMs }).then(
+    (x) => Number(x.rows[0]!.n),
+    (e) => asVitessError(e).code,
+  );
 
 describe('replica staleness bound', () => {
   it('a replica cut off from its primary refuses bounded reads once its data may be older, though it knows of nothing newer', async () => {

@@ -35,14 +35,19 @@ const shard = (primaryEngine: EngineKind) => {
 /** A transaction driver that replays a script of statements and then ends as told. */
 class Script extends RpcTarget {
   private i = 0;
-  constructor(private readonly steps: TxStep[]) { super(); }
+  constructor(private readonly steps: TxStep[]) {
+    super();
+  }
   async next(_reply: TxReply): Promise<TxStep> {
     return this.steps[this.i++] ?? { end: 'commit' };
   }
 }
 
-const code = async (p: Promise<unknown>): Promise<string> => p.then(() => 'resolved', (e) => asVitessError(e).code);
-
+const code = async (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => 'resolved',
+    (e) => asVitessError(e).code,
+  );
 
 /**
  * A random workload on one primary: inserts, updates (also of the key), deletes, atomic
@@ -51,18 +56,35 @@ const code = async (p: Promise<unknown>): Promise<string> => p.then(() => 'resol
  * leaves nothing behind, which is part of what is checked. Returns the tables that exist.
  */
 class Workload {
-  readonly tables = new Map<string, string[]>([['acct', ['id']], ['pair', ['a', 'b']]]);
+  readonly tables = new Map<string, string[]>([
+    ['acct', ['id']],
+    ['pair', ['a', 'b']],
+  ]);
   private cols = 0;
   private extras = 0;
-  constructor(private readonly t: Tablet, private readonly kind: EngineKind, private readonly rand: ReturnType<typeof rng>) {}
+  constructor(
+    private readonly t: Tablet,
+    private readonly kind: EngineKind,
+    private readonly rand: ReturnType<typeof rng>,
+  ) {}
 
   async setup(): Promise<void> {
-    await this.t.query(this.kind, 'CREATE TABLE acct (id INT PRIMARY KEY, owner TEXT NOT NULL, bal BIGINT NOT NULL, flag BOOLEAN, meta JSONB, score DOUBLE PRECISION, amount NUMERIC, at TIMESTAMPTZ)');
+    await this.t.query(
+      this.kind,
+      'CREATE TABLE acct (id INT PRIMARY KEY, owner TEXT NOT NULL, bal BIGINT NOT NULL, flag BOOLEAN, meta JSONB, score DOUBLE PRECISION, amount NUMERIC, at TIMESTAMPTZ)',
+    );
     await this.t.query(this.kind, 'CREATE UNIQUE INDEX acct_owner ON acct (owner)');
     await this.t.query(this.kind, 'CREATE TABLE pair (a INT, b TEXT, v BYTEA, PRIMARY KEY (a, b))');
     // Enough rows for a copy to take several pages.
     for (let i = 0; i < 120; i += 40) {
-      await this.t.batch(this.kind, Array.from({ length: 40 }, (_, j) => ({ sql: 'INSERT INTO pair VALUES ($1, $2, $3)', params: [(i + j) % 17, `k${i + j}`, new Uint8Array([i + j, 7])] })), { atomic: true });
+      await this.t.batch(
+        this.kind,
+        Array.from({ length: 40 }, (_, j) => ({
+          sql: 'INSERT INTO pair VALUES ($1, $2, $3)',
+          params: [(i + j) % 17, `k${i + j}`, new Uint8Array([i + j, 7])],
+        })),
+        { atomic: true },
+      );
     }
   }
 
@@ -70,9 +92,22 @@ class Workload {
     const r = this.rand;
     const id = r.int(40);
     switch (r.int(10)) {
-      case 0: case 1: case 2:
-        return { sql: 'INSERT INTO acct (id, owner, bal, flag, meta, score, amount, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-          params: [id, `o${r.int(60)}`, 2n ** 60n + BigInt(r.int(1000)), r.next() < 0.5, { n: r.int(100), tags: ['x', r.int(5)] }, r.int(1000) / 8, `${r.int(10000)}.${r.int(100)}`, new Date(1_700_000_000_000 + r.int(1e9))] };
+      case 0:
+      case 1:
+      case 2:
+        return {
+          sql: 'INSERT INTO acct (id, owner, bal, flag, meta, score, amount, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+          params: [
+            id,
+            `o${r.int(60)}`,
+            2n ** 60n + BigInt(r.int(1000)),
+            r.next() < 0.5,
+            { n: r.int(100), tags: ['x', r.int(5)] },
+            r.int(1000) / 8,
+            `${r.int(10000)}.${r.int(100)}`,
+            new Date(1_700_000_000_000 + r.int(1e9)),
+          ],
+        };
       case 3:
         return { sql: 'UPDATE acct SET bal = bal + $2, flag = NOT flag, meta = $3 WHERE id = $1', params: [id, r.int(50), { n: r.int(100) }] };
       case 4:
@@ -119,11 +154,21 @@ class Workload {
     if (p < 0.06) return this.ddl();
     if (p < 0.12) {
       const extra = [...this.tables.keys()].filter((n) => n.startsWith('extra'));
-      if (extra.length) await this.t.query(this.kind, `INSERT INTO ${r.pick(extra)} VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v`, [r.int(20), `v${r.int(100)}`]);
+      if (extra.length)
+        await this.t.query(this.kind, `INSERT INTO ${r.pick(extra)} VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v`, [
+          r.int(20),
+          `v${r.int(100)}`,
+        ]);
       return;
     }
     if (p < 0.2) {
-      await this.t.batch(this.kind, Array.from({ length: 2 + r.int(3) }, () => this.dml()), { atomic: true }).catch(swallow);
+      await this.t
+        .batch(
+          this.kind,
+          Array.from({ length: 2 + r.int(3) }, () => this.dml()),
+          { atomic: true },
+        )
+        .catch(swallow);
       return;
     }
     if (p < 0.28) {
@@ -139,8 +184,17 @@ class Workload {
 
 /** Rows of a table as comparable text (wire-encoded values), in key order. */
 const canon = (rows: Row[], key: string[]): string[] =>
-  rows.map((row) => ({ k: JSON.stringify(key.map((k) => toWire(row[k] ?? null))), v: JSON.stringify(Object.keys(row).sort().map((c) => [c, toWire(row[c] ?? null)])) }))
-    .sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map((x) => x.v);
+  rows
+    .map((row) => ({
+      k: JSON.stringify(key.map((k) => toWire(row[k] ?? null))),
+      v: JSON.stringify(
+        Object.keys(row)
+          .sort()
+          .map((c) => [c, toWire(row[c] ?? null)]),
+      ),
+    }))
+    .sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
+    .map((x) => x.v);
 
 /** The replica holds exactly the primary's tables and rows. */
 async function expectSameData(t: Tablet, kind: EngineKind, r: Replica, tables: Map<string, string[]>): Promise<void> {
@@ -155,7 +209,11 @@ async function expectSameData(t: Tablet, kind: EngineKind, r: Replica, tables: M
   }
 }
 
-const PAIRS: [EngineKind, ReplicaEngine][] = [['do-sqlite', 'do-sqlite'], ['pglite', 'pglite'], ['pglite', 'do-sqlite']];
+const PAIRS: [EngineKind, ReplicaEngine][] = [
+  ['do-sqlite', 'do-sqlite'],
+  ['pglite', 'pglite'],
+  ['pglite', 'do-sqlite'],
+];
 
 describe.each(PAIRS)('replica: %s primary → %s replica', (primaryEngine, replicaEngine) => {
   it('converges after a random workload: one replica from the start, one started midway', async () => {
@@ -211,15 +269,23 @@ describe('replica reads', () => {
     await t.query(kind, "INSERT INTO ro VALUES (1, 'a')");
     await start();
     expect(await r.waitFor(2, 30_000)).toBe(2);
-    for (const sql of ["INSERT INTO ro VALUES (2, 'b')", "UPDATE ro SET v = 'x'", 'DELETE FROM ro', 'CREATE TABLE x (id INT PRIMARY KEY)', 'DROP TABLE ro',
-      'WITH d AS (DELETE FROM ro RETURNING id) SELECT * FROM d']) {
+    for (const sql of [
+      "INSERT INTO ro VALUES (2, 'b')",
+      "UPDATE ro SET v = 'x'",
+      'DELETE FROM ro',
+      'CREATE TABLE x (id INT PRIMARY KEY)',
+      'DROP TABLE ro',
+      'WITH d AS (DELETE FROM ro RETURNING id) SELECT * FROM d',
+    ]) {
       const err = await r.query(sql).catch((e) => asVitessError(e));
       expect(err, sql).toMatchObject({ code: 'UNSUPPORTED', details: { construct: 'write on a read replica' } });
     }
     const read = await r.query('SELECT * FROM ro WHERE id = $1', [1]);
     expect(read).toMatchObject({ rows: [{ id: 1, v: 'a' }], lsn: 2 });
     expect((await r.query('WITH x AS (SELECT id FROM ro) SELECT count(*) AS n FROM x')).rows).toEqual([{ n: 1 }]);
-    expect(await code(start().then(() => r.start({ keyspace: 'other', shard: '-', region: 'east', primaryEngine: 'do-sqlite', engine: 'do-sqlite' })))).toBe('INVALID');
+    expect(await code(start().then(() => r.start({ keyspace: 'other', shard: '-', region: 'east', primaryEngine: 'do-sqlite', engine: 'do-sqlite' })))).toBe(
+      'INVALID',
+    );
   }, 120_000);
 
   it('waitFor resolves once applied, or at its timeout; delayed replication shows as lag', async () => {

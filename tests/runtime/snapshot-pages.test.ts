@@ -14,7 +14,8 @@ it('pages wide rows after narrow ones near the character budget, every row once 
     const db = new DoSqliteEngine(state.storage);
     await db.query('CREATE TABLE w (id INT PRIMARY KEY, s TEXT)');
     // 100 narrow rows, then 300 of 2,000 characters: a page of 20,000 rows would be ~600k.
-    const fill = (from: number, to: number, s: string) => state.storage.sql.exec(`WITH RECURSIVE c(i) AS (SELECT ${from} UNION ALL SELECT i + 1 FROM c WHERE i < ${to}) INSERT INTO w SELECT i, ${s} FROM c`);
+    const fill = (from: number, to: number, s: string) =>
+      state.storage.sql.exec(`WITH RECURSIVE c(i) AS (SELECT ${from} UNION ALL SELECT i + 1 FROM c WHERE i < ${to}) INSERT INTO w SELECT i, ${s} FROM c`);
     fill(1, 100, "'x'");
     fill(101, 400, "printf('%.2000c', 'y')");
     const maxChars = 50_000;

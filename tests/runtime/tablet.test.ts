@@ -15,8 +15,24 @@ import { inRange } from '../../rpc/keyspace/keyrange.js';
 import { pageRows, type Row } from '../../rpc/results.js';
 import type { SqlValue } from '../../rpc/values.js';
 
-type TabletCalls = Pick<TabletApi, 'query' | 'batch' | 'transaction' | 'commitPrepared' | 'rollbackPrepared' | 'pull' | 'waitFor'
-  | 'register' | 'subscribe' | 'ack' | 'trim' | 'snapshot' | 'status' | 'snapshotDataDir' | 'listPrepared'>;
+type TabletCalls = Pick<
+  TabletApi,
+  | 'query'
+  | 'batch'
+  | 'transaction'
+  | 'commitPrepared'
+  | 'rollbackPrepared'
+  | 'pull'
+  | 'waitFor'
+  | 'register'
+  | 'subscribe'
+  | 'ack'
+  | 'trim'
+  | 'snapshot'
+  | 'status'
+  | 'snapshotDataDir'
+  | 'listPrepared'
+>;
 type Tablet = Stub<TabletCalls>;
 
 let seq = 0;
@@ -29,7 +45,9 @@ const tablet = (kind: EngineKind, name = `${kind}-${++seq}-${Math.random()}`) =>
 class Script extends RpcTarget {
   readonly replies: TxReply[] = [];
   private i = 0;
-  constructor(private readonly steps: (TxStep | ((last: TxReply) => TxStep))[]) { super(); }
+  constructor(private readonly steps: (TxStep | ((last: TxReply) => TxStep))[]) {
+    super();
+  }
   async next(reply: TxReply): Promise<TxStep> {
     if (reply) this.replies.push(reply);
     const step = this.steps[this.i++];
@@ -40,12 +58,16 @@ class Script extends RpcTarget {
 
 /** Never answers: the transaction must time out. */
 class Silent extends RpcTarget {
-  next(): Promise<TxStep> { return new Promise(() => undefined); }
+  next(): Promise<TxStep> {
+    return new Promise(() => undefined);
+  }
 }
 
 class Collector extends RpcTarget {
   readonly records: LogRecord[] = [];
-  async push(records: LogRecord[]): Promise<void> { this.records.push(...records); }
+  async push(records: LogRecord[]): Promise<void> {
+    this.records.push(...records);
+  }
 }
 
 /**
@@ -57,7 +79,11 @@ const restart = async (stub: DurableObjectStub, kind: EngineKind): Promise<void>
   if (kind === 'do-sqlite') await evictDurableObject(stub);
 };
 
-const code = async (p: Promise<unknown>): Promise<string> => p.then(() => 'resolved', (e) => asVitessError(e).code);
+const code = async (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => 'resolved',
+    (e) => asVitessError(e).code,
+  );
 const rows = async (t: Tablet, kind: EngineKind, sql: string, params?: SqlValue[]) => (await t.query(kind, sql, params)).rows;
 
 /** Every row of `table`, read in snapshot pages of `limit`. */
@@ -77,7 +103,7 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
     const { t } = tablet(kind);
     const r1 = await t.query(kind, 'CREATE TABLE items (id INT PRIMARY KEY, name TEXT, qty INT)');
     const r2 = await t.query(kind, "INSERT INTO items VALUES (1, 'a', 1), (2, 'b', 2)");
-    const r3 = await t.batch(kind, [{ sql: "UPDATE items SET qty = 5 WHERE id = 1" }, { sql: 'DELETE FROM items WHERE id = 2' }], { atomic: true });
+    const r3 = await t.batch(kind, [{ sql: 'UPDATE items SET qty = 5 WHERE id = 1' }, { sql: 'DELETE FROM items WHERE id = 2' }], { atomic: true });
     const read = await t.query(kind, 'SELECT * FROM items');
     expect([r1.lsn, r2.lsn, r3[1]!.lsn, read.lsn]).toEqual([1, 2, 3, 3]);
     const { records, lastLsn } = await t.pull(1);
@@ -94,7 +120,9 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
   it('a failed statement in an atomic batch leaves no row and no log record; the shard keeps serving', async () => {
     const { t } = tablet(kind);
     await t.query(kind, 'CREATE TABLE b (id INT PRIMARY KEY, v TEXT NOT NULL)');
-    expect(await code(t.batch(kind, [{ sql: "INSERT INTO b VALUES (1, 'x')" }, { sql: 'INSERT INTO b VALUES (2, NULL)' }], { atomic: true }))).toBe('CONSTRAINT');
+    expect(await code(t.batch(kind, [{ sql: "INSERT INTO b VALUES (1, 'x')" }, { sql: 'INSERT INTO b VALUES (2, NULL)' }], { atomic: true }))).toBe(
+      'CONSTRAINT',
+    );
     expect(await code(t.query(kind, 'SELEC 1'))).toBe('SYNTAX');
     expect(await code(t.query(kind, 'SELECT * FROM nope'))).toBe('NOT_FOUND');
     expect(await code(t.query(kind, "INSERT INTO b VALUES ('x', 'y')"))).toMatch(/INVALID|CONSTRAINT/);
@@ -126,9 +154,14 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
     expect((await t.pull(3)).records[0]!.txid).toBe('tx-1');
 
     expect(await t.transaction(kind, 'tx-2', new Script([{ sql: 'DELETE FROM acc' }, { end: 'rollback' }]))).toMatchObject({ outcome: 'rolled back' });
-    expect(await code(t.transaction(kind, 'tx-3', new Script([{ sql: 'DELETE FROM acc WHERE id = 2' }, { sql: 'UPDATE acc SET bal = -1 WHERE id = 1' }])))).toBe('CONSTRAINT');
+    expect(
+      await code(t.transaction(kind, 'tx-3', new Script([{ sql: 'DELETE FROM acc WHERE id = 2' }, { sql: 'UPDATE acc SET bal = -1 WHERE id = 1' }]))),
+    ).toBe('CONSTRAINT');
     expect(await code(t.transaction(kind, 'tx-4', new Silent(), { timeoutMs: 300 }))).toBe('TIMEOUT');
-    expect(await rows(t, kind, 'SELECT * FROM acc ORDER BY id')).toEqual([{ id: 1, bal: 70 }, { id: 2, bal: 30 }]);
+    expect(await rows(t, kind, 'SELECT * FROM acc ORDER BY id')).toEqual([
+      { id: 1, bal: 70 },
+      { id: 2, bal: 30 },
+    ]);
     expect((await t.pull(1)).lastLsn).toBe(3);
   }, 60_000);
 
@@ -136,10 +169,21 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
     const { t } = tablet(kind);
     await t.query(kind, 'CREATE TABLE counter (id INT PRIMARY KEY, n INT NOT NULL)');
     await t.query(kind, 'INSERT INTO counter VALUES (1, 0)');
-    await Promise.all(Array.from({ length: 200 }, (_, i) => t.transaction(kind, `inc-${i}`, new Script([
-      { sql: 'SELECT n FROM counter WHERE id = 1' },
-      (last) => ({ sql: 'UPDATE counter SET n = $1 WHERE id = 1', params: [((last as unknown as { result: { rows: { n: number }[] } }).result.rows[0]!.n) + 1] }),
-    ]))));
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        t.transaction(
+          kind,
+          `inc-${i}`,
+          new Script([
+            { sql: 'SELECT n FROM counter WHERE id = 1' },
+            (last) => ({
+              sql: 'UPDATE counter SET n = $1 WHERE id = 1',
+              params: [(last as unknown as { result: { rows: { n: number }[] } }).result.rows[0]!.n + 1],
+            }),
+          ]),
+        ),
+      ),
+    );
     expect(await rows(t, kind, 'SELECT n FROM counter')).toEqual([{ n: 200 }]);
     expect((await t.pull(1)).lastLsn).toBe(202);
   }, 120_000);
@@ -228,10 +272,26 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
 
   it('serves snapshot pages holding every type exactly as a query returns it', async () => {
     const { t } = tablet(kind);
-    await t.query(kind, 'CREATE TABLE ty (id INT8 PRIMARY KEY, b BOOL, i4 INT, big INT8, f FLOAT8, n NUMERIC, s TEXT, j JSONB, by BYTEA, ts TIMESTAMPTZ, d DATE, u UUID)');
+    await t.query(
+      kind,
+      'CREATE TABLE ty (id INT8 PRIMARY KEY, b BOOL, i4 INT, big INT8, f FLOAT8, n NUMERIC, s TEXT, j JSONB, by BYTEA, ts TIMESTAMPTZ, d DATE, u UUID)',
+    );
     const huge = 2n ** 53n + 1n;
     const values: SqlValue[][] = [
-      [huge, true, -7, -(2n ** 62n), 0.1, '12.5', 'a "quoted" \\ line\nbreak ✓', { a: [1, 'x'], b: null }, new Uint8Array([0, 1, 255]), new Date('2024-05-06T07:08:09.123Z'), '2024-05-06', '6f1c2b4e-8d3a-4c5e-9f7a-1b2c3d4e5f60'],
+      [
+        huge,
+        true,
+        -7,
+        -(2n ** 62n),
+        0.1,
+        '12.5',
+        'a "quoted" \\ line\nbreak ✓',
+        { a: [1, 'x'], b: null },
+        new Uint8Array([0, 1, 255]),
+        new Date('2024-05-06T07:08:09.123Z'),
+        '2024-05-06',
+        '6f1c2b4e-8d3a-4c5e-9f7a-1b2c3d4e5f60',
+      ],
       [-3, false, 2147483647, 42, Infinity, '100', '', [1, 2], new Uint8Array([]), new Date('1999-12-31T23:59:59Z'), '1999-12-31', null],
       [5, null, null, null, null, null, null, null, null, null, null, null],
       [huge - 2n, true, 0, 9007199254740991, -1.5e300, '0.001', 'x', { k: 'v' }, new Uint8Array([7]), new Date(0), '1970-01-01', null],
@@ -251,7 +311,12 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
   it('filters snapshot pages by key range: the halves partition the table by keyspace id', async () => {
     const { t } = tablet(kind);
     await t.query(kind, 'CREATE TABLE kr (id INT PRIMARY KEY, v TEXT)');
-    for (let i = 0; i < 40; i += 10) await t.batch(kind, Array.from({ length: 10 }, (_, j) => ({ sql: 'INSERT INTO kr VALUES ($1, $2)', params: [i + j, `v${i + j}`] })), { atomic: true });
+    for (let i = 0; i < 40; i += 10)
+      await t.batch(
+        kind,
+        Array.from({ length: 10 }, (_, j) => ({ sql: 'INSERT INTO kr VALUES ($1, $2)', params: [i + j, `v${i + j}`] })),
+        { atomic: true },
+      );
     const read = async (range: string) => (await allPages(t, kind, 'kr', 7, { column: 'id', vindex: 'hash', range })).map((r) => r.id as number);
     const low = await read('-80');
     const high = await read('80-');
@@ -267,17 +332,29 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
     const { t, stub } = tablet(kind);
     await t.query(kind, 'CREATE TABLE tp (id INT PRIMARY KEY, v TEXT)');
     await t.query(kind, "INSERT INTO tp VALUES (1, 'before')");
-    const prep = await t.transaction(kind, 'gtx-1', new Script([{ sql: "UPDATE tp SET v = 'after' WHERE id = 1" }, { sql: "INSERT INTO tp VALUES (2, 'new')" }, { end: 'prepare' }]), { twoPhase: true });
+    const prep = await t.transaction(
+      kind,
+      'gtx-1',
+      new Script([{ sql: "UPDATE tp SET v = 'after' WHERE id = 1" }, { sql: "INSERT INTO tp VALUES (2, 'new')" }, { end: 'prepare' }]),
+      { twoPhase: true },
+    );
     expect(prep.outcome).toBe('prepared');
     expect(await rows(t, kind, 'SELECT * FROM tp ORDER BY id')).toEqual([{ id: 1, v: 'before' }]);
     // A write meanwhile waits for the decision (or, across the restart, fails and is retried below).
-    const blocked = t.query(kind, "INSERT INTO tp VALUES (3, 'waits')").then(() => true, () => false);
+    const blocked = t.query(kind, "INSERT INTO tp VALUES (3, 'waits')").then(
+      () => true,
+      () => false,
+    );
     await restart(stub, kind); // a restart while prepared
     expect((await t.listPrepared()).map((p) => p.txid)).toEqual(['gtx-1']);
     expect(await t.commitPrepared('gtx-1')).toMatchObject({ outcome: 'committed' });
     expect(await t.commitPrepared('gtx-1')).toMatchObject({ outcome: 'committed' }); // idempotent
     if (!(await blocked)) await t.query(kind, "INSERT INTO tp VALUES (3, 'waits')");
-    expect(await rows(t, kind, 'SELECT * FROM tp ORDER BY id')).toEqual([{ id: 1, v: 'after' }, { id: 2, v: 'new' }, { id: 3, v: 'waits' }]);
+    expect(await rows(t, kind, 'SELECT * FROM tp ORDER BY id')).toEqual([
+      { id: 1, v: 'after' },
+      { id: 2, v: 'new' },
+      { id: 3, v: 'waits' },
+    ]);
     const log = (await t.pull(1)).records;
     expect(log.filter((r) => r.txid === 'gtx-1')).toHaveLength(1);
 
@@ -299,7 +376,10 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
     const log = (await t.pull(1)).records;
     expect(log.filter((r) => r.txid === 'gtx-race')).toHaveLength(1);
     expect(log.filter((r) => r.txid === 'gtx-one')).toHaveLength(1);
-    const late = t.transaction(kind, 'gtx-late', new Script([{ sql: 'UPDATE tc SET n = n + 100 WHERE id = 1' }, { end: 'prepare' }]), { twoPhase: true, prepareBy: Date.now() - 1 });
+    const late = t.transaction(kind, 'gtx-late', new Script([{ sql: 'UPDATE tc SET n = n + 100 WHERE id = 1' }, { end: 'prepare' }]), {
+      twoPhase: true,
+      prepareBy: Date.now() - 1,
+    });
     expect(await code(late)).toBe('TIMEOUT');
     expect(await t.listPrepared()).toEqual([]);
     expect(await rows(t, kind, 'SELECT n FROM tc')).toEqual([{ n: 11 }]);

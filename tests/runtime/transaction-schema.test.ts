@@ -23,7 +23,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const within = <T>(p: Promise<T>, ms: number): Promise<T | string> =>
   Promise.race([p.catch((e: unknown) => asVitessError(e).code), sleep(ms).then(() => 'hung')]);
 
-describe.each([['sqlite', 'do-sqlite'], ['pglite', 'pglite']] as const)('a transaction on %s that meets a table new to VTGate', (engine, kind) => {
+describe.each([
+  ['sqlite', 'do-sqlite'],
+  ['pglite', 'pglite'],
+] as const)('a transaction on %s that meets a table new to VTGate', (engine, kind) => {
   it('reads the schema again without waiting for itself', async () => {
     const keyspace = `txschema_${engine}_${crypto.randomUUID().slice(0, 8)}`;
     const vschema = parseVSchema({ keyspaces: [{ name: keyspace, engine, shards: SHARDS }] });

@@ -30,7 +30,11 @@ async function restart(name: string): Promise<Tablet> {
   return named(name);
 }
 
-const code = async (p: Promise<unknown>): Promise<string> => p.then(() => 'resolved', (e) => asVitessError(e).code);
+const code = async (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => 'resolved',
+    (e) => asVitessError(e).code,
+  );
 
 /** A driver whose steps the test hands over one by one (`step`), as VTGate does. */
 class Steps extends RpcTarget {
@@ -41,7 +45,11 @@ class Steps extends RpcTarget {
   next(reply: TxReply): Promise<TxStep> {
     if (reply) this.replies.push(reply);
     const s = this.queue.shift();
-    return s ? Promise.resolve(s) : new Promise((resolve) => { this.waiting = resolve; });
+    return s
+      ? Promise.resolve(s)
+      : new Promise((resolve) => {
+          this.waiting = resolve;
+        });
   }
 
   step(s: TxStep): void {
@@ -67,7 +75,10 @@ describe.each(['do-sqlite', 'pglite'] as const)('two-phase participant on %s', (
     await t.query(kind, 'CREATE TABLE late (id INT PRIMARY KEY, n INT)');
     await t.query(kind, 'INSERT INTO late VALUES (1, 0)');
     const driver = new Steps();
-    const outcome = t.transaction(kind, 'gtx-late-prepare', driver, { twoPhase: true }).then((o) => o.outcome, (e: unknown) => asVitessError(e).code);
+    const outcome = t.transaction(kind, 'gtx-late-prepare', driver, { twoPhase: true }).then(
+      (o) => o.outcome,
+      (e: unknown) => asVitessError(e).code,
+    );
     driver.step({ sql: 'UPDATE late SET n = n + 1 WHERE id = 1' });
     while (!driver.replies.length) await sleep(10);
     // The coordinator's rollback. On DO SQLite it waits at the input gate while the transaction
@@ -92,7 +103,9 @@ describe.each(['do-sqlite', 'pglite'] as const)('two-phase participant on %s: wh
     const name = `twopc-done-${kind}-${crypto.randomUUID()}`;
     let t = named(name);
     await t.query(kind, 'CREATE TABLE done (id INT PRIMARY KEY, n INT)');
-    expect((await t.transaction(kind, 'gtx-done', script({ sql: 'INSERT INTO done VALUES (1, 1)' }, { end: 'prepare' }), { twoPhase: true })).outcome).toBe('prepared');
+    expect((await t.transaction(kind, 'gtx-done', script({ sql: 'INSERT INTO done VALUES (1, 1)' }, { end: 'prepare' }), { twoPhase: true })).outcome).toBe(
+      'prepared',
+    );
     const { lsn } = await t.commitPrepared('gtx-done');
     for (let id = 2; id <= 4; id++) await t.query(kind, 'INSERT INTO done VALUES ($1, $1)', [id]);
     await t.trim({ keepRecords: 0, keepMs: 0, maxRecords: 0 });
@@ -146,13 +159,19 @@ describe.each(['do-sqlite', 'pglite'] as const)('two-phase participant on %s: a 
     await t.query(kind, 'INSERT INTO c VALUES (1, 0)');
     return { name, t };
   };
-  const prepare = (t: Tablet, txid: string) => t.transaction(kind, txid, script({ sql: 'UPDATE c SET n = n + 1 WHERE id = 1' }, { sql: 'INSERT INTO c VALUES (2, 0)' }, { end: 'prepare' }), { twoPhase: true });
+  const prepare = (t: Tablet, txid: string) =>
+    t.transaction(kind, txid, script({ sql: 'UPDATE c SET n = n + 1 WHERE id = 1' }, { sql: 'INSERT INTO c VALUES (2, 0)' }, { end: 'prepare' }), {
+      twoPhase: true,
+    });
   /** After the coordinator's resend (commitPrepared, twice): applied once, one record with the txid. */
   const appliedOnce = async (t: Tablet, txid: string) => {
     expect((await t.commitPrepared(txid)).outcome).toBe('committed');
     expect((await t.commitPrepared(txid)).outcome).toBe('committed');
     expect(await t.listPrepared()).toEqual([]);
-    expect((await t.query(kind, 'SELECT id, n FROM c ORDER BY id')).rows).toEqual([{ id: 1, n: 1 }, { id: 2, n: 0 }]);
+    expect((await t.query(kind, 'SELECT id, n FROM c ORDER BY id')).rows).toEqual([
+      { id: 1, n: 1 },
+      { id: 2, n: 0 },
+    ]);
     expect((await t.pull(1)).records.filter((r) => r.txid === txid)).toHaveLength(1);
   };
 
@@ -205,4 +224,3 @@ describe.each(['do-sqlite', 'pglite'] as const)('two-phase participant on %s: a 
     expect((await after.query(kind, 'UPDATE c SET n = 5 WHERE id = 1')).lsn).toBe(lsn + 1);
   }, 60_000);
 });
-

@@ -50,9 +50,20 @@ export class Proc {
   readonly #waiters = new Set<() => void>();
 
   constructor(readonly child: ChildProcess) {
-    child.stdout!.on('data', (d: Buffer) => { this.stdout += d; this.#wake(); });
-    child.stderr!.on('data', (d: Buffer) => { this.stderr += d; this.#wake(); });
-    this.exited = new Promise((resolve) => child.on('close', (code) => { this.#wake(); resolve(code); }));
+    child.stdout!.on('data', (d: Buffer) => {
+      this.stdout += d;
+      this.#wake();
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      this.stderr += d;
+      this.#wake();
+    });
+    this.exited = new Promise((resolve) =>
+      child.on('close', (code) => {
+        this.#wake();
+        resolve(code);
+      }),
+    );
   }
 
   #wake(): void {
@@ -66,11 +77,20 @@ export class Proc {
         const m = this[stream].match(re);
         if (m) return done(() => resolve(m));
         if (this.child.exitCode !== null || this.child.signalCode !== null) {
-          done(() => reject(new Error(`exited (${this.child.exitCode ?? this.child.signalCode}) before printing ${re}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`)));
+          done(() =>
+            reject(new Error(`exited (${this.child.exitCode ?? this.child.signalCode}) before printing ${re}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`)),
+          );
         }
       };
-      const timer = setTimeout(() => done(() => reject(new Error(`no ${re} on ${stream} within ${timeoutMs} ms\nstdout: ${this.stdout}\nstderr: ${this.stderr}`))), timeoutMs);
-      const done = (f: () => void) => { clearTimeout(timer); this.#waiters.delete(check); f(); };
+      const timer = setTimeout(
+        () => done(() => reject(new Error(`no ${re} on ${stream} within ${timeoutMs} ms\nstdout: ${this.stdout}\nstderr: ${this.stderr}`))),
+        timeoutMs,
+      );
+      const done = (f: () => void) => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        f();
+      };
       this.#waiters.add(check);
       check();
     });

@@ -100,7 +100,8 @@ export function check(history: Op[], final: Record<string, Value>): string[] {
     const sorted = [...ws].sort((a, b) => a.value - b.value);
     sorted.forEach((w, i) => {
       const prev = sorted[i - 1];
-      if (prev && !(prev.value < w.value && prev.op.endedAt < w.op.startedAt)) throw new Error(`not checkable: writes of ${key} overlap or repeat a value: ${show(prev.op)}, ${show(w.op)}`);
+      if (prev && !(prev.value < w.value && prev.op.endedAt < w.op.startedAt))
+        throw new Error(`not checkable: writes of ${key} overlap or repeat a value: ${show(prev.op)}, ${show(w.op)}`);
     });
     const now = final[key] ?? null;
     for (const w of ws) {
@@ -128,8 +129,7 @@ export function check(history: Op[], final: Record<string, Value>): string[] {
     });
   }
 
-  const seen = (key: string, value: number): boolean =>
-    final[key] === value || reads.some((r) => r.keys.some((k, i) => k === key && r.values[i] === value));
+  const seen = (key: string, value: number): boolean => final[key] === value || reads.some((r) => r.keys.some((k, i) => k === key && r.values[i] === value));
   for (const t of history.filter((o) => o.kind === 'tx' && o.outcome !== 'failed' && o.keys.length > 1)) {
     const vs = t.values as number[];
     if (!t.keys.some((k, i) => seen(k, vs[i]!))) continue;
@@ -138,10 +138,12 @@ export function check(history: Op[], final: Record<string, Value>): string[] {
   }
 
   // The session's bookmark, sampled before and after each of its operations, in time order.
-  const samples = history.flatMap((o) => [
-    { session: o.session, at: o.startedAt, bookmark: o.bookmarkBefore, op: o },
-    { session: o.session, at: o.endedAt, bookmark: o.bookmarkAfter, op: o },
-  ]).sort((a, b) => a.at - b.at);
+  const samples = history
+    .flatMap((o) => [
+      { session: o.session, at: o.startedAt, bookmark: o.bookmarkBefore, op: o },
+      { session: o.session, at: o.endedAt, bookmark: o.bookmarkAfter, op: o },
+    ])
+    .sort((a, b) => a.at - b.at);
   const last = new Map<string, Positions>();
   for (const s of samples) {
     const now = decodeBookmark(s.bookmark);

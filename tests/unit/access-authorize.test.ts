@@ -76,22 +76,22 @@ describe('tables, in every position', () => {
   const g = grants({ tables: ['a', 'b'] });
   // `secret` is not granted; each statement reads or writes it in one position.
   const positions: Record<string, string> = {
-    'FROM': 'SELECT * FROM secret',
-    'JOIN': 'SELECT * FROM a JOIN secret ON a.id = secret.id',
+    FROM: 'SELECT * FROM secret',
+    JOIN: 'SELECT * FROM a JOIN secret ON a.id = secret.id',
     'LEFT JOIN': 'SELECT * FROM a LEFT JOIN secret s ON a.id = s.id',
     'comma join': 'SELECT * FROM a, b, secret',
     'derived table': 'SELECT * FROM (SELECT * FROM secret) s',
-    'LATERAL': 'SELECT * FROM a, LATERAL (SELECT * FROM secret WHERE secret.id = a.id) s',
+    LATERAL: 'SELECT * FROM a, LATERAL (SELECT * FROM secret WHERE secret.id = a.id) s',
     'WHERE IN subquery': 'SELECT * FROM a WHERE id IN (SELECT id FROM secret)',
-    'EXISTS': 'SELECT * FROM a WHERE EXISTS (SELECT 1 FROM secret WHERE secret.id = a.id)',
+    EXISTS: 'SELECT * FROM a WHERE EXISTS (SELECT 1 FROM secret WHERE secret.id = a.id)',
     'scalar subquery': 'SELECT (SELECT max(id) FROM secret) FROM a',
     'ANY subquery': 'SELECT * FROM a WHERE id = ANY (SELECT id FROM secret)',
     'ARRAY subquery': 'SELECT ARRAY(SELECT id FROM secret)',
-    'HAVING': 'SELECT count(*) FROM a GROUP BY id HAVING count(*) > (SELECT count(*) FROM secret)',
+    HAVING: 'SELECT count(*) FROM a GROUP BY id HAVING count(*) > (SELECT count(*) FROM secret)',
     'ORDER BY': 'SELECT * FROM a ORDER BY (SELECT 1 FROM secret LIMIT 1)',
     'JOIN ON': 'SELECT * FROM a JOIN b ON b.id IN (SELECT id FROM secret)',
-    'UNION': 'SELECT id FROM a UNION SELECT id FROM secret',
-    'VALUES': 'VALUES (1), ((SELECT 1 FROM secret))',
+    UNION: 'SELECT id FROM a UNION SELECT id FROM secret',
+    VALUES: 'VALUES (1), ((SELECT 1 FROM secret))',
     'CTE body': 'WITH s AS (SELECT * FROM secret) SELECT * FROM s',
     'nested CTE': 'SELECT * FROM (WITH s AS (SELECT * FROM (SELECT * FROM secret) x) SELECT * FROM s) y',
     'recursive CTE': 'WITH RECURSIVE r(n) AS (SELECT id FROM secret UNION ALL SELECT n + 1 FROM r) SELECT * FROM r',
@@ -110,7 +110,7 @@ describe('tables, in every position', () => {
     'data-modifying CTE': 'WITH d AS (DELETE FROM secret RETURNING *) SELECT * FROM d',
     'CTE feeding a write': 'WITH s AS (SELECT id FROM secret) DELETE FROM a WHERE id IN (SELECT id FROM s)',
     'function in FROM': 'SELECT * FROM generate_series(1, (SELECT count(*) FROM secret)) g',
-    'EXPLAIN': 'EXPLAIN SELECT * FROM secret',
+    EXPLAIN: 'EXPLAIN SELECT * FROM secret',
   };
   for (const [position, sql] of Object.entries(positions)) {
     test(`${position}: refused, naming the table; granted tables pass`, () => {
@@ -144,27 +144,42 @@ describe('tables, in every position', () => {
   test("tables: '*' reaches every table but internal ones and catalogs", () => {
     const all = grants({});
     expectAllowed('SELECT * FROM anything JOIN public.other ON true', all);
-    for (const sql of ['SELECT * FROM _vt_changes', 'SELECT * FROM a WHERE id IN (SELECT id FROM _VT_prepared)', 'INSERT INTO _vt_sequences (name, next) VALUES ($1, 1)']) {
+    for (const sql of [
+      'SELECT * FROM _vt_changes',
+      'SELECT * FROM a WHERE id IN (SELECT id FROM _VT_prepared)',
+      'INSERT INTO _vt_sequences (name, next) VALUES ($1, 1)',
+    ]) {
       expectForbidden(sql, all, /internal to Vitess\.do/);
     }
     for (const sql of ['SELECT * FROM pg_class', 'SELECT * FROM "PG_shadow"', 'SELECT * FROM sqlite_master', 'SELECT * FROM sqlite_sequence']) {
       expectForbidden(sql, all, /system catalog/);
     }
-    for (const sql of ['SELECT * FROM pg_catalog.pg_roles', 'SELECT * FROM information_schema.tables', 'SELECT * FROM other_schema.a', 'UPDATE pg_catalog.a SET x = 1']) {
+    for (const sql of [
+      'SELECT * FROM pg_catalog.pg_roles',
+      'SELECT * FROM information_schema.tables',
+      'SELECT * FROM other_schema.a',
+      'UPDATE pg_catalog.a SET x = 1',
+    ]) {
       expectForbidden(sql, all, /only the default schema/);
     }
   });
 
-  test('internalTables: _vt_*, the keyspace\'s lookup-vindex tables, SQLite\'s sequence state', () => {
+  test("internalTables: _vt_*, the keyspace's lookup-vindex tables, SQLite's sequence state", () => {
     const vschema = parseVSchema({
       keyspaces: [
-        { name: 'main', engine: 'sqlite', shards: 2, tables: { users: { vindex: { type: 'hash', column: 'id' }, lookups: [{ column: 'email' }, { column: 'name', table: 'names_idx' }] } } },
+        {
+          name: 'main',
+          engine: 'sqlite',
+          shards: 2,
+          tables: { users: { vindex: { type: 'hash', column: 'id' }, lookups: [{ column: 'email' }, { column: 'name', table: 'names_idx' }] } },
+        },
         { name: 'other', engine: 'sqlite', shards: 1 },
       ],
     });
     const internal = internalTables(vschema, 'main');
     expect(internalTables(vschema, 'main')).toBe(internal); // one per vschema and keyspace: the cache key
-    for (const t of ['_vt_changes', '_vt_sequences', '_vt_sequence_columns', '_vt_seq', 'users_email_lookup', 'NAMES_IDX', 'sqlite_sequence']) expect(internal(t), t).toBe(true);
+    for (const t of ['_vt_changes', '_vt_sequences', '_vt_sequence_columns', '_vt_seq', 'users_email_lookup', 'NAMES_IDX', 'sqlite_sequence'])
+      expect(internal(t), t).toBe(true);
     for (const t of ['users', 'orders', 'vt_changes']) expect(internal(t), t).toBe(false);
     expect(internalTables(vschema, 'other')('users_email_lookup')).toBe(false);
     expect(thrown(() => authorizeStatement('SELECT * FROM users_email_lookup', [], 'main', grants({}), internal)).code).toBe('FORBIDDEN');
@@ -176,9 +191,14 @@ describe('read-only tokens', () => {
 
   test('queries pass', () => {
     for (const sql of [
-      'SELECT * FROM a', 'SELECT 1 UNION ALL SELECT 2', 'VALUES (1, 2)', 'WITH x AS (SELECT * FROM a) SELECT * FROM x',
-      'WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT * FROM r', 'EXPLAIN SELECT * FROM a',
-    ]) expectAllowed(sql, ro);
+      'SELECT * FROM a',
+      'SELECT 1 UNION ALL SELECT 2',
+      'VALUES (1, 2)',
+      'WITH x AS (SELECT * FROM a) SELECT * FROM x',
+      'WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT * FROM r',
+      'EXPLAIN SELECT * FROM a',
+    ])
+      expectAllowed(sql, ro);
   });
 
   test('writes, locks, DDL and sequences are refused', () => {
@@ -207,11 +227,12 @@ describe('functions: an allowlist', () => {
       'SELECT abs(x), round(x, 2), floor(x), greatest(x, 1), least(x, 2), coalesce(x, 0), nullif(x, 0), random() FROM a',
       "SELECT now(), date_trunc('day', now()), extract(year from now()), to_char(now(), 'YYYY'), gen_random_uuid()",
       "SELECT jsonb_build_object('a', x), to_jsonb(x), json_agg(x), jsonb_array_length('[1]'::jsonb) FROM a",
-      'SELECT count(*), sum(x), avg(x), min(x), max(x), string_agg(x::text, \',\'), bool_and(x > 1) FROM a',
+      "SELECT count(*), sum(x), avg(x), min(x), max(x), string_agg(x::text, ','), bool_and(x > 1) FROM a",
       'SELECT row_number() OVER (ORDER BY x), rank() OVER (PARTITION BY x ORDER BY id), lag(x) OVER (ORDER BY id) FROM a',
       'SELECT CAST(x AS int), x::text FROM a WHERE x = ANY($1) AND EXISTS (SELECT 1) ORDER BY lower(x)',
       'SELECT pg_catalog.lower(x) FROM a, generate_series(1, 3) g',
-    ]) expectAllowed(sql, g, [[1]]);
+    ])
+      expectAllowed(sql, g, [[1]]);
   });
 
   test('anything else is refused by name, wherever it is called', () => {
@@ -246,7 +267,7 @@ describe('functions: an allowlist', () => {
     }
   });
 
-  test('sequences: nextval/currval for writing tokens, by name, not VTGate\'s own', () => {
+  test("sequences: nextval/currval for writing tokens, by name, not VTGate's own", () => {
     const w = grants({});
     expectAllowed("INSERT INTO a (id) VALUES (nextval('a_id_seq'))", w);
     expectAllowed("CREATE TABLE t (id bigint DEFAULT nextval('t_seq'::regclass) PRIMARY KEY)", w);
@@ -260,10 +281,19 @@ describe('functions: an allowlist', () => {
     expectAllowed('SELECT 1 OPERATOR(pg_catalog.+) 2', g);
     expectForbidden('SELECT 1 OPERATOR(myschema.+) 2', g, /operators of schema "myschema"/);
     for (const [sql, what] of [
-      ["SET search_path TO 'x'", 'SET'], ['BEGIN', 'BEGIN'], ['TRUNCATE a', 'TRUNCATE TABLE'], ['CREATE VIEW v AS SELECT * FROM a', 'CREATE VIEW'],
-      ["DO $$ BEGIN PERFORM 1; END $$", 'DO'], ["CREATE FUNCTION f() RETURNS int AS 'select 1' LANGUAGE sql", 'CREATE FUNCTION'],
-      ['SHOW search_path', 'SHOW'], ['CREATE EXTENSION dblink', 'CREATE EXTENSION'], ['DROP SEQUENCE s', 'DROP SEQUENCE'],
-      ['PREPARE p AS SELECT * FROM secret', 'PREPARE'], ["COMMENT ON TABLE a IS 'x'", 'COMMENT'], ['CREATE SCHEMA s', 'CREATE SCHEMA'], ['COMMIT', 'COMMIT'],
+      ["SET search_path TO 'x'", 'SET'],
+      ['BEGIN', 'BEGIN'],
+      ['TRUNCATE a', 'TRUNCATE TABLE'],
+      ['CREATE VIEW v AS SELECT * FROM a', 'CREATE VIEW'],
+      ['DO $$ BEGIN PERFORM 1; END $$', 'DO'],
+      ["CREATE FUNCTION f() RETURNS int AS 'select 1' LANGUAGE sql", 'CREATE FUNCTION'],
+      ['SHOW search_path', 'SHOW'],
+      ['CREATE EXTENSION dblink', 'CREATE EXTENSION'],
+      ['DROP SEQUENCE s', 'DROP SEQUENCE'],
+      ['PREPARE p AS SELECT * FROM secret', 'PREPARE'],
+      ["COMMENT ON TABLE a IS 'x'", 'COMMENT'],
+      ['CREATE SCHEMA s', 'CREATE SCHEMA'],
+      ['COMMIT', 'COMMIT'],
     ] as const) {
       expectForbidden(sql, g, `${what} statements are not allowed`);
     }
@@ -304,9 +334,15 @@ describe('DDL', () => {
 
   test('never on a row-filtered table, nor pointing at one', () => {
     for (const sql of [
-      'DROP TABLE orders', 'ALTER TABLE orders ADD COLUMN y int', 'ALTER TABLE ORDERS DROP COLUMN tenant_id', 'CREATE INDEX i ON orders (x)',
-      'CREATE TABLE orders (id int PRIMARY KEY)', 'CREATE TABLE a (order_id int REFERENCES orders (id))', 'ALTER TABLE a RENAME TO orders',
-    ]) expectForbidden(sql, g, /row filter on "orders"/i);
+      'DROP TABLE orders',
+      'ALTER TABLE orders ADD COLUMN y int',
+      'ALTER TABLE ORDERS DROP COLUMN tenant_id',
+      'CREATE INDEX i ON orders (x)',
+      'CREATE TABLE orders (id int PRIMARY KEY)',
+      'CREATE TABLE a (order_id int REFERENCES orders (id))',
+      'ALTER TABLE a RENAME TO orders',
+    ])
+      expectForbidden(sql, g, /row filter on "orders"/i);
   });
 
   test('constructs that reach beyond the table are refused', () => {
@@ -338,7 +374,7 @@ describe('row filters: the rewrite', () => {
     expect(out.params).toBe(params);
   });
 
-  test('SELECT: the condition on the reference\'s alias, the value as the next parameter', () => {
+  test("SELECT: the condition on the reference's alias, the value as the next parameter", () => {
     expect(run('SELECT * FROM orders', g)).toEqual({ sql: 'SELECT *  FROM orders   WHERE (orders .tenant_id = ($1))', params: [42] });
     const out = run('SELECT * FROM orders o WHERE o.id = $2 AND o.x > $1', g, ['a', 'b']);
     expect(out.sql).toBe('SELECT *  FROM orders  AS o  WHERE (((o .id = ($2)) AND (o .x > ($1))) AND (o .tenant_id = ($3)))');
@@ -349,7 +385,10 @@ describe('row filters: the rewrite', () => {
   });
 
   test('one parameter per filter, at any depth', () => {
-    const out = run('WITH x AS (SELECT * FROM orders) SELECT * FROM x, customers c WHERE x.id IN (SELECT id FROM orders) AND EXISTS (SELECT 1 FROM customers)', g);
+    const out = run(
+      'WITH x AS (SELECT * FROM orders) SELECT * FROM x, customers c WHERE x.id IN (SELECT id FROM orders) AND EXISTS (SELECT 1 FROM customers)',
+      g,
+    );
     expect(out.params).toEqual([42, 42]);
     expect(out.sql).toContain('WITH x AS (SELECT *  FROM orders   WHERE (orders .tenant_id = ($1)) )');
     expect(out.sql).toContain('(SELECT id  FROM orders   WHERE (orders .tenant_id = ($1)) )');
@@ -359,24 +398,33 @@ describe('row filters: the rewrite', () => {
 
   test('outer joins: the nullable side is filtered in its ON, or as a filtered derived table', () => {
     expect(run('SELECT * FROM notes n LEFT JOIN orders o ON o.id = n.id', g).sql).toBe(
-      'SELECT *  FROM notes  AS n LEFT JOIN orders  AS o ON ((o .id = n .id) AND (o .tenant_id = ($1)))');
+      'SELECT *  FROM notes  AS n LEFT JOIN orders  AS o ON ((o .id = n .id) AND (o .tenant_id = ($1)))',
+    );
     expect(run('SELECT * FROM orders o RIGHT JOIN notes n ON o.id = n.id', g).sql).toBe(
-      'SELECT *  FROM orders  AS o RIGHT JOIN notes  AS n ON ((o .id = n .id) AND (o .tenant_id = ($1)))');
+      'SELECT *  FROM orders  AS o RIGHT JOIN notes  AS n ON ((o .id = n .id) AND (o .tenant_id = ($1)))',
+    );
     // The preserved side of an outer join: the WHERE.
     expect(run('SELECT * FROM orders o LEFT JOIN notes n ON o.id = n.id', g).sql).toContain('WHERE (o .tenant_id = ($1))');
     expect(run('SELECT * FROM notes n FULL JOIN orders o ON o.id = n.id', g).sql).toBe(
-      'SELECT *  FROM notes  AS n FULL JOIN (SELECT *  FROM orders  AS o  WHERE (o .tenant_id = ($1)) )  AS o ON (o .id = n .id)');
+      'SELECT *  FROM notes  AS n FULL JOIN (SELECT *  FROM orders  AS o  WHERE (o .tenant_id = ($1)) )  AS o ON (o .id = n .id)',
+    );
     expect(run('SELECT * FROM notes n LEFT JOIN orders USING (id)', g).sql).toBe(
-      'SELECT *  FROM notes  AS n LEFT JOIN (SELECT *  FROM orders   WHERE (orders .tenant_id = ($1)) )  AS orders USING (id)');
+      'SELECT *  FROM notes  AS n LEFT JOIN (SELECT *  FROM orders   WHERE (orders .tenant_id = ($1)) )  AS orders USING (id)',
+    );
   });
 
   test('UPDATE and DELETE stay inside', () => {
     expect(run('UPDATE orders SET x = $1 WHERE id = $2', g, [1, 2])).toEqual({
-      sql: 'UPDATE orders   SET x = ($1)  WHERE ((orders .tenant_id = ($3)) AND (id = ($2)))', params: [1, 2, 42] });
+      sql: 'UPDATE orders   SET x = ($1)  WHERE ((orders .tenant_id = ($3)) AND (id = ($2)))',
+      params: [1, 2, 42],
+    });
     expect(run('UPDATE notes n SET x = o.x FROM orders o WHERE o.id = n.id', g).sql).toBe(
-      'UPDATE notes  AS n  SET x = o .x  FROM orders  AS o  WHERE ((o .tenant_id = ($1)) AND (o .id = n .id))');
+      'UPDATE notes  AS n  SET x = o .x  FROM orders  AS o  WHERE ((o .tenant_id = ($1)) AND (o .id = n .id))',
+    );
     expect(run('DELETE FROM orders AS o', g)).toEqual({ sql: 'DELETE FROM orders  AS o  WHERE (o .tenant_id = ($1))', params: [42] });
-    expect(run('DELETE FROM orders WHERE id = 1 RETURNING *', g).sql).toBe('DELETE FROM orders   WHERE ((orders .tenant_id = ($1)) AND (id = (1))) RETURNING *');
+    expect(run('DELETE FROM orders WHERE id = 1 RETURNING *', g).sql).toBe(
+      'DELETE FROM orders   WHERE ((orders .tenant_id = ($1)) AND (id = (1))) RETURNING *',
+    );
   });
 
   test('UPDATE may set the filter column only to the filter value', () => {
@@ -388,8 +436,10 @@ describe('row filters: the rewrite', () => {
   });
 
   test('INSERT: every row sets the filter column to the filter value', () => {
-    expect(run('INSERT INTO orders (id, tenant_id) VALUES (1, 42), (2, $1), (3, \'42\'), (4, $2::int)', g, [42, 42n])).toEqual({
-      sql: 'INSERT INTO orders (id, tenant_id) VALUES (1, 42), (2, $1), (3, \'42\'), (4, $2::int)', params: [42, 42n] });
+    expect(run("INSERT INTO orders (id, tenant_id) VALUES (1, 42), (2, $1), (3, '42'), (4, $2::int)", g, [42, 42n])).toEqual({
+      sql: "INSERT INTO orders (id, tenant_id) VALUES (1, 42), (2, $1), (3, '42'), (4, $2::int)",
+      params: [42, 42n],
+    });
     expectForbidden('INSERT INTO orders (id, tenant_id) VALUES (1, 42), (2, 7)', g, /INSERT INTO orders: tenant_id must be/);
     expectForbidden('INSERT INTO orders (id, tenant_id) VALUES (1, $1)', g, /tenant_id must be/, [7]);
     expectForbidden('INSERT INTO orders (id, tenant_id) VALUES (1, $1)', g, /tenant_id must be/, [null]);
@@ -404,20 +454,38 @@ describe('row filters: the rewrite', () => {
     expectForbidden('WITH v AS (SELECT 1) INSERT INTO orders (id, tenant_id) SELECT 1, 42 FROM v', g, /… SELECT/);
   });
 
-  test('INSERT … ON CONFLICT: DO UPDATE leaves other tenants\' rows alone; DO NOTHING is fine', () => {
+  test("INSERT … ON CONFLICT: DO UPDATE leaves other tenants' rows alone; DO NOTHING is fine", () => {
     expect(run('INSERT INTO orders AS o (id, tenant_id, x) VALUES (1, 42, 5) ON CONFLICT (id) DO UPDATE SET x = excluded.x', g).sql).toBe(
-      'INSERT INTO orders  AS o (id, tenant_id, x) VALUES ((1), (42), (5)) ON CONFLICT (id) DO UPDATE SET x = excluded .x  WHERE (o .tenant_id = ($1))');
+      'INSERT INTO orders  AS o (id, tenant_id, x) VALUES ((1), (42), (5)) ON CONFLICT (id) DO UPDATE SET x = excluded .x  WHERE (o .tenant_id = ($1))',
+    );
     expect(run('INSERT INTO orders (id, tenant_id) VALUES (1, 42) ON CONFLICT (id) DO UPDATE SET x = 1 WHERE orders.x < 5', g).sql).toContain(
-      'WHERE ((orders .tenant_id = ($1)) AND (orders .x < (5)))');
+      'WHERE ((orders .tenant_id = ($1)) AND (orders .x < (5)))',
+    );
     const sql = 'INSERT INTO orders (id, tenant_id) VALUES (1, 42) ON CONFLICT DO NOTHING';
     expect(run(sql, g).sql).toBe(sql);
     expectForbidden('INSERT INTO orders (id, tenant_id) VALUES (1, 42) ON CONFLICT (id) DO UPDATE SET tenant_id = 7', g, /DO UPDATE SET tenant_id/);
   });
 
   test('the planner plans the rewrite: a filter on the vindex column reaches one shard', () => {
-    const vschema = parseVSchema({ keyspaces: [{ name: 'main', engine: 'sqlite', shards: 4, tables: { orders: { vindex: { type: 'hash', column: 'tenant_id' } } } }] });
-    const schema = new MemorySchema({ orders: { primaryKey: ['id'], columns: [{ name: 'id', type: 'int' }, { name: 'tenant_id', type: 'int' }, { name: 'x', type: 'int' }] } });
-    for (const sql of ['SELECT count(*) FROM orders', 'UPDATE orders SET x = 1 WHERE id = $1', 'DELETE FROM orders o WHERE o.x > $1', 'EXPLAIN SELECT * FROM orders']) {
+    const vschema = parseVSchema({
+      keyspaces: [{ name: 'main', engine: 'sqlite', shards: 4, tables: { orders: { vindex: { type: 'hash', column: 'tenant_id' } } } }],
+    });
+    const schema = new MemorySchema({
+      orders: {
+        primaryKey: ['id'],
+        columns: [
+          { name: 'id', type: 'int' },
+          { name: 'tenant_id', type: 'int' },
+          { name: 'x', type: 'int' },
+        ],
+      },
+    });
+    for (const sql of [
+      'SELECT count(*) FROM orders',
+      'UPDATE orders SET x = 1 WHERE id = $1',
+      'DELETE FROM orders o WHERE o.x > $1',
+      'EXPLAIN SELECT * FROM orders',
+    ]) {
       const out = run(sql, g, [1]);
       expect(planQuery(out.sql, { vschema, keyspace: 'main', schema }).kind, out.sql).toBe('single-shard');
     }
@@ -464,7 +532,10 @@ describe('row filters: the rewrite', () => {
 type Item = { kind: 'table'; table: number; upper: boolean } | { kind: 'derived'; q: Query } | { kind: 'cte' };
 type Join = ',' | 'JOIN' | 'LEFT JOIN' | 'RIGHT JOIN' | 'FULL JOIN' | 'CROSS JOIN' | 'USING';
 type Cond = { kind: 'gt'; item: number; k: number } | { kind: 'in'; q: Query } | { kind: 'exists'; table: number; item: number };
-interface Query { items: { item: Item; join: Join }[]; where?: Cond }
+interface Query {
+  items: { item: Item; join: Join }[];
+  where?: Cond;
+}
 type Stmt =
   | { kind: 'select'; cte?: Query; q: Query }
   | { kind: 'update'; table: number; where?: Cond; set?: Query }
@@ -486,15 +557,39 @@ const arbitraries = fc.letrec<{ query: Query; item: Item; cond: Cond; stmt: Stmt
     fc.record({ kind: fc.constant('exists' as const), table: fc.nat(9), item: fc.nat(3) }),
     fc.record({ kind: fc.constant('in' as const), q: tie('query') as fc.Arbitrary<Query> }),
   ),
-  query: fc.record({
-    items: fc.array(fc.record({ item: tie('item') as fc.Arbitrary<Item>, join: fc.constantFrom(...JOINS) }), { minLength: 1, maxLength: 3 }),
-    where: fc.option(tie('cond') as fc.Arbitrary<Cond>, { nil: undefined }),
-  }, { requiredKeys: ['items'] }),
+  query: fc.record(
+    {
+      items: fc.array(fc.record({ item: tie('item') as fc.Arbitrary<Item>, join: fc.constantFrom(...JOINS) }), { minLength: 1, maxLength: 3 }),
+      where: fc.option(tie('cond') as fc.Arbitrary<Cond>, { nil: undefined }),
+    },
+    { requiredKeys: ['items'] },
+  ),
   stmt: fc.oneof(
     { depthSize: 'xsmall' },
-    { arbitrary: fc.record({ kind: fc.constant('select' as const), cte: fc.option(tie('query') as fc.Arbitrary<Query>, { nil: undefined }), q: tie('query') as fc.Arbitrary<Query> }, { requiredKeys: ['kind', 'q'] }), weight: 3 },
-    fc.record({ kind: fc.constant('update' as const), table: fc.nat(9), where: fc.option(tie('cond') as fc.Arbitrary<Cond>, { nil: undefined }), set: fc.option(tie('query') as fc.Arbitrary<Query>, { nil: undefined }) }, { requiredKeys: ['kind', 'table'] }),
-    fc.record({ kind: fc.constant('delete' as const), table: fc.nat(9), where: fc.option(tie('cond') as fc.Arbitrary<Cond>, { nil: undefined }) }, { requiredKeys: ['kind', 'table'] }),
+    {
+      arbitrary: fc.record(
+        {
+          kind: fc.constant('select' as const),
+          cte: fc.option(tie('query') as fc.Arbitrary<Query>, { nil: undefined }),
+          q: tie('query') as fc.Arbitrary<Query>,
+        },
+        { requiredKeys: ['kind', 'q'] },
+      ),
+      weight: 3,
+    },
+    fc.record(
+      {
+        kind: fc.constant('update' as const),
+        table: fc.nat(9),
+        where: fc.option(tie('cond') as fc.Arbitrary<Cond>, { nil: undefined }),
+        set: fc.option(tie('query') as fc.Arbitrary<Query>, { nil: undefined }),
+      },
+      { requiredKeys: ['kind', 'table'] },
+    ),
+    fc.record(
+      { kind: fc.constant('delete' as const), table: fc.nat(9), where: fc.option(tie('cond') as fc.Arbitrary<Cond>, { nil: undefined }) },
+      { requiredKeys: ['kind', 'table'] },
+    ),
     fc.record({ kind: fc.constant('insert' as const), table: fc.nat(9), from: tie('query') as fc.Arbitrary<Query> }),
   ),
 }));
@@ -517,27 +612,38 @@ function render(s: Stmt, tables: readonly string[]): { sql: string; tables: Set<
   const query = (q: Query, cols: (alias: (i: number) => string, n: number) => string): string => {
     const l = level++;
     const alias = (i: number) => `l${l}_${i}`;
-    const from = q.items.map(({ item, join }, i) => {
-      const source = item.kind === 'derived'
-        ? `(${query(item.q, first(all))})`
-        : item.kind === 'cte' && cteInScope ? 'w' : table(item.kind === 'table' ? item.table : 0, item.kind === 'table' && item.upper);
-      const ref = `${source} AS ${alias(i)}`;
-      if (i === 0) return ref;
-      // USING needs one item on its left (`id` would be ambiguous otherwise).
-      const using = join === 'USING' && (i === 1 || q.items[i - 1]!.join === ',');
-      if (join === ',' || (join === 'USING' && !using)) return `, ${ref}`;
-      if (using) return ` LEFT JOIN ${ref} USING (id)`;
-      if (join === 'CROSS JOIN') return ` CROSS JOIN ${ref}`;
-      return ` ${join} ${ref} ON ${alias(i - 1)}.id = ${alias(i)}.id`;
-    }).join('');
+    const from = q.items
+      .map(({ item, join }, i) => {
+        const source =
+          item.kind === 'derived'
+            ? `(${query(item.q, first(all))})`
+            : item.kind === 'cte' && cteInScope
+              ? 'w'
+              : table(item.kind === 'table' ? item.table : 0, item.kind === 'table' && item.upper);
+        const ref = `${source} AS ${alias(i)}`;
+        if (i === 0) return ref;
+        // USING needs one item on its left (`id` would be ambiguous otherwise).
+        const using = join === 'USING' && (i === 1 || q.items[i - 1]!.join === ',');
+        if (join === ',' || (join === 'USING' && !using)) return `, ${ref}`;
+        if (using) return ` LEFT JOIN ${ref} USING (id)`;
+        if (join === 'CROSS JOIN') return ` CROSS JOIN ${ref}`;
+        return ` ${join} ${ref} ON ${alias(i - 1)}.id = ${alias(i)}.id`;
+      })
+      .join('');
     const where = q.where ? ` WHERE ${cond(q.where, (i) => alias(i % q.items.length))}` : '';
     return `SELECT ${cols(alias, q.items.length)} FROM ${from}${where}`;
   };
   const cond = (c: Cond, item: (i: number) => string): string => {
     switch (c.kind) {
-      case 'gt': return `${item(c.item)}.x > ${c.k}`;
-      case 'exists': return `EXISTS (SELECT 1 FROM ${table(c.table)} AS e${level} WHERE e${level}.id = ${item(c.item)}.id)`;
-      case 'in': return `${item(0)}.id IN (${query(c.q, first((a) => `${a}.id`))})`;
+      case 'gt':
+        return `${item(c.item)}.x > ${c.k}`;
+      case 'exists':
+        return `EXISTS (SELECT 1 FROM ${table(c.table)} AS e${level} WHERE e${level}.id = ${item(c.item)}.id)`;
+      case 'in':
+        return `${item(0)}.id IN (${query(
+          c.q,
+          first((a) => `${a}.id`),
+        )})`;
     }
   };
   let sql: string;
@@ -551,11 +657,25 @@ function render(s: Stmt, tables: readonly string[]): { sql: string; tables: Set<
     }
     case 'update': {
       const t = table(s.table);
-      sql = `UPDATE ${t} AS u SET x = ${s.set ? `(${query(s.set, first((a) => `max(${a}.x)`))})` : 'u.x + 1'}${s.where ? ` WHERE ${cond(s.where, () => 'u')}` : ''}`;
+      sql = `UPDATE ${t} AS u SET x = ${
+        s.set
+          ? `(${query(
+              s.set,
+              first((a) => `max(${a}.x)`),
+            )})`
+          : 'u.x + 1'
+      }${s.where ? ` WHERE ${cond(s.where, () => 'u')}` : ''}`;
       break;
     }
-    case 'delete': sql = `DELETE FROM ${table(s.table)} AS u${s.where ? ` WHERE ${cond(s.where, () => 'u')}` : ''}`; break;
-    case 'insert': sql = `INSERT INTO ${table(s.table)} (id, tenant, x) ${query(s.from, first((a) => `${a}.id + 1000, 0, ${a}.x`))}`; break;
+    case 'delete':
+      sql = `DELETE FROM ${table(s.table)} AS u${s.where ? ` WHERE ${cond(s.where, () => 'u')}` : ''}`;
+      break;
+    case 'insert':
+      sql = `INSERT INTO ${table(s.table)} (id, tenant, x) ${query(
+        s.from,
+        first((a) => `${a}.id + 1000, 0, ${a}.x`),
+      )}`;
+      break;
   }
   return { sql, tables: mentioned };
 }
@@ -563,20 +683,23 @@ function render(s: Stmt, tables: readonly string[]): { sql: string; tables: Set<
 describe('properties', () => {
   test('a statement passes exactly when every table it mentions is granted (and none is internal)', () => {
     const TABLES = ['a', 'b', 'c', '_vt_d'];
-    fc.assert(fc.property(arbitraries.stmt, fc.option(fc.subarray(TABLES), { nil: undefined }), (s, granted) => {
-      const { sql, tables } = render(s, TABLES);
-      const g = grants({ tables: granted ?? '*' });
-      const ok = [...tables].every((t) => !t.startsWith('_vt_') && (!granted || granted.includes(t)));
-      let passed = true;
-      try {
-        run(sql, g);
-      } catch (e) {
-        if (!(e instanceof VitessError) || e.code !== 'FORBIDDEN') throw e;
-        passed = false;
-        expect(tables.has(e.details.table!.toLowerCase()), `${sql}: ${e.message}`).toBe(true);
-      }
-      expect(passed, sql).toBe(ok);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(arbitraries.stmt, fc.option(fc.subarray(TABLES), { nil: undefined }), (s, granted) => {
+        const { sql, tables } = render(s, TABLES);
+        const g = grants({ tables: granted ?? '*' });
+        const ok = [...tables].every((t) => !t.startsWith('_vt_') && (!granted || granted.includes(t)));
+        let passed = true;
+        try {
+          run(sql, g);
+        } catch (e) {
+          if (!(e instanceof VitessError) || e.code !== 'FORBIDDEN') throw e;
+          passed = false;
+          expect(tables.has(e.details.table!.toLowerCase()), `${sql}: ${e.message}`).toBe(true);
+        }
+        expect(passed, sql).toBe(ok);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
@@ -589,12 +712,21 @@ describe('properties', () => {
 describe('row filters against PGlite', () => {
   let db: PGlite;
   const TABLES = ['a', 'b', 'c'];
-  const tenant = grants({ tables: TABLES, rows: [{ table: 'a', column: 'tenant', value: 1 }, { table: 'b', column: 'tenant', value: '1' }] });
+  const tenant = grants({
+    tables: TABLES,
+    rows: [
+      { table: 'a', column: 'tenant', value: 1 },
+      { table: 'b', column: 'tenant', value: '1' },
+    ],
+  });
 
   beforeAll(async () => {
     db = await PGlite.create();
     const rows = (tenants: number[]) => tenants.flatMap((t) => [1, 2, 3, 4].map((k) => `(${t * 10 + k}, ${t}, ${(t * 7 + k * 3) % 5})`)).join(', ');
-    for (const [schema, filtered] of [['every', [1, 2, 3]], ['one', [1]]] as const) {
+    for (const [schema, filtered] of [
+      ['every', [1, 2, 3]],
+      ['one', [1]],
+    ] as const) {
       await db.exec(`CREATE SCHEMA ${schema}; SET search_path TO ${schema};
         CREATE TABLE a (id int PRIMARY KEY, tenant int NOT NULL, x int);
         CREATE TABLE b (id int PRIMARY KEY, tenant text NOT NULL, x int);
@@ -642,7 +774,10 @@ describe('row filters against PGlite', () => {
     const b = before as Record<string, string[]>;
     for (const t of ['a', 'b']) {
       expect(every[t]!.filter(mine), `${sql}\n→ ${out.sql}: ${t}`).toEqual(one[t]);
-      expect(every[t]!.filter((r) => !mine(r)), `${sql}: other tenants' ${t}`).toEqual(b[t]!.filter((r) => !mine(r)));
+      expect(
+        every[t]!.filter((r) => !mine(r)),
+        `${sql}: other tenants' ${t}`,
+      ).toEqual(b[t]!.filter((r) => !mine(r)));
     }
     expect(every.c, `${sql}: c`).toEqual(one.c);
   }
@@ -684,7 +819,8 @@ describe('row filters against PGlite', () => {
       'INSERT INTO a (id, tenant, x) VALUES (99, 1, 0)',
       'INSERT INTO a (id, tenant, x) VALUES (11, 1, 0), (98, 1, 0) ON CONFLICT (id) DO UPDATE SET x = 100',
       'INSERT INTO a (id, tenant, x) VALUES (11, 1, 0) ON CONFLICT DO NOTHING',
-    ]) await same(sql);
+    ])
+      await same(sql);
     await same('SELECT * FROM a WHERE id > $1 AND x < $2', [12, 4]);
     await same('UPDATE b SET x = $1 WHERE id = $2', [7, 11]);
     await same('UPDATE b SET x = $1 WHERE id = $2', [7, 21]);
@@ -706,9 +842,12 @@ describe('row filters against PGlite', () => {
   });
 
   test('random statements: the rewrite over every tenant = the original over one', async () => {
-    await fc.assert(fc.asyncProperty(arbitraries.stmt, async (s) => {
-      fc.pre(s.kind !== 'insert' || TABLES[s.table % 3] === 'c'); // INSERT … SELECT into a filtered table is refused
-      await same(render(s, TABLES).sql);
-    }), { numRuns: 120 });
+    await fc.assert(
+      fc.asyncProperty(arbitraries.stmt, async (s) => {
+        fc.pre(s.kind !== 'insert' || TABLES[s.table % 3] === 'c'); // INSERT … SELECT into a filtered table is refused
+        await same(render(s, TABLES).sql);
+      }),
+      { numRuns: 120 },
+    );
   });
 });

@@ -14,24 +14,46 @@ const SECRET = 'unit-test-secret-unit-test-secret-0123';
 const key = new TextEncoder().encode(SECRET);
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 
-afterEach(() => { delete process.env.VITESS_JWT_SECRET; });
+afterEach(() => {
+  delete process.env.VITESS_JWT_SECRET;
+});
 
 describe('verifyToken with VITESS_JWT_SECRET', () => {
   const env = { VITESS_JWT_SECRET: SECRET };
 
   it('takes an HS256 token with exp and reads its grants', async () => {
-    const t = await new SignJWT({ vt: { keyspaces: ['main'], readOnly: true, tables: ['Orders'], rows: { 'orders.tenant_id': 42 } } }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(key);
+    const t = await new SignJWT({ vt: { keyspaces: ['main'], readOnly: true, tables: ['Orders'], rows: { 'orders.tenant_id': 42 } } })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('1h')
+      .sign(key);
     const a = await verifyToken(t, env);
-    expect(a.grants).toEqual({ admin: false, keyspaces: ['main'], readOnly: true, tables: ['orders'], rows: [{ table: 'orders', column: 'tenant_id', value: 42 }] });
+    expect(a.grants).toEqual({
+      admin: false,
+      keyspaces: ['main'],
+      readOnly: true,
+      tables: ['orders'],
+      rows: [{ table: 'orders', column: 'tenant_id', value: 42 }],
+    });
   });
 
   it.each([
     ['no token', async () => undefined],
     ['alg none', async () => `${b64({ alg: 'none' })}.${b64({ exp: Math.floor(Date.now() / 1000) + 60 })}.`],
     ['no exp', async () => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).sign(key)],
-    ['expired', async () => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(Math.floor(Date.now() / 1000) - 10).sign(key)],
+    [
+      'expired',
+      async () =>
+        new SignJWT({})
+          .setProtectedHeader({ alg: 'HS256' })
+          .setExpirationTime(Math.floor(Date.now() / 1000) - 10)
+          .sign(key),
+    ],
     ['HS512 with the same secret', async () => new SignJWT({}).setProtectedHeader({ alg: 'HS512' }).setExpirationTime('1h').sign(key)],
-    ['another secret', async () => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode('another-secret-another-secret-0000'))],
+    [
+      'another secret',
+      async () =>
+        new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode('another-secret-another-secret-0000')),
+    ],
     ['a malformed vt claim', async () => new SignJWT({ vt: { admin: 'yes' } }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(key)],
   ])('refuses %s with UNAUTHENTICATED', async (_why, make) => {
     expect((await failure(verifyToken(await make(), env))).code).toBe('UNAUTHENTICATED');
@@ -58,16 +80,27 @@ describe('verifyToken with public keys', () => {
     const good = await new SignJWT({ vt: { admin: true } }).setProtectedHeader({ alg: 'EdDSA' }).setExpirationTime('1h').sign(privateKey);
     expect((await verifyToken(good, env)).grants.admin).toBe(true);
     // The classic key-confusion attack: HMAC with the public key as the secret.
-    const confused = await new SignJWT({ vt: { admin: true } }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(pem));
+    const confused = await new SignJWT({ vt: { admin: true } })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(pem));
     expect((await failure(verifyToken(confused, env))).code).toBe('UNAUTHENTICATED');
   });
 
   it('picks the key of a JWK set by kid, so keys rotate', async () => {
     const old = await generateKeyPair('ES256', { extractable: true });
     const next = await generateKeyPair('ES256', { extractable: true });
-    const jwks = { keys: [{ ...(await exportJWK(old.publicKey)), kid: 'old', alg: 'ES256' }, { ...(await exportJWK(next.publicKey)), kid: 'new', alg: 'ES256' }] };
+    const jwks = {
+      keys: [
+        { ...(await exportJWK(old.publicKey)), kid: 'old', alg: 'ES256' },
+        { ...(await exportJWK(next.publicKey)), kid: 'new', alg: 'ES256' },
+      ],
+    };
     const env = { VITESS_JWT_PUBLIC_KEY: JSON.stringify(jwks) };
-    for (const [kid, k] of [['old', old], ['new', next]] as const) {
+    for (const [kid, k] of [
+      ['old', old],
+      ['new', next],
+    ] as const) {
       const t = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid }).setExpirationTime('1h').sign(k.privateKey);
       await verifyToken(t, env);
     }
@@ -89,9 +122,21 @@ describe('bearerOf', () => {
 describe('vitess token create', () => {
   it('writes the claims its flags say, signed with VITESS_JWT_SECRET', async () => {
     process.env.VITESS_JWT_SECRET = SECRET;
-    const t = await mintToken({ keyspace: ['main', 'pg'], readOnly: true, tables: 'orders, users', row: ['orders.tenant_id=42', 'users.org=acme'], ttl: '15m', aud: 'x' });
+    const t = await mintToken({
+      keyspace: ['main', 'pg'],
+      readOnly: true,
+      tables: 'orders, users',
+      row: ['orders.tenant_id=42', 'users.org=acme'],
+      ttl: '15m',
+      aud: 'x',
+    });
     const claims = decodeJwt(t);
-    expect(claims.vt).toEqual({ keyspaces: ['main', 'pg'], readOnly: true, tables: ['orders', 'users'], rows: { 'orders.tenant_id': 42, 'users.org': 'acme' } });
+    expect(claims.vt).toEqual({
+      keyspaces: ['main', 'pg'],
+      readOnly: true,
+      tables: ['orders', 'users'],
+      rows: { 'orders.tenant_id': 42, 'users.org': 'acme' },
+    });
     expect(claims.exp! - claims.iat!).toBe(15 * 60);
     expect((await verifyToken(t, { VITESS_JWT_SECRET: SECRET, VITESS_JWT_AUDIENCE: 'x' })).grants.readOnly).toBe(true);
   });

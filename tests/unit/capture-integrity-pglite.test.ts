@@ -11,7 +11,11 @@ let db: PgliteEngine;
 const units: Change[][] = [];
 let next = 100;
 
-const outcome = (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (e) => asVitessError(e).code);
+const outcome = (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => 'ok',
+    (e) => asVitessError(e).code,
+  );
 const every = (): Change[] => units.flat();
 /** A write after an attempt: it must be the newest unit the sink heard. */
 async function writeStillCaptured(): Promise<void> {
@@ -24,7 +28,9 @@ const forged = (): Change[] => every().filter((c) => JSON.stringify(c).includes(
 beforeAll(async () => {
   db = new PgliteEngine(await PGlite.create(), { unprivileged: true });
   await db.query('CREATE TABLE t (id int PRIMARY KEY, v text)');
-  await db.enableCapture((unit) => { if ('changes' in unit) units.push(unit.changes); });
+  await db.enableCapture((unit) => {
+    if ('changes' in unit) units.push(unit.changes);
+  });
   await db.query("INSERT INTO t VALUES (1, 'before')");
 });
 afterAll(() => db.close());
@@ -102,7 +108,8 @@ describe('an unprivileged PGlite engine', () => {
       "SELECT lo_from_bytea(0, '\\x00')",
       "COPY t FROM '/etc/passwd'",
       "SELECT pg_notify('other', 'x')",
-    ]) expect(await outcome(db.query(sql)), sql).not.toBe('ok');
+    ])
+      expect(await outcome(db.query(sql)), sql).not.toBe('ok');
   });
 
   it('keeps DDL working: new tables are the client’s, writable and captured', async () => {
@@ -126,15 +133,19 @@ describe('an unprivileged PGlite engine', () => {
     const big = 'x'.repeat(9000);
     await db.query('INSERT INTO t VALUES ($1, $2)', [++next, big]);
     expect(units.at(-1)).toEqual([{ table: 't', op: 'insert', key: { id: next }, row: { id: next, v: big } }]);
-    const changes = await db.prepare(async (tx) => { await tx.query("UPDATE t SET v = 'p' WHERE id = 1"); });
+    const changes = await db.prepare(async (tx) => {
+      await tx.query("UPDATE t SET v = 'p' WHERE id = 1");
+    });
     expect(changes).toEqual([{ table: 't', op: 'update', key: { id: 1 }, row: { id: 1, v: 'p' } }]);
     expect((await db.query('SELECT v FROM t WHERE id = 1')).rows).toEqual([{ v: 'before' }]);
     await writeStillCaptured();
   });
 
   it('ends a runaway query that spills with LIMIT_EXCEEDED naming the limit, and goes on', async () => {
-    const err = await db.query('WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r')
-      .then(() => undefined, (e: unknown) => asVitessError(e));
+    const err = await db.query('WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r').then(
+      () => undefined,
+      (e: unknown) => asVitessError(e),
+    );
     expect(err?.code).toBe('LIMIT_EXCEEDED');
     expect(err?.details.limit).toBe('temporary file size');
     await writeStillCaptured();

@@ -66,7 +66,15 @@ describe('csvValue', () => {
   });
 
   it('refuses a value that is not of the type, naming the column', () => {
-    for (const [text, type] of [['1.5', 'int4'], ['abc', 'float8'], ['1,5', 'numeric'], ['maybe', 'bool'], ['{', 'json'], ['xyz', 'bytea'], ['not a date', 'timestamptz']] as const) {
+    for (const [text, type] of [
+      ['1.5', 'int4'],
+      ['abc', 'float8'],
+      ['1,5', 'numeric'],
+      ['maybe', 'bool'],
+      ['{', 'json'],
+      ['xyz', 'bytea'],
+      ['not a date', 'timestamptz'],
+    ] as const) {
       let err: unknown;
       try {
         csvValue(text, type, 'price');
@@ -82,11 +90,7 @@ describe('csvValue', () => {
 
 describe('insertStatements', () => {
   it('groups rows with the same columns into INSERTs under the parameter limit', () => {
-    const rows = [
-      ...Array.from({ length: 45 }, (_, i) => ({ id: i, name: `n${i}`, plan: null })),
-      { id: 100, name: 'x' },
-      { id: 101, name: 'y' },
-    ];
+    const rows = [...Array.from({ length: 45 }, (_, i) => ({ id: i, name: `n${i}`, plan: null })), { id: 100, name: 'x' }, { id: 101, name: 'y' }];
     const statements = insertStatements('users', rows);
     expect(statements.map((s) => s.params!.length)).toEqual([99, 36, 4]); // 33 rows of 3, then 12 rows, then the 2-column rows
     for (const s of statements) expect(s.params!.length).toBeLessThanOrEqual(LIMITS.paramsPerStatement);
@@ -102,16 +106,33 @@ describe('insertStatements', () => {
 
 describe('formatResult', () => {
   const result = (over: Partial<StatementResult>): StatementResult => ({
-    rows: [], fields: [], rowCount: 0, affected: 0, bookmark: '', plan: 'scatter',
-    servedBy: { shard: '-80,80-', role: 'primary', region: 'wnam' }, ...over,
+    rows: [],
+    fields: [],
+    rowCount: 0,
+    affected: 0,
+    bookmark: '',
+    plan: 'scatter',
+    servedBy: { shard: '-80,80-', role: 'primary', region: 'wnam' },
+    ...over,
   });
 
   it('prints rows as a table with a summary line', () => {
-    const text = formatResult(result({
-      fields: [{ name: 'id', type: 'int8' }, { name: 'meta', type: 'jsonb' }, { name: 'at', type: 'timestamptz' }, { name: 'b', type: 'bytea' }],
-      rows: [{ id: 1n << 60n, meta: { a: 1 }, at: new Date(0), b: new Uint8Array([1, 171]) }, { id: 2, meta: null, at: null, b: null }],
-      rowCount: 2,
-    }), 12.4);
+    const text = formatResult(
+      result({
+        fields: [
+          { name: 'id', type: 'int8' },
+          { name: 'meta', type: 'jsonb' },
+          { name: 'at', type: 'timestamptz' },
+          { name: 'b', type: 'bytea' },
+        ],
+        rows: [
+          { id: 1n << 60n, meta: { a: 1 }, at: new Date(0), b: new Uint8Array([1, 171]) },
+          { id: 2, meta: null, at: null, b: null },
+        ],
+        rowCount: 2,
+      }),
+      12.4,
+    );
     expect(text.split('\n')).toEqual([
       '┌─────────────────────┬─────────┬──────────────────────────┬────────┐',
       '│ id                  │ meta    │ at                       │ b      │',
@@ -126,8 +147,9 @@ describe('formatResult', () => {
   it('summarises writes, DDL and replica reads', () => {
     expect(summary(result({ affected: 3, plan: 'multi-shard' }))).toBe('(3 rows affected · multi-shard · primary on -80,80-)');
     expect(summary(result({ plan: 'ddl' }))).toBe('(OK · ddl · primary on -80,80-)');
-    expect(summary(result({ fields: [{ name: 'n', type: 'int8' }], rows: [{ n: 1 }], rowCount: 1, servedBy: { shard: '80-', role: 'replica', region: 'weur' } })))
-      .toBe('(1 row · scatter · replica weur on 80-)');
+    expect(
+      summary(result({ fields: [{ name: 'n', type: 'int8' }], rows: [{ n: 1 }], rowCount: 1, servedBy: { shard: '80-', role: 'replica', region: 'weur' } })),
+    ).toBe('(1 row · scatter · replica weur on 80-)');
     expect(formatCell(undefined)).toBe('NULL');
   });
 });

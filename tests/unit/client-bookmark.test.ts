@@ -21,7 +21,13 @@ const B = 'main/80-';
 const after = (bookmark: string | undefined, at: Positions): string => encodeBookmark(mergePositions(decodeBookmark(bookmark), at));
 
 const result = (bookmark: string): RpcResult => ({
-  rows: [], fields: [], rowCount: 0, affected: 0, bookmark, plan: 'single-shard', servedBy: { shard: '-80', role: 'primary', region: 'local' },
+  rows: [],
+  fields: [],
+  rowCount: 0,
+  affected: 0,
+  bookmark,
+  plan: 'single-shard',
+  servedBy: { shard: '-80', role: 'primary', region: 'local' },
 });
 
 /** Query `i` (its first parameter) reaches shards at `at` and is answered once `answered` resolves. */
@@ -31,7 +37,10 @@ interface Scripted {
 }
 
 class FakeTransaction extends RpcTarget {
-  constructor(private readonly gw: FakeGateway, private readonly start: string | undefined) {
+  constructor(
+    private readonly gw: FakeGateway,
+    private readonly start: string | undefined,
+  ) {
     super();
   }
 
@@ -115,33 +124,48 @@ const covers = (b: Positions, a: Positions): boolean => Object.entries(a).every(
 describe('the client bookmark', () => {
   it('never moves back a shard, whatever order concurrent answers arrive in (HTTP batch)', async () => {
     const lsn = fc.integer({ min: 1, max: 1_000 });
-    const calls = fc.array(fc.record({ [A]: lsn, [B]: lsn }, { requiredKeys: [] }), { minLength: 2, maxLength: 6 })
-      .chain((ps) => fc.tuple(fc.constant(ps), fc.shuffledSubarray(ps.map((_, i) => i), { minLength: ps.length, maxLength: ps.length })));
-    await fc.assert(fc.asyncProperty(calls, async ([ps, order]) => {
-      gw = new FakeGateway();
-      const release = ps.map((p, i) => {
-        let answer!: () => void;
-        gw.script.set(i, { at: p, answered: new Promise<void>((r) => { answer = r; }) });
-        return answer;
-      });
-      const c = client();
-      const pending = ps.map((_, i) => c.query('SELECT $1', [i]));
-      let seen: Positions = {};
-      try {
-        for (const i of order) {
-          release[i]!();
-          await pending[i];
-          const now = positions(c);
-          expect(covers(now, seen), `after answer ${i}: ${JSON.stringify(now)} is behind ${JSON.stringify(seen)}`).toBe(true);
-          expect(covers(now, ps[i]!)).toBe(true);
-          seen = now;
+    const calls = fc.array(fc.record({ [A]: lsn, [B]: lsn }, { requiredKeys: [] }), { minLength: 2, maxLength: 6 }).chain((ps) =>
+      fc.tuple(
+        fc.constant(ps),
+        fc.shuffledSubarray(
+          ps.map((_, i) => i),
+          { minLength: ps.length, maxLength: ps.length },
+        ),
+      ),
+    );
+    await fc.assert(
+      fc.asyncProperty(calls, async ([ps, order]) => {
+        gw = new FakeGateway();
+        const release = ps.map((p, i) => {
+          let answer!: () => void;
+          gw.script.set(i, {
+            at: p,
+            answered: new Promise<void>((r) => {
+              answer = r;
+            }),
+          });
+          return answer;
+        });
+        const c = client();
+        const pending = ps.map((_, i) => c.query('SELECT $1', [i]));
+        let seen: Positions = {};
+        try {
+          for (const i of order) {
+            release[i]!();
+            await pending[i];
+            const now = positions(c);
+            expect(covers(now, seen), `after answer ${i}: ${JSON.stringify(now)} is behind ${JSON.stringify(seen)}`).toBe(true);
+            expect(covers(now, ps[i]!)).toBe(true);
+            seen = now;
+          }
+        } finally {
+          for (const r of release) r(); // a failed run leaves no call behind
+          await Promise.allSettled(pending);
         }
-      } finally {
-        release.forEach((r) => r()); // a failed run leaves no call behind
-        await Promise.allSettled(pending);
-      }
-      expect(seen).toEqual(ps.reduce(mergePositions, {}));
-    }), { numRuns: 40 });
+        expect(seen).toEqual(ps.reduce(mergePositions, {}));
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('starts a transaction from it, and a commit moves it forward without dropping a shard', async () => {
@@ -150,7 +174,9 @@ describe('the client bookmark', () => {
     at(0, { [A]: 5, [B]: 7 });
     await c.query('SELECT $1', [0]);
     gw.commitAt = { [A]: 9 };
-    await c.transaction(async (tx) => { await tx.execute('UPDATE t SET v = 1 WHERE id = 1'); });
+    await c.transaction(async (tx) => {
+      await tx.execute('UPDATE t SET v = 1 WHERE id = 1');
+    });
     expect(gw.begins.map((b) => decodeBookmark(b))).toEqual([{ [A]: 5, [B]: 7 }]);
     expect(positions(c)).toEqual({ [A]: 9, [B]: 7 });
   });
@@ -159,10 +185,12 @@ describe('the client bookmark', () => {
     const c = client();
     at(0, { [A]: 5, [B]: 7 });
     await c.query('SELECT $1', [0]);
-    await expect(c.transaction(async (tx) => {
-      await tx.execute('UPDATE t SET v = 1 WHERE id = 1');
-      throw new Error('changed my mind');
-    })).rejects.toThrow('changed my mind');
+    await expect(
+      c.transaction(async (tx) => {
+        await tx.execute('UPDATE t SET v = 1 WHERE id = 1');
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow('changed my mind');
     expect(positions(c)).toEqual({ [A]: 5, [B]: 7 });
   });
 
@@ -176,7 +204,9 @@ describe('the client bookmark', () => {
     await c.query('SELECT $1', [1]);
     expect(c.reconnects).toBe(1);
     gw.commitAt = { [A]: 9 };
-    await c.transaction(async (tx) => { await tx.execute('UPDATE t SET v = 1 WHERE id = 1'); });
+    await c.transaction(async (tx) => {
+      await tx.execute('UPDATE t SET v = 1 WHERE id = 1');
+    });
     expect(gw.begins.map((b) => decodeBookmark(b))).toEqual([{ [A]: 5, [B]: 8 }]);
     expect(positions(c)).toEqual({ [A]: 9, [B]: 8 });
   });

@@ -12,7 +12,11 @@ const engines: [string, () => Promise<StorageEngine>][] = [
 
 describe.each(engines)('engine conformance: %s', (_name, open) => {
   let db: StorageEngine;
-  beforeAll(async () => { db = await open(); }, 120_000);
-  afterAll(async () => { await db.close(); });
+  beforeAll(async () => {
+    db = await open();
+  }, 120_000);
+  afterAll(async () => {
+    await db.close();
+  });
   for (const c of cases) it(c.name, () => c.run(db));
 });

@@ -16,7 +16,10 @@ import { VitessError } from '../../rpc/errors.js';
 // The DO base class only keeps ctx and env; the harness below supplies both.
 vi.mock('cloudflare:workers', () => ({
   DurableObject: class {
-    constructor(readonly ctx: unknown, readonly env: unknown) {}
+    constructor(
+      readonly ctx: unknown,
+      readonly env: unknown,
+    ) {}
   },
   RpcTarget: class {},
 }));
@@ -65,32 +68,40 @@ describe('coordinator records', () => {
 
   it('recovery never leaves a record in doubt: from any state, following the actions ends with the record forgotten and one decision told to all', () => {
     // A random interleaving of VTGate's decision, acknowledgements that get through or not, and alarms at random times.
-    fc.assert(fc.property(
-      fc.option(fc.constantFrom<'commit' | 'rollback'>('commit', 'rollback'), { nil: undefined }),
-      fc.array(fc.boolean(), { minLength: 1, maxLength: 30 }),
-      (vtgate, delivered) => {
-        let r: TxRecord = vtgate ? decide(rec(), vtgate) : rec();
-        const first = r.decision;
-        let now = T0;
-        const told = new Map<string, string>();
-        for (let i = 0; i < 200; i++) {
-          const a = nextAction(r, now);
-          if (a.kind === 'forget' || a.kind === 'sweep') break;
-          if (a.kind === 'wait') { now = a.until; continue; }
-          if (a.kind === 'rollback') { r = decide(r, 'rollback'); continue; }
-          for (const p of a.to) {
-            told.set(p, a.decision);
-            if (delivered[i % delivered.length] || i > 50) r = acknowledge(r, p);
+    fc.assert(
+      fc.property(
+        fc.option(fc.constantFrom<'commit' | 'rollback'>('commit', 'rollback'), { nil: undefined }),
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 30 }),
+        (vtgate, delivered) => {
+          let r: TxRecord = vtgate ? decide(rec(), vtgate) : rec();
+          const first = r.decision;
+          let now = T0;
+          const told = new Map<string, string>();
+          for (let i = 0; i < 200; i++) {
+            const a = nextAction(r, now);
+            if (a.kind === 'forget' || a.kind === 'sweep') break;
+            if (a.kind === 'wait') {
+              now = a.until;
+              continue;
+            }
+            if (a.kind === 'rollback') {
+              r = decide(r, 'rollback');
+              continue;
+            }
+            for (const p of a.to) {
+              told.set(p, a.decision);
+              if (delivered[i % delivered.length] || i > 50) r = acknowledge(r, p);
+            }
+            now = wakeAt(r, now);
           }
-          now = wakeAt(r, now);
-        }
-        expect(['forget', 'sweep']).toContain(nextAction(r, now).kind);
-        expect(unacked(r)).toEqual([]);
-        if (first) expect(r.decision).toBe(first);
-        expect(new Set(told.values())).toEqual(new Set([r.decision]));
-        expect(told.size).toBe(P.length);
-      },
-    ));
+          expect(['forget', 'sweep']).toContain(nextAction(r, now).kind);
+          expect(unacked(r)).toEqual([]);
+          if (first) expect(r.decision).toBe(first);
+          expect(new Set(told.values())).toEqual(new Set([r.decision]));
+          expect(told.size).toBe(P.length);
+        },
+      ),
+    );
   });
 
   it('spreads transactions over the partitions', () => {
@@ -134,15 +145,25 @@ class FakeStorage {
       if (q.startsWith('CREATE TABLE IF NOT EXISTS _vt_2pc')) return [];
       if (q === 'SELECT record FROM _vt_2pc WHERE txid = ?') return this.rows.has(String(args[0])) ? [{ record: this.rows.get(String(args[0])) }] : [];
       if (q === 'SELECT record FROM _vt_2pc') return [...this.rows.values()].map((record) => ({ record }));
-      if (q.startsWith('INSERT OR REPLACE INTO _vt_2pc')) return void this.rows.set(String(args[0]), String(args[1])), [];
-      if (q === 'DELETE FROM _vt_2pc WHERE txid = ?') return void this.rows.delete(String(args[0])), [];
+      if (q.startsWith('INSERT OR REPLACE INTO _vt_2pc')) {
+        this.rows.set(String(args[0]), String(args[1]));
+        return [];
+      }
+      if (q === 'DELETE FROM _vt_2pc WHERE txid = ?') {
+        this.rows.delete(String(args[0]));
+        return [];
+      }
       throw new Error(`the harness does not know this statement: ${q}`);
     },
   };
 
   async sync(): Promise<void> {}
-  async setAlarm(at: number): Promise<void> { this.alarm = at; }
-  async deleteAlarm(): Promise<void> { this.alarm = null; }
+  async setAlarm(at: number): Promise<void> {
+    this.alarm = at;
+  }
+  async deleteAlarm(): Promise<void> {
+    this.alarm = null;
+  }
 }
 
 /**
@@ -167,12 +188,16 @@ class FakeShard {
     return { outcome, lsn: this.lsn };
   }
 
-  async commitPrepared(): Promise<TxOutcome> { return this.answer('committed'); }
-  async rollbackPrepared(): Promise<TxOutcome> { return this.answer('rolled back'); }
+  async commitPrepared(): Promise<TxOutcome> {
+    return this.answer('committed');
+  }
+  async rollbackPrepared(): Promise<TxOutcome> {
+    return this.answer('rolled back');
+  }
 
   /** VTGate's side of the shard: every statement succeeds; the transaction ends as the driver says. */
   async transaction(_kind: string, _txid: string, driver: TxDriver): Promise<TxOutcome> {
-    for (let reply: TxReply = null; ;) {
+    for (let reply: TxReply = null; ; ) {
       const step = await driver.next(reply);
       if ('end' in step) return { outcome: step.end === 'prepare' ? 'prepared' : step.end === 'commit' ? 'committed' : 'rolled back', lsn: this.lsn };
       reply = { result: { rows: [], fields: [], affected: 1 } };
@@ -239,7 +264,10 @@ describe('coordinator I/O under participant failures', () => {
     await tx.execute('main', '-80', 'UPDATE t SET n = n - 1 WHERE id = 1', []);
     await tx.execute('main', '80-', 'UPDATE t SET n = n + 1 WHERE id = 2', []);
     h.shard('main/80-').failures = 1_000;
-    const e = await tx.commit().then(() => undefined, (err: unknown) => err);
+    const e = await tx.commit().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(e).toBeInstanceOf(VitessError);
     expect(e).toMatchObject({ code: 'UNAVAILABLE', details: { shards: ['main/80-'] } });
     expect((e as VitessError).message).toMatch(/is committed, but not applied yet on main\/80-.*do not run the transaction again/);
@@ -289,7 +317,7 @@ describe('coordinator I/O under participant failures', () => {
     expect(h.storage.alarm!).toBeLessThanOrEqual(Date.now() + RESEND_MS);
   });
 
-  it('recovery\'s own rollback and its final sweep, to a participant that fails: each is tried again on the next alarm', async () => {
+  it("recovery's own rollback and its final sweep, to a participant that fails: each is tried again on the next alarm", async () => {
     const h = harness();
     const txid = await h.begin();
     const rec = h.coordinator.list()[0]!;

@@ -30,7 +30,13 @@ const EXCEPTIONS: { prefix: string; reason: string }[] = [
  */
 const NOT_A_PATH = /[*{}<>$]/;
 
-const docs = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
+const docs = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`),
+];
 
 /** A path the docs name, where: `doc:line`. */
 interface Named {
@@ -91,10 +97,14 @@ function fileNames(dir = ROOT, out = new Set<string>()): Set<string> {
   return out;
 }
 
-const names = docs.flatMap((doc) => readFileSync(join(ROOT, doc), 'utf8').split('\n').flatMap((text, i) =>
-  [...text.matchAll(NAME)].map((m) => ({ doc, line: i + 1, name: m[1]! }))));
+const names = docs.flatMap((doc) =>
+  readFileSync(join(ROOT, doc), 'utf8')
+    .split('\n')
+    .flatMap((text, i) => [...text.matchAll(NAME)].map((m) => ({ doc, line: i + 1, name: m[1]! }))),
+);
 // DOCS_PATHS_LIST=1 prints every path found, to see what the test checks.
-if (process.env.DOCS_PATHS_LIST) console.log([...new Set(all.map((n) => `${n.path}${n.anchor !== undefined ? '#' + n.anchor : ''}  <- ${n.text}`))].sort().join('\n'));
+if (process.env.DOCS_PATHS_LIST)
+  console.log([...new Set(all.map((n) => `${n.path}${n.anchor !== undefined ? `#${n.anchor}` : ''}  <- ${n.text}`))].sort().join('\n'));
 
 const excepted = (path: string) => EXCEPTIONS.some((e) => path === e.prefix.replace(/\/$/, '') || path.startsWith(e.prefix));
 
@@ -107,7 +117,11 @@ function anchors(doc: string): Set<string> {
     if (/^\s*```/.test(line)) fenced = !fenced;
     const h = !fenced && /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
     if (!h) continue;
-    const base = h[1]!.replace(/\[([^\]]*)\]\([^)]*\)/g, '$1').toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/ /g, '-');
+    const base = h[1]!
+      .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/ /g, '-');
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
     out.add(n ? `${base}-${n}` : base);
@@ -120,10 +134,15 @@ describe('paths named in README.md and docs/*.md', () => {
     const sample = [
       'See `router/session.ts:42`, docs/routing.md#plans, [r](../bench/RESULTS.md) and `replica/`.',
       'Not paths: https://example.com/router/x.ts, `tests/e2e/*.test.ts`, `@dotdo/vitess/server`, `../rpc/values.js`,',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a doc's template text, not a template literal
       '`dist/.browser.<pid>.tmp`, `${keyspace}/${shard}`, `primary on <shards>`, client.subscribe, [home](https://example.com).',
     ].join('\n');
-    expect(extract('docs/x.md', sample).map((n) => `${n.path}${n.anchor ? `#${n.anchor}` : ''}`))
-      .toEqual(['bench/RESULTS.md', 'router/session.ts', 'docs/routing.md#plans', 'replica/']);
+    expect(extract('docs/x.md', sample).map((n) => `${n.path}${n.anchor ? `#${n.anchor}` : ''}`)).toEqual([
+      'bench/RESULTS.md',
+      'router/session.ts',
+      'docs/routing.md#plans',
+      'replica/',
+    ]);
     // The real docs: some paths every version of them names.
     const paths = new Set(all.map((n) => n.path));
     for (const p of ['router/session.ts', 'rpc/bookmark.ts', 'bench/RESULTS.md', 'docs/routing.md']) expect(paths).toContain(p);
@@ -131,7 +150,9 @@ describe('paths named in README.md and docs/*.md', () => {
 
   test('every path exists', () => {
     const missing = all.filter((n) => !excepted(n.path) && (n.path.startsWith('..') || !existsSync(join(ROOT, n.path))));
-    const report = missing.map((n) => `${n.doc}:${n.line}: ${n.text}${n.text === n.path ? '' : ` (→ ${n.path})`}${n.path.startsWith('..') ? ' is outside the repository' : ''}`);
+    const report = missing.map(
+      (n) => `${n.doc}:${n.line}: ${n.text}${n.text === n.path ? '' : ` (→ ${n.path})`}${n.path.startsWith('..') ? ' is outside the repository' : ''}`,
+    );
     expect(report).toEqual([]);
   });
 
@@ -142,12 +163,17 @@ describe('paths named in README.md and docs/*.md', () => {
   });
 
   test('every link to a heading names one', () => {
-    const bad = all.filter((n) => n.anchor !== undefined && n.path.endsWith('.md') && existsSync(join(ROOT, n.path)) && !anchors(n.path).has(n.anchor))
+    const bad = all
+      .filter((n) => n.anchor !== undefined && n.path.endsWith('.md') && existsSync(join(ROOT, n.path)) && !anchors(n.path).has(n.anchor))
       .map((n) => `${n.doc}:${n.line}: ${n.text} (headings of ${n.path}: ${[...anchors(n.path)].join(', ')})`);
     expect(bad).toEqual([]);
   });
 
   test('the exceptions are still needed (each is named by some doc)', () => {
-    for (const e of EXCEPTIONS) expect(all.some((n) => n.path.startsWith(e.prefix) || n.path === e.prefix.replace(/\/$/, '')), e.prefix).toBe(true);
+    for (const e of EXCEPTIONS)
+      expect(
+        all.some((n) => n.path.startsWith(e.prefix) || n.path === e.prefix.replace(/\/$/, '')),
+        e.prefix,
+      ).toBe(true);
   });
 });

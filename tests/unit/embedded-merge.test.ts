@@ -24,7 +24,11 @@ const TABLE = 'CREATE TABLE m (id BIGINT PRIMARY KEY, owner INT NOT NULL, v INT 
 /** The vindex: `owner` places a row (the primary key does not). */
 const shardOf = (owner: number) => SHARDS[owner % SHARDS.length]!;
 
-interface Model { id: number; owner: number; v: number }
+interface Model {
+  id: number;
+  owner: number;
+  v: number;
+}
 
 type Op =
   | { kind: 'insert'; id: number; owner: number }
@@ -157,28 +161,37 @@ describe.each(['libsql', 'pglite'] as const)('an embedded replica merging shards
 
   it('does not let an older update from the old shard overwrite the moved row', async () => {
     await fresh();
-    await apply(db, [
-      ins('b', 1, { id: 1, owner: 1, v: 5 }), // b's insert comes first …
-      ins('a', 1, { id: 1, owner: 0, v: 0 }), // … then a's history of the row, before it moved
-      upd('a', 2, { id: 1, owner: 0, v: 3 }),
-      upd('b', 2, { id: 1, owner: 1, v: 6 }),
-      del('a', 3, { id: 1, owner: 0, v: 3 }),
-    ], [true, true, true, true, true]);
+    await apply(
+      db,
+      [
+        ins('b', 1, { id: 1, owner: 1, v: 5 }), // b's insert comes first …
+        ins('a', 1, { id: 1, owner: 0, v: 0 }), // … then a's history of the row, before it moved
+        upd('a', 2, { id: 1, owner: 0, v: 3 }),
+        upd('b', 2, { id: 1, owner: 1, v: 6 }),
+        del('a', 3, { id: 1, owner: 0, v: 3 }),
+      ],
+      [true, true, true, true, true],
+    );
     expect(await local(db)).toEqual([{ id: 1, owner: 1, v: 6 }]);
     expect(await parkedCount(db)).toBe(0);
   });
 
-  it('ends as the union of the shards\' tables, in any interleaving of their records', { timeout: 240_000 }, async () => {
-    await fc.assert(fc.asyncProperty(
-      fc.array(op, { maxLength: 30 }), fc.array(fc.nat(), { maxLength: 90 }), fc.array(fc.boolean(), { maxLength: 90 }),
-      async (ops, picks, cuts) => {
-        const { logs, rows } = primaries(ops);
-        await fresh();
-        await apply(db, interleave(logs, picks), cuts);
-        expect(await local(db)).toEqual(rows);
-        expect(await parkedCount(db)).toBe(0);
-      },
-    ), { numRuns: engine === 'libsql' ? 300 : 60 });
+  it("ends as the union of the shards' tables, in any interleaving of their records", { timeout: 240_000 }, async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(op, { maxLength: 30 }),
+        fc.array(fc.nat(), { maxLength: 90 }),
+        fc.array(fc.boolean(), { maxLength: 90 }),
+        async (ops, picks, cuts) => {
+          const { logs, rows } = primaries(ops);
+          await fresh();
+          await apply(db, interleave(logs, picks), cuts);
+          expect(await local(db)).toEqual(rows);
+          expect(await parkedCount(db)).toBe(0);
+        },
+      ),
+      { numRuns: engine === 'libsql' ? 300 : 60 },
+    );
   });
 
   it('shows a key that two shards hold at once from the shard that had it first, and the other once that one deletes it', async () => {
@@ -189,15 +202,18 @@ describe.each(['libsql', 'pglite'] as const)('an embedded replica merging shards
     expect(await local(db)).toEqual([{ id: 1, owner: 1, v: 1 }]);
   });
 
-  it('keeps the same row from several shards (a reference table\'s) once, not parked', async () => {
+  it("keeps the same row from several shards (a reference table's) once, not parked", async () => {
     await fresh();
     const row = { id: 1, owner: 0, v: 0 };
-    await apply(db, SHARDS.map((s) => ins(s, 1, row)));
+    await apply(
+      db,
+      SHARDS.map((s) => ins(s, 1, row)),
+    );
     expect(await local(db)).toEqual([row]);
     expect(await parkedCount(db)).toBe(0);
   });
 
-  it('promotes a parked row into the table\'s current columns, and forgets parked rows of a dropped table', async () => {
+  it("promotes a parked row into the table's current columns, and forgets parked rows of a dropped table", async () => {
     await fresh();
     await apply(db, [ins('a', 1, { id: 1, owner: 0, v: 0 }), ins('b', 1, { id: 1, owner: 1, v: 1 })]);
     await db.query('ALTER TABLE m ADD COLUMN w INT');
@@ -213,23 +229,41 @@ describe.each(['libsql', 'pglite'] as const)('an embedded replica merging shards
     await db.query('DROP TABLE IF EXISTS uc');
     await db.query('DROP TABLE IF EXISTS u');
     const keys = new PrimaryKeys(db);
-    await applyUnits(db, keys, [
-      barrier('CREATE TABLE u (id BIGINT PRIMARY KEY, email TEXT UNIQUE, nick TEXT, CONSTRAINT u_nick UNIQUE (nick))', 1),
-      barrier('CREATE UNIQUE INDEX u_lower ON u (lower(email))', 2),
-      // References a column that is unique on each shard only (and a row another shard may send first).
-      barrier('CREATE TABLE uc (id BIGINT PRIMARY KEY, email TEXT REFERENCES u (email) ON DELETE CASCADE)', 3),
-    ], {}, {});
-    const insert = (shard: string, lsn: number, table: string, row: Row): ApplyUnit => ({ kind: 'record', record: { shard, lsn, changes: [{ table, op: 'insert', row }] } });
+    await applyUnits(
+      db,
+      keys,
+      [
+        barrier('CREATE TABLE u (id BIGINT PRIMARY KEY, email TEXT UNIQUE, nick TEXT, CONSTRAINT u_nick UNIQUE (nick))', 1),
+        barrier('CREATE UNIQUE INDEX u_lower ON u (lower(email))', 2),
+        // References a column that is unique on each shard only (and a row another shard may send first).
+        barrier('CREATE TABLE uc (id BIGINT PRIMARY KEY, email TEXT REFERENCES u (email) ON DELETE CASCADE)', 3),
+      ],
+      {},
+      {},
+    );
+    const insert = (shard: string, lsn: number, table: string, row: Row): ApplyUnit => ({
+      kind: 'record',
+      record: { shard, lsn, changes: [{ table, op: 'insert', row }] },
+    });
     const user = (shard: string, lsn: number, id: number) => insert(shard, lsn, 'u', { id, email: 'x@y', nick: 'x' });
     await applyUnits(db, keys, [insert('c', 4, 'uc', { id: 1, email: 'x@y' }), user('a', 4, 1), user('b', 4, 2), user('a', 5, 3)], {}, {});
     expect((await db.query('SELECT id FROM u ORDER BY id')).rows.map((r) => Number(r.id))).toEqual([1, 2, 3]);
-    const gone: ApplyUnit = { kind: 'record', record: { shard: 'a', lsn: 6, changes: [{ table: 'u', op: 'delete', row: { id: 1, email: 'x@y', nick: 'x' } }] } };
+    const gone: ApplyUnit = {
+      kind: 'record',
+      record: { shard: 'a', lsn: 6, changes: [{ table: 'u', op: 'delete', row: { id: 1, email: 'x@y', nick: 'x' } }] },
+    };
     await applyUnits(db, keys, [gone], {}, {});
     expect((await db.query('SELECT id FROM uc')).rows.map((r) => Number(r.id))).toEqual([1]);
   });
 
   it.runIf(engine === 'pglite')('skips an added UNIQUE constraint, and its drop later', async () => {
-    await applyUnits(db, new PrimaryKeys(db), [barrier('ALTER TABLE u ADD CONSTRAINT u_id_nick UNIQUE (nick)', 5), barrier('ALTER TABLE u DROP CONSTRAINT u_id_nick', 6)], {}, {});
+    await applyUnits(
+      db,
+      new PrimaryKeys(db),
+      [barrier('ALTER TABLE u ADD CONSTRAINT u_id_nick UNIQUE (nick)', 5), barrier('ALTER TABLE u DROP CONSTRAINT u_id_nick', 6)],
+      {},
+      {},
+    );
     const constraints = await db.query(`SELECT conname FROM pg_constraint WHERE conrelid = 'u'::regclass AND contype = 'u'`);
     expect(constraints.rows).toEqual([]);
   });
@@ -237,14 +271,21 @@ describe.each(['libsql', 'pglite'] as const)('an embedded replica merging shards
   it('copies rows of two shards with the same value in a UNIQUE column, and forgets parked rows', async () => {
     const page = (id: number): SnapshotText => ({ table: 'cu', columns: ['id', 'email'], json: JSON.stringify([[toWire(id), 'x@y']]), nextKey: null, lsn: 1 });
     const source: CopySource = {
-      schema: async (shards) => (shards ?? ['a', 'b']).map((shard): ShardSchema => ({ shard, lsn: 1, complete: true, ddl: ['CREATE TABLE cu (id BIGINT PRIMARY KEY, email TEXT NOT NULL UNIQUE)'] })),
+      schema: async (shards) =>
+        (shards ?? ['a', 'b']).map(
+          (shard): ShardSchema => ({ shard, lsn: 1, complete: true, ddl: ['CREATE TABLE cu (id BIGINT PRIMARY KEY, email TEXT NOT NULL UNIQUE)'] }),
+        ),
       snapshotText: async (req) => page(req.shard === 'a' ? 1 : 2),
-      changes: async (): Promise<ChangesPage> => { throw new Error('no catch-up expected'); },
+      changes: async (): Promise<ChangesPage> => {
+        throw new Error('no catch-up expected');
+      },
     };
     await db.query(`INSERT INTO _vt_row_parked (tbl, pk, shard, change) VALUES ('cu', '[]', 'a', '{}')`);
     await copyKeyspace(db, new PrimaryKeys(db), source, { keyspace: 'main' });
-    expect((await db.query('SELECT id, email FROM cu ORDER BY id')).rows.map((r) => [Number(r.id), r.email])).toEqual([[1, 'x@y'], [2, 'x@y']]);
+    expect((await db.query('SELECT id, email FROM cu ORDER BY id')).rows.map((r) => [Number(r.id), r.email])).toEqual([
+      [1, 'x@y'],
+      [2, 'x@y'],
+    ]);
     expect(await parkedCount(db)).toBe(0);
   });
 });
-

@@ -6,10 +6,14 @@ import { StreamRequests } from '../../replica/embedded-stream.js';
 const never = () => new Promise<never>(() => {});
 
 describe('StreamRequests', () => {
-  it('answers with the request\'s answer, and passes its failure on', async () => {
+  it("answers with the request's answer, and passes its failure on", async () => {
     const r = new StreamRequests();
     await expect(r.run(async () => 7, 10_000)).resolves.toEqual({ answer: 7 });
-    await expect(r.run(async () => { throw new Error('boom'); }, 10_000)).rejects.toThrow('boom');
+    await expect(
+      r.run(async () => {
+        throw new Error('boom');
+      }, 10_000),
+    ).rejects.toThrow('boom');
     expect(r.issued).toBe(2);
     expect(r.signal).toBeUndefined();
   });
@@ -17,7 +21,10 @@ describe('StreamRequests', () => {
   it('cuts a request that stays unanswered past its deadline, and aborts its signal', async () => {
     const r = new StreamRequests();
     let signal: AbortSignal | undefined;
-    const got = await r.run(() => { signal = r.signal; return never(); }, 20);
+    const got = await r.run(() => {
+      signal = r.signal;
+      return never();
+    }, 20);
     expect(got).toEqual({ cut: 'deadline' });
     expect(signal?.aborted).toBe(true);
   });
@@ -28,7 +35,10 @@ describe('StreamRequests', () => {
     const issued = r.issued; // a waiter starts while the first request is in flight
     expect(r.cutIssuedBy(issued)).toBe(true);
     await expect(first).resolves.toEqual({ cut: 'waiter' });
-    const second = r.run(async () => { await new Promise((x) => setTimeout(x, 20)); return 'page'; }, 60_000);
+    const second = r.run(async () => {
+      await new Promise((x) => setTimeout(x, 20));
+      return 'page';
+    }, 60_000);
     expect(r.cutIssuedBy(issued)).toBe(false); // issued after the waiter: it will see the write
     await expect(second).resolves.toEqual({ answer: 'page' });
     expect(r.cutIssuedBy(r.issued)).toBe(false); // nothing in flight

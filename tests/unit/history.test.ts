@@ -9,8 +9,16 @@ const bm = (p: Positions = {}): string => encodeBookmark(p);
 /** An operation of session `s` over logical times `[from, to]`, bookmark unchanged unless given. */
 function op(s: string, kind: Op['kind'], kv: Record<string, Value>, [from, to]: [number, number], extra: Partial<Op> = {}): Op {
   return {
-    session: s, kind, keys: Object.keys(kv), values: Object.values(kv), outcome: 'ok',
-    bookmarkBefore: bm(), bookmarkAfter: bm(), startedAt: from, endedAt: to, ...extra,
+    session: s,
+    kind,
+    keys: Object.keys(kv),
+    values: Object.values(kv),
+    outcome: 'ok',
+    bookmarkBefore: bm(),
+    bookmarkAfter: bm(),
+    startedAt: from,
+    endedAt: to,
+    ...extra,
   };
 }
 
@@ -49,7 +57,7 @@ describe('check', () => {
     expect(kinds(check(read, { x: 1 }))).toEqual(['failed write visible']);
   });
 
-  it('catches a read that misses its session\'s acknowledged write', () => {
+  it("catches a read that misses its session's acknowledged write", () => {
     const h = [op('s1', 'write', { x: 1 }, [1, 2]), op('s1', 'tx', { x: 2, y: 1 }, [3, 4]), op('s1', 'read', { x: 1, y: 1 }, [5, 6])];
     expect(kinds(check(h, { x: 2, y: 1 }))).toEqual(['read-your-writes']);
     // Absent counts as older than every value.
@@ -101,9 +109,28 @@ describe('History.record', () => {
     const h = new History();
     let bookmark = bm({ a: 1 });
     const session = { name: 's1', bookmark: () => bookmark };
-    const w = h.record(session, { kind: 'write', keys: ['x'], values: [1] }, async () => { bookmark = bm({ a: 2 }); }, () => 'unknown');
-    const r = h.record(session, { kind: 'read', keys: ['x'] }, async () => [1], () => 'unknown');
-    const f = h.record(session, { kind: 'tx', keys: ['x', 'y'], values: [2, 1] }, async () => { throw new Error('rolled back'); }, () => 'failed');
+    const w = h.record(
+      session,
+      { kind: 'write', keys: ['x'], values: [1] },
+      async () => {
+        bookmark = bm({ a: 2 });
+      },
+      () => 'unknown',
+    );
+    const r = h.record(
+      session,
+      { kind: 'read', keys: ['x'] },
+      async () => [1],
+      () => 'unknown',
+    );
+    const f = h.record(
+      session,
+      { kind: 'tx', keys: ['x', 'y'], values: [2, 1] },
+      async () => {
+        throw new Error('rolled back');
+      },
+      () => 'failed',
+    );
     expect(await w).toMatchObject({ values: [1], outcome: 'ok', bookmarkBefore: bm({ a: 1 }), bookmarkAfter: bm({ a: 2 }), startedAt: 1 });
     expect(await r).toMatchObject({ values: [1], outcome: 'ok', startedAt: 2 });
     expect(await f).toMatchObject({ values: [2, 1], outcome: 'failed', startedAt: 3 });

@@ -10,7 +10,15 @@ import { asVitessError } from '../../rpc/errors.js';
 import type { ResultSet, Row } from '../../rpc/results.js';
 
 const vschema = parseVSchema({ keyspaces: [{ name: 'main', engine: 'sqlite', shards: 4 }] });
-const schema = new MemorySchema({ t: { primaryKey: ['id'], columns: [{ name: 'id', type: 'int' }, { name: 'b', type: 'text' }] } });
+const schema = new MemorySchema({
+  t: {
+    primaryKey: ['id'],
+    columns: [
+      { name: 'id', type: 'int' },
+      { name: 'b', type: 'text' },
+    ],
+  },
+});
 const plan = (sql: string) => planQuery(sql, { vschema, keyspace: 'main', schema });
 
 /** Each shard answers with `rowsPer` rows made by `row`. */
@@ -37,7 +45,11 @@ const failure = async (fn: () => unknown) => {
 describe('statement size', () => {
   test('100 KB passes; one byte more is LIMIT_EXCEEDED naming the limit; UTF-8 bytes count, not characters', async () => {
     expect(() => checkStatementSize('x'.repeat(LIMITS.statementBytes))).not.toThrow();
-    expect(await failure(() => checkStatementSize('x'.repeat(LIMITS.statementBytes + 1)))).toMatchObject({ code: 'LIMIT_EXCEEDED', message: expect.stringMatching(/102400 bytes \(100 KB\)/), details: { limit: 'statement size' } });
+    expect(await failure(() => checkStatementSize('x'.repeat(LIMITS.statementBytes + 1)))).toMatchObject({
+      code: 'LIMIT_EXCEEDED',
+      message: expect.stringMatching(/102400 bytes \(100 KB\)/),
+      details: { limit: 'statement size' },
+    });
     // 40,000 euro signs are 120,000 bytes of UTF-8.
     expect((await failure(() => checkStatementSize('€'.repeat(40_000)))).details.limit).toBe('statement size');
   });
@@ -52,7 +64,11 @@ describe('batch length', () => {
   test(`${MAX_BATCH_STATEMENTS} statements pass, one more is LIMIT_EXCEEDED`, async () => {
     expect(MAX_BATCH_STATEMENTS).toBe(1_000);
     expect(() => checkBatchLength(MAX_BATCH_STATEMENTS)).not.toThrow();
-    expect(await failure(() => checkBatchLength(MAX_BATCH_STATEMENTS + 1))).toMatchObject({ code: 'LIMIT_EXCEEDED', message: expect.stringMatching(/1001 statements; the limit is 1000/), details: { limit: 'statements per batch' } });
+    expect(await failure(() => checkBatchLength(MAX_BATCH_STATEMENTS + 1))).toMatchObject({
+      code: 'LIMIT_EXCEEDED',
+      message: expect.stringMatching(/1001 statements; the limit is 1000/),
+      details: { limit: 'statements per batch' },
+    });
   });
 });
 
@@ -75,7 +91,11 @@ describe('result budget', () => {
     const bytes = new ResultBudget('the test result');
     const mb = 'x'.repeat(1024 * 1024);
     bytes.add({ rows: Array.from({ length: 16 }, () => ({ s: mb })) });
-    expect(await failure(() => bytes.add({ rows: [{ n: 1 }] }))).toMatchObject({ code: 'LIMIT_EXCEEDED', message: expect.stringMatching(/^the test result holds more than 16777216 bytes \(16 MB\)/), details: { limit: 'result bytes' } });
+    expect(await failure(() => bytes.add({ rows: [{ n: 1 }] }))).toMatchObject({
+      code: 'LIMIT_EXCEEDED',
+      message: expect.stringMatching(/^the test result holds more than 16777216 bytes \(16 MB\)/),
+      details: { limit: 'result bytes' },
+    });
   });
 
   test('bytea counts its bytes, JSON its text', async () => {
@@ -92,7 +112,11 @@ describe('VTGate caps the rows it gathers from shards for one statement', () => 
 
   test('a scatter SELECT whose shards together return more rows than one result may hold fails, whole', async () => {
     const { cursor } = shards(tooMany, id);
-    expect(await failure(() => execute(plan('SELECT id, b FROM t'), [], cursor))).toMatchObject({ code: 'LIMIT_EXCEEDED', message: expect.stringMatching(/^the rows gathered from the shards has more than 100000 rows/), details: { limit: 'result rows' } });
+    expect(await failure(() => execute(plan('SELECT id, b FROM t'), [], cursor))).toMatchObject({
+      code: 'LIMIT_EXCEEDED',
+      message: expect.stringMatching(/^the rows gathered from the shards has more than 100000 rows/),
+      details: { limit: 'result rows' },
+    });
     // At the limit exactly, every row comes back.
     expect((await execute(plan('SELECT id, b FROM t'), [], shards(LIMITS.resultRows / 4, id).cursor)).rows).toHaveLength(LIMITS.resultRows);
   });

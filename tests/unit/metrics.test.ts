@@ -9,10 +9,15 @@ import type { GatewayStatus } from '../../rpc/protocol.js';
 describe('formatPrometheus', () => {
   it('writes HELP, TYPE and samples a parser reads back, escaping label values and help', () => {
     const families: MetricFamily[] = [
-      { name: 'c_total', help: 'a "counter"\nwith \\ two lines', type: 'counter', samples: [
-        { labels: { path: 'C:\\dir', msg: 'say "hi"\nbye' }, value: 3 },
-        { labels: {}, value: 1.5 },
-      ] },
+      {
+        name: 'c_total',
+        help: 'a "counter"\nwith \\ two lines',
+        type: 'counter',
+        samples: [
+          { labels: { path: 'C:\\dir', msg: 'say "hi"\nbye' }, value: 3 },
+          { labels: {}, value: 1.5 },
+        ],
+      },
       { name: 'g', help: 'gauge', type: 'gauge', samples: [{ labels: { x: 'y' }, value: Infinity }] },
       { name: 'empty_total', help: 'no samples yet', type: 'counter', samples: [] },
     ];
@@ -20,19 +25,20 @@ describe('formatPrometheus', () => {
     expect(text.endsWith('\n')).toBe(true);
     expect(text).toContain('# HELP c_total a "counter"\\nwith \\\\ two lines');
     const parsed = parsePrometheus(text);
-    expect(parsed.map((f) => [f.name, f.type])).toEqual([['c_total', 'COUNTER'], ['g', 'GAUGE'], ['empty_total', 'COUNTER']]);
-    expect(parsed[0]!.metrics).toEqual([
-      { labels: { path: 'C:\\dir', msg: 'say "hi"\nbye' }, value: '3' },
-      { value: '1.5' },
+    expect(parsed.map((f) => [f.name, f.type])).toEqual([
+      ['c_total', 'COUNTER'],
+      ['g', 'GAUGE'],
+      ['empty_total', 'COUNTER'],
     ]);
+    expect(parsed[0]!.metrics).toEqual([{ labels: { path: 'C:\\dir', msg: 'say "hi"\nbye' }, value: '3' }, { value: '1.5' }]);
     expect(parsed[1]!.metrics[0]!.value).toBe('+Inf');
   });
 
   it('writes histograms with cumulative buckets, +Inf, sum and count', () => {
     // (The parser folds every series of a histogram into one, so this one has no labels.)
-    const text = formatPrometheus([{ name: 'lat_seconds', help: 'latency', type: 'histogram', samples: [
-      { labels: {}, bounds: [0.1, 1], counts: [2, 3, 1], sum: 4.25 },
-    ] }]);
+    const text = formatPrometheus([
+      { name: 'lat_seconds', help: 'latency', type: 'histogram', samples: [{ labels: {}, bounds: [0.1, 1], counts: [2, 3, 1], sum: 4.25 }] },
+    ]);
     const [h] = parsePrometheus(text);
     expect(h!.type).toBe('HISTOGRAM');
     expect(h!.metrics).toEqual([{ buckets: { '0.1': '2', '1': '5', '+Inf': '6' }, sum: '4.25', count: '6' }]);
@@ -61,7 +67,12 @@ describe('GatewayMetrics', () => {
     const line = (suffix: string, le?: string) => {
       const labels = `isolate="${iso}",keyspace="main",plan="scatter"${le ? `,le="${le}"` : ''}`;
       const prefix = `vitess_query_duration_seconds_${suffix}{${labels}} `;
-      return Number(text.split('\n').find((l) => l.startsWith(prefix))?.slice(prefix.length));
+      return Number(
+        text
+          .split('\n')
+          .find((l) => l.startsWith(prefix))
+          ?.slice(prefix.length),
+      );
     };
     expect(line('count')).toBe(2);
     expect(line('sum')).toBeCloseTo(30.004);
@@ -72,7 +83,9 @@ describe('GatewayMetrics', () => {
     expect(family(m, 'vitess_rows_returned_total').metrics).toEqual([{ labels: { isolate: iso, keyspace: 'main', plan: 'scatter' }, value: '12' }]);
     expect(family(m, 'vitess_rows_affected_total').metrics).toEqual([{ labels: { isolate: iso, keyspace: 'pg', plan: 'single-shard' }, value: '3' }]);
     expect(family(m, 'vitess_statements_served_total').metrics.map((s) => [s.labels!.keyspace, s.labels!.role, s.value])).toEqual([
-      ['main', 'replica', '1'], ['main', 'primary', '1'], ['pg', 'primary', '1'],
+      ['main', 'replica', '1'],
+      ['main', 'primary', '1'],
+      ['pg', 'primary', '1'],
     ]);
   });
 
@@ -89,8 +102,16 @@ describe('GatewayMetrics', () => {
     const tx = { singleShard: 4, twoPhaseCommitted: 2, twoPhaseRolledBack: 1, twoPhaseUnknown: 0, twoPhaseLost: 1, aborted: 3 };
     const parsed = parsePrometheus(formatPrometheus(m.families(tx)));
     const outcomes = (name: string) => parsed.find((f) => f.name === name)!.metrics.map((s) => [s.labels!.outcome, s.value]);
-    expect(outcomes('vitess_transactions_total')).toEqual([['single_shard_committed', '4'], ['aborted', '3']]);
-    expect(outcomes('vitess_2pc_transactions_total')).toEqual([['committed', '2'], ['rolled_back', '1'], ['unknown', '0'], ['lost', '1']]);
+    expect(outcomes('vitess_transactions_total')).toEqual([
+      ['single_shard_committed', '4'],
+      ['aborted', '3'],
+    ]);
+    expect(outcomes('vitess_2pc_transactions_total')).toEqual([
+      ['committed', '2'],
+      ['rolled_back', '1'],
+      ['unknown', '0'],
+      ['lost', '1'],
+    ]);
   });
 
   it(`keeps the newest ${RECENT_ERRORS} errors, newest first`, () => {
@@ -105,26 +126,74 @@ describe('GatewayMetrics', () => {
 
 describe('statusFamilies', () => {
   it('turns a status into per-shard LSN and per-replica lag gauges', () => {
-    const status: GatewayStatus = { keyspaces: [{ name: 'main', engine: 'sqlite', regions: ['wnam', 'weur'], shards: [
-      { shard: '-80', start: '', end: '80', engine: 'do-sqlite', lsn: 12, firstLsn: 3, prepared: 1, replicas: [
-        { region: 'wnam', state: 'streaming', appliedLsn: 12, lagRecords: 0, lagMs: 0 },
-        { region: 'weur', state: 'behind', appliedLsn: 9, lagRecords: 3, lagMs: 1500 },
-      ] },
-      { shard: '80-', start: '80', end: '', engine: 'do-sqlite', lsn: 4, firstLsn: 1, prepared: 0, replicas: [
-        { region: 'wnam', state: 'not started', error: 'replica not started' },
-        { region: 'weur', state: 'not started', error: 'replica not started' },
-      ] },
-    ] }] };
+    const status: GatewayStatus = {
+      keyspaces: [
+        {
+          name: 'main',
+          engine: 'sqlite',
+          regions: ['wnam', 'weur'],
+          shards: [
+            {
+              shard: '-80',
+              start: '',
+              end: '80',
+              engine: 'do-sqlite',
+              lsn: 12,
+              firstLsn: 3,
+              prepared: 1,
+              replicas: [
+                { region: 'wnam', state: 'streaming', appliedLsn: 12, lagRecords: 0, lagMs: 0 },
+                { region: 'weur', state: 'behind', appliedLsn: 9, lagRecords: 3, lagMs: 1500 },
+              ],
+            },
+            {
+              shard: '80-',
+              start: '80',
+              end: '',
+              engine: 'do-sqlite',
+              lsn: 4,
+              firstLsn: 1,
+              prepared: 0,
+              replicas: [
+                { region: 'wnam', state: 'not started', error: 'replica not started' },
+                { region: 'weur', state: 'not started', error: 'replica not started' },
+              ],
+            },
+          ],
+        },
+      ],
+    };
     const parsed = parsePrometheus(formatPrometheus(statusFamilies(status)));
     const values = (name: string) => parsed.find((f) => f.name === name)!.metrics.map((s) => [Object.values(s.labels ?? {}).join('/'), s.value]);
-    expect(values('vitess_shard_lsn')).toEqual([['main/-80', '12'], ['main/80-', '4']]);
-    expect(values('vitess_shard_first_lsn')).toEqual([['main/-80', '3'], ['main/80-', '1']]);
-    expect(values('vitess_shard_prepared_transactions')).toEqual([['main/-80', '1'], ['main/80-', '0']]);
-    expect(values('vitess_replica_applied_lsn')).toEqual([['main/-80/wnam', '12'], ['main/-80/weur', '9']]);
-    expect(values('vitess_replica_lag_records')).toEqual([['main/-80/wnam', '0'], ['main/-80/weur', '3']]);
-    expect(values('vitess_replica_lag_seconds')).toEqual([['main/-80/wnam', '0'], ['main/-80/weur', '1.5']]);
+    expect(values('vitess_shard_lsn')).toEqual([
+      ['main/-80', '12'],
+      ['main/80-', '4'],
+    ]);
+    expect(values('vitess_shard_first_lsn')).toEqual([
+      ['main/-80', '3'],
+      ['main/80-', '1'],
+    ]);
+    expect(values('vitess_shard_prepared_transactions')).toEqual([
+      ['main/-80', '1'],
+      ['main/80-', '0'],
+    ]);
+    expect(values('vitess_replica_applied_lsn')).toEqual([
+      ['main/-80/wnam', '12'],
+      ['main/-80/weur', '9'],
+    ]);
+    expect(values('vitess_replica_lag_records')).toEqual([
+      ['main/-80/wnam', '0'],
+      ['main/-80/weur', '3'],
+    ]);
+    expect(values('vitess_replica_lag_seconds')).toEqual([
+      ['main/-80/wnam', '0'],
+      ['main/-80/weur', '1.5'],
+    ]);
     expect(values('vitess_replica_state')).toEqual([
-      ['main/-80/wnam/streaming', '1'], ['main/-80/weur/behind', '1'], ['main/80-/wnam/not started', '1'], ['main/80-/weur/not started', '1'],
+      ['main/-80/wnam/streaming', '1'],
+      ['main/-80/weur/behind', '1'],
+      ['main/80-/wnam/not started', '1'],
+      ['main/80-/weur/not started', '1'],
     ]);
   });
 });

@@ -22,9 +22,10 @@ function log(page = 1_000) {
 /** A listener whose pushes complete only when the test says so. */
 function listener() {
   const calls: { lsns: number[]; done: () => void; fail: () => void }[] = [];
-  const push = (records: LogRecord[]) => new Promise<void>((done, reject) => {
-    calls.push({ lsns: records.map((r) => r.lsn), done, fail: () => reject(new Error('gone')) });
-  });
+  const push = (records: LogRecord[]) =>
+    new Promise<void>((done, reject) => {
+      calls.push({ lsns: records.map((r) => r.lsn), done, fail: () => reject(new Error('gone')) });
+    });
   return { calls, push };
 }
 
@@ -68,7 +69,13 @@ describe('PushQueue', () => {
 
   it.each([
     ['its push fails', (l: ReturnType<typeof listener>) => l.calls[0]!.fail()],
-    ['the log was trimmed past it', (l: ReturnType<typeof listener>, g: ReturnType<typeof log>) => { g.state.first = 3; l.calls[0]!.done(); }],
+    [
+      'the log was trimmed past it',
+      (l: ReturnType<typeof listener>, g: ReturnType<typeof log>) => {
+        g.state.first = 3;
+        l.calls[0]!.done();
+      },
+    ],
   ])('reports a listener once when %s, and stops pushing to it', async (_, cut) => {
     const l = listener();
     const g = log();
@@ -94,6 +101,11 @@ describe('PushQueue', () => {
       l.calls[i - 1]!.done();
       await settle();
     }
-    expect(l.calls.map((c) => [c.lsns[0], c.lsns.at(-1)])).toEqual([[1, 1], [2, 401], [402, 801], [802, 1_002]]);
+    expect(l.calls.map((c) => [c.lsns[0], c.lsns.at(-1)])).toEqual([
+      [1, 1],
+      [2, 401],
+      [402, 801],
+      [802, 1_002],
+    ]);
   });
 });

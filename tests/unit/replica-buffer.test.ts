@@ -94,7 +94,15 @@ describe('copyStatements', () => {
     const db = await LibsqlEngine.open(':memory:');
     await db.query('CREATE TABLE t (a INT, b TEXT, c JSONB, d BIGINT, e BYTEA, f TEXT, g TEXT, PRIMARY KEY (a, b))');
     await db.query(`INSERT INTO t VALUES (0, 'x', '{"old":true}', 1, NULL, NULL, NULL)`);
-    const rows = Array.from({ length: 250 }, (_, i) => ({ a: i % 7, b: i === 0 ? 'x' : `k${i}`, c: { i }, d: 2n ** 60n + BigInt(i), e: new Uint8Array([i % 256]), f: null, g: 'g' }));
+    const rows = Array.from({ length: 250 }, (_, i) => ({
+      a: i % 7,
+      b: i === 0 ? 'x' : `k${i}`,
+      c: { i },
+      d: 2n ** 60n + BigInt(i),
+      e: new Uint8Array([i % 256]),
+      f: null,
+      g: 'g',
+    }));
     const statements = copyStatements('t', ['a', 'b'], rows);
     expect(statements.every((s) => (s.params?.length ?? 0) <= LIMITS.paramsPerStatement)).toBe(true);
     expect(statements.length).toBe(Math.ceil(250 / Math.floor(LIMITS.paramsPerStatement / 7)));
@@ -103,7 +111,17 @@ describe('copyStatements', () => {
     expect((await db.query(`SELECT c, d FROM t WHERE a = 0 AND b = 'x'`)).rows).toEqual([{ c: { i: 0 }, d: 2n ** 60n }]);
     // A table whose every column is in the key.
     await db.query('CREATE TABLE k (a INT, b INT, PRIMARY KEY (a, b))');
-    await db.batch(copyStatements('k', ['a', 'b'], [{ a: 1, b: 2 }, { a: 1, b: 3 }]), { atomic: true });
+    await db.batch(
+      copyStatements(
+        'k',
+        ['a', 'b'],
+        [
+          { a: 1, b: 2 },
+          { a: 1, b: 3 },
+        ],
+      ),
+      { atomic: true },
+    );
     await db.batch(copyStatements('k', ['a', 'b'], [{ a: 1, b: 2 }]), { atomic: true });
     expect((await db.query('SELECT count(*) AS n FROM k')).rows).toEqual([{ n: 2 }]);
     expect(copyStatements('k', ['a'], [])).toEqual([]);

@@ -6,7 +6,9 @@ import { createClient } from '@libsql/client';
 import { openLocalEngine } from '../../replica/index.js';
 
 const dirs: string[] = [];
-afterAll(async () => { await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))); });
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
 
 describe.each(['libsql', 'pglite'] as const)('local engine for embedded replicas: %s', (engine) => {
   it('persists at a path and reopens with the data', async () => {

@@ -16,7 +16,22 @@ import { parseVSchema } from '../../router/vschema.js';
 import { equalRanges } from '../../rpc/keyspace/keyrange.js';
 import type { ResultSet } from '../../rpc/results.js';
 import type { SqlValue } from '../../rpc/values.js';
-import { canon, chance, ddl, describeCase, genInserts, genQuery, genSchema, genWrite, type Col, type ColType, type Query, type Schema, type Stmt, type Table } from '../differential/model.js';
+import {
+  canon,
+  chance,
+  ddl,
+  describeCase,
+  genInserts,
+  genQuery,
+  genSchema,
+  genWrite,
+  type Col,
+  type ColType,
+  type Query,
+  type Schema,
+  type Stmt,
+  type Table,
+} from '../differential/model.js';
 
 // ---- shards and the oracle ----------------------------------------------------------------
 
@@ -72,13 +87,15 @@ function vschemaFor(schema: Schema, c: Config) {
   const tables: Record<string, unknown> = {};
   const shards = equalRanges(c.n);
   // range: ids split evenly over the shards (bounds 5, 10, … for 8 shards).
-  const ranges = shards.map((shard, i) => ({ ...(i > 0 && { from: i * 40 / c.n }), ...(i < c.n - 1 && { to: (i + 1) * 40 / c.n }), shard }));
+  const ranges = shards.map((shard, i) => ({ ...(i > 0 && { from: (i * 40) / c.n }), ...(i < c.n - 1 && { to: ((i + 1) * 40) / c.n }), shard }));
   const type = schema.vindexType ?? 'hash';
   for (const t of schema.tables) {
-    tables[t.name] = t.reference ? { type: 'reference' } : {
-      vindex: { type, column: t.vindex ?? 'id', ...(type === 'range' && { ranges }) },
-      ...(t.lookup && { lookups: [{ column: t.lookup }] }),
-    };
+    tables[t.name] = t.reference
+      ? { type: 'reference' }
+      : {
+          vindex: { type, column: t.vindex ?? 'id', ...(type === 'range' && { ranges }) },
+          ...(t.lookup && { lookups: [{ column: t.lookup }] }),
+        };
   }
   return parseVSchema({ keyspaces: [{ name: 'main', engine: c.engine, shards: c.n, tables }] });
 }
@@ -116,7 +133,10 @@ async function check(planners: Planners, q: Query, context: string): Promise<voi
     // SQLite's own AVG, in float precision; VTGate's Aggregate divides exactly (docs/routing.md).
     const approx = c.engine === 'sqlite' && (c.n === 1 || !/\bAggregate\b/.test(plan));
     const where = `${c.label}\nquery: ${q.sql} ${JSON.stringify(q.params)}\nplan:\n${plan}\n${context}`;
-    expect(actual.fields.map((f) => f.name), where).toEqual(expected.fields.map((f) => f.name));
+    expect(
+      actual.fields.map((f) => f.name),
+      where,
+    ).toEqual(expected.fields.map((f) => f.name));
     expect(canon(actual, q.ordered, approx), where).toEqual(canon(expected, q.ordered, approx));
   }
 }
@@ -139,14 +159,20 @@ async function checkWrite(planners: Planners, w: Stmt, context: string): Promise
 
 // ---- regressions ---------------------------------------------------------------------------
 
-const cols = (spec: string): Col[] => spec.split(',').map((c) => {
-  const [name, type] = c.trim().split(' ') as [string, ColType];
-  return { name, type };
-});
+const cols = (spec: string): Col[] =>
+  spec.split(',').map((c) => {
+    const [name, type] = c.trim().split(' ') as [string, ColType];
+    return { name, type };
+  });
 const T1 = (spec = 'id int, x0 int'): Table => ({ name: 't1', alias: 'a', cols: cols(spec), reference: false });
 const T2 = (spec = 'id int, t1_id int, y0 int'): Table => ({ name: 't2', alias: 'b', cols: cols(spec), reference: false, vindex: 't1_id' });
 
-interface Regression { name: string; schema: Schema; rows: Stmt[]; query: Omit<Query, 'params'> & { params?: SqlValue[] } }
+interface Regression {
+  name: string;
+  schema: Schema;
+  rows: Stmt[];
+  query: Omit<Query, 'params'> & { params?: SqlValue[] };
+}
 
 const REGRESSIONS: Regression[] = [
   {
@@ -206,23 +232,30 @@ const REGRESSIONS: Regression[] = [
 const RUNS = Number(process.env.ROUTER_DIFF_RUNS ?? 40);
 
 describe('differential: sharded (libSQL × 1, 2, 4, 8; PGlite × 2) vs unsharded PGlite', () => {
-  test('random schemas, rows and queries', async () => {
-    await fc.assert(fc.asyncProperty(fc.gen(), async (g) => {
-      const schema = genSchema(g);
-      const inserts = genInserts(g, schema);
-      const context = describeCase(schema, inserts);
-      const planners = await setUp(schema, inserts);
-      for (let i = 0; i < 8; i++) {
-        if (chance(g, 0.25)) await checkWrite(planners, genWrite(g, schema), context);
-        else await check(planners, genQuery(g, schema), context);
-      }
-    }), {
-      numRuns: RUNS,
-      endOnFailure: !process.env.ROUTER_DIFF_SHRINK,
-      // Replays a reported failure: ROUTER_DIFF_SEED=<seed> ROUTER_DIFF_PATH=<path>.
-      ...(process.env.ROUTER_DIFF_SEED && { seed: Number(process.env.ROUTER_DIFF_SEED), path: process.env.ROUTER_DIFF_PATH }),
-    });
-  }, 60_000 + RUNS * 3_000);
+  test(
+    'random schemas, rows and queries',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.gen(), async (g) => {
+          const schema = genSchema(g);
+          const inserts = genInserts(g, schema);
+          const context = describeCase(schema, inserts);
+          const planners = await setUp(schema, inserts);
+          for (let i = 0; i < 8; i++) {
+            if (chance(g, 0.25)) await checkWrite(planners, genWrite(g, schema), context);
+            else await check(planners, genQuery(g, schema), context);
+          }
+        }),
+        {
+          numRuns: RUNS,
+          endOnFailure: !process.env.ROUTER_DIFF_SHRINK,
+          // Replays a reported failure: ROUTER_DIFF_SEED=<seed> ROUTER_DIFF_PATH=<path>.
+          ...(process.env.ROUTER_DIFF_SEED && { seed: Number(process.env.ROUTER_DIFF_SEED), path: process.env.ROUTER_DIFF_PATH }),
+        },
+      );
+    },
+    60_000 + RUNS * 3_000,
+  );
 
   // Mismatches the property found, kept as fixed cases.
   test.each(REGRESSIONS)('regression: $name', async (r) => {

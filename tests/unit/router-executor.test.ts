@@ -11,16 +11,33 @@ import { hashId } from '../../rpc/keyspace/hash.js';
 import { parseVSchema } from '../../router/vschema.js';
 
 const vschema = parseVSchema({
-  keyspaces: [{
-    name: 'main', engine: 'sqlite', shards: 4,
-    tables: { users: { vindex: { type: 'hash', column: 'id' }, lookups: [{ column: 'email' }] }, countries: { type: 'reference' } },
-  }],
+  keyspaces: [
+    {
+      name: 'main',
+      engine: 'sqlite',
+      shards: 4,
+      tables: { users: { vindex: { type: 'hash', column: 'id' }, lookups: [{ column: 'email' }] }, countries: { type: 'reference' } },
+    },
+  ],
 });
 const SHARDS = vschema.keyspaces[0]!.shards;
-const schema = new MemorySchema({ t: { primaryKey: ['id'], columns: [{ name: 'id', type: 'int' }, { name: 'a', type: 'int' }, { name: 'b', type: 'text' }] } });
+const schema = new MemorySchema({
+  t: {
+    primaryKey: ['id'],
+    columns: [
+      { name: 'id', type: 'int' },
+      { name: 'a', type: 'int' },
+      { name: 'b', type: 'text' },
+    ],
+  },
+});
 const plan = (sql: string): Plan => planQuery(sql, { vschema, keyspace: 'main', schema });
 
-interface Call { shard: string; sql: string; params: SqlValue[] }
+interface Call {
+  shard: string;
+  sql: string;
+  params: SqlValue[];
+}
 
 /** A cursor that answers from per-shard canned results and records every call. */
 function fake(answer: (c: Call) => Partial<ResultSet> = () => ({})) {
@@ -51,7 +68,10 @@ describe('combining partial aggregates exactly', () => {
 
   test('AVG = SUM / COUNT with Postgres numeric rounding; NULL when nothing is counted', async () => {
     const sums: Record<string, [SqlValue, SqlValue]> = { '-40': [1, 1], '40-80': [2, 1], '80-c0': [2, 1], 'c0-': [null, 0] };
-    const { cursor } = fake((c) => ({ fields: [f('__vt_a0', 'int8'), f('__vt_a1', 'int8')], rows: [{ __vt_a0: sums[c.shard]![0], __vt_a1: sums[c.shard]![1] }] }));
+    const { cursor } = fake((c) => ({
+      fields: [f('__vt_a0', 'int8'), f('__vt_a1', 'int8')],
+      rows: [{ __vt_a0: sums[c.shard]![0], __vt_a1: sums[c.shard]![1] }],
+    }));
     const r = await execute(plan('SELECT avg(a) FROM t'), [], cursor);
     expect(r.rows).toEqual([{ avg: '1.6666666666666667' }]);
     expect(r.fields).toEqual([f('avg', 'numeric')]);
@@ -76,14 +96,23 @@ describe('combining partial aggregates exactly', () => {
 
   test('groups from different shards merge; HAVING uses three-valued logic', async () => {
     const rows: Record<string, Record<string, SqlValue>[]> = {
-      '-40': [{ __vt_g0: 'x', __vt_a1: 2 }, { __vt_g0: null, __vt_a1: 1 }],
-      '40-80': [{ __vt_g0: 'x', __vt_a1: 1 }, { __vt_g0: 'y', __vt_a1: 1 }],
+      '-40': [
+        { __vt_g0: 'x', __vt_a1: 2 },
+        { __vt_g0: null, __vt_a1: 1 },
+      ],
+      '40-80': [
+        { __vt_g0: 'x', __vt_a1: 1 },
+        { __vt_g0: 'y', __vt_a1: 1 },
+      ],
       '80-c0': [{ __vt_g0: null, __vt_a1: 5 }],
       'c0-': [],
     };
     const { cursor } = fake((c) => ({ fields: [f('__vt_g0', 'text'), f('__vt_a1', 'int8')], rows: rows[c.shard]! }));
     const r = await execute(plan('SELECT b, count(*) AS n FROM t GROUP BY b HAVING count(*) > $1 ORDER BY n DESC'), [1], cursor);
-    expect(r.rows).toEqual([{ b: null, n: 6 }, { b: 'x', n: 3 }]);
+    expect(r.rows).toEqual([
+      { b: null, n: 6 },
+      { b: 'x', n: 3 },
+    ]);
   });
 });
 
@@ -145,7 +174,7 @@ describe('writes', () => {
     expect(calls).toEqual([]);
   });
 
-  test('reference writes reach every copy; the result is one copy\'s', async () => {
+  test("reference writes reach every copy; the result is one copy's", async () => {
     const { calls, cursor } = fake(() => ({ affected: 2 }));
     const r = await execute(plan("UPDATE countries SET name = 'x'"), [], cursor);
     expect(calls.map((c) => c.shard)).toEqual(SHARDS);
@@ -153,14 +182,18 @@ describe('writes', () => {
   });
 
   test('DELETE of rows with lookup entries deletes the entries and hides the helper columns', async () => {
-    const { calls, cursor } = fake((c) => (c.sql.startsWith('DELETE FROM users ')
-      ? { affected: 1, fields: [f('__vt_k', 'int4'), f('__vt_l0', 'text')], rows: [{ __vt_k: 7, __vt_l0: 'g@x' }] }
-      : {}));
+    const { calls, cursor } = fake((c) =>
+      c.sql.startsWith('DELETE FROM users ') ? { affected: 1, fields: [f('__vt_k', 'int4'), f('__vt_l0', 'text')], rows: [{ __vt_k: 7, __vt_l0: 'g@x' }] } : {},
+    );
     const r = await execute(plan('DELETE FROM users WHERE id = $1'), [7], cursor);
     expect(r).toEqual({ rows: [], fields: [], affected: 1 });
     const shard = shardFor(hashId('g@x')!, SHARDS);
     expect(calls.slice(1)).toEqual([
-      { shard, sql: 'UPDATE users_email_lookup SET refs = refs - CASE WHEN (value = $1 AND keyspace_id = $2) THEN $3 ELSE 0 END WHERE (value = $1 AND keyspace_id = $2)', params: ['g@x', hashId(7), 1] },
+      {
+        shard,
+        sql: 'UPDATE users_email_lookup SET refs = refs - CASE WHEN (value = $1 AND keyspace_id = $2) THEN $3 ELSE 0 END WHERE (value = $1 AND keyspace_id = $2)',
+        params: ['g@x', hashId(7), 1],
+      },
       { shard, sql: 'DELETE FROM users_email_lookup WHERE refs <= 0 AND ((value = $1 AND keyspace_id = $2))', params: ['g@x', hashId(7)] },
     ]);
   });
@@ -188,6 +221,10 @@ describe('routing at execution', () => {
     const r = await execute(plan('EXPLAIN SELECT * FROM t WHERE id = $1'), [], cursor);
     expect(calls).toEqual([]);
     expect(r.fields).toEqual([f('QUERY PLAN', 'text')]);
-    expect(r.rows.map((x) => x['QUERY PLAN'])).toEqual(['single-shard select on keyspace main', 'Route main → shard of hash(id) = $1', '  SELECT * FROM t WHERE id = $1  [$1]']);
+    expect(r.rows.map((x) => x['QUERY PLAN'])).toEqual([
+      'single-shard select on keyspace main',
+      'Route main → shard of hash(id) = $1',
+      '  SELECT * FROM t WHERE id = $1  [$1]',
+    ]);
   });
 });

@@ -9,11 +9,23 @@ import { parseVSchema } from '../../router/vschema.js';
 const vschema = parseVSchema({
   keyspaces: [
     {
-      name: 'main', engine: 'sqlite', shards: 4, regions: ['wnam'],
+      name: 'main',
+      engine: 'sqlite',
+      shards: 4,
+      regions: ['wnam'],
       tables: {
         users: { vindex: { type: 'hash', column: 'id' }, lookups: [{ column: 'email' }] },
         orders: { vindex: { type: 'hash', column: 'user_id' } },
-        events: { vindex: { type: 'range', column: 'day', ranges: [{ to: 100, shard: '-40' }, { from: 100, shard: '40-80' }] } },
+        events: {
+          vindex: {
+            type: 'range',
+            column: 'day',
+            ranges: [
+              { to: 100, shard: '-40' },
+              { from: 100, shard: '40-80' },
+            ],
+          },
+        },
         tags: { vindex: { type: 'consistent_hash', column: 'name' } },
         countries: { type: 'reference' },
       },
@@ -22,10 +34,38 @@ const vschema = parseVSchema({
   ],
 });
 const schema = new MemorySchema({
-  users: { primaryKey: ['id'], columns: [{ name: 'id', type: 'int' }, { name: 'email', type: 'text' }, { name: 'name', type: 'text' }, { name: 'age', type: 'int' }] },
-  orders: { primaryKey: ['id'], columns: [{ name: 'id', type: 'int' }, { name: 'user_id', type: 'int' }, { name: 'total', type: 'numeric' }] },
-  notes: { primaryKey: ['note_id', 'v'], columns: [{ name: 'note_id', type: 'int' }, { name: 'v', type: 'int' }, { name: 'body', type: 'text' }] },
-  countries: { primaryKey: ['code'], columns: [{ name: 'code', type: 'text' }, { name: 'name', type: 'text' }] },
+  users: {
+    primaryKey: ['id'],
+    columns: [
+      { name: 'id', type: 'int' },
+      { name: 'email', type: 'text' },
+      { name: 'name', type: 'text' },
+      { name: 'age', type: 'int' },
+    ],
+  },
+  orders: {
+    primaryKey: ['id'],
+    columns: [
+      { name: 'id', type: 'int' },
+      { name: 'user_id', type: 'int' },
+      { name: 'total', type: 'numeric' },
+    ],
+  },
+  notes: {
+    primaryKey: ['note_id', 'v'],
+    columns: [
+      { name: 'note_id', type: 'int' },
+      { name: 'v', type: 'int' },
+      { name: 'body', type: 'text' },
+    ],
+  },
+  countries: {
+    primaryKey: ['code'],
+    columns: [
+      { name: 'code', type: 'text' },
+      { name: 'name', type: 'text' },
+    ],
+  },
 });
 
 const plan = (sql: string, keyspace = 'main'): Plan => planQuery(sql, { vschema, keyspace, schema });
@@ -56,9 +96,12 @@ describe('plan kinds', () => {
     const p = plan('SELECT name FROM users WHERE id = $1 ORDER BY name LIMIT 5');
     expect(p.kind).toBe('single-shard');
     expect(p.root).toEqual({
-      op: 'Route', keyspace: 'main', shards: ['-40', '40-80', '80-c0', 'c0-'],
+      op: 'Route',
+      keyspace: 'main',
+      shards: ['-40', '40-80', '80-c0', 'c0-'],
       target: { type: 'vindex', vindex: { type: 'hash', column: 'id' }, values: [{ param: 0 }] },
-      sql: 'SELECT name FROM users WHERE id = $1 ORDER BY name LIMIT 5', params: [{ param: 0 }],
+      sql: 'SELECT name FROM users WHERE id = $1 ORDER BY name LIMIT 5',
+      params: [{ param: 0 }],
     });
     // Equality through a join predicate routes too; a literal is a value as well.
     expect(plan('SELECT * FROM users u JOIN orders o ON o.user_id = u.id WHERE o.user_id = 7').kind).toBe('single-shard');
@@ -92,14 +135,19 @@ describe('plan kinds', () => {
       { name: '__vt_x3', fn: 'count', args: ['__vt_a1'] },
     ]);
     expect(agg.having).toEqual({ kind: 'compare', op: '>', left: { kind: 'column', name: '__vt_x3' }, right: { kind: 'value', value: { param: 0 } } });
-    expect(routeOf(p).sql).toMatch(/SELECT age AS "__vt_g0" , \(count \(\*\) \) AS "__vt_a1" , \(sum \(age\) \) AS "__vt_a2" , \(count \(age\) \) AS "__vt_a3"\s+FROM users\s+GROUP BY age/);
+    expect(routeOf(p).sql).toMatch(
+      /SELECT age AS "__vt_g0" , \(count \(\*\) \) AS "__vt_a1" , \(sum \(age\) \) AS "__vt_a2" , \(count \(age\) \) AS "__vt_a3"\s+FROM users\s+GROUP BY age/,
+    );
     expect(routeOf(p).sql).not.toMatch(/HAVING|ORDER|LIMIT/);
   });
 
   test('grouped by the vindex column, groups are shard-local: shards aggregate alone', () => {
     const p = plan('SELECT u.id, count(DISTINCT o.total) AS n FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.id HAVING count(*) > 1');
     expect(p.kind).toBe('scatter');
-    expect(p.root).toMatchObject({ op: 'Route', sql: 'SELECT u.id, count(DISTINCT o.total) AS n FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.id HAVING count(*) > 1' });
+    expect(p.root).toMatchObject({
+      op: 'Route',
+      sql: 'SELECT u.id, count(DISTINCT o.total) AS n FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.id HAVING count(*) > 1',
+    });
   });
 
   test('lookup: equality on a lookup column reads the lookup table first', () => {
@@ -130,7 +178,11 @@ describe('plan kinds', () => {
   });
 
   test('a table the vschema does not name is sharded by hash of its first primary-key column', () => {
-    expect(routeOf(plan('SELECT * FROM notes WHERE note_id = 4')).target).toEqual({ type: 'vindex', vindex: { type: 'hash', column: 'note_id' }, values: [{ literal: 4 }] });
+    expect(routeOf(plan('SELECT * FROM notes WHERE note_id = 4')).target).toEqual({
+      type: 'vindex',
+      vindex: { type: 'hash', column: 'note_id' },
+      values: [{ literal: 4 }],
+    });
     expect(plan('SELECT * FROM notes WHERE v = 4').kind).toBe('scatter');
   });
 
@@ -170,7 +222,7 @@ describe('merging across shards', () => {
 
 describe('writes', () => {
   test('a multi-row INSERT is split by row; each row keeps its own parameters', () => {
-    const p = plan("INSERT INTO orders (id, user_id, total) VALUES ($1, $2, 1.5), (2, $3, $4) ON CONFLICT (id) DO UPDATE SET total = $5 RETURNING id");
+    const p = plan('INSERT INTO orders (id, user_id, total) VALUES ($1, $2, 1.5), (2, $3, $4) ON CONFLICT (id) DO UPDATE SET total = $5 RETURNING id');
     expect(p.kind).toBe('multi-shard');
     const ins = p.root as Insert;
     expect(ins.op).toBe('Insert');
@@ -207,8 +259,28 @@ describe('writes', () => {
 
   test('CREATE TABLE of a table with a lookup vindex creates its lookup table on every shard', () => {
     const p = plan('CREATE TABLE users (id INT PRIMARY KEY, email TEXT, name TEXT)');
-    expect(p.root).toMatchObject({ op: 'Sequence', steps: [{ op: 'Route' }, { op: 'Route', sql: expect.stringMatching(/CREATE TABLE IF NOT EXISTS users_email_lookup \(value text NOT NULL, keyspace_id TEXT NOT NULL, refs INT NOT NULL, PRIMARY KEY \(value, keyspace_id\)\)/) }] });
-    expect(p.schemaChange).toEqual({ kind: 'create', table: 'users', primaryKey: ['id'], columns: [{ name: 'id', type: 'int' }, { name: 'email', type: 'text' }, { name: 'name', type: 'text' }] });
+    expect(p.root).toMatchObject({
+      op: 'Sequence',
+      steps: [
+        { op: 'Route' },
+        {
+          op: 'Route',
+          sql: expect.stringMatching(
+            /CREATE TABLE IF NOT EXISTS users_email_lookup \(value text NOT NULL, keyspace_id TEXT NOT NULL, refs INT NOT NULL, PRIMARY KEY \(value, keyspace_id\)\)/,
+          ),
+        },
+      ],
+    });
+    expect(p.schemaChange).toEqual({
+      kind: 'create',
+      table: 'users',
+      primaryKey: ['id'],
+      columns: [
+        { name: 'id', type: 'int' },
+        { name: 'email', type: 'text' },
+        { name: 'name', type: 'text' },
+      ],
+    });
   });
 
   test('the planner learns primary keys from the CREATE TABLEs that ran', () => {
@@ -223,11 +295,19 @@ describe('writes', () => {
 
 describe('refused, with the reason', () => {
   test('joins that are not co-located', () => {
-    refused('SELECT * FROM users u JOIN orders o ON o.id = u.id', 'UNSUPPORTED', /join of u and o is not co-located: u is sharded by hash\(u\.id\) and o by hash\(o\.user_id\).*Join them with u\.id = o\.user_id/);
+    refused(
+      'SELECT * FROM users u JOIN orders o ON o.id = u.id',
+      'UNSUPPORTED',
+      /join of u and o is not co-located: u is sharded by hash\(u\.id\) and o by hash\(o\.user_id\).*Join them with u\.id = o\.user_id/,
+    );
     refused('SELECT * FROM users u, orders o', 'UNSUPPORTED', /not co-located/);
     refused('SELECT * FROM users u JOIN events e ON e.day = u.id', 'UNSUPPORTED', /same vindex type/);
     // Unmatched rows of a reference table would come back from every shard.
-    refused('SELECT * FROM countries c LEFT JOIN users u ON u.name = c.name', 'UNSUPPORTED', /LEFT JOIN u keeps the unmatched rows of a table that every shard holds a copy of/);
+    refused(
+      'SELECT * FROM countries c LEFT JOIN users u ON u.name = c.name',
+      'UNSUPPORTED',
+      /LEFT JOIN u keeps the unmatched rows of a table that every shard holds a copy of/,
+    );
     expect(plan('SELECT * FROM countries c LEFT JOIN users u ON u.name = c.name WHERE u.id = 3').kind).toBe('single-shard');
     expect(plan('SELECT * FROM users u LEFT JOIN countries c ON u.name = c.name').kind).toBe('scatter');
   });
@@ -242,25 +322,41 @@ describe('refused, with the reason', () => {
 
   test('aggregates that cannot be combined', () => {
     refused('SELECT count(DISTINCT name) FROM users', 'UNSUPPORTED', /count\s*\(\s*DISTINCT name\s*\).*cannot be combined across shards/i);
-    refused('SELECT string_agg(name, \',\') FROM users', 'UNSUPPORTED', /string_agg\(\) cannot be combined across shards; supported across shards: count, sum, avg, min, max/);
+    refused(
+      "SELECT string_agg(name, ',') FROM users",
+      'UNSUPPORTED',
+      /string_agg\(\) cannot be combined across shards; supported across shards: count, sum, avg, min, max/,
+    );
     refused('SELECT sum(age) + 1 FROM users', 'UNSUPPORTED', /combines an aggregate with other terms/);
     refused('SELECT name, row_number() OVER (ORDER BY id) FROM users', 'UNSUPPORTED', /window functions are not supported across shards/);
     refused('SELECT * FROM users LIMIT (1 + 1)', 'UNSUPPORTED', /LIMIT with an expression/);
   });
 
   test('writes that would misplace rows', () => {
-    refused('UPDATE users SET id = 2 WHERE id = 1', 'UNSUPPORTED', /UPDATE may not change "id" of table "users": it is the vindex column \(hash\).*another shard/);
+    refused(
+      'UPDATE users SET id = 2 WHERE id = 1',
+      'UNSUPPORTED',
+      /UPDATE may not change "id" of table "users": it is the vindex column \(hash\).*another shard/,
+    );
     refused('INSERT INTO orders (id, total) VALUES (1, 2)', 'INVALID', /must give its vindex column "user_id" a value/);
     refused('INSERT INTO orders (id, user_id) VALUES (1, $1 + 1)', 'UNSUPPORTED', /row 1 .* vindex column "user_id" must be a literal or a parameter/);
     refused('INSERT INTO orders (id, user_id) SELECT id, id FROM users', 'UNSUPPORTED', /subquery over sharded table users|INSERT … SELECT/);
-    refused('INSERT INTO orders (id, user_id) VALUES (1, 2) ON CONFLICT (id) DO UPDATE SET user_id = 3', 'UNSUPPORTED', /ON CONFLICT DO UPDATE may not change "user_id"/);
+    refused(
+      'INSERT INTO orders (id, user_id) VALUES (1, 2) ON CONFLICT (id) DO UPDATE SET user_id = 3',
+      'UNSUPPORTED',
+      /ON CONFLICT DO UPDATE may not change "user_id"/,
+    );
     refused('INSERT INTO mystery (a) VALUES (1)', 'NOT_FOUND', /table "mystery" is unknown to VTGate/);
     refused('UPDATE users SET name = o.id FROM orders o WHERE o.user_id = users.id', 'UNSUPPORTED', /UPDATE … FROM sharded table orders/);
   });
 
   test('DDL: a sharded table needs a primary key and its vindex column', () => {
     refused('CREATE TABLE logs (msg TEXT)', 'UNSUPPORTED', /CREATE TABLE logs has no primary key: tables in sharded keyspace "main" need one/);
-    refused('CREATE TABLE orders (id INT PRIMARY KEY, total NUMERIC)', 'INVALID', /shards table "orders" by column "user_id", which CREATE TABLE orders does not define/);
+    refused(
+      'CREATE TABLE orders (id INT PRIMARY KEY, total NUMERIC)',
+      'INVALID',
+      /shards table "orders" by column "user_id", which CREATE TABLE orders does not define/,
+    );
     refused('ALTER TABLE orders DROP COLUMN user_id', 'UNSUPPORTED', /may not drop or rename "user_id": it is a vindex column/);
     expect(plan('CREATE TABLE logs (msg TEXT)', 'one').kind).toBe('unsharded');
   });

@@ -23,7 +23,10 @@ describe('hash functions', () => {
     // Vitess's hash vindex maps 1 to 166b40b44aba4bd6 (go/vt/vtgate/vindexes/hash_test.go).
     expect(hex(desZeroKey(1n))).toBe('166b40b44aba4bd6');
     expect(hex(desZeroKey(0n))).toBe(opensslDes(0n));
-    fc.assert(fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), (x) => hex(desZeroKey(x)) === opensslDes(x)), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), (x) => hex(desZeroKey(x)) === opensslDes(x)),
+      { numRuns: 200 },
+    );
   });
 
   test('xxHash64 matches the reference vectors', () => {
@@ -57,14 +60,19 @@ describe('vindexes', () => {
   });
 
   test('hash ids are deterministic and 16 hex digits', () => {
-    fc.assert(fc.property(fc.oneof(fc.integer(), fc.string(), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n })), (v) => {
-      const id = hashId(v)!;
-      return /^[0-9a-f]{16}$/.test(id) && hashId(v) === id;
-    }));
+    fc.assert(
+      fc.property(fc.oneof(fc.integer(), fc.string(), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n })), (v) => {
+        const id = hashId(v)!;
+        return /^[0-9a-f]{16}$/.test(id) && hashId(v) === id;
+      }),
+    );
   });
 
   test('range vindex: the first range holding the value', () => {
-    const ranges = [{ to: 100, shard: '-80' }, { from: 100, shard: '80-' }];
+    const ranges = [
+      { to: 100, shard: '-80' },
+      { from: 100, shard: '80-' },
+    ];
     expect(rangeShard(ranges, 5)).toBe('-80');
     expect(rangeShard(ranges, '100')).toBe('80-');
     expect(rangeShard(ranges, 2n ** 62n)).toBe('80-');
@@ -89,16 +97,26 @@ describe('key ranges', () => {
     expect(shardFor('4000000000000000', shards)).toBe('40-80');
     expect(shardFor('c000000000000000', shards)).toBe('c0-');
     expect(shardFor('ffffffffffffffff', shards)).toBe('c0-');
-    expect(shardFor('1234000000000000', ['-']) ).toBe('-');
+    expect(shardFor('1234000000000000', ['-'])).toBe('-');
     expect(firstId('80-c0')).toBe('8000000000000000');
   });
 
   test('every id falls in exactly one shard of an equal split', () => {
-    fc.assert(fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.constantFrom(1, 2, 4, 8, 16, 256), (x, n) => {
-      const id = hex(x);
-      const shards = equalRanges(n);
-      return shards.filter((s) => { try { return shardFor(id, [s]) === s; } catch { return false; } }).length === 1;
-    }));
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.constantFrom(1, 2, 4, 8, 16, 256), (x, n) => {
+        const id = hex(x);
+        const shards = equalRanges(n);
+        return (
+          shards.filter((s) => {
+            try {
+              return shardFor(id, [s]) === s;
+            } catch {
+              return false;
+            }
+          }).length === 1
+        );
+      }),
+    );
   });
 
   test('bad ranges are named', () => {

@@ -18,7 +18,15 @@ const ks = (over: Record<string, unknown> = {}) => ({ keyspaces: [{ name: 'main'
 describe('vschema', () => {
   test('the default: main on sqlite with 4 shards, pg on pglite with 2, replicas in wnam and weur', () => {
     expect(DEFAULT_VSCHEMA.keyspaces).toEqual([
-      { name: 'main', engine: 'sqlite', shards: ['-40', '40-80', '80-c0', 'c0-'], regions: ['wnam', 'weur'], replicaEngine: 'sqlite', transactionMode: 'multi', tables: {} },
+      {
+        name: 'main',
+        engine: 'sqlite',
+        shards: ['-40', '40-80', '80-c0', 'c0-'],
+        regions: ['wnam', 'weur'],
+        replicaEngine: 'sqlite',
+        transactionMode: 'multi',
+        tables: {},
+      },
       { name: 'pg', engine: 'pglite', shards: ['-80', '80-'], regions: ['wnam', 'weur'], replicaEngine: 'pglite', transactionMode: 'multi', tables: {} },
     ]);
   });
@@ -36,15 +44,26 @@ describe('vschema', () => {
   });
 
   test('tables: vindexes, lookups (default table name), reference and null', () => {
-    const v = parseVSchema(ks({
-      tables: {
-        users: { vindex: { type: 'hash', column: 'id' }, lookups: [{ column: 'email' }] },
-        events: { vindex: { type: 'range', column: 'day', ranges: [{ to: 100, shard: '-40' }, { from: 100, shard: '40-80' }] } },
-        countries: { type: 'reference' },
-        currencies: { vindex: { type: 'null' } },
-        notes: {},
-      },
-    })).keyspaces[0]!.tables;
+    const v = parseVSchema(
+      ks({
+        tables: {
+          users: { vindex: { type: 'hash', column: 'id' }, lookups: [{ column: 'email' }] },
+          events: {
+            vindex: {
+              type: 'range',
+              column: 'day',
+              ranges: [
+                { to: 100, shard: '-40' },
+                { from: 100, shard: '40-80' },
+              ],
+            },
+          },
+          countries: { type: 'reference' },
+          currencies: { vindex: { type: 'null' } },
+          notes: {},
+        },
+      }),
+    ).keyspaces[0]!.tables;
     expect(v.users).toEqual({ type: 'sharded', vindex: { type: 'hash', column: 'id' }, lookups: [{ column: 'email', table: 'users_email_lookup' }] });
     expect(v.countries).toEqual({ type: 'reference' });
     expect(v.currencies).toEqual({ type: 'reference' });
@@ -60,10 +79,20 @@ describe('vschema', () => {
     expect(invalid(ks({ tables: { users: { vindex: { type: 'md5', column: 'id' } } } }))).toMatch(/keyspaces\["main"\]\.tables\.users\.vindex\.type/);
     expect(invalid(ks({ tables: { users: { vindex: { type: 'hash' } } } }))).toMatch(/tables\.users\.vindex\.column/);
     expect(invalid(ks({ tables: { users: { vindexes: [] } } }))).toMatch(/tables\.users: .*vindexes/);
-    expect(invalid(ks({ tables: { t: { vindex: { type: 'range', column: 'x', ranges: [{ from: 0, shard: '00-10' }] } } } })))
-      .toMatch(/tables\.t\.vindex\.ranges\[0\]\.shard: shard "00-10" is not a shard of keyspace "main"/);
-    expect(invalid(ks({ tables: { t: { type: 'reference', vindex: { type: 'hash', column: 'id' } } } }))).toMatch(/tables\.t\.vindex: a reference table is copied to every shard/);
-    expect(invalid({ keyspaces: [{ name: 'a', engine: 'sqlite', shards: 2 }, { name: 'a', engine: 'pglite', shards: 2 }] })).toMatch(/keyspaces\["a"\]\.name: keyspace "a" is defined twice/);
+    expect(invalid(ks({ tables: { t: { vindex: { type: 'range', column: 'x', ranges: [{ from: 0, shard: '00-10' }] } } } }))).toMatch(
+      /tables\.t\.vindex\.ranges\[0\]\.shard: shard "00-10" is not a shard of keyspace "main"/,
+    );
+    expect(invalid(ks({ tables: { t: { type: 'reference', vindex: { type: 'hash', column: 'id' } } } }))).toMatch(
+      /tables\.t\.vindex: a reference table is copied to every shard/,
+    );
+    expect(
+      invalid({
+        keyspaces: [
+          { name: 'a', engine: 'sqlite', shards: 2 },
+          { name: 'a', engine: 'pglite', shards: 2 },
+        ],
+      }),
+    ).toMatch(/keyspaces\["a"\]\.name: keyspace "a" is defined twice/);
     expect(invalid({})).toMatch(/keyspaces/);
   });
 

@@ -36,7 +36,7 @@ function expectVitessError(fn: () => unknown, code: ErrorCode, message: RegExp):
   expect((err as VitessError).code, (err as VitessError).message).toBe(code);
   expect((err as VitessError).message).toMatch(message);
 }
-const routeSql = (p: Plan) => (p.root.op === 'Sequence' ? p.root.steps[0] as Route : p.root as Route).sql;
+const routeSql = (p: Plan) => (p.root.op === 'Sequence' ? (p.root.steps[0] as Route) : (p.root as Route)).sql;
 
 /** A sequence DO in memory: the counter is all the cache needs. */
 function counter(): BlockSource & { calls: number[] } {
@@ -56,10 +56,13 @@ function counter(): BlockSource & { calls: number[] } {
 
 describe('CREATE TABLE in a sharded keyspace', () => {
   test('SERIAL types become plain integers on the shards, drawing from <table>_<column>_seq', () => {
-    const p = plan('CREATE TABLE things (id BIGSERIAL PRIMARY KEY, n serial, s SMALLSERIAL NOT NULL, name text DEFAULT \'x\')');
+    const p = plan("CREATE TABLE things (id BIGSERIAL PRIMARY KEY, n serial, s SMALLSERIAL NOT NULL, name text DEFAULT 'x')");
     expect(routeSql(p)).toBe("CREATE TABLE things (id bigint PRIMARY KEY, n integer NOT NULL, s smallint NOT NULL, name text DEFAULT 'x')");
     expect(p.schemaChange).toEqual({
-      kind: 'create', table: 'things', primaryKey: ['id'], columns: [
+      kind: 'create',
+      table: 'things',
+      primaryKey: ['id'],
+      columns: [
         { name: 'id', type: 'bigint', sequence: 'things_id_seq' },
         { name: 'n', type: 'integer', sequence: 'things_n_seq' },
         { name: 's', type: 'smallint', sequence: 'things_s_seq' },
@@ -76,7 +79,7 @@ describe('CREATE TABLE in a sharded keyspace', () => {
     expect(p.schemaChange).toMatchObject({ columns: [{ name: 'id', sequence: 'order_ids' }, { name: 'ref', sequence: 'Refs' }, { name: 'note' }] });
   });
 
-  test('reference tables of a sharded keyspace too (their copies must agree); unsharded keyspaces keep the engine\'s SERIAL', () => {
+  test("reference tables of a sharded keyspace too (their copies must agree); unsharded keyspaces keep the engine's SERIAL", () => {
     expect(routeSql(plan('CREATE TABLE countries (id serial PRIMARY KEY, name text)'))).toBe('CREATE TABLE countries (id integer PRIMARY KEY, name text)');
     const one = plan('CREATE TABLE t (id serial PRIMARY KEY, name text)', 'one');
     expect(routeSql(one)).toBe('CREATE TABLE t (id serial PRIMARY KEY, name text)');
@@ -85,17 +88,38 @@ describe('CREATE TABLE in a sharded keyspace', () => {
 
   test('conflicting declarations are refused, naming the column', () => {
     expectVitessError(() => plan('CREATE TABLE t (id serial PRIMARY KEY DEFAULT 5)'), 'INVALID', /column "id" of table "t" is SERIAL and has a DEFAULT too/);
-    expectVitessError(() => plan("CREATE TABLE t (id int PRIMARY KEY, code text DEFAULT nextval('s'))"), 'INVALID', /column "code" of table "t" takes its DEFAULT from a sequence but is declared text/);
-    expectVitessError(() => plan("CREATE TABLE t (id int PRIMARY KEY DEFAULT nextval('s') + 1)"), 'UNSUPPORTED', /column "id" of table "t": a DEFAULT may use nextval\(\) only as the whole default/);
-    expectVitessError(() => plan('CREATE TABLE t (id int PRIMARY KEY DEFAULT nextval(name))'), 'UNSUPPORTED', /nextval\(\) takes the sequence name as a string literal/);
-    expectVitessError(() => plan('ALTER TABLE things ADD COLUMN seq bigserial'), 'UNSUPPORTED', /ALTER TABLE things ADD COLUMN seq: a sequence column .* cannot be added/);
+    expectVitessError(
+      () => plan("CREATE TABLE t (id int PRIMARY KEY, code text DEFAULT nextval('s'))"),
+      'INVALID',
+      /column "code" of table "t" takes its DEFAULT from a sequence but is declared text/,
+    );
+    expectVitessError(
+      () => plan("CREATE TABLE t (id int PRIMARY KEY DEFAULT nextval('s') + 1)"),
+      'UNSUPPORTED',
+      /column "id" of table "t": a DEFAULT may use nextval\(\) only as the whole default/,
+    );
+    expectVitessError(
+      () => plan('CREATE TABLE t (id int PRIMARY KEY DEFAULT nextval(name))'),
+      'UNSUPPORTED',
+      /nextval\(\) takes the sequence name as a string literal/,
+    );
+    expectVitessError(
+      () => plan('ALTER TABLE things ADD COLUMN seq bigserial'),
+      'UNSUPPORTED',
+      /ALTER TABLE things ADD COLUMN seq: a sequence column .* cannot be added/,
+    );
   });
 
   test('CREATE SEQUENCE defines a global sequence and touches no shard', async () => {
     const p = plan('CREATE SEQUENCE IF NOT EXISTS order_ids START WITH 1000');
     expect(p.sequences).toEqual({ define: { name: 'order_ids', start: 1000, ifNotExists: true } });
     const touched: string[] = [];
-    await execute(p, [], { execute: async (_ks, shard) => { touched.push(shard); return { rows: [], fields: [], affected: 0 }; } });
+    await execute(p, [], {
+      execute: async (_ks, shard) => {
+        touched.push(shard);
+        return { rows: [], fields: [], affected: 0 };
+      },
+    });
     expect(touched).toEqual([]);
     expectVitessError(() => plan('CREATE SEQUENCE s INCREMENT BY 2'), 'UNSUPPORTED', /CREATE SEQUENCE s: option incrementBy is not supported/);
     expectVitessError(() => plan('CREATE SEQUENCE s', 'one'), 'UNSUPPORTED', /keyspace "one" is unsharded/);
@@ -104,12 +128,25 @@ describe('CREATE TABLE in a sharded keyspace', () => {
 
 describe('INSERT drawing ids', () => {
   const schema = new MemorySchema({
-    things: { primaryKey: ['id'], columns: [{ name: 'id', type: 'bigint', sequence: 'things_id_seq' }, { name: 'name', type: 'text' }, { name: 'n', type: 'int' }] },
-    countries: { primaryKey: ['id'], columns: [{ name: 'id', type: 'integer', sequence: 'countries_id_seq' }, { name: 'name', type: 'text' }] },
+    things: {
+      primaryKey: ['id'],
+      columns: [
+        { name: 'id', type: 'bigint', sequence: 'things_id_seq' },
+        { name: 'name', type: 'text' },
+        { name: 'n', type: 'int' },
+      ],
+    },
+    countries: {
+      primaryKey: ['id'],
+      columns: [
+        { name: 'id', type: 'integer', sequence: 'countries_id_seq' },
+        { name: 'name', type: 'text' },
+      ],
+    },
   });
   const insert = (sql: string) => plan(sql, 'main', schema);
 
-  test('a column left out is added as parameters after the statement\'s own, one id per row, routed by it', () => {
+  test("a column left out is added as parameters after the statement's own, one id per row, routed by it", () => {
     const p = insert('INSERT INTO things (name, n) VALUES ($1, $2), ($3, 7)');
     expect(p.sequences).toEqual({ draw: { first: 3, from: ['things_id_seq', 'things_id_seq'], lastInsertId: false } });
     const root = p.root as Insert;
@@ -118,19 +155,20 @@ describe('INSERT drawing ids', () => {
     expect(root.rows.map((r) => r.key)).toEqual([{ param: 3 }, { param: 4 }]);
     expect(bindDrawn(['a', 1, 'b', 'extra'], p.sequences!.draw!, [10, 11])).toEqual(['a', 1, 'b', 10, 11]);
     expect(explainLines(insert('EXPLAIN INSERT INTO things (name, n) VALUES ($1, $2), ($3, 7)')).slice(0, 2)).toEqual([
-      'multi-shard insert on keyspace main', 'Draw $4…$5 from global sequences: things_id_seq ×2',
+      'multi-shard insert on keyspace main',
+      'Draw $4…$5 from global sequences: things_id_seq ×2',
     ]);
     expectVitessError(() => bindDrawn(['a'], p.sequences!.draw!, [10, 11]), 'INVALID', /no value bound for parameter \$2/);
   });
 
-  test('DEFAULT draws; an explicit value is kept; no column list means the table\'s columns', () => {
+  test("DEFAULT draws; an explicit value is kept; no column list means the table's columns", () => {
     const p = insert("INSERT INTO things (id, name) VALUES (DEFAULT, 'a'), (42, 'b')");
     expect(p.sequences!.draw).toEqual({ first: 0, from: ['things_id_seq'], lastInsertId: false });
     expect((p.root as Insert).rows.map((r) => r.key)).toEqual([{ param: 0 }, { literal: 42 }]);
     expect(insert("INSERT INTO things (id, name) VALUES (5, 'a')").sequences).toBeUndefined();
     const bare = insert("INSERT INTO things VALUES (DEFAULT, 'a', 1)");
     expect(bare.sequences!.draw).toEqual({ first: 0, from: ['things_id_seq'], lastInsertId: true });
-    const short = insert("INSERT INTO things VALUES (DEFAULT)");
+    const short = insert('INSERT INTO things VALUES (DEFAULT)');
     expect((short.root as Insert).head).toMatch(/\(id\)/);
   });
 
@@ -185,7 +223,12 @@ describe('SequenceCache', () => {
 
   test('a failed fetch fails its callers, and the next call fetches again', async () => {
     let fail = true;
-    const source: BlockSource = { allocate: async (_s, count) => { if (fail) throw new Error('sequence DO unreachable'); return { first: 1, count }; } };
+    const source: BlockSource = {
+      allocate: async (_s, count) => {
+        if (fail) throw new Error('sequence DO unreachable');
+        return { first: 1, count };
+      },
+    };
     const cache = new SequenceCache(undefined, 10);
     await expect(cache.take(source, 's', 1)).rejects.toThrow(/unreachable/);
     fail = false;
@@ -200,9 +243,11 @@ describe('on real shards: libSQL × 4 (PGlite shards: tests/e2e/sequence.test.ts
   beforeAll(async () => {
     for (const s of equalRanges(4)) shards.set(s, await LibsqlEngine.open(':memory:'));
   });
-  afterAll(async () => { for (const e of shards.values()) await e.close(); });
+  afterAll(async () => {
+    for (const e of shards.values()) await e.close();
+  });
 
-  test('ids are unique across shards, explicit ids kept, DEFAULT and omission draw, each row on its id\'s shard', async () => {
+  test("ids are unique across shards, explicit ids kept, DEFAULT and omission draw, each row on its id's shard", async () => {
     const planner = new Planner(vschema);
     const source = counter();
     const cache = new SequenceCache(undefined, 7);
@@ -215,10 +260,14 @@ describe('on real shards: libSQL × 4 (PGlite shards: tests/e2e/sequence.test.ts
       return r;
     };
     await run('CREATE TABLE items (id BIGSERIAL PRIMARY KEY, name text NOT NULL, n SERIAL)');
-    await Promise.all(Array.from({ length: 5 }, (_, c) => run(
-      `INSERT INTO items (name) VALUES ${Array.from({ length: 20 }, (_, i) => `($${i + 1})`).join(', ')}`,
-      Array.from({ length: 20 }, (_, i) => `c${c}-${i}`),
-    )));
+    await Promise.all(
+      Array.from({ length: 5 }, (_, c) =>
+        run(
+          `INSERT INTO items (name) VALUES ${Array.from({ length: 20 }, (_, i) => `($${i + 1})`).join(', ')}`,
+          Array.from({ length: 20 }, (_, i) => `c${c}-${i}`),
+        ),
+      ),
+    );
     await run("INSERT INTO items (id, name, n) VALUES (1000000, 'explicit', DEFAULT)");
     const rows = (await run('SELECT id, n FROM items')).rows;
     const ids = rows.map((r) => Number(r.id));

@@ -4,7 +4,16 @@ import { describe, expect, it } from 'vitest';
 import type { CatalogColumn } from '../../engines/dialect/sqlite.js';
 import { prepareSqlite } from '../../engines/sqlite-codec.js';
 
-const catalog = (type: CatalogColumn['type']) => new Map<string, CatalogColumn[]>([['t', [{ name: 'id', type: 'int8', notNull: true }, { name: 'a', type }]]]);
+const catalog = (type: CatalogColumn['type']) =>
+  new Map<string, CatalogColumn[]>([
+    [
+      't',
+      [
+        { name: 'id', type: 'int8', notNull: true },
+        { name: 'a', type },
+      ],
+    ],
+  ]);
 
 describe('translated statements', () => {
   it('are reused under an equal catalog, even a new object (the catalog reloaded after a DDL)', () => {

@@ -21,13 +21,17 @@ import type { ChangesRequest } from '../../rpc/protocol.js';
 const SHARDS = ['-40', '40-80', '80-c0', 'c0-'];
 const vschema = parseVSchema({ keyspaces: [{ name: 'main', engine: 'sqlite', shards: SHARDS }] });
 
-interface FakeLog { records: LogRecord[]; first: number }
+interface FakeLog {
+  records: LogRecord[];
+  first: number;
+}
 
 function topologyOf(logs: Record<string, FakeLog>): Topology {
   const tablet = (shard: string) => ({
     async pull(fromLsn: number, opts: { maxRecords?: number } = {}) {
       const log = logs[shard]!;
-      if (fromLsn < log.first) throw encodeError(new VitessError('NOT_FOUND', `LSN ${fromLsn} is below the log's trim point (${log.first})`, { limit: 'log retention' }));
+      if (fromLsn < log.first)
+        throw encodeError(new VitessError('NOT_FOUND', `LSN ${fromLsn} is below the log's trim point (${log.first})`, { limit: 'log retention' }));
       return { records: log.records.filter((r) => r.lsn >= fromLsn).slice(0, opts.maxRecords ?? 1000), lastLsn: log.records.at(-1)?.lsn ?? log.first - 1 };
     },
     async waitFor(lsn: number, timeoutMs = 0) {
@@ -37,7 +41,10 @@ function topologyOf(logs: Record<string, FakeLog>): Topology {
       return last();
     },
     async schema() {
-      return [{ name: 'a', primaryKey: ['id'], columns: [] }, { name: 'b', primaryKey: ['id'], columns: [] }];
+      return [
+        { name: 'a', primaryKey: ['id'], columns: [] },
+        { name: 'b', primaryKey: ['id'], columns: [] },
+      ];
     },
   });
   const env = { TABLET: { getByName: (name: string) => tablet(name.split('/')[1]!) } } as unknown as Env;
@@ -45,32 +52,44 @@ function topologyOf(logs: Record<string, FakeLog>): Topology {
 }
 
 /** Random logs: records of 1–5 changes on tables a and b (each row id unique), now and then DDL. */
-const arbLogs = fc.array(fc.array(fc.record({
-  n: fc.integer({ min: 1, max: 5 }),
-  ddl: fc.boolean(),
-  tables: fc.array(fc.constantFrom('a', 'b'), { minLength: 5, maxLength: 5 }),
-  ops: fc.array(fc.constantFrom('insert' as const, 'update' as const, 'delete' as const), { minLength: 5, maxLength: 5 }),
-}), { maxLength: 25 }), { minLength: 4, maxLength: 4 }).map((perShard) => {
-  let id = 0;
-  const logs: Record<string, FakeLog> = {};
-  perShard.forEach((records, i) => {
-    logs[SHARDS[i]!] = {
-      first: 1,
-      records: records.map((r, j) => {
-        const changes: Change[] = [];
-        for (let k = 0; k < r.n; k++) {
-          if (r.ddl && k === 0 && j % 7 === 3) changes.push({ ddl: `ALTER TABLE a ADD COLUMN c${id++} INT` });
-          else {
-            const row = { id: id++, v: `x${k}` };
-            changes.push(r.ops[k] === 'delete' ? { table: r.tables[k]!, op: 'delete', key: { id: row.id } } : { table: r.tables[k]!, op: r.ops[k]!, key: { id: row.id }, row });
-          }
-        }
-        return { lsn: j + 1, ts: 1000 + j * 3 + i, txid: `t${i}-${j}`, changes };
+const arbLogs = fc
+  .array(
+    fc.array(
+      fc.record({
+        n: fc.integer({ min: 1, max: 5 }),
+        ddl: fc.boolean(),
+        tables: fc.array(fc.constantFrom('a', 'b'), { minLength: 5, maxLength: 5 }),
+        ops: fc.array(fc.constantFrom('insert' as const, 'update' as const, 'delete' as const), { minLength: 5, maxLength: 5 }),
       }),
-    };
+      { maxLength: 25 },
+    ),
+    { minLength: 4, maxLength: 4 },
+  )
+  .map((perShard) => {
+    let id = 0;
+    const logs: Record<string, FakeLog> = {};
+    perShard.forEach((records, i) => {
+      logs[SHARDS[i]!] = {
+        first: 1,
+        records: records.map((r, j) => {
+          const changes: Change[] = [];
+          for (let k = 0; k < r.n; k++) {
+            if (r.ddl && k === 0 && j % 7 === 3) changes.push({ ddl: `ALTER TABLE a ADD COLUMN c${id++} INT` });
+            else {
+              const row = { id: id++, v: `x${k}` };
+              changes.push(
+                r.ops[k] === 'delete'
+                  ? { table: r.tables[k]!, op: 'delete', key: { id: row.id } }
+                  : { table: r.tables[k]!, op: r.ops[k]!, key: { id: row.id }, row },
+              );
+            }
+          }
+          return { lsn: j + 1, ts: 1000 + j * 3 + i, txid: `t${i}-${j}`, changes };
+        }),
+      };
+    });
+    return logs;
   });
-  return logs;
-});
 
 const arbFilter = fc.record({
   tables: fc.option(fc.subarray(['a', 'b']), { nil: undefined }),
@@ -88,7 +107,10 @@ function expected(logs: Record<string, FakeLog>, f: Filter, after: Record<string
     for (const r of logs[shard]!.records) {
       if (r.lsn <= (after[shard] ?? 0)) continue;
       for (const c of r.changes) {
-        if ('ddl' in c) { if (f.ddl) out[shard].push(`${r.lsn}:${c.ddl}`); continue; }
+        if ('ddl' in c) {
+          if (f.ddl) out[shard].push(`${r.lsn}:${c.ddl}`);
+          continue;
+        }
         if (!f.tables || f.tables.includes(c.table)) out[shard].push(`${r.lsn}:${c.op}:${String(c.key.id)}`);
       }
     }
@@ -107,21 +129,30 @@ function byShard(events: { shard: string; lsn: number; op: string; ddl?: string;
 
 describe('VTGate pages (router/subscriptions.ts)', () => {
   it('chained pages from beginning deliver each matching change once, in per-shard order', async () => {
-    await fc.assert(fc.asyncProperty(arbLogs, arbFilter, fc.integer({ min: 1, max: 9 }), async (logs, f, maxEvents) => {
-      const topology = topologyOf(logs);
-      const got: { shard: string; lsn: number; op: string; ddl?: string; row?: unknown }[] = [];
-      let from = 'beginning';
-      for (let i = 0; i < 500; i++) {
-        const page = await changesPage(topology, 'main', { from, maxEvents, ddl: f.ddl, ...(f.tables && { tables: f.tables }), ...(f.shards && { shards: f.shards }) });
-        expect(page.events.length).toBeLessThanOrEqual(maxEvents);
-        got.push(...page.events);
-        if (page.position === from && !page.events.length) break;
-        from = page.position;
-      }
-      expect(byShard(got, f.shards ?? SHARDS)).toEqual(expected(logs, f));
-      const end = decodePosition(from).shards;
-      for (const s of f.shards ?? SHARDS) expect(completeLsn(end[s]!)).toBe(logs[s]!.records.length);
-    }), { numRuns: 150 });
+    await fc.assert(
+      fc.asyncProperty(arbLogs, arbFilter, fc.integer({ min: 1, max: 9 }), async (logs, f, maxEvents) => {
+        const topology = topologyOf(logs);
+        const got: { shard: string; lsn: number; op: string; ddl?: string; row?: unknown }[] = [];
+        let from = 'beginning';
+        for (let i = 0; i < 500; i++) {
+          const page = await changesPage(topology, 'main', {
+            from,
+            maxEvents,
+            ddl: f.ddl,
+            ...(f.tables && { tables: f.tables }),
+            ...(f.shards && { shards: f.shards }),
+          });
+          expect(page.events.length).toBeLessThanOrEqual(maxEvents);
+          got.push(...page.events);
+          if (page.position === from && !page.events.length) break;
+          from = page.position;
+        }
+        expect(byShard(got, f.shards ?? SHARDS)).toEqual(expected(logs, f));
+        const end = decodePosition(from).shards;
+        for (const s of f.shards ?? SHARDS) expect(completeLsn(end[s]!)).toBe(logs[s]!.records.length);
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it('splits a big transaction over pages and resumes inside it', async () => {
@@ -141,9 +172,15 @@ describe('VTGate pages (router/subscriptions.ts)', () => {
 
   it('refuses a position behind the trim point with a restart position at the head', async () => {
     const logs: Record<string, FakeLog> = Object.fromEntries(SHARDS.map((s) => [s, { first: 1, records: [] as LogRecord[] }]));
-    logs['80-c0'] = { first: 6, records: [6, 7, 8].map((lsn) => ({ lsn, ts: lsn, txid: `${lsn}`, changes: [{ table: 'a', op: 'insert', key: { id: lsn }, row: { id: lsn } }] })) };
+    logs['80-c0'] = {
+      first: 6,
+      records: [6, 7, 8].map((lsn) => ({ lsn, ts: lsn, txid: `${lsn}`, changes: [{ table: 'a', op: 'insert', key: { id: lsn }, row: { id: lsn } }] })),
+    };
     const from = encodePosition({ keyspace: 'main', shards: { '-40': 0, '40-80': 0, '80-c0': 2, 'c0-': 0 } });
-    const err = await changesPage(topologyOf(logs), 'main', { from }).then(() => undefined, (e: unknown) => e as VitessError);
+    const err = await changesPage(topologyOf(logs), 'main', { from }).then(
+      () => undefined,
+      (e: unknown) => e as VitessError,
+    );
     expect(err).toBeInstanceOf(VitessError);
     expect(err!.code).toBe('NOT_FOUND');
     expect(err!.details.shards).toEqual(['80-c0']);
@@ -152,7 +189,11 @@ describe('VTGate pages (router/subscriptions.ts)', () => {
 
   it('refuses positions of another keyspace or ahead of the log, and bad options', async () => {
     const topology = topologyOf(Object.fromEntries(SHARDS.map((s) => [s, { first: 1, records: [] as LogRecord[] }])));
-    const code = (req: ChangesRequest) => changesPage(topology, 'main', req).then(() => 'ok', (e: VitessError) => e.code);
+    const code = (req: ChangesRequest) =>
+      changesPage(topology, 'main', req).then(
+        () => 'ok',
+        (e: VitessError) => e.code,
+      );
     expect(await code({ from: encodePosition({ keyspace: 'pg', shards: {} }) })).toBe('INVALID');
     expect(await code({ from: encodePosition({ keyspace: 'main', shards: { '-40': 5 } }) })).toBe('INVALID');
     expect(await code({ from: 'yesterday' })).toBe('INVALID');
@@ -166,7 +207,8 @@ describe('VTGate pages (router/subscriptions.ts)', () => {
 describe('the client Subscription', () => {
   const flaky = (topology: Topology, failRate: number, seed: number) => {
     let s = seed | 0;
-    const random = () => { // mulberry32
+    const random = () => {
+      // mulberry32
       s = (s + 0x6d2b79f5) | 0;
       let t = Math.imul(s ^ (s >>> 15), 1 | s);
       t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
@@ -192,29 +234,37 @@ describe('the client Subscription', () => {
   }
 
   it('delivers exactly the log through random transport failures, and from any saved position', async () => {
-    await fc.assert(fc.asyncProperty(arbLogs, arbFilter, fc.integer({ min: 1, max: 9 }), fc.integer(), fc.nat(), async (logs, f, pageSize, seed, cut) => {
-      const topology = topologyOf(logs);
-      const want = expected(logs, f);
-      const total = Object.values(want).reduce((n, xs) => n + xs.length, 0);
-      const opts = { from: 'beginning', pageSize, ddl: f.ddl, waitMs: 0, ...(f.tables && { tables: f.tables }), ...(f.shards && { shards: f.shards }) };
-      const sub = new Subscription<SubscriptionEvent>(flaky(topology, 0.3, seed), 'main', opts, retry, 30_000);
-      const all = await take(sub, total);
-      expect(byShard(all, f.shards ?? SHARDS)).toEqual(want);
-      expect(sub.closed).toBe(total > 0); // break closes it
-      await sub.close();
-      if (!total) return;
-      // A consumer restarted from any event's position gets exactly the rest.
-      const k = cut % total;
-      const again = new Subscription<SubscriptionEvent>(flaky(topology, 0.3, seed + 1), 'main', { ...opts, from: all[k]!.position }, retry, 30_000);
-      const rest = await take(again, total - k - 1);
-      await again.close();
-      expect(byShard(rest, f.shards ?? SHARDS)).toEqual(byShard(all.slice(k + 1), f.shards ?? SHARDS));
-    }), { numRuns: 100 });
+    await fc.assert(
+      fc.asyncProperty(arbLogs, arbFilter, fc.integer({ min: 1, max: 9 }), fc.integer(), fc.nat(), async (logs, f, pageSize, seed, cut) => {
+        const topology = topologyOf(logs);
+        const want = expected(logs, f);
+        const total = Object.values(want).reduce((n, xs) => n + xs.length, 0);
+        const opts = { from: 'beginning', pageSize, ddl: f.ddl, waitMs: 0, ...(f.tables && { tables: f.tables }), ...(f.shards && { shards: f.shards }) };
+        const sub = new Subscription<SubscriptionEvent>(flaky(topology, 0.3, seed), 'main', opts, retry, 30_000);
+        const all = await take(sub, total);
+        expect(byShard(all, f.shards ?? SHARDS)).toEqual(want);
+        expect(sub.closed).toBe(total > 0); // break closes it
+        await sub.close();
+        if (!total) return;
+        // A consumer restarted from any event's position gets exactly the rest.
+        const k = cut % total;
+        const again = new Subscription<SubscriptionEvent>(flaky(topology, 0.3, seed + 1), 'main', { ...opts, from: all[k]!.position }, retry, 30_000);
+        const rest = await take(again, total - k - 1);
+        await again.close();
+        expect(byShard(rest, f.shards ?? SHARDS)).toEqual(byShard(all.slice(k + 1), f.shards ?? SHARDS));
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('callback mode: one event at a time, position after each handled event, close stops delivery', async () => {
     const logs: Record<string, FakeLog> = Object.fromEntries(SHARDS.map((s) => [s, { first: 1, records: [] as LogRecord[] }]));
-    logs['c0-']!.records = Array.from({ length: 20 }, (_, i) => ({ lsn: i + 1, ts: i, txid: `${i}`, changes: [{ table: 'a', op: 'insert', key: { id: i }, row: { id: i } }] }));
+    logs['c0-']!.records = Array.from({ length: 20 }, (_, i) => ({
+      lsn: i + 1,
+      ts: i,
+      txid: `${i}`,
+      changes: [{ table: 'a', op: 'insert', key: { id: i }, row: { id: i } }],
+    }));
     const sub = new Subscription<ChangeEvent>(flaky(topologyOf(logs), 0, 1), 'main', { from: 'beginning', pageSize: 3, waitMs: 0 }, retry, 30_000);
     const seen: number[] = [];
     let inFlight = 0;
@@ -233,11 +283,24 @@ describe('the client Subscription', () => {
 
   it('a callback that throws stops the stream before that event (done rejects, onError hears it)', async () => {
     const logs: Record<string, FakeLog> = Object.fromEntries(SHARDS.map((s) => [s, { first: 1, records: [] as LogRecord[] }]));
-    logs['-40']!.records = Array.from({ length: 5 }, (_, i) => ({ lsn: i + 1, ts: i, txid: `${i}`, changes: [{ table: 'a', op: 'insert', key: { id: i }, row: { id: i } }] }));
+    logs['-40']!.records = Array.from({ length: 5 }, (_, i) => ({
+      lsn: i + 1,
+      ts: i,
+      txid: `${i}`,
+      changes: [{ table: 'a', op: 'insert', key: { id: i }, row: { id: i } }],
+    }));
     const errors: unknown[] = [];
-    const sub = new Subscription<ChangeEvent>(flaky(topologyOf(logs), 0, 1), 'main', { from: 'beginning', waitMs: 0, onError: (e) => errors.push(e) }, retry, 30_000);
+    const sub = new Subscription<ChangeEvent>(
+      flaky(topologyOf(logs), 0, 1),
+      'main',
+      { from: 'beginning', waitMs: 0, onError: (e) => errors.push(e) },
+      retry,
+      30_000,
+    );
     const boom = new Error('consumer failed');
-    sub.run((ev) => { if (ev.row.id === 3) throw boom; });
+    sub.run((ev) => {
+      if (ev.row.id === 3) throw boom;
+    });
     await expect(sub.done).rejects.toBe(boom);
     expect(errors).toEqual([boom]);
     expect(decodePosition(sub.position).shards['-40']).toBe(3); // events 0–2 handled; 3 comes again on resume

@@ -21,16 +21,22 @@ const sqlValue: fc.Arbitrary<SqlValue> = fc.oneof(
 
 describe('value model', () => {
   it('round-trips every value through the JSON wire encoding', () => {
-    fc.assert(fc.property(sqlValue, (v) => {
-      expect(fromWire(JSON.parse(JSON.stringify(toWire(v))))).toEqual(v);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(sqlValue, (v) => {
+        expect(fromWire(JSON.parse(JSON.stringify(toWire(v))))).toEqual(v);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('round-trips every value through capnweb serialization', () => {
-    fc.assert(fc.property(fc.array(sqlValue), (row) => {
-      const back = deserialize(serialize(row.map(toRpc))) as RpcValue[];
-      expect(back.map(fromRpc)).toEqual(row);
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.array(sqlValue), (row) => {
+        const back = deserialize(serialize(row.map(toRpc))) as RpcValue[];
+        expect(back.map(fromRpc)).toEqual(row);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('never mistakes a JSON object for a tagged value', () => {
@@ -44,16 +50,26 @@ describe('value model', () => {
   });
 
   it.each([
-    ['1.50', '1.5'], ['0012.000', '12'], ['-0.0', '0'], ['.5', '0.5'], ['-3', '-3'], ['1e3', '1000'],
-    ['1.25E-2', '0.0125'], ['1e+21', '1000000000000000000000'], ['NaN', 'NaN'], ['100', '100'],
+    ['1.50', '1.5'],
+    ['0012.000', '12'],
+    ['-0.0', '0'],
+    ['.5', '0.5'],
+    ['-3', '-3'],
+    ['1e3', '1000'],
+    ['1.25E-2', '0.0125'],
+    ['1e+21', '1000000000000000000000'],
+    ['NaN', 'NaN'],
+    ['100', '100'],
   ])('canonical numeric %s → %s', (input, out) => {
     expect(canonicalNumeric(input)).toBe(out);
   });
 
   it('canonical numeric preserves the value of any decimal', () => {
-    fc.assert(fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (d) => {
-      expect(Number(canonicalNumeric(String(d)))).toBe(d === 0 ? 0 : d);
-    }));
+    fc.assert(
+      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (d) => {
+        expect(Number(canonicalNumeric(String(d)))).toBe(d === 0 ? 0 : d);
+      }),
+    );
   });
 });
 
