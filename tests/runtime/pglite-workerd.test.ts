@@ -2,7 +2,7 @@ import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import type { PGlite } from '@electric-sql/pglite';
-import { createWorkerdPGlite } from '../../engines/pglite-workerd.js';
+import { createWorkerdPGlite, forgetDataFiles } from '../../engines/pglite-workerd.js';
 
 const inDO = <R>(name: string, fn: () => Promise<R>) => runInDurableObject(env.HOST.get(env.HOST.idFromName(name)), fn);
 
@@ -71,6 +71,30 @@ describe('PGlite in a Durable Object (workerd)', () => {
     await inDO('fresh', async () => {
       const pg = await timed('cold start, fresh initdb', () => createWorkerdPGlite({ assets: env.ASSETS, preinitialized: false }));
       await exercise(pg);
+      await pg.close();
+    });
+  });
+
+  it("reads PGlite's data files from the static assets, and says what is wrong when it cannot", { timeout: 60_000 }, async () => {
+    await inDO('assets', async () => {
+      const served = (status: number, body: string) => ({ fetch: async () => new Response(body, { status }) });
+      try {
+        forgetDataFiles();
+        await expect(createWorkerdPGlite({ assets: undefined })).rejects.toThrow(
+          /no assets binding: add "assets": \{ "directory": "dist\/public", "binding": "ASSETS" \}/,
+        );
+        forgetDataFiles();
+        await expect(createWorkerdPGlite({ assets: served(404, 'not found') })).rejects.toThrow(
+          /\/pglite\/pglite\.data is not in the Worker's static assets \(HTTP 404\): run `npm run build`/,
+        );
+        forgetDataFiles();
+        await expect(createWorkerdPGlite({ assets: served(200, 'other bytes') })).rejects.toThrow(/not the one this Worker was built with/);
+      } finally {
+        forgetDataFiles();
+      }
+      // A failed read is not kept: the next start reads the files again.
+      const pg = await createWorkerdPGlite({ assets: env.ASSETS });
+      expect((await pg.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
       await pg.close();
     });
   });
