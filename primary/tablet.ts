@@ -13,7 +13,7 @@ import type { AssetsBinding } from '../engines/pglite-workerd.js';
 import { openWorkerdPglite } from '../engines/workerd-pglite.js';
 import type { Change, LogRecord } from '../rpc/changes.js';
 import type { TabletApi } from '../rpc/do-api.js';
-import { guarded, VitessError } from '../rpc/errors.js';
+import { asVitessError, guarded, VitessError } from '../rpc/errors.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import { failpoint } from './failpoints.js';
@@ -30,6 +30,13 @@ export interface TxOutcome {
   outcome: 'committed' | 'rolled back' | 'prepared';
   lsn: number;
 }
+
+/**
+ * A DDL intent on this shard (`applyDdl`): applied now or before (a resend), or refused, with
+ * nothing of it applied. Refusals are answered, not thrown: a thrown error leaves the outcome
+ * unknown to the coordinator, which then sends the intent again.
+ */
+export type DdlOutcome = { outcome: 'applied' | 'already applied'; lsn: number } | { outcome: 'refused'; error: ReturnType<VitessError['toJSON']> };
 
 export interface TransactionOptions {
   timeoutMs?: number;
@@ -105,6 +112,8 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
   private releasePrepared: (() => void) | undefined;
   /** Id recorded on the log record of the unit committing now. */
   private txid: string | undefined;
+  /** The DDL intent the unit committing now applies: noted as applied with its log record (`applyDdl`). */
+  private ddlIntent: string | undefined;
   /** Set while a DO SQLite transaction ends with prepare: the sink takes its changes (see `runTwoPhase`). */
   private preparing: { changes: Change[] } | undefined;
   /**
@@ -125,6 +134,8 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
     this.prepared = new PreparedStore(ctx.storage.sql);
     this.pgSnapshots = new PgliteSnapshots(ctx.storage);
     if (this.prepared.list().length) this.holdForPrepared();
+    // DDL intents applied here (`applyDdl`): a row per DDL statement, kept (a resend may come long after).
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS _vt_ddl_applied (id TEXT PRIMARY KEY, lsn INTEGER NOT NULL)`);
   }
 
   // ---- engine -------------------------------------------------------------------------------
@@ -146,6 +157,9 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
       throw e;
     }
     if (lsn === undefined) return;
+    // A DDL intent is remembered as applied in the same step as its record: on DO SQLite in its
+    // storage transaction, on PGlite in the synchronous turn that appends the record.
+    if (this.ddlIntent !== undefined) this.noteDdl(this.ddlIntent, lsn);
     // Committing a prepared transaction: it stops being prepared, and is remembered as committed, in the same commit.
     if (this.txid && this.prepared.has(this.txid)) this.prepared.commit(this.txid, lsn);
     this.committed(lsn);
@@ -477,6 +491,51 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
       this.prepared.delete(txid);
       this.maybeReleasePrepared();
       return { outcome: 'rolled back', lsn: this.log.lastLsn };
+    });
+  }
+
+  // ---- DDL intents ---------------------------------------------------------------------------
+
+  /** The LSN this shard applied DDL intent `id` at, if it did. */
+  private ddlAppliedAt(id: string): number | undefined {
+    const [r] = [...this.ctx.storage.sql.exec(`SELECT lsn FROM _vt_ddl_applied WHERE id = ?`, id)];
+    return r ? Number(r.lsn) : undefined;
+  }
+
+  private noteDdl(id: string, lsn: number): void {
+    this.ctx.storage.sql.exec(`INSERT OR IGNORE INTO _vt_ddl_applied (id, lsn) VALUES (?, ?)`, id, lsn);
+  }
+
+  /**
+   * Applies a DDL intent (router/coordinator.ts, `DdlIntent`): `statements` in one transaction,
+   * one log record carrying the intent id as its txid, and the id remembered with that record.
+   * At most once: an id applied here is answered `already applied` without running anything.
+   * A statement the engine refuses is answered `refused` (nothing applied).
+   */
+  applyDdl(kind: EngineKind, id: string, statements: string[]): Promise<DdlOutcome> {
+    return guarded(async () => {
+      if (this.ddlAppliedAt(id) !== undefined) return { outcome: 'already applied', lsn: this.log.lastLsn };
+      try {
+        for (const sql of statements) checkStatementSize(sql);
+        const engine = await this.open(kind);
+        return await this.write(id, async (): Promise<DdlOutcome> => {
+          // Checked again under the lock: a resend racing the first send applies it once.
+          if (this.ddlAppliedAt(id) !== undefined) return { outcome: 'already applied', lsn: this.log.lastLsn };
+          this.ddlIntent = id;
+          try {
+            await this.commitAfter(engine, async (tx) => {
+              for (const sql of statements) await tx.query(sql, []);
+            });
+          } finally {
+            this.ddlIntent = undefined;
+          }
+          // No record (nothing changed): the shard is as if applied, so it is noted as applied.
+          if (this.ddlAppliedAt(id) === undefined) this.noteDdl(id, this.log.lastLsn);
+          return { outcome: 'applied', lsn: this.log.lastLsn };
+        });
+      } catch (e) {
+        return { outcome: 'refused', error: asVitessError(e).toJSON() };
+      }
     });
   }
 

@@ -7,7 +7,12 @@
  * before any participant is told it. The decision is first come, first served: VTGate's commit
  * (every participant prepared) or rollback, or — when neither came by `decideBy` — the
  * coordinator's own rollback (presumed abort). Once decided it never changes.
+ *
+ * Also DDL intents (`DdlIntent`, below): a DDL statement recorded before it reaches the shards of
+ * a keyspace, so that it ends on every shard or on none.
  */
+
+import type { EngineKind } from '../engines/engine.js';
 
 export type Decision = 'commit' | 'rollback';
 
@@ -95,3 +100,67 @@ export function partitionOf(txid: string, partitions: number): number {
   for (let i = 0; i < txid.length; i++) h = (h * 31 + txid.charCodeAt(i)) >>> 0;
   return h % partitions;
 }
+
+/**
+ * DDL across shards (docs/transactions.md, "DDL across shards"): before VTGate sends a DDL
+ * statement to the shards of a keyspace, the keyspace's DDL coordinator (`ddl/<keyspace>`)
+ * records it as an intent. The first shard (in key order) decides: it is sent there alone, and
+ * if that shard refuses it, nothing applied it anywhere and the intent is dropped (the refusal is
+ * the client's answer). Once the first shard applied it, every other shard must: it is sent to
+ * them, and again by recovery to those that have not acknowledged, until all have. Each shard
+ * applies an intent at most once (it remembers the ids it applied with the DDL's log record).
+ */
+export interface DdlIntent {
+  id: string;
+  keyspace: string;
+  engine: EngineKind;
+  /** Run on each shard in one transaction, in order (the statement and, e.g., its lookup tables). */
+  statements: string[];
+  /** The keyspace's shards in key order; the first one's answer decides. */
+  shards: string[];
+  /** Shards that applied it. */
+  applied: string[];
+  /** Sends by recovery so far: they back off (RESEND_MS doubling up to DDL_RESEND_MAX_MS). */
+  resends: number;
+  /**
+   * The last refusal of each shard that refused after the first applied the intent: its schema
+   * differs from the first shard's. Recovery keeps sending (backing off) until an operator
+   * makes the shard accept it.
+   */
+  refusals?: Record<string, string>;
+}
+
+/** Recovery sends a pending DDL intent at most this far apart. */
+export const DDL_RESEND_MAX_MS = 60_000;
+
+export type DdlStep =
+  /** Send to the first shard alone: its answer decides whether the intent goes on or is dropped. */
+  | { kind: 'decide'; shard: string }
+  /** The first shard applied it: send to these, which have not. */
+  | { kind: 'apply'; to: string[] }
+  /** Every shard applied it: forget it. */
+  | { kind: 'done' };
+
+export function newDdlIntent(id: string, keyspace: string, engine: DdlIntent['engine'], statements: string[], shards: string[]): DdlIntent {
+  if (!statements.length || new Set(shards).size !== shards.length || shards.length < 2) {
+    throw new Error(`a DDL intent needs statements and two or more distinct shards, got ${shards.join(', ')}`);
+  }
+  return { id, keyspace, engine, statements, shards, applied: [], resends: 0 };
+}
+
+export function nextDdlStep(i: DdlIntent): DdlStep {
+  const first = i.shards[0]!;
+  if (!i.applied.includes(first)) return { kind: 'decide', shard: first };
+  const to = i.shards.filter((s) => !i.applied.includes(s));
+  return to.length ? { kind: 'apply', to } : { kind: 'done' };
+}
+
+/** `shard` applied the intent (now, or before: a resend it answered "already applied"). */
+export function ddlApplied(i: DdlIntent, shard: string): DdlIntent {
+  if (i.applied.includes(shard)) return i;
+  const { [shard]: _, ...refusals } = i.refusals ?? {};
+  return { ...i, applied: [...i.applied, shard], ...(i.refusals && { refusals }) };
+}
+
+/** When recovery next sends a pending intent. */
+export const ddlWakeAt = (i: DdlIntent, now: number): number => now + Math.min(RESEND_MS * 2 ** Math.min(i.resends, 16), DDL_RESEND_MAX_MS);

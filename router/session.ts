@@ -14,7 +14,7 @@ import { authorizeStatement, internalTables } from './access/authorize.js';
 import { checkKeyspace, type Grants } from './access/grants.js';
 import { observeQuery } from './metrics.js';
 import { execute, type ShardCursor } from './planner/executor.js';
-import type { Plan, PlanKind } from './planner/plan.js';
+import type { Plan, PlanKind, Primitive } from './planner/plan.js';
 import { Planner } from './planner/planner.js';
 import { drawIds, prepareSequences, registerSequences, sequenceColumns } from './sequence.js';
 import { ShardTransaction } from './shard-transaction.js';
@@ -169,6 +169,20 @@ function oneShard(tx: ShardTransaction, keyspace: string): ShardCursor {
   };
 }
 
+/**
+ * The statements of a DDL plan that reach every shard (the statement, then e.g. its lookup
+ * tables), or undefined when it is not only that (then it runs as before).
+ */
+function ddlStatements(root: Primitive): string[] | undefined {
+  const routes = root.op === 'Sequence' ? root.steps : [root];
+  const out: string[] = [];
+  for (const r of routes) {
+    if (r.op !== 'Route' || r.target.type !== 'all' || r.params.length) return undefined;
+    out.push(r.sql);
+  }
+  return out.length ? out : undefined;
+}
+
 /** An INSERT into a sharded table planned without its columns: sequence columns would go unfilled. */
 const unseenInsert = (plan: Plan, planner: Planner): boolean => plan.root.op === 'Insert' && !planner.schema.columns(plan.root.table);
 
@@ -270,6 +284,9 @@ export class Session {
     // Outside a transaction, a write that may reach several shards runs in one of its own when
     // it must be atomic (reference copies always; `twopc`) or must stay on one shard (`single`).
     const ks = this.topology.keyspace(this.keyspace);
+    // DDL outside a transaction on a sharded keyspace: a recorded intent, on every shard or none.
+    const statements = !tx && plan.kind === 'ddl' && ks.shards.length > 1 ? ddlStatements(plan.root) : undefined;
+    if (statements) return this.#ddl(plan, planner, statements);
     const mode = plan.kind === 'reference' ? 'twopc' : ks.transactionMode;
     const implicit = !tx && mode !== 'multi' && spansShards(plan, ks.shards.length) ? new ShardTransaction(this.topology) : undefined;
     const cursor = tx ?? implicit ?? new ShardsCursor(this.topology, this.positions, onReplicas);
@@ -313,6 +330,46 @@ export class Session {
       ...(byReplica && { region: onReplicas!.region }),
       ...(drawn?.lastInsertId !== undefined && r.affected > 0 && { lastInsertId: drawn.lastInsertId }),
       ...(atomicity && { atomicity }),
+    };
+  }
+
+  /**
+   * A DDL statement for every shard: the keyspace's DDL coordinator records it, then the first
+   * shard decides (its refusal is the answer, and no shard has it), then the others apply it.
+   * Those that did not answer get it from the coordinator's recovery: UNAVAILABLE says so
+   * (docs/transactions.md, "DDL across shards").
+   */
+  async #ddl(plan: Plan, planner: Planner, statements: string[]): Promise<SessionResult> {
+    const ks = this.topology.keyspace(this.keyspace);
+    const id = crypto.randomUUID();
+    const r = await this.topology.ddlCoordinator(this.keyspace).ddl({ id, keyspace: this.keyspace, engine: engineKind(ks), statements, shards: ks.shards });
+    if (r.outcome === 'refused') throw VitessError.fromJSON(r.error ?? { code: 'INTERNAL', message: `DDL intent ${id} refused` });
+    this.positions = mergePositions(this.positions, Object.fromEntries(Object.entries(r.lsns).map(([shard, lsn]) => [`${this.keyspace}/${shard}`, lsn])));
+    const applied = ks.shards.filter((s) => !r.pending.includes(s));
+    // On the first shard, it will be on every one: VTGate learns the schema change now.
+    if (applied.length) {
+      planner.applied(plan);
+      if (plan.schemaChange) await registerSequences(this.topology, this.keyspace, plan.schemaChange, planner.schema);
+    }
+    if (r.outcome === 'pending') {
+      const why = r.error ? ` (${r.error.code}: ${r.error.message})` : '';
+      throw new VitessError(
+        'UNAVAILABLE',
+        applied.length
+          ? `the DDL statement is recorded (intent ${id}) and applied on shard(s) ${applied.join(', ')}, not yet on ${r.pending.join(', ')}${why}: recovery applies it there; do not run it again`
+          : `the DDL statement is recorded (intent ${id}) but its first shard ${ks.shards[0]} did not answer${why}: recovery applies it on every shard, or on none should that shard refuse it; do not run it again before it did`,
+        { shards: r.pending },
+      );
+    }
+    return {
+      rows: [],
+      fields: [],
+      affected: 0,
+      plan: plan.kind,
+      shards: [...ks.shards],
+      bookmark: this.bookmark,
+      role: 'primary',
+      atomicity: 'per-shard',
     };
   }
 

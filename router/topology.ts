@@ -53,6 +53,11 @@ export class Topology {
     return stubOf<CoordinatorApi>(this.env.COORDINATOR.getByName(`coordinator/${partitionOf(txid, COORDINATOR_PARTITIONS)}`));
   }
 
+  /** The keyspace's DDL coordinator: records each DDL statement before it reaches the shards, and finishes it after a crash. */
+  ddlCoordinator(keyspace: string): Stub<CoordinatorApi> {
+    return stubOf<CoordinatorApi>(this.env.COORDINATOR.getByName(`ddl/${keyspace}`));
+  }
+
   /** The keeper of the waits-for graph of transactions across shards (router/coordinator-locks.ts). */
   locks(): Stub<CoordinatorApi> {
     return stubOf<CoordinatorApi>(this.env.COORDINATOR.getByName('locks'));

@@ -11,10 +11,10 @@ import type { DdlHistory, PullOptions, PullResult, TrimPolicy } from '../changel
 import type { KeyRangeFilter, SnapshotPage } from '../changelog/snapshot.js';
 import type { BatchOptions, EngineKind, TableInfo } from '../engines/engine.js';
 import type { TxDriver } from '../primary/interactive.js';
-import type { LogListener, TableSchema, TabletResult, TabletStatus, TransactionOptions, TxOutcome } from '../primary/tablet.js';
+import type { DdlOutcome, LogListener, TableSchema, TabletResult, TabletStatus, TransactionOptions, TxOutcome } from '../primary/tablet.js';
 import type { ReadRequest, ReplicaConfig, ReplicaResult, ReplicaStatus } from '../replica/replica-do.js';
-import type { TxRecord } from '../router/coordinator.js';
-import type { CommitResult, CoordinatorCounters } from '../router/coordinator-do.js';
+import type { DdlIntent, TxRecord } from '../router/coordinator.js';
+import type { CommitResult, CoordinatorCounters, DdlRequest, DdlResult } from '../router/coordinator-do.js';
 import type { SequenceColumn } from '../router/sequence-do.js';
 import type { Statement } from './results.js';
 import type { SqlValue } from './values.js';
@@ -33,6 +33,7 @@ export interface TabletApi {
   transaction(kind: EngineKind, txid: string, driver: TxDriver, opts?: TransactionOptions): Awaitable<TxOutcome>;
   commitPrepared(txid: string): Awaitable<TxOutcome>;
   rollbackPrepared(txid: string): Awaitable<TxOutcome>;
+  applyDdl(kind: EngineKind, id: string, statements: string[]): Awaitable<DdlOutcome>;
   listPrepared(): Awaitable<{ txid: string; preparedAt: number }[]>;
   pull(fromLsn: number, opts?: PullOptions): Awaitable<PullResult>;
   waitFor(lsn: number, timeoutMs?: number): Awaitable<number>;
@@ -63,7 +64,7 @@ export interface ReplicaApi {
   destroy(): Awaitable<void>;
 }
 
-/** VTCoordinator (router/coordinator-do.ts): two-phase commit, and (instance `locks`) the waits-for graph. */
+/** VTCoordinator (router/coordinator-do.ts): two-phase commit, (instance `locks`) the waits-for graph, (instances `ddl/<keyspace>`) DDL intents. */
 export interface CoordinatorApi {
   begin(txid: string, participants: string[], opts: { decideWithinMs: number; participantTimeoutMs: number }): Awaitable<void>;
   commit(txid: string): Awaitable<CommitResult>;
@@ -72,6 +73,8 @@ export interface CoordinatorApi {
   release(txid: string): Awaitable<void>;
   list(): Awaitable<TxRecord[]>;
   stats(): Awaitable<CoordinatorCounters>;
+  ddl(req: DdlRequest): Awaitable<DdlResult>;
+  ddlIntents(): Awaitable<DdlIntent[]>;
 }
 
 /** VTSequence (router/sequence-do.ts): a keyspace's global sequences. */

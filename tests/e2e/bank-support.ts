@@ -176,11 +176,15 @@ async function readLog(w: WranglerDev, keyspace: string, shard: string): Promise
   }
 }
 
-/** What is prepared on any shard, and the coordinators' unfinished records (twopc-worker.ts). */
+/** What is prepared on any shard, the coordinators' unfinished records, and the DDL intents not on every shard yet (twopc-worker.ts). */
 export async function inDoubt(
   w: WranglerDev,
   keyspace: string,
-): Promise<{ prepared: Record<string, string[]>; records: { txid: string; decision: string | null; acked: string[]; participants: string[] }[] }> {
+): Promise<{
+  prepared: Record<string, string[]>;
+  records: { txid: string; decision: string | null; acked: string[]; participants: string[] }[];
+  ddl: { id: string; statements: string[]; applied: string[]; shards: string[] }[];
+}> {
   return (await fetch(`${w.url}/test/in-doubt?keyspace=${keyspace}`, { headers: authHeaders(), signal: AbortSignal.timeout(20_000) })).json() as never;
 }
 

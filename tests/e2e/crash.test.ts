@@ -16,7 +16,7 @@
 // only when the gateway said it rolled back (CONFLICT: two cross-shard transactions that took
 // their shards in opposite orders, one of them chosen as the deadlock victim).
 //
-// After the restart (and once two-phase-commit recovery has finished on its own):
+// After the restart (and once two-phase-commit and DDL recovery have finished on their own):
 //  - per shard: LSNs 1..n without a gap; the log replays to exactly the shard's tables (rows
 //    compared column by column, from snapshot pages read at the log's last LSN); the shard's DDL
 //    history is the DDL in its log; every row is on the shard its vindex names; and the columns
@@ -26,18 +26,18 @@
 //  - nothing half-applied: a group written by one statement or one transaction (on one shard, or
 //    across shards) has all its rows at the same value, and the operation cut off by the kill
 //    took effect on all its keys or none;
-//  - DDL: every acknowledged statement is on every shard, in order; the histories differ at
-//    most by the statement in flight at the kill; once that statement is run again (the
-//    documented remedy), every shard has the same DDL history and the same columns;
+//  - DDL: once the keyspace's DDL coordinator has no intent pending (recovery sends a statement
+//    cut off by the kill to the shards that lack it, or drops it if its first shard refused it),
+//    every shard has the same DDL history and the same columns, without anything run again;
+//    every acknowledged statement is in it, in order, and the statement in flight is in it or not;
 //  - sequences: no id twice, every acknowledged INSERT's id holds its row, and INSERTs after the
 //    restart never draw an id that was there before;
 //  - the next write continues its shard's LSNs.
 // Unexpected errors before the kill fail the test. The seed (CRASH_SEED) replays the choices.
 //
 // Also: a DDL statement that some shards committed and others had not when the process died
-// (held back by a transaction open there) stays half-applied after the restart — the shards'
-// schemas differ until someone runs the statement again. That test is marked `fails`: it states
-// what should hold and does not yet.
+// (held back by a transaction open there) is finished by recovery after the restart: every shard
+// ends with the same schema (docs/transactions.md, "DDL across shards").
 //
 // The Worker (tests/e2e/twopc-worker.ts: VTGate as deployed, with test-only routes to see what
 // is in doubt) is bundled once; every start runs that bundle.
@@ -83,18 +83,21 @@ async function stateDir(keyspace: string): Promise<string> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Two-phase-commit recovery done by the coordinators' own alarms: nothing prepared, every record decided and acknowledged. */
+/**
+ * Recovery done by the coordinators' own alarms: nothing prepared, every two-phase record
+ * decided and acknowledged, no DDL intent pending.
+ */
 async function awaitRecovery(w: WranglerDev, keyspace: string): Promise<void> {
   await expect
     .poll(
       async () => {
         const d = await inDoubt(w, keyspace).catch((e: unknown) => ({ error: String(e) }));
         if ('error' in d) return d;
-        return { prepared: d.prepared, open: d.records.filter((r) => r.decision === null || r.acked.length < r.participants.length) };
+        return { prepared: d.prepared, open: d.records.filter((r) => r.decision === null || r.acked.length < r.participants.length), ddl: d.ddl };
       },
       { timeout: 30_000, interval: 200 },
     )
-    .toEqual({ prepared: {}, open: [] });
+    .toEqual({ prepared: {}, open: [], ddl: [] });
 }
 
 const shardOf = (v: number, shards: readonly string[]): string => shardFor(hashId(v)!, shards);
@@ -476,9 +479,9 @@ describe.each(KEYSPACES)('crash and restart: keyspace %s (%s)', (keyspace, _engi
       }
 
       mark('logs and tables compared');
-      // Acknowledged DDL is on every shard, in order; the histories differ at most by the statement in flight.
+      // Recovery made every shard's DDL history the same: the acknowledged DDL in order, and the statement in flight or not.
+      for (const shard of shards) expect(histories[shard], `shard ${shard}: DDL history`).toEqual(histories[shards[0]!]);
       const base = (shard: string) => (histories[shard]!.at(-1) === inFlight ? histories[shard]!.slice(0, -1) : histories[shard]!);
-      for (const shard of shards) expect(base(shard), `shard ${shard}: DDL history apart from the statement in flight`).toEqual(base(shards[0]!));
       expect(
         base(shards[0]!).filter((d) => runner.has(d)),
         'the acknowledged DDL',
@@ -556,11 +559,7 @@ describe.each(KEYSPACES)('crash and restart: keyspace %s (%s)', (keyspace, _engi
       }
 
       mark('history, groups, sequences checked');
-      // A DDL statement some shards committed and others not is run again (on the shards that
-      // have it, it fails); then every shard has the same DDL history and the same columns.
-      if (appliedOn.length > 0 && appliedOn.length < shards.length) {
-        await expect(c.execute(inFlight!)).rejects.toThrow();
-      }
+      // Every shard has the same DDL history and the same columns (nothing was run again).
       const after = await c.schema();
       for (const s of after) expect(s.ddl, `shard ${s.shard}: DDL history`).toEqual(after[0]!.ddl);
       for (const table of tablesOf(after[0]!.ddl)) {
@@ -576,18 +575,15 @@ describe.each(KEYSPACES)('crash and restart: keyspace %s (%s)', (keyspace, _engi
 });
 
 /**
- * A DDL statement that reached some shards before the process died: VTGate sends DDL to every
- * shard at once, each shard commits its part alone, and nothing records that the statement is
- * owed to the others. A transaction held open on the last shard keeps the statement waiting
- * there while the other shards commit it; then the process is killed.
- *
- * Should hold: after the restart every shard has the same schema (the statement on all shards,
- * or on none). Does not yet: the last shard lacks the column and its DDL history lacks the
- * statement until someone runs it again — and embedded replicas, which need equal histories,
- * cannot bootstrap meanwhile.
+ * A DDL statement that reached some shards before the process died. A transaction held open on
+ * the last shard keeps the statement waiting there while the other shards commit it; then the
+ * process is killed. VTGate recorded the statement as an intent with the keyspace's DDL
+ * coordinator before sending it, so after the restart the coordinator's recovery sends it to the
+ * last shard: every shard ends with the same DDL history and columns, without anyone running
+ * the statement again (embedded replicas, which need equal histories, can bootstrap).
  */
 describe.each(KEYSPACES)('a DDL statement cut off by a crash: keyspace %s (%s)', (keyspace, _engine, shards) => {
-  it.fails('is on every shard or on none after the restart', async () => {
+  it('is on every shard or on none after the restart', async () => {
     const persistTo = await stateDir(`${keyspace}-ddl`);
     let w = await start(persistTo);
     const lastShard = shards.at(-1)!;
@@ -630,12 +626,20 @@ describe.each(KEYSPACES)('a DDL statement cut off by a crash: keyspace %s (%s)',
     w = await start(persistTo);
     try {
       const c = createClient({ endpoint: w.url, keyspace });
+      // Recovery (the DDL coordinator's alarm) brings the last shard up to date.
+      await awaitRecovery(w, keyspace);
+      await expect.poll(async () => (await c.schema()).map((s) => s.ddl.length), { timeout: 30_000, interval: 200 }).toEqual(shards.map(() => 2));
       const schemas = await c.schema();
       const columns = await Promise.all(shards.map(async (shard) => (await snapshotTable(c, shard, 't')).columns));
-      // What the restart left (logged: the test is expected to fail at the next line until DDL is made whole).
-      console.log(`${keyspace}: DDL histories ${JSON.stringify(schemas.map((s) => [s.shard, s.ddl.length]))}, columns of t ${JSON.stringify(columns)}`);
       for (const s of schemas) expect(s.ddl, `shard ${s.shard}`).toEqual(schemas[0]!.ddl);
-      for (const cols of columns) expect(cols).toEqual(columns[0]);
+      expect(schemas[0]!.ddl.at(-1)).toBe('ALTER TABLE t ADD COLUMN extra TEXT');
+      for (const cols of columns) expect(cols).toEqual(['id', 'v', 'extra']);
+      // Applied once on each shard: one record carrying it, with the same txid (the intent id) on every shard.
+      const carrying = await Promise.all(
+        shards.map(async (shard) => (await readLog(w.url, keyspace, shard)).records.filter((r) => r.changes.some((ch) => 'ddl' in ch))),
+      );
+      for (const rs of carrying) expect(rs).toHaveLength(2);
+      expect(new Set(carrying.map((rs) => rs[1]!.txid)).size).toBe(1);
     } finally {
       await w.stop();
     }

@@ -7,7 +7,7 @@
 // every shard and coordinator, and `POST /test/deadlock-detection?on=false` switches the
 // waits-for graph off (every wait let through), to show the deadlock test can fail.
 import { armFailpoints, type Failpoint } from '../../primary/failpoints.js';
-import type { TxRecord } from '../../router/coordinator.js';
+import type { DdlIntent, TxRecord } from '../../router/coordinator.js';
 import { COORDINATOR_PARTITIONS, configuredVSchema, type Env } from '../../router/topology.js';
 import { VTCoordinator, VTGate, VTReplica, VTSequence, VTTablet } from '../../router/server.js';
 import type { Awaitable, CoordinatorApi, TabletApi } from '../../rpc/do-api.js';
@@ -80,17 +80,19 @@ export default class TestGate extends VTGate {
       return Response.json({ reached: [...all] });
     }
     if (url.pathname === '/test/in-doubt') {
-      // Prepared transactions on every shard of every keyspace, and coordinator records not finished.
+      // Prepared transactions on every shard of every keyspace, coordinator records not finished, and DDL intents pending.
       const prepared: Record<string, string[]> = {};
+      const ddl: DdlIntent[] = [];
       for (const ks of configuredVSchema(this.env).keyspaces) {
         if (url.searchParams.get('keyspace') && ks.name !== url.searchParams.get('keyspace')) continue;
+        ddl.push(...(await stubOf<Pick<TestCoordinatorApi, 'ddlIntents'>>(env.COORDINATOR.getByName(`ddl/${ks.name}`)).ddlIntents()));
         for (const shard of ks.shards) {
           const list = await stubOf<Pick<TabletApi, 'listPrepared'>>(env.TABLET.getByName(`${ks.name}/${shard}`)).listPrepared();
           if (list.length) prepared[`${ks.name}/${shard}`] = list.map((p) => p.txid);
         }
       }
       const records: TxRecord[] = (await Promise.all(coordinators().map((c) => c.list()))).flat();
-      return Response.json({ prepared, records });
+      return Response.json({ prepared, records, ddl });
     }
     return super.fetch(req);
   }

@@ -32,6 +32,8 @@ type TabletCalls = Pick<
   | 'status'
   | 'snapshotDataDir'
   | 'listPrepared'
+  | 'applyDdl'
+  | 'ddlHistory'
 >;
 type Tablet = Stub<TabletCalls>;
 
@@ -384,6 +386,29 @@ describe.each(['do-sqlite', 'pglite'] as const)('VTTablet on %s', (kind) => {
     expect(await t.listPrepared()).toEqual([]);
     expect(await rows(t, kind, 'SELECT n FROM tc')).toEqual([{ n: 11 }]);
   }, 60_000);
+
+  it('applies a DDL intent at most once: a resend, racing or later or after a restart, runs nothing; a refusal applies nothing', async () => {
+    const { t, stub } = tablet(kind);
+    const id = crypto.randomUUID();
+    const ddl = ['CREATE TABLE di (id BIGINT PRIMARY KEY, v TEXT)', 'CREATE INDEX di_v ON di (v)'];
+    const [a, b] = await Promise.all([t.applyDdl(kind, id, ddl), t.applyDdl(kind, id, ddl)]);
+    expect([a.outcome, b.outcome].sort()).toEqual(['already applied', 'applied']);
+    expect(await t.applyDdl(kind, id, ddl)).toEqual({ outcome: 'already applied', lsn: 1 });
+    await restart(stub, kind);
+    expect(await t.applyDdl(kind, id, ddl)).toEqual({ outcome: 'already applied', lsn: 1 });
+    // One record, carrying the intent id, holding both statements.
+    const { records } = await t.pull(1);
+    expect(records.map((r) => [r.lsn, r.txid])).toEqual([[1, id]]);
+    expect((await t.ddlHistory()).statements).toEqual(ddl);
+    // Refused (the second statement fails): answered, not thrown; nothing of it applied or logged, and not remembered.
+    const bad = crypto.randomUUID();
+    const refused = await t.applyDdl(kind, bad, ['ALTER TABLE di ADD COLUMN w TEXT', 'CREATE TABLE di (id BIGINT PRIMARY KEY)']);
+    expect(refused.outcome).toBe('refused');
+    expect((await t.query(kind, 'SELECT * FROM di')).fields.map((f) => f.name)).toEqual(['id', 'v']);
+    expect((await t.pull(1)).records).toHaveLength(1);
+    expect((await t.applyDdl(kind, bad, ['ALTER TABLE di ADD COLUMN w TEXT'])).outcome).toBe('applied');
+    expect((await t.ddlHistory()).statements).toEqual([...ddl, 'ALTER TABLE di ADD COLUMN w TEXT']);
+  });
 
   it('keeps every acknowledged write across a restart', async () => {
     const { t, stub } = tablet(kind);

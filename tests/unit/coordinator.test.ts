@@ -1,16 +1,33 @@
 // The coordinator's pure logic (router/coordinator.ts) and the waits-for graph
 // (router/coordinator-locks.ts): what recovery does with a record in every state a crash can
 // leave, that a decision never changes once written, and that a wait closing a cycle is refused.
-// Then the coordinator DO's I/O (router/coordinator-do.ts) against scripted participants that fail.
+// Then the coordinator DO's I/O (router/coordinator-do.ts) against scripted participants that fail,
+// and DDL intents: the first shard decides, every other shard applies an intent once, recovery
+// finishes what a crash or an unreachable shard left.
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { acknowledge, decide, newRecord, nextAction, partitionOf, RESEND_MS, unacked, wakeAt, type TxRecord } from '../../router/coordinator.js';
+import {
+  acknowledge,
+  DDL_RESEND_MAX_MS,
+  ddlApplied,
+  ddlWakeAt,
+  decide,
+  newDdlIntent,
+  newRecord,
+  nextAction,
+  nextDdlStep,
+  partitionOf,
+  RESEND_MS,
+  unacked,
+  wakeAt,
+  type TxRecord,
+} from '../../router/coordinator.js';
 import { VTCoordinator } from '../../router/coordinator-do.js';
 import { WaitsForGraph } from '../../router/coordinator-locks.js';
 import { ShardTransaction } from '../../router/shard-transaction.js';
 import type { Topology } from '../../router/topology.js';
 import type { TxDriver, TxReply } from '../../primary/interactive.js';
-import type { TxOutcome } from '../../primary/tablet.js';
+import type { DdlOutcome, TxOutcome } from '../../primary/tablet.js';
 import { VitessError } from '../../rpc/errors.js';
 
 // The DO base class only keeps ctx and env; the harness below supplies both.
@@ -138,11 +155,24 @@ describe('waits-for graph', () => {
 /** The coordinator's storage: its one table as a map (any other statement fails the test), and its alarm. */
 class FakeStorage {
   readonly rows = new Map<string, string>();
+  /** `_vt_ddl_intents`, in rowid order (a Map keeps a key's place when it is set again). */
+  readonly intents = new Map<string, string>();
   alarm: number | null = null;
   readonly sql = {
     exec: (query: string, ...args: unknown[]): Record<string, unknown>[] => {
       const q = query.replace(/\s+/g, ' ').trim();
-      if (q.startsWith('CREATE TABLE IF NOT EXISTS _vt_2pc')) return [];
+      if (q.startsWith('CREATE TABLE IF NOT EXISTS _vt_2pc') || q.startsWith('CREATE TABLE IF NOT EXISTS _vt_ddl_intents')) return [];
+      if (q === 'SELECT record FROM _vt_ddl_intents ORDER BY rowid') return [...this.intents.values()].map((record) => ({ record }));
+      if (q === 'SELECT record FROM _vt_ddl_intents WHERE id = ?')
+        return this.intents.has(String(args[0])) ? [{ record: this.intents.get(String(args[0])) }] : [];
+      if (q.startsWith('INSERT INTO _vt_ddl_intents')) {
+        this.intents.set(String(args[0]), String(args[1]));
+        return [];
+      }
+      if (q === 'DELETE FROM _vt_ddl_intents WHERE id = ?') {
+        this.intents.delete(String(args[0]));
+        return [];
+      }
       if (q === 'SELECT record FROM _vt_2pc WHERE txid = ?') return this.rows.has(String(args[0])) ? [{ record: this.rows.get(String(args[0])) }] : [];
       if (q === 'SELECT record FROM _vt_2pc') return [...this.rows.values()].map((record) => ({ record }));
       if (q.startsWith('INSERT OR REPLACE INTO _vt_2pc')) {
@@ -193,6 +223,25 @@ class FakeShard {
   }
   async rollbackPrepared(): Promise<TxOutcome> {
     return this.answer('rolled back');
+  }
+
+  /** DDL intents this shard applied (each once), and how `applyDdl` answers next. */
+  readonly ddlApplied = new Map<string, number>();
+  /** `refuse`: the next DDL is refused (a user error); `lose`: applied, then the answer is lost. */
+  ddlNext: 'apply' | 'refuse' | 'lose' = 'apply';
+  readonly ddlCalls: string[] = [];
+
+  async applyDdl(_kind: string, id: string, statements: string[]): Promise<DdlOutcome> {
+    this.ddlCalls.push(id);
+    if (this.failures > 0) {
+      this.failures--;
+      throw new Error('[UNAVAILABLE] the tablet did not answer');
+    }
+    if (this.ddlApplied.has(id)) return { outcome: 'already applied', lsn: this.lsn };
+    if (this.ddlNext === 'refuse') return { outcome: 'refused', error: { code: 'SYNTAX', message: `cannot run ${statements[0]}`, details: {} } };
+    this.ddlApplied.set(id, this.lsn);
+    if (this.ddlNext === 'lose') throw new Error('[UNAVAILABLE] the answer was lost');
+    return { outcome: 'applied', lsn: this.lsn };
   }
 
   /** VTGate's side of the shard: every statement succeeds; the transaction ends as the driver says. */
@@ -337,5 +386,116 @@ describe('coordinator I/O under participant failures', () => {
     await h.coordinator.alarm();
     expect(h.coordinator.list()).toEqual([]);
     expect(h.storage.alarm).toBeNull();
+  });
+});
+
+describe('DDL intents', () => {
+  const SHARDS = ['-40', '40-80', '80-'];
+  const intent = () => newDdlIntent('d1', 'main', 'do-sqlite', ['ALTER TABLE t ADD COLUMN c TEXT'], SHARDS);
+
+  it('the first shard decides; then every shard that has not applied it; then done', () => {
+    expect(() => newDdlIntent('d', 'main', 'do-sqlite', ['x'], ['-80'])).toThrow(/two or more/);
+    let i = intent();
+    expect(nextDdlStep(i)).toEqual({ kind: 'decide', shard: '-40' });
+    // A shard other than the first that applied (a resend's answer) does not skip the decision.
+    i = ddlApplied(i, '80-');
+    expect(nextDdlStep(i)).toEqual({ kind: 'decide', shard: '-40' });
+    i = ddlApplied(i, '-40');
+    expect(nextDdlStep(i)).toEqual({ kind: 'apply', to: ['40-80'] });
+    expect(ddlApplied(i, '-40')).toBe(i);
+    expect(nextDdlStep(ddlApplied({ ...i, refusals: { '40-80': 'x' } }, '40-80'))).toEqual({ kind: 'done' });
+    expect(ddlApplied({ ...i, refusals: { '40-80': 'x' } }, '40-80').refusals).toEqual({});
+  });
+
+  it('recovery backs off from a second to at most a minute', () => {
+    expect(ddlWakeAt(intent(), T0)).toBe(T0 + RESEND_MS);
+    expect(ddlWakeAt({ ...intent(), resends: 3 }, T0)).toBe(T0 + 8 * RESEND_MS);
+    expect(ddlWakeAt({ ...intent(), resends: 500 }, T0)).toBe(T0 + DDL_RESEND_MAX_MS);
+  });
+
+  const ddlHarness = () => {
+    const h = harness(SHARDS.map((s) => `main/${s}`));
+    const req = (id: string = crypto.randomUUID(), sql = 'ALTER TABLE t ADD COLUMN c TEXT') => ({
+      id,
+      keyspace: 'main',
+      engine: 'do-sqlite' as const,
+      statements: [sql],
+      shards: SHARDS,
+    });
+    const applied = () => [...h.shards.values()].map((s) => s.ddlApplied.size);
+    return { ...h, req, applied };
+  };
+
+  it('applies on every shard, the first one before the others, and forgets the intent', async () => {
+    const h = ddlHarness();
+    const order: string[] = [];
+    for (const [name, s] of h.shards) {
+      const apply = s.applyDdl.bind(s);
+      s.applyDdl = async (...a) => {
+        order.push(name);
+        return apply(...a);
+      };
+    }
+    expect(await h.coordinator.ddl(h.req())).toEqual({ outcome: 'applied', lsns: { '-40': 10, '40-80': 11, '80-': 12 }, pending: [] });
+    expect(order[0]).toBe('main/-40');
+    expect(h.applied()).toEqual([1, 1, 1]);
+    expect(h.coordinator.ddlIntents()).toEqual([]);
+    expect(h.storage.alarm).toBeNull();
+  });
+
+  it('refused by the first shard: the refusal is the answer, no other shard is asked, the intent is dropped', async () => {
+    const h = ddlHarness();
+    h.shard('main/-40').ddlNext = 'refuse';
+    const out = await h.coordinator.ddl(h.req());
+    expect(out).toMatchObject({ outcome: 'refused', pending: [], error: { code: 'SYNTAX' } });
+    expect(h.shard('main/40-80').ddlCalls).toEqual([]);
+    expect(h.coordinator.ddlIntents()).toEqual([]);
+    expect(h.storage.alarm).toBeNull();
+  });
+
+  it('a shard that does not answer: pending, named; recovery resends it until applied, each shard applying it once (a lost answer included)', async () => {
+    const h = ddlHarness();
+    h.shard('main/40-80').ddlNext = 'lose'; // applies, but the answer is lost: the retry hears "already applied"
+    h.shard('main/80-').failures = 1_000;
+    const out = await h.coordinator.ddl(h.req('d1'));
+    expect(out).toMatchObject({ outcome: 'pending', lsns: { '-40': 10, '40-80': 11 }, pending: ['80-'], error: { code: 'UNAVAILABLE' } });
+    expect(h.shard('main/40-80').ddlCalls).toEqual(['d1', 'd1']);
+    expect(h.coordinator.ddlIntents().map((i) => i.applied)).toEqual([['-40', '40-80']]);
+    expect(h.storage.alarm).not.toBeNull();
+    expect(h.storage.alarm!).toBeLessThanOrEqual(Date.now() + RESEND_MS);
+    // A new statement on the keyspace waits its turn: refused while the earlier one is pending.
+    await expect(h.coordinator.ddl(h.req('d2', 'CREATE TABLE u (id INT PRIMARY KEY)'))).rejects.toThrow(/\[UNAVAILABLE\] an earlier DDL statement.*80-/);
+    expect(h.shard('main/-40').ddlApplied.has('d2')).toBe(false);
+    await h.coordinator.alarm();
+    expect(h.coordinator.ddlIntents().map((i) => [i.applied, i.resends])).toEqual([[['-40', '40-80'], 1]]);
+    expect(h.shard('main/40-80').ddlCalls).toHaveLength(2); // recovery sends only to the shards that have not applied it
+    h.shard('main/80-').failures = 0;
+    await h.coordinator.alarm();
+    expect(h.coordinator.ddlIntents()).toEqual([]);
+    expect(h.applied()).toEqual([1, 1, 1]);
+    expect(h.storage.alarm).toBeNull();
+    expect((await h.coordinator.ddl(h.req('d2', 'CREATE TABLE u (id INT PRIMARY KEY)'))).outcome).toBe('applied');
+  });
+
+  it('the first shard did not answer: recovery asks it again; its refusal then drops the intent, and no shard ever has it', async () => {
+    const h = ddlHarness();
+    h.shard('main/-40').failures = 1_000;
+    const out = await h.coordinator.ddl(h.req('d1'));
+    expect(out).toMatchObject({ outcome: 'pending', lsns: {}, pending: SHARDS });
+    h.shard('main/-40').failures = 0;
+    h.shard('main/-40').ddlNext = 'refuse';
+    await h.coordinator.alarm();
+    expect(h.coordinator.ddlIntents()).toEqual([]);
+    expect(h.applied()).toEqual([0, 0, 0]);
+    expect(h.shard('main/80-').ddlCalls).toEqual([]);
+    expect(h.storage.alarm).toBeNull();
+  });
+
+  it('VTGate gone after the intent was recorded (nothing sent): recovery applies it on every shard', async () => {
+    const h = ddlHarness();
+    h.storage.intents.set('d1', JSON.stringify(intent()));
+    await h.coordinator.alarm();
+    expect(h.coordinator.ddlIntents()).toEqual([]);
+    expect(h.applied()).toEqual([1, 1, 1]);
   });
 });
