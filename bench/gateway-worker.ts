@@ -5,7 +5,7 @@
 // auth-on ÷ auth-off figure (never in a deployed Worker).
 import { VTCoordinator, VTGate, VTReplica, VTSequence, VTTablet } from '../router/server.js';
 import { ADMIN } from '../router/access/grants.js';
-import { errorResponse, resultJson } from '../router/http.js';
+import { errorResponse, resultJson } from '../router/gateway/http.js';
 import type { Env } from '../router/topology.js';
 import type { TabletApi } from '../rpc/do-api.js';
 import { stubOf } from '../rpc/do-stub.js';

@@ -97,7 +97,7 @@ function httpFailure(res: Response, body: string): Error {
   }
   if (res.status >= 500) return new TransportFailure('maybe', `gateway answered HTTP ${res.status}${detail}`);
   // A 4xx: the gateway (or something in front) turned the request down before capnweb ran it,
-  // e.g. a 404 when /rpc is not served. Its JSON error (router/http.ts) keeps its code.
+  // e.g. a 404 when /rpc is not served. Its JSON error (router/gateway/http.ts) keeps its code.
   let code = res.status === 404 ? 'NOT_FOUND' : res.status === 413 ? 'LIMIT_EXCEEDED' : 'INVALID';
   try {
     const j = JSON.parse(body) as { error?: { code?: string } };

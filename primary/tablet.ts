@@ -507,7 +507,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
   }
 
   /**
-   * Applies a DDL intent (router/coordinator.ts, `DdlIntent`): `statements` in one transaction,
+   * Applies a DDL intent (router/txn/coordinator.ts, `DdlIntent`): `statements` in one transaction,
    * one log record carrying the intent id as its txid, and the id remembered with that record.
    * At most once: an id applied here is answered `already applied` without running anything.
    * A statement the engine refuses is answered `refused` (nothing applied).

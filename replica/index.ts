@@ -2,10 +2,10 @@
 // a browser bundle never reaches the Node-only code of an engine it does not use.
 import type { StorageEngine } from '../engines/engine.js';
 import { VitessError } from '../rpc/errors.js';
-import { EmbeddedReplica, type ReplicaOptions } from './embedded.js';
+import { EmbeddedReplica, type ReplicaOptions } from './embedded/embedded.js';
 
-export { EmbeddedReplica, type EmbeddedReplicaStatus, type ReplicaOptions, type ReplicaState } from './embedded.js';
-export type { LiveCallback } from './embedded-live.js';
+export { EmbeddedReplica, type EmbeddedReplicaStatus, type ReplicaOptions, type ReplicaState } from './embedded/embedded.js';
+export type { LiveCallback } from './embedded/live.js';
 export type { StorageEngine } from '../engines/engine.js';
 
 export interface LocalEngineOptions {

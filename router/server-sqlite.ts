@@ -3,9 +3,9 @@
 // docs/deployment.md.
 import { VTTablet } from '../primary/tablet.js';
 import { VTReplica } from '../replica/replica-do.js';
-import { VTCoordinator } from './coordinator-do.js';
-import { VTGate } from './gateway.js';
-import { VTSequence } from './sequence-do.js';
+import { VTCoordinator } from './txn/coordinator-do.js';
+import { VTGate } from './gateway/gateway.js';
+import { VTSequence } from './sequences/sequence-do.js';
 
 export default VTGate;
 export { VTCoordinator, VTGate, VTReplica, VTSequence, VTTablet };

@@ -12,12 +12,12 @@ import type { SqlValue } from '../rpc/values.js';
 import { checkBatchLength, checkStatementSize } from '../engines/limits.js';
 import { authorizeStatement, internalTables } from './access/authorize.js';
 import { checkKeyspace, type Grants } from './access/grants.js';
-import { observeQuery } from './metrics.js';
-import { execute, type ShardCursor } from './planner/executor.js';
+import { observeQuery } from './ops/metrics.js';
+import { execute, type ShardCursor } from './engine/executor.js';
 import type { Plan, PlanKind, Primitive } from './planner/plan.js';
 import { Planner } from './planner/planner.js';
-import { drawIds, prepareSequences, registerSequences, sequenceColumns } from './sequence.js';
-import { ShardTransaction } from './shard-transaction.js';
+import { drawIds, prepareSequences, registerSequences, sequenceColumns } from './sequences/sequence.js';
+import { ShardTransaction } from './txn/shard-transaction.js';
 import { engineKind, type Topology } from './topology.js';
 import type { VSchema } from './vschema.js';
 
@@ -276,7 +276,7 @@ export class Session {
     if (!this.grants.admin) ({ sql, params } = authorizeStatement(sql, params, this.keyspace, this.grants, this.internal));
     const { plan, planner } = await this.plan(sql, tx);
     seen.plan = plan.kind;
-    // Global sequences (router/sequence.ts): ids are drawn before the rows are routed.
+    // Global sequences (router/sequences/sequence.ts): ids are drawn before the rows are routed.
     const seq = plan.sequences;
     const drawn = seq?.draw ? await drawIds(this.topology, this.keyspace, seq.draw, params) : undefined;
     if (seq && plan.statement === 'ddl') await prepareSequences(this.topology, this.keyspace, seq);

@@ -4,12 +4,12 @@
  * `VSCHEMA` variable (JSON) or is the default one.
  */
 import type { AuthEnv } from './access/token.js';
-import type { EdgeEnv } from './edge.js';
+import type { EdgeEnv } from './gateway/edge.js';
 import type { EngineKind } from '../engines/engine.js';
 import type { TabletEnv, VTTablet } from '../primary/tablet.js';
-import type { VTCoordinator } from './coordinator-do.js';
-import { partitionOf } from './coordinator.js';
-import type { VTSequence } from './sequence-do.js';
+import type { VTCoordinator } from './txn/coordinator-do.js';
+import { partitionOf } from './txn/coordinator.js';
+import type { VTSequence } from './sequences/sequence-do.js';
 import type { CoordinatorApi, ReplicaApi, SequenceApi, Stub, TabletApi } from '../rpc/do-api.js';
 import { stubOf } from '../rpc/do-stub.js';
 import type { ReplicaConfig, VTReplica } from '../replica/replica-do.js';
@@ -20,9 +20,9 @@ export interface Env extends AuthEnv, EdgeEnv, TabletEnv {
   VITESS_DEMO?: string;
   TABLET: DurableObjectNamespace<VTTablet>;
   REPLICA: DurableObjectNamespace<VTReplica>;
-  /** Two-phase-commit coordinators (router/coordinator-do.ts). */
+  /** Two-phase-commit coordinators (router/txn/coordinator-do.ts). */
   COORDINATOR: DurableObjectNamespace<VTCoordinator>;
-  /** Global sequences (router/sequence-do.ts). */
+  /** Global sequences (router/sequences/sequence-do.ts). */
   SEQUENCE: DurableObjectNamespace<VTSequence>;
   /** The vschema as JSON (text or object); the default one when unset. */
   VSCHEMA?: string | object;
@@ -58,12 +58,12 @@ export class Topology {
     return stubOf<CoordinatorApi>(this.env.COORDINATOR.getByName(`ddl/${keyspace}`));
   }
 
-  /** The keeper of the waits-for graph of transactions across shards (router/coordinator-locks.ts). */
+  /** The keeper of the waits-for graph of transactions across shards (router/txn/coordinator-locks.ts). */
   locks(): Stub<CoordinatorApi> {
     return stubOf<CoordinatorApi>(this.env.COORDINATOR.getByName('locks'));
   }
 
-  /** The keyspace's global sequences and their registry (router/sequence-do.ts). */
+  /** The keyspace's global sequences and their registry (router/sequences/sequence-do.ts). */
   sequence(keyspace: string): Stub<SequenceApi> {
     return stubOf<SequenceApi>(this.env.SEQUENCE.getByName(`sequence/${keyspace}`));
   }

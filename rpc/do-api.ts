@@ -13,9 +13,9 @@ import type { BatchOptions, EngineKind, TableInfo } from '../engines/engine.js';
 import type { TxDriver } from '../primary/interactive.js';
 import type { DdlOutcome, LogListener, TableSchema, TabletResult, TabletStatus, TransactionOptions, TxOutcome } from '../primary/tablet.js';
 import type { ReadRequest, ReplicaConfig, ReplicaResult, ReplicaStatus } from '../replica/replica-do.js';
-import type { DdlIntent, TxRecord } from '../router/coordinator.js';
-import type { CommitResult, CoordinatorCounters, DdlRequest, DdlResult } from '../router/coordinator-do.js';
-import type { SequenceColumn } from '../router/sequence-do.js';
+import type { DdlIntent, TxRecord } from '../router/txn/coordinator.js';
+import type { CommitResult, CoordinatorCounters, DdlRequest, DdlResult } from '../router/txn/coordinator-do.js';
+import type { SequenceColumn } from '../router/sequences/sequence-do.js';
 import type { Statement } from './results.js';
 import type { SqlValue } from './values.js';
 
@@ -64,7 +64,7 @@ export interface ReplicaApi {
   destroy(): Awaitable<void>;
 }
 
-/** VTCoordinator (router/coordinator-do.ts): two-phase commit, (instance `locks`) the waits-for graph, (instances `ddl/<keyspace>`) DDL intents. */
+/** VTCoordinator (router/txn/coordinator-do.ts): two-phase commit, (instance `locks`) the waits-for graph, (instances `ddl/<keyspace>`) DDL intents. */
 export interface CoordinatorApi {
   begin(txid: string, participants: string[], opts: { decideWithinMs: number; participantTimeoutMs: number }): Awaitable<void>;
   commit(txid: string): Awaitable<CommitResult>;
@@ -77,7 +77,7 @@ export interface CoordinatorApi {
   ddlIntents(): Awaitable<DdlIntent[]>;
 }
 
-/** VTSequence (router/sequence-do.ts): a keyspace's global sequences. */
+/** VTSequence (router/sequences/sequence-do.ts): a keyspace's global sequences. */
 export interface SequenceApi {
   allocate(sequence: string, count: number): Awaitable<{ first: number; count: number }>;
   define(name: string, start: number, ifNotExists: boolean): Awaitable<void>;

@@ -48,7 +48,7 @@ await mkdir(outDir, { recursive: true });
 process.on('exit', () => rmSync(outDir, { recursive: true, force: true })); // left only by a failed build
 // One file, not split: esbuild would cut PGlite's own dynamic imports into some twenty chunks;
 // one module is simpler to host and to cache, and PGlite's code is needed by every page using it.
-const lib = await esbuild.build({ ...common, entryPoints: { vitess: 'replica/browser.ts' }, outdir: outDir, plugins: [browserOnly], metafile: true });
+const lib = await esbuild.build({ ...common, entryPoints: { vitess: 'replica/embedded/browser.ts' }, outdir: outDir, plugins: [browserOnly], metafile: true });
 // The demo script loads the bundle by URL (as any page would) instead of getting its own copy.
 const bundleByUrl = {
   name: 'bundle-by-url',
@@ -56,7 +56,7 @@ const bundleByUrl = {
     build.onResolve({ filter: /\/replica\/browser\.js$/ }, () => ({ path: './vitess.js', external: true }));
   },
 };
-await esbuild.build({ ...common, entryPoints: { demo: 'router/demo-app.ts' }, outdir: outDir, plugins: [bundleByUrl] });
+await esbuild.build({ ...common, entryPoints: { demo: 'router/ops/demo-app.ts' }, outdir: outDir, plugins: [bundleByUrl] });
 for (const name of PGLITE_ASSETS) await copyFile(join(pgliteDist, name), join(outDir, name));
 
 // Guard: no Node module may be imported by the browser path, statically or dynamically.

@@ -206,7 +206,7 @@ export interface Plan {
   /** Tables read or written, lookup tables included. */
   tables: string[];
   schemaChange?: SchemaChange;
-  /** Global-sequence work around the plan, done by VTGate (router/sequence.ts). */
+  /** Global-sequence work around the plan, done by VTGate (router/sequences/sequence.ts). */
   sequences?: SequenceWork;
 }
 

@@ -13,7 +13,7 @@ import { DEFAULT_VSCHEMA, keyspaceOf, type KeyspaceVSchema, type VSchema } from 
 import { groupExprs, hasWindow, isAggregated, planAggregate } from './aggregate.js';
 import { planDdl } from './ddl.js';
 import { planDelete, planUpdate } from './dml.js';
-import { execute, type ShardCursor } from './executor.js';
+import { execute, type ShardCursor } from '../engine/executor.js';
 import { planShardedInsert } from './insert.js';
 import type { Plan, PlanKind, Primitive, Route } from './plan.js';
 import { chooseRoute, Scope, tableRouting, type TableRouting } from './route.js';

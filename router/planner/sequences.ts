@@ -3,7 +3,7 @@
  * out the same ids on every shard, so VTGate rewrites the DDL — a sequence column becomes a
  * plain integer column on the shards — and fills the column in INSERTs with ids it draws from
  * the keyspace's sequence DO, before the row is routed (the column may be the vindex column).
- * Pure: the ids are bound as extra parameters when the plan runs (router/sequence.ts).
+ * Pure: the ids are bound as extra parameters when the plan runs (router/sequences/sequence.ts).
  */
 import { toSql, type CreateColumnDef, type CreateSequenceStatement, type CreateTableStatement, type Expr, type InsertStatement } from 'pgsql-ast-parser';
 import { VitessError } from '../../rpc/errors.js';

@@ -7,7 +7,7 @@
 // every shard and coordinator, and `POST /test/deadlock-detection?on=false` switches the
 // waits-for graph off (every wait let through), to show the deadlock test can fail.
 import { armFailpoints, type Failpoint } from '../../primary/failpoints.js';
-import type { DdlIntent, TxRecord } from '../../router/coordinator.js';
+import type { DdlIntent, TxRecord } from '../../router/txn/coordinator.js';
 import { COORDINATOR_PARTITIONS, configuredVSchema, type Env } from '../../router/topology.js';
 import { VTCoordinator, VTGate, VTReplica, VTSequence, VTTablet } from '../../router/server.js';
 import type { Awaitable, CoordinatorApi, TabletApi } from '../../rpc/do-api.js';

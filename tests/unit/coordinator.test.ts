@@ -1,7 +1,7 @@
-// The coordinator's pure logic (router/coordinator.ts) and the waits-for graph
-// (router/coordinator-locks.ts): what recovery does with a record in every state a crash can
+// The coordinator's pure logic (router/txn/coordinator.ts) and the waits-for graph
+// (router/txn/coordinator-locks.ts): what recovery does with a record in every state a crash can
 // leave, that a decision never changes once written, and that a wait closing a cycle is refused.
-// Then the coordinator DO's I/O (router/coordinator-do.ts) against scripted participants that fail,
+// Then the coordinator DO's I/O (router/txn/coordinator-do.ts) against scripted participants that fail,
 // and DDL intents: the first shard decides, every other shard applies an intent once, recovery
 // finishes what a crash or an unreachable shard left.
 import fc from 'fast-check';
@@ -21,10 +21,10 @@ import {
   unacked,
   wakeAt,
   type TxRecord,
-} from '../../router/coordinator.js';
-import { VTCoordinator } from '../../router/coordinator-do.js';
-import { WaitsForGraph } from '../../router/coordinator-locks.js';
-import { ShardTransaction } from '../../router/shard-transaction.js';
+} from '../../router/txn/coordinator.js';
+import { VTCoordinator } from '../../router/txn/coordinator-do.js';
+import { WaitsForGraph } from '../../router/txn/coordinator-locks.js';
+import { ShardTransaction } from '../../router/txn/shard-transaction.js';
 import type { Topology } from '../../router/topology.js';
 import type { TxDriver, TxReply } from '../../primary/interactive.js';
 import type { DdlOutcome, TxOutcome } from '../../primary/tablet.js';

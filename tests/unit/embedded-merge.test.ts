@@ -1,10 +1,10 @@
 // An embedded replica merges every shard's change stream into one local table per table, and the
-// shards' logs are ordered only each on its own (replica/embedded-rows.ts). A row whose vindex
+// shards' logs are ordered only each on its own (replica/embedded/rows.ts). A row whose vindex
 // column is not its primary key moves between shards as a delete on one and an insert on the
 // other: whatever the interleaving of the shards' records (each shard's in its order), the local
 // table ends as the union of the shards' tables. And a non-key UNIQUE constraint or a foreign key,
 // which the primaries hold per shard, is not enforced across shards in the replica (the copy and
-// the stream: replica/embedded-ddl.ts).
+// the stream: replica/embedded/ddl.ts).
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SnapshotText } from '../../client/client.js';
@@ -14,10 +14,10 @@ import { openPglite } from '../../engines/postgres.js';
 import type { ChangesPage, ShardSchema } from '../../rpc/protocol.js';
 import type { Row } from '../../rpc/results.js';
 import { toWire } from '../../rpc/values.js';
-import { applyUnits, PrimaryKeys } from '../../replica/embedded-apply.js';
-import { copyKeyspace, type CopySource } from '../../replica/embedded-bootstrap.js';
-import type { ApplyUnit, StreamChange, StreamRecord } from '../../replica/embedded-sequencer.js';
-import { createStateTable } from '../../replica/embedded-state.js';
+import { applyUnits, PrimaryKeys } from '../../replica/embedded/apply.js';
+import { copyKeyspace, type CopySource } from '../../replica/embedded/bootstrap.js';
+import type { ApplyUnit, StreamChange, StreamRecord } from '../../replica/embedded/sequencer.js';
+import { createStateTable } from '../../replica/embedded/state.js';
 
 const SHARDS = ['a', 'b', 'c'];
 const TABLE = 'CREATE TABLE m (id BIGINT PRIMARY KEY, owner INT NOT NULL, v INT NOT NULL)';

@@ -18,7 +18,7 @@ import { loadJsonSql, pageJsonSql } from '../../engines/sqlite-wire.js';
 import type { PageText, Row } from '../../rpc/results.js';
 import { toWire } from '../../rpc/values.js';
 import { copyStatements } from '../../replica/copy.js';
-import { loadPage } from '../../replica/embedded-pages.js';
+import { loadPage } from '../../replica/embedded/pages.js';
 
 const T = 'odd t'; // needs quoting (a name with a doubled quote is mangled by the SQLite dialect's parser, a separate bug)
 const QT = '"odd t"';

@@ -1,5 +1,5 @@
 /**
- * The embedded replica's sequencer (replica/embedded-sequencer.ts): random per-shard logs with
+ * The embedded replica's sequencer (replica/embedded/sequencer.ts): random per-shard logs with
  * DDL, cut into pages at random (a record split over pages, trailing changes filtered out,
  * shards delivered far apart), must come out as whole records in per-shard order, every DDL
  * once all shards reached it and before any later change of any shard, with stored positions
@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { WireChangeEvent } from '../../rpc/protocol.js';
 import type { ShardCursor } from '../../rpc/position.js';
-import { Sequencer, type ApplyUnit } from '../../replica/embedded-sequencer.js';
+import { Sequencer, type ApplyUnit } from '../../replica/embedded/sequencer.js';
 
 interface Rec {
   lsn: number;

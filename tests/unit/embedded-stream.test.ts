@@ -1,7 +1,7 @@
-// The embedded replica's stream requests (replica/embedded-stream.ts): a request that never
+// The embedded replica's stream requests (replica/embedded/stream.ts): a request that never
 // answers is cut by its deadline or for a waiter, and only a request issued before the waiter.
 import { describe, expect, it } from 'vitest';
-import { StreamRequests } from '../../replica/embedded-stream.js';
+import { StreamRequests } from '../../replica/embedded/stream.js';
 
 const never = () => new Promise<never>(() => {});
 

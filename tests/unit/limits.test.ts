@@ -2,7 +2,7 @@
 // statement (scatter reads, merges, aggregates), driven with a fake ShardCursor.
 import { describe, expect, test } from 'vitest';
 import { checkBatchLength, checkStatementSize, LIMITS, MAX_BATCH_STATEMENTS, ResultBudget, transactionTimeout } from '../../engines/limits.js';
-import { execute, type ShardCursor } from '../../router/planner/executor.js';
+import { execute, type ShardCursor } from '../../router/engine/executor.js';
 import { planQuery } from '../../router/planner/planner.js';
 import { MemorySchema } from '../../router/planner/schema.js';
 import { parseVSchema } from '../../router/vschema.js';

@@ -2,8 +2,8 @@
 // isolate's counters and histograms, and the shards' gauges from a status.
 import parsePrometheus from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
-import { formatPrometheus, type MetricFamily } from '../../router/metrics-format.js';
-import { GatewayMetrics, LATENCY_BUCKETS, RECENT_ERRORS, statusFamilies } from '../../router/metrics.js';
+import { formatPrometheus, type MetricFamily } from '../../router/ops/metrics-format.js';
+import { GatewayMetrics, LATENCY_BUCKETS, RECENT_ERRORS, statusFamilies } from '../../router/ops/metrics.js';
 import type { GatewayStatus } from '../../rpc/protocol.js';
 
 describe('formatPrometheus', () => {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { StorageEngine } from '../../engines/engine.js';
 import { LibsqlEngine } from '../../engines/libsql.js';
 import { openPglite } from '../../engines/postgres.js';
-import type { ShardCursor } from '../../router/planner/executor.js';
+import type { ShardCursor } from '../../router/engine/executor.js';
 import { Planner } from '../../router/planner/planner.js';
 import { parseVSchema } from '../../router/vschema.js';
 import { equalRanges } from '../../rpc/keyspace/keyrange.js';

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import type { ResultSet } from '../../rpc/results.js';
 import type { Field, SqlValue } from '../../rpc/values.js';
-import { divDec, decToString, toDec } from '../../router/planner/decimal.js';
-import { execute, type ShardCursor } from '../../router/planner/executor.js';
+import { divDec, decToString, toDec } from '../../router/engine/decimal.js';
+import { execute, type ShardCursor } from '../../router/engine/executor.js';
 import type { Plan } from '../../router/planner/plan.js';
 import { planQuery } from '../../router/planner/planner.js';
 import { MemorySchema } from '../../router/planner/schema.js';

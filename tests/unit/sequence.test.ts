@@ -1,16 +1,16 @@
 // Global sequences, the pure half: DDL rewriting of sequence columns, INSERTs that draw ids
-// (router/planner/sequences.ts), the block cache (router/sequence-cache.ts), and the rewritten
+// (router/planner/sequences.ts), the block cache (router/sequences/sequence-cache.ts), and the rewritten
 // statements running on real shards (libSQL × 4) through the planner and executor.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { StorageEngine } from '../../engines/engine.js';
 import { LibsqlEngine } from '../../engines/libsql.js';
-import { execute, type ShardCursor } from '../../router/planner/executor.js';
+import { execute, type ShardCursor } from '../../router/engine/executor.js';
 import { explainLines } from '../../router/planner/explain.js';
 import type { Insert, Plan, Route } from '../../router/planner/plan.js';
 import { Planner, planQuery } from '../../router/planner/planner.js';
 import { MemorySchema } from '../../router/planner/schema.js';
 import { bindDrawn } from '../../router/planner/sequences.js';
-import { SequenceCache, type BlockSource } from '../../router/sequence-cache.js';
+import { SequenceCache, type BlockSource } from '../../router/sequences/sequence-cache.js';
 import { parseVSchema } from '../../router/vschema.js';
 import { equalRanges, shardFor } from '../../rpc/keyspace/keyrange.js';
 import { keyspaceIdFor } from '../../router/vindex/vindex.js';

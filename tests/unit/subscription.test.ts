@@ -1,5 +1,5 @@
 /**
- * Change streams without a Worker: VTGate's page builder (router/subscriptions.ts) over fake
+ * Change streams without a Worker: VTGate's page builder (router/streams/subscriptions.ts) over fake
  * tablets holding random logs, and the client's Subscription on top of it with a flaky
  * transport. Properties: chaining pages from `beginning` (any page size, any filter) yields each
  * shard's matching changes exactly once, in order; so does a client whose page calls fail at
@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { TransportFailure } from '../../client/failure.js';
 import { Subscription, type ChangeEvent, type SubscriptionEvent } from '../../client/subscription.js';
 import { DEFAULT_RETRY } from '../../client/retry.js';
-import { changesPage } from '../../router/subscriptions.js';
+import { changesPage } from '../../router/streams/subscriptions.js';
 import { Topology, type Env } from '../../router/topology.js';
 import { parseVSchema } from '../../router/vschema.js';
 import type { Change, LogRecord } from '../../rpc/changes.js';
@@ -127,7 +127,7 @@ function byShard(events: { shard: string; lsn: number; op: string; ddl?: string;
   return out;
 }
 
-describe('VTGate pages (router/subscriptions.ts)', () => {
+describe('VTGate pages (router/streams/subscriptions.ts)', () => {
   it('chained pages from beginning deliver each matching change once, in per-shard order', async () => {
     await fc.assert(
       fc.asyncProperty(arbLogs, arbFilter, fc.integer({ min: 1, max: 9 }), async (logs, f, maxEvents) => {
