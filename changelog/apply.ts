@@ -6,7 +6,7 @@ import type { Change, LogRecord, RowChange } from '../rpc/changes.js';
 import { VitessError } from '../rpc/errors.js';
 import type { Row, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
-import { quoteIdent, upsertClause } from '../engines/dialect/sql-text.js';
+import { insertValues, quoteIdent, rowsPerStatement, upsertClause } from '../engines/dialect/sql-text.js';
 
 /** The statements that make one change happen, by primary key: upsert or delete. */
 export function changeStatements(c: Change): Statement[] {
@@ -17,11 +17,7 @@ export function changeStatements(c: Change): Statement[] {
   if (c.op === 'delete') return [del()];
   const row = boundRow(c);
   const cols = Object.keys(row);
-  const conflict = upsertClause(keyCols, cols);
-  const upsert: Statement = {
-    sql: `INSERT INTO ${quoteIdent(c.table)} (${cols.map(quoteIdent).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')}) ${conflict}`,
-    params: Object.values(row),
-  };
+  const upsert: Statement = insertValues(c.table, cols, [Object.values(row)], upsertClause(keyCols, cols));
   // An update that moved the key removes the row under its old key first.
   return keyMoved(c) ? [del(), upsert] : [upsert];
 }
@@ -72,11 +68,7 @@ export function groupedStatements(changes: Change[]): Statement[] {
   const flush = () => {
     if (!run) return;
     const { table, keyCols, cols, rows } = run;
-    const values = rows.map((_, r) => `(${cols.map((_, i) => `$${r * cols.length + i + 1}`).join(', ')})`).join(', ');
-    out.push({
-      sql: `INSERT INTO ${quoteIdent(table)} (${cols.map(quoteIdent).join(', ')}) VALUES ${values} ${upsertClause(keyCols, cols)}`,
-      params: rows.flat(),
-    });
+    out.push(insertValues(table, cols, rows, upsertClause(keyCols, cols)));
     run = undefined;
   };
   for (const c of changes) {
@@ -90,7 +82,7 @@ export function groupedStatements(changes: Change[]): Statement[] {
     const cols = Object.keys(row);
     const key = keyIdentity(keyCols.map((k) => row[k] ?? null));
     const sig = runSignature(c.table, keyCols, cols);
-    const perStatement = Math.max(1, Math.floor(LIMITS.paramsPerStatement / cols.length));
+    const perStatement = rowsPerStatement(cols.length);
     if (!run || sig !== signature || run.keys.has(key) || run.rows.length >= perStatement) {
       flush();
       run = { table: c.table, keyCols, cols, rows: [], keys: new Set() };

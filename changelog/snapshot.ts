@@ -8,7 +8,7 @@ import { consistentHashId, hashId } from '../rpc/keyspace/hash.js';
 import { inRange, parseKeyRange } from '../rpc/keyspace/keyrange.js';
 import { filterRowsJson } from '../rpc/results.js';
 import { toWire, type SqlValue } from '../rpc/values.js';
-import { quoteIdent } from '../engines/dialect/sql-text.js';
+import { placeholders, quoteIdent } from '../engines/dialect/sql-text.js';
 
 export interface SnapshotPage {
   table: string;
@@ -80,8 +80,7 @@ export async function snapshotPage(
 }
 
 const keyList = (pk: string[]): string => pk.map(quoteIdent).join(', ');
-const afterClause = (pk: string[], afterKey: SqlValue[] | null): string =>
-  afterKey ? `WHERE (${keyList(pk)}) > (${pk.map((_, i) => `$${i + 1}`).join(', ')})` : '';
+const afterClause = (pk: string[], afterKey: SqlValue[] | null): string => (afterKey ? `WHERE (${keyList(pk)}) > (${placeholders(pk.length)})` : '');
 
 type ReadPage = JsonPage & { nextKey: SqlValue[] | null };
 

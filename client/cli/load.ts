@@ -11,7 +11,6 @@ import { createInterface } from 'node:readline';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { parse } from 'csv-parse';
-import { LIMITS } from '../../engines/limits.js';
 import { asVitessError, VitessError } from '../../rpc/errors.js';
 import type { Field, SqlValue } from '../../rpc/values.js';
 import type { VitessClient } from '../client.js';
@@ -19,7 +18,7 @@ import type { Statement } from '../results.js';
 import { toVitessError } from '../failure.js';
 import { clientFor, type ClientFlags } from './context.js';
 import { csvValue, jsonValue } from './values.js';
-import { quoteIdent } from '../../engines/dialect/sql-text.js';
+import { insertValues, quoteIdent, rowsPerStatement } from '../../engines/dialect/sql-text.js';
 
 export interface LoadFlags extends ClientFlags {
   format?: string;
@@ -112,20 +111,18 @@ export function insertStatements(table: string, rows: Row[]): Statement[] {
   while (i < rows.length) {
     const cols = Object.keys(rows[0 + i]!);
     const key = cols.join('\0');
-    const perStatement = Math.max(1, Math.floor(LIMITS.paramsPerStatement / Math.max(1, cols.length)));
+    const perStatement = rowsPerStatement(Math.max(1, cols.length));
     const group: Row[] = [];
     while (i < rows.length && group.length < perStatement && Object.keys(rows[i]!).join('\0') === key) group.push(rows[i++]!);
-    const params: SqlValue[] = [];
-    const values = group.map(
-      (row) =>
-        `(${cols
-          .map((c) => {
-            params.push(row[c]!);
-            return `$${params.length}`;
-          })
-          .join(', ')})`,
+    out.push(
+      insertValues(
+        table,
+        cols,
+        group.map((row) => cols.map((c) => row[c]!)),
+        '',
+        ident,
+      ),
     );
-    out.push({ sql: `INSERT INTO ${ident(table)} (${cols.map(ident).join(', ')}) VALUES ${values.join(', ')}`, params });
   }
   return out;
 }

@@ -13,7 +13,7 @@
  * an insert that finds the key taken parks, so while nothing moves this costs no statement.
  */
 import { boundRow, changeStatements } from '../../changelog/apply.js';
-import { quoteIdent } from '../../engines/dialect/sql-text.js';
+import { insertValues, quoteIdent } from '../../engines/dialect/sql-text.js';
 import type { Executor } from '../../engines/engine.js';
 import { changesFromWire, changesToWire, type RowChange } from '../../rpc/changes.js';
 import type { Row, Statement } from '../../rpc/results.js';
@@ -112,9 +112,8 @@ export class RowMerge {
   /** Inserts the row unless its key is there; says whether it did. */
   async #insertIfFree(c: RowChange): Promise<boolean> {
     const row = boundRow(c);
-    const cols = Object.keys(row);
-    const sql = `INSERT INTO ${quoteIdent(c.table)} (${cols.map(quoteIdent).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')}) ON CONFLICT DO NOTHING`;
-    return (await this.tx.query(sql, Object.values(row))).affected > 0;
+    const { sql, params } = insertValues(c.table, Object.keys(row), [Object.values(row)], 'ON CONFLICT DO NOTHING');
+    return (await this.tx.query(sql, params)).affected > 0;
   }
 
   async #row(table: string, key: Row): Promise<Row> {

@@ -3,6 +3,7 @@
  * so the same executor drives DO stubs in VTGate and in-process engines in tests.
  */
 import { ResultBudget } from '../../engines/limits.js';
+import { chunkByParams, chunkRows, insertValues, placeholders } from '../../engines/dialect/sql-text.js';
 import { VitessError } from '../../rpc/errors.js';
 import type { ResultSet, Row } from '../../rpc/results.js';
 import type { Field, SqlValue } from '../../rpc/values.js';
@@ -13,17 +14,7 @@ import type { LookupSpec } from '../vschema.js';
 import { KEY_COLUMN, lookupColumn } from '../planner/dml.js';
 import { explainLines } from '../planner/explain.js';
 import { aggregateRows, distinctRows, limitRows, mergeSorted, sortRows } from './merge.js';
-import {
-  HIDDEN,
-  MAX_PARAMS,
-  type Insert,
-  type LookupDelete,
-  type LookupUpdate,
-  type Plan,
-  type Primitive,
-  type Route,
-  type ValueSource,
-} from '../planner/plan.js';
+import { HIDDEN, type Insert, type LookupDelete, type LookupUpdate, type Plan, type Primitive, type Route, type ValueSource } from '../planner/plan.js';
 import { mapParams } from '../planner/sql.js';
 
 export interface ShardCursor {
@@ -89,24 +80,6 @@ const withoutHidden = (r: ResultSet, keepRows: boolean): ResultSet => ({
   fields: keepRows ? r.fields.filter((f) => !f.name.startsWith(HIDDEN)) : [],
   affected: r.affected,
 });
-
-/** Items in chunks whose parameter counts stay within the per-statement limit. */
-function chunk<T>(items: T[], size: (t: T) => number, reserved = 0): T[][] {
-  const out: T[][] = [];
-  let cur: T[] = [];
-  let n = reserved;
-  for (const it of items) {
-    if (cur.length && n + size(it) > MAX_PARAMS) {
-      out.push(cur);
-      cur = [];
-      n = reserved;
-    }
-    cur.push(it);
-    n += size(it);
-  }
-  if (cur.length) out.push(cur);
-  return out;
-}
 
 class Execution {
   constructor(
@@ -225,8 +198,8 @@ class Execution {
     );
     const found = await Promise.all(
       [...byShard].flatMap(([shard, vs]) =>
-        chunk(vs, () => 1).map(async (part) => {
-          const where = part.length === 1 ? 'value = $1' : `value IN (${part.map((_, i) => `$${i + 1}`).join(', ')})`;
+        chunkRows(vs, 1).map(async (part) => {
+          const where = part.length === 1 ? 'value = $1' : `value IN (${placeholders(part.length)})`;
           const r = await this.cursor.execute(route.keyspace, shard, `SELECT keyspace_id FROM ${lookup.table} WHERE (${where}) AND refs > 0`, part);
           return r.rows.map((row) => String(row.keyspace_id));
         }),
@@ -253,17 +226,21 @@ class Execution {
    */
   private async writeLookups(keyspace: string, shards: string[], table: string, deltas: LookupDelta[]): Promise<void> {
     const run = (ds: LookupDelta[], write: (shard: string, part: LookupDelta[]) => Promise<unknown>) =>
-      Promise.all([...this.byLookupShard(shards, ds, (d) => d.value)].flatMap(([shard, es]) => chunk(es, () => 3).map((part) => write(shard, part))));
+      Promise.all([...this.byLookupShard(shards, ds, (d) => d.value)].flatMap(([shard, es]) => chunkRows(es, 3).map((part) => write(shard, part))));
     const match = (i: number, width: number) => `(value = $${width * i + 1} AND keyspace_id = $${width * i + 2})`;
     await run(
       deltas.filter((d) => d.refs > 0),
-      (shard, part) =>
-        this.cursor.execute(
-          keyspace,
-          shard,
-          `INSERT INTO ${table} (value, keyspace_id, refs) VALUES ${part.map((_, i) => `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3})`).join(', ')} ON CONFLICT (value, keyspace_id) DO UPDATE SET refs = ${table}.refs + EXCLUDED.refs`,
-          part.flatMap((d) => [d.value, d.keyspaceId, d.refs]),
-        ),
+      (shard, part) => {
+        // The lookup table's name as the vschema spells it (unquoted), as in the statements below.
+        const { sql, params } = insertValues(
+          table,
+          ['value', 'keyspace_id', 'refs'],
+          part.map((d) => [d.value, d.keyspaceId, d.refs]),
+          `ON CONFLICT (value, keyspace_id) DO UPDATE SET refs = ${table}.refs + EXCLUDED.refs`,
+          (name) => name,
+        );
+        return this.cursor.execute(keyspace, shard, sql, params);
+      },
     );
     await run(
       deltas.filter((d) => d.refs < 0),
@@ -327,7 +304,7 @@ class Execution {
 
     const tailParams = p.tailParams.map((s) => this.value(s));
     const statements = p.shards.flatMap((shard) =>
-      chunk(
+      chunkByParams(
         rows.filter((r) => r.shard === shard),
         (r) => r.row.params.length,
         tailParams.length,

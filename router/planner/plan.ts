@@ -221,6 +221,3 @@ export interface SequenceWork {
 
 /** Helper columns added for VTGate's own use carry this prefix and never reach the client. */
 export const HIDDEN = '__vt_';
-
-/** Cloudflare's limit of bound parameters per statement (docs/platform.md): split statements stay under it. */
-export const MAX_PARAMS = 100;
