@@ -53,7 +53,7 @@ const lib = await esbuild.build({ ...common, entryPoints: { vitess: 'replica/emb
 const bundleByUrl = {
   name: 'bundle-by-url',
   setup(build) {
-    build.onResolve({ filter: /\/replica\/browser\.js$/ }, () => ({ path: './vitess.js', external: true }));
+    build.onResolve({ filter: /\/replica\/embedded\/browser\.js$/ }, () => ({ path: './vitess.js', external: true }));
   },
 };
 await esbuild.build({ ...common, entryPoints: { demo: 'router/ops/demo-app.ts' }, outdir: outDir, plugins: [bundleByUrl] });
