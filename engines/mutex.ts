@@ -24,7 +24,7 @@ export class Mutex {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         timedOut = true;
-        reject(new VitessError('TIMEOUT', `waited ${timeoutMs} ms for the ${what}; another transaction holds it`, { limit: 'lock wait' }));
+        reject(new VitessError('TIMEOUT', `waited ${timeoutMs} ms for the ${what}; something else holds it`, { limit: 'lock wait' }));
       }, timeoutMs);
     });
     return Promise.race([result, timeout]);

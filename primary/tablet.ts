@@ -122,6 +122,8 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
    * and the prepare is refused, as it would hold the shard with the decision already made.
    */
   private readonly unprepared2pc = new Map<string, { rolledBack: boolean }>();
+  /** DDL intents being applied here: a resend waits for the first send instead of racing it. */
+  private readonly ddlInFlight = new Map<string, Promise<DdlOutcome>>();
   private readonly waiters = new Set<{ lsn: number; wake: () => void }>();
   private readonly pushers = new Map<string, { listener: LogListener; queue: PushQueue }>();
   private trimPolicy: TrimPolicy = DEFAULT_TRIM;
@@ -509,33 +511,46 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
   /**
    * Applies a DDL intent (router/txn/coordinator.ts, `DdlIntent`): `statements` in one transaction,
    * one log record carrying the intent id as its txid, and the id remembered with that record.
-   * At most once: an id applied here is answered `already applied` without running anything.
-   * A statement the engine refuses is answered `refused` (nothing applied).
+   * At most once: an id applied here is answered `already applied` without running anything, and
+   * a resend while the first send runs waits for it. `refused` means the statements ran and the
+   * engine refused them (nothing applied); anything else (the shard busy past the lock wait, the
+   * engine not opening) is thrown, an outcome the coordinator must ask about again.
    */
   applyDdl(kind: EngineKind, id: string, statements: string[]): Promise<DdlOutcome> {
     return guarded(async () => {
       if (this.ddlAppliedAt(id) !== undefined) return { outcome: 'already applied', lsn: this.log.lastLsn };
+      const running = this.ddlInFlight.get(id);
+      if (running) return running;
+      const run = this.runDdl(kind, id, statements).finally(() => this.ddlInFlight.delete(id));
+      this.ddlInFlight.set(id, run);
+      return run;
+    });
+  }
+
+  private async runDdl(kind: EngineKind, id: string, statements: string[]): Promise<DdlOutcome> {
+    const refused = (e: unknown): DdlOutcome => ({ outcome: 'refused', error: asVitessError(e).toJSON() });
+    try {
+      for (const sql of statements) checkStatementSize(sql);
+    } catch (e) {
+      return refused(e);
+    }
+    const engine = await this.open(kind);
+    return this.write(id, async (): Promise<DdlOutcome> => {
+      // Checked again under the lock: applied by a send of another isolate meanwhile.
+      if (this.ddlAppliedAt(id) !== undefined) return { outcome: 'already applied', lsn: this.log.lastLsn };
+      this.ddlIntent = id;
       try {
-        for (const sql of statements) checkStatementSize(sql);
-        const engine = await this.open(kind);
-        return await this.write(id, async (): Promise<DdlOutcome> => {
-          // Checked again under the lock: a resend racing the first send applies it once.
-          if (this.ddlAppliedAt(id) !== undefined) return { outcome: 'already applied', lsn: this.log.lastLsn };
-          this.ddlIntent = id;
-          try {
-            await this.commitAfter(engine, async (tx) => {
-              for (const sql of statements) await tx.query(sql, []);
-            });
-          } finally {
-            this.ddlIntent = undefined;
-          }
-          // No record (nothing changed): the shard is as if applied, so it is noted as applied.
-          if (this.ddlAppliedAt(id) === undefined) this.noteDdl(id, this.log.lastLsn);
-          return { outcome: 'applied', lsn: this.log.lastLsn };
+        await this.commitAfter(engine, async (tx) => {
+          for (const sql of statements) await tx.query(sql, []);
         });
       } catch (e) {
-        return { outcome: 'refused', error: asVitessError(e).toJSON() };
+        return refused(e);
+      } finally {
+        this.ddlIntent = undefined;
       }
+      // No record (nothing changed): the shard is as if applied, so it is noted as applied.
+      if (this.ddlAppliedAt(id) === undefined) this.noteDdl(id, this.log.lastLsn);
+      return { outcome: 'applied', lsn: this.log.lastLsn };
     });
   }
 

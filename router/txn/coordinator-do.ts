@@ -67,6 +67,8 @@ export interface DdlResult {
 
 /** How long a DDL statement waits for the one before it on the same keyspace. */
 const DDL_LOCK_WAIT_MS = 30_000;
+/** How long one shard may take to answer one DDL send before it counts as failed (sent again later). */
+const DDL_SEND_MS = 60_000;
 
 /** Outcome counts of this coordinator since it started (for /metrics). */
 export interface CoordinatorCounters {
@@ -157,7 +159,7 @@ export class VTCoordinator extends DurableObject<Env> implements CoordinatorApi 
               await this.schedule();
               throw new VitessError(
                 'UNAVAILABLE',
-                `an earlier DDL statement on keyspace "${req.keyspace}" (${older.statements[0]}) is not applied on shard(s) ${r.pending.join(', ')} yet; recovery keeps sending it there; run this statement once it is`,
+                `an earlier DDL statement on keyspace "${req.keyspace}" (intent ${older.id}) is not applied on shard(s) ${r.pending.join(', ')} yet; recovery keeps sending it there; run this statement once it is`,
                 { shards: r.pending },
               );
             }
@@ -176,13 +178,28 @@ export class VTCoordinator extends DurableObject<Env> implements CoordinatorApi 
     );
   }
 
-  /** Sends `i.statements` to one shard: its LSN, a refusal (nothing applied there), or a failure (unknown). */
+  /**
+   * Sends `i.statements` to one shard: its LSN, a refusal (nothing applied there), or a failure
+   * (unknown). A shard that does not answer within DDL_SEND_MS counts as failed, so that it
+   * cannot hold the keyspace's DDL turn (`ddlLock`) for good; the tablet applies an intent once
+   * however many sends reach it.
+   */
   private async applyOn(i: DdlIntent, shard: string): Promise<{ lsn: number } | { refused: VitessError } | { failed: VitessError }> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new VitessError('TIMEOUT', `shard ${i.keyspace}/${shard} did not answer DDL intent ${i.id} within ${DDL_SEND_MS} ms`)),
+        DDL_SEND_MS,
+      );
+    });
     try {
-      const out = await stubOf<Pick<TabletApi, 'applyDdl'>>(this.env.TABLET.getByName(`${i.keyspace}/${shard}`)).applyDdl(i.engine, i.id, i.statements);
+      const send = stubOf<Pick<TabletApi, 'applyDdl'>>(this.env.TABLET.getByName(`${i.keyspace}/${shard}`)).applyDdl(i.engine, i.id, i.statements);
+      const out = await Promise.race([send, late]);
       return out.outcome === 'refused' ? { refused: VitessError.fromJSON(out.error) } : { lsn: out.lsn };
     } catch (e) {
       return { failed: asVitessError(e) };
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -293,7 +293,7 @@ export class ShardTransaction implements ShardCursor {
       transactionCounters.twoPhaseLost++;
       throw new VitessError(
         'INTERNAL',
-        `cross-shard transaction ${this.txid} is committed, but ${decided.lost.join(', ')} lost its prepared state (it neither holds nor remembers the transaction): it is applied on the other shards only; do not run it again (docs/transactions.md)`,
+        `cross-shard transaction ${this.txid} is committed, but ${decided.lost.join(', ')} lost its prepared state (it neither holds nor remembers the transaction): it will not be applied there${decided.pending.length > decided.lost.length ? `, and is still pending on ${decided.pending.filter((p) => !decided.lost.includes(p)).join(', ')}` : ''}; do not run it again (docs/transactions.md)`,
         { shards: decided.lost },
       );
     }
