@@ -36,11 +36,8 @@ afterAll(async () => {
   await w?.stop();
 });
 
-const text = (selector: string) =>
-  page
-    .locator(selector)
-    .textContent()
-    .then((t) => t ?? '');
+// biome-ignore lint/performance/useDomNodeTextContent: innerText is the text as rendered (line breaks between rows, no hidden text)
+const text = (selector: string) => page.locator(selector).innerText();
 
 test('shows the keyspaces, their shards with key ranges, primary LSNs and replicas', async () => {
   const res = await page.goto(w.url);
