@@ -3,8 +3,8 @@ import { VitessError } from '../rpc/errors.js';
 import { pageValues, type PageText, type ResultSet, type Row, type Statement } from '../rpc/results.js';
 import { isJsonObject, normalizeInt, type SqlType, type SqlValue } from '../rpc/values.js';
 import type { Change } from '../rpc/changes.js';
+import { ADVANCE_SEQUENCES_SQL } from './pg-sequences.js';
 import {
-  ADVANCE_SEQUENCES_SQL,
   AFTER_CREATE_SQL,
   CHANNEL,
   COLUMNS_SQL,

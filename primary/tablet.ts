@@ -2,7 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { applyChanges } from '../changelog/apply.js';
 import { ChangeLog, DEFAULT_TRIM, IN_PLACE_LOG, type DdlHistory, type PullOptions, type PullResult, type TrimPolicy } from '../changelog/log.js';
 import { snapshotPage, type KeyRangeFilter, type SnapshotPage } from '../changelog/snapshot.js';
-import { ADVANCE_SEQUENCES_SQL } from '../engines/capture-pg.js';
+import { ADVANCE_SEQUENCES_SQL } from '../engines/pg-sequences.js';
 import { isReadStatement } from '../engines/dialect/read-only.js';
 import { DoSqliteEngine } from '../engines/do-sqlite.js';
 import type { BatchOptions, CapturedUnit, EngineKind, Executor, StorageEngine, TableInfo } from '../engines/engine.js';
