@@ -20,10 +20,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createClient, type VitessClient } from '../../client/index.js';
 import { decodeBookmark } from '../../rpc/bookmark.js';
-import type { Row } from '../../rpc/results.js';
-import { toWire } from '../../rpc/values.js';
 import { bundleWorker, startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
-import { authHeaders, jsonPost } from '../support/auth.js';
+import { jsonPost } from '../support/auth.js';
+import { caughtUp, canon, shardsOf } from '../support/replica-status.js';
 import { rng } from '../support/rng.js';
 
 const REGION = 'weur';
@@ -76,68 +75,9 @@ async function knob<T = Record<string, unknown>>(
   return json;
 }
 
-interface ReplicaRow {
-  region: string;
-  state: string;
-  appliedLsn: number;
-  lagRecords: number;
-  bootstraps: number;
-  error?: string;
-}
-interface ShardRow {
-  shard: string;
-  lsn: number;
-  replicas: ReplicaRow[];
-}
-
-async function shardsOf(w: WranglerDev, keyspace: string): Promise<ShardRow[]> {
-  const res = (await (await fetch(`${w.url}/status`, { headers: authHeaders(), signal: AbortSignal.timeout(30_000) })).json()) as {
-    keyspaces: { name: string; shards: ShardRow[] }[];
-  };
-  return res.keyspaces.find((k) => k.name === keyspace)!.shards;
-}
-
-/** Waits until every replica of the keyspace streams at its primary's LSN (nothing is being written). */
-async function caughtUp(w: WranglerDev, keyspace: string): Promise<ShardRow[]> {
-  let last: ShardRow[] = [];
-  await expect
-    .poll(
-      async () => {
-        last = await shardsOf(w, keyspace);
-        return last.flatMap((s) => {
-          const r = s.replicas.find((x) => x.region === REGION);
-          if (!r) return [`${keyspace}/${s.shard}: no replica in ${REGION}`];
-          return r.state === 'streaming' && r.appliedLsn === s.lsn && r.lagRecords === 0
-            ? []
-            : [`${keyspace}/${s.shard}: ${r.state} at ${r.appliedLsn} of ${s.lsn}${r.error ? ` (${r.error})` : ''}`];
-        });
-      },
-      { timeout: 120_000, interval: 100 },
-    )
-    .toEqual([]);
-  return last;
-}
-
-/** JSON with object keys sorted (jsonb may reorder keys). */
-const stable = (v: unknown): string =>
-  JSON.stringify(v, (_k, x: unknown) =>
-    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
-  );
-/** Rows as comparable text, in a fixed order. */
-const canon = (rows: Row[]): string[] =>
-  rows
-    .map((row) =>
-      stable(
-        Object.keys(row)
-          .sort()
-          .map((c) => [c, toWire(row[c] ?? null)]),
-      ),
-    )
-    .sort();
-
 /** Every replica of the keyspace holds exactly its primary's tables, columns and rows. */
 async function expectSame(w: WranglerDev, k: Ks): Promise<number> {
-  await caughtUp(w, k.name);
+  await caughtUp(w.url, k.name, { region: REGION, timeoutMs: 120_000 });
   const tables = new Set<string>();
   for (const shard of k.shards) {
     const t = await knob<{ primary: string[]; replica: string[] }>(w, { keyspace: k.name, shard, op: 'tables', kind: k.kind });
@@ -175,7 +115,7 @@ it('replicas killed while applying DDL and writes catch up to their primaries ex
       await c.execute(`INSERT INTO items (id, v, note) VALUES ${Array.from({ length: 40 }, (_, i) => `(${i}, ${i}, 'n${i}')`).join(', ')}`);
       expect(Number((await c.query('SELECT count(*) AS n FROM items', [], { consistency: 'eventual', region: REGION })).rows[0]!.n)).toBe(40);
     }
-    for (const k of KEYSPACES) await caughtUp(w, k.name);
+    for (const k of KEYSPACES) await caughtUp(w.url, k.name, { region: REGION, timeoutMs: 120_000 });
     for (const k of KEYSPACES) for (const shard of k.shards) await knob(w, { keyspace: k.name, shard, op: 'delay', ms: APPLY_DELAY_MS });
 
     let ddlStop = false;
@@ -253,7 +193,7 @@ it('replicas killed while applying DDL and writes catch up to their primaries ex
         (
           await Promise.all(
             KEYSPACES.map(async (k) =>
-              (await shardsOf(w, k.name)).map((s) => [`${k.name}/${s.shard}`, s.replicas.find((r) => r.region === REGION)?.appliedLsn ?? 0] as const),
+              (await shardsOf(w.url, k.name)).map((s) => [`${k.name}/${s.shard}`, s.replicas.find((r) => r.region === REGION)?.appliedLsn ?? 0] as const),
             ),
           )
         ).flat(),
@@ -311,7 +251,7 @@ it('replicas killed while applying DDL and writes catch up to their primaries ex
     }
     // A DO SQLite replica went on from where it was; a PGlite replica copied again.
     for (const k of KEYSPACES) {
-      for (const s of await shardsOf(w, k.name)) {
+      for (const s of await shardsOf(w.url, k.name)) {
         const r = s.replicas.find((x) => x.region === REGION)!;
         if (k.replica === 'sqlite') expect(r.bootstraps, `${k.name}/${s.shard}: copies`).toBe(1);
         else expect(r.bootstraps, `${k.name}/${s.shard}: copies`).toBeGreaterThanOrEqual(2);

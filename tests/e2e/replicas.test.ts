@@ -20,9 +20,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, VitessError, type ClientOptions, type VitessClient } from '../../client/index.js';
 import { decodeBookmark } from '../../rpc/bookmark.js';
 import type { Row } from '../../rpc/results.js';
-import { toWire, type SqlValue } from '../../rpc/values.js';
+import type { SqlValue } from '../../rpc/values.js';
 import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
 import { authHeaders, jsonPost } from '../support/auth.js';
+import { caughtUp, canon, type ReplicaRow, shardsOf } from '../support/replica-status.js';
 import { rng } from '../support/rng.js';
 
 interface Ks {
@@ -102,63 +103,6 @@ async function sqlHttp(
   if (!res.ok) throw new Error(json.error?.message ?? `HTTP ${res.status}`);
   return json as never;
 }
-
-interface ReplicaRow {
-  region: string;
-  state: string;
-  appliedLsn: number;
-  lagRecords: number;
-  lagMs: number;
-  bootstraps: number;
-  error?: string;
-}
-interface ShardRow {
-  shard: string;
-  lsn: number;
-  firstLsn: number;
-  replicas: ReplicaRow[];
-}
-
-async function shardsOf(keyspace: string): Promise<ShardRow[]> {
-  const res = (await (await fetch(`${w.url}/status`, { headers: authHeaders() })).json()) as { keyspaces: { name: string; shards: ShardRow[] }[] };
-  return res.keyspaces.find((k) => k.name === keyspace)!.shards;
-}
-
-/** Waits until every replica of the keyspace streams at its primary's LSN (nothing is being written). */
-async function caughtUp(keyspace: string, timeout = 90_000): Promise<ShardRow[]> {
-  let last: ShardRow[] = [];
-  await expect
-    .poll(
-      async () => {
-        last = await shardsOf(keyspace);
-        return last.flatMap((s) =>
-          s.replicas
-            .filter((r) => !(r.state === 'streaming' && r.appliedLsn === s.lsn && r.lagRecords === 0))
-            .map((r) => `${keyspace}/${s.shard}/${r.region}: ${r.state} at ${r.appliedLsn} of ${s.lsn}${r.error ? ` (${r.error})` : ''}`),
-        );
-      },
-      { timeout, interval: 100 },
-    )
-    .toEqual([]);
-  return last;
-}
-
-/** JSON with object keys sorted (jsonb may reorder keys). */
-const stable = (v: unknown): string =>
-  JSON.stringify(v, (_k, x: unknown) =>
-    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
-  );
-/** Rows as comparable text, in a fixed order. */
-const canon = (rows: Row[]): string[] =>
-  rows
-    .map((row) =>
-      stable(
-        Object.keys(row)
-          .sort()
-          .map((c) => [c, toWire(row[c] ?? null)]),
-      ),
-    )
-    .sort();
 
 type Rng = ReturnType<typeof rng>;
 
@@ -312,7 +256,7 @@ class Workload {
  */
 async function expectConverged(keyspace: string): Promise<void> {
   const k = ks(keyspace);
-  await caughtUp(keyspace);
+  await caughtUp(w.url, keyspace);
   const tables = new Set<string>();
   for (const shard of k.shards) {
     for (const region of k.regions) {
@@ -354,7 +298,7 @@ describe.sequential('read replicas end to end', () => {
       }
     }
     for (const k of KEYSPACES) {
-      const shards = await caughtUp(k.name);
+      const shards = await caughtUp(w.url, k.name);
       for (const s of shards) {
         expect(s.replicas.map((r) => r.region)).toEqual(k.regions);
         for (const r of s.replicas) expect(r).toMatchObject({ state: 'streaming', appliedLsn: s.lsn, lagRecords: 0, lagMs: 0, bootstraps: 1 });
@@ -415,7 +359,7 @@ describe.sequential('read replicas end to end', () => {
     try {
       await c.execute("UPDATE items SET v = 'fresh' WHERE id = 9");
       await expect
-        .poll(async () => (await shardsOf('main')).find((s) => s.shard === shard)!.replicas.find((r) => r.region === 'weur')!.lagMs, {
+        .poll(async () => (await shardsOf(w.url, 'main')).find((s) => s.shard === shard)!.replicas.find((r) => r.region === 'weur')!.lagMs, {
           timeout: 10_000,
           interval: 50,
         })
@@ -431,7 +375,7 @@ describe.sequential('read replicas end to end', () => {
     } finally {
       await knob({ keyspace: 'main', shard, region: 'weur', op: 'delay', ms: 0 });
     }
-    await caughtUp('main');
+    await caughtUp(w.url, 'main');
   });
 
   it('read-your-writes: 1,000 writes each followed by a read in one session, replication delayed: zero violations', async () => {
@@ -439,7 +383,7 @@ describe.sequential('read replicas end to end', () => {
     const c = await client('main', { region: 'weur' });
     await c.execute('CREATE TABLE ryw (id BIGINT PRIMARY KEY, v BIGINT NOT NULL)');
     await c.query('SELECT count(*) FROM ryw', [], { consistency: 'eventual' });
-    await caughtUp('main');
+    await caughtUp(w.url, 'main');
     // weur replicas: one not delayed, two delayed less than VTGate waits (50 ms), one more.
     await delay('main', 'weur', { '-40': 0, '40-80': 15, '80-c0': 35, 'c0-': 250 });
     const model = new Map<number, number | undefined>();
@@ -492,7 +436,7 @@ describe.sequential('read replicas end to end', () => {
     const a = await client('main', { region: 'weur' });
     await a.execute('CREATE TABLE handoff (id BIGINT PRIMARY KEY, v TEXT NOT NULL)');
     await a.query('SELECT count(*) FROM handoff', [], { consistency: 'eventual' });
-    await caughtUp('main');
+    await caughtUp(w.url, 'main');
     await delay('main', 'weur', { '-40': 0, '40-80': 30, '80-c0': 200, 'c0-': 1_000 });
     const misses: string[] = [];
     try {
@@ -520,7 +464,7 @@ describe.sequential('read replicas end to end', () => {
     await setup.execute('INSERT INTO mono (id, n) VALUES (1, 0)');
     const shard = (await setup.query('SELECT n FROM mono WHERE id = 1', [], { consistency: 'strong' })).servedBy.shard;
     for (const region of ['wnam', 'weur']) await setup.query('SELECT n FROM mono WHERE id = 1', [], { region, consistency: 'eventual' });
-    await caughtUp('main');
+    await caughtUp(w.url, 'main');
     await knob({ keyspace: 'main', shard, region: 'weur', op: 'delay', ms: 400 });
     let done = false;
     const writer = (async () => {
@@ -602,7 +546,7 @@ describe.sequential('read replicas end to end', () => {
         .poll(
           async () => {
             if (KEYSPACES.some((k) => (steps.get(k.name) ?? 0) < 30)) return false;
-            const behind = await Promise.all(KEYSPACES.map(async (k) => (await shardsOf(k.name)).some((s) => s.replicas.some((r) => r.lagRecords > 0))));
+            const behind = await Promise.all(KEYSPACES.map(async (k) => (await shardsOf(w.url, k.name)).some((s) => s.replicas.some((r) => r.lagRecords > 0))));
             return behind.every(Boolean);
           },
           { timeout: 120_000, interval: 50 },
@@ -626,8 +570,8 @@ describe.sequential('read replicas end to end', () => {
       throw new Error(`seed ${seed}: ${(e as Error).message}`);
     }
     // DO SQLite replicas resumed where they were; a PGlite replica (data in memory) copied again.
-    for (const s of await shardsOf('main')) for (const r of s.replicas) expect(r.bootstraps, `main/${s.shard}/${r.region}`).toBe(1);
-    for (const s of await shardsOf('pgpg')) for (const r of s.replicas) expect(r.bootstraps).toBeGreaterThanOrEqual(2);
+    for (const s of await shardsOf(w.url, 'main')) for (const r of s.replicas) expect(r.bootstraps, `main/${s.shard}/${r.region}`).toBe(1);
+    for (const s of await shardsOf(w.url, 'pgpg')) for (const r of s.replicas) expect(r.bootstraps).toBeGreaterThanOrEqual(2);
     for (const k of KEYSPACES) await delay(k.name, k.regions.at(-1)!, 0);
   });
 
@@ -635,7 +579,7 @@ describe.sequential('read replicas end to end', () => {
     const c = await client('main', { region: 'wnam' });
     await c.execute('CREATE TABLE cut (id BIGINT PRIMARY KEY, v TEXT NOT NULL)');
     const shard = (await c.query('SELECT count(*) FROM cut WHERE id = 1', [], { consistency: 'strong' })).servedBy.shard;
-    await caughtUp('main');
+    await caughtUp(w.url, 'main');
     const before = await knob<ReplicaRow>({ keyspace: 'main', shard, region: 'wnam', op: 'pause' });
     expect(before.state).toBe('behind'); // paused: not following
     // Rows of that shard only: the same vindex value, so one record each on the paused replica's shard.
@@ -652,7 +596,7 @@ describe.sequential('read replicas end to end', () => {
     expect((await c.query('SELECT v FROM cut WHERE id = 1', [], { consistency: 'eventual' })).servedBy).toMatchObject({ role: 'replica', region: 'wnam' });
     await knob({ keyspace: 'main', shard, region: 'wnam', op: 'resume' });
     await expectConverged('main');
-    const r = (await shardsOf('main')).find((s) => s.shard === shard)!.replicas.find((x) => x.region === 'wnam')!;
+    const r = (await shardsOf(w.url, 'main')).find((s) => s.shard === shard)!.replicas.find((x) => x.region === 'wnam')!;
     expect(r.bootstraps).toBe(before.bootstraps + 1);
     expect((await c.query('SELECT v FROM cut WHERE id = 1', [], { consistency: 'eventual' })).rows).toEqual([{ v: 'v99' }]);
   });
