@@ -2,7 +2,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { ChangeLog, IN_PLACE_LOG } from '../changelog/log.js';
 import { DoSqliteEngine } from '../engines/do-sqlite.js';
-import type { StorageEngine } from '../engines/engine.js';
+import type { CapturingEngine } from '../engines/engine.js';
 import { PgliteEngine } from '../engines/pglite.js';
 import { createWorkerdPGlite, forgetDataFiles, type AssetsBinding } from '../engines/pglite-workerd.js';
 // @ts-expect-error plain JS module shared with the Node half
@@ -18,7 +18,7 @@ interface Env {
 type Kind = 'do-sqlite' | 'pglite';
 
 export class BenchHost extends DurableObject<Env> {
-  private async engine(kind: Kind): Promise<StorageEngine> {
+  private async engine(kind: Kind): Promise<CapturingEngine> {
     return kind === 'do-sqlite' ? new DoSqliteEngine(this.ctx.storage, IN_PLACE_LOG) : new PgliteEngine(await createWorkerdPGlite({ assets: this.env.ASSETS }));
   }
 
@@ -26,7 +26,7 @@ export class BenchHost extends DurableObject<Env> {
     return pointOps(await this.engine(kind));
   }
 
-  private db: StorageEngine | undefined;
+  private db: CapturingEngine | undefined;
   private log: ChangeLog | undefined;
   private written = 0;
 

@@ -2,7 +2,7 @@
 // last key. A consumer reads every page, then applies the log from the LSN of its first page:
 // the log carries full row images, so rows changed while it paged converge (as in Vitess's
 // VReplication copy phase). A DDL record in between means: start the snapshot again.
-import type { JsonPage, StorageEngine } from '../engines/engine.js';
+import type { JsonPage, PageReader, StorageEngine } from '../engines/engine.js';
 import { VitessError } from '../rpc/errors.js';
 import { consistentHashId, hashId } from '../rpc/keyspace/hash.js';
 import { inRange, parseKeyRange } from '../rpc/keyspace/keyrange.js';
@@ -17,7 +17,7 @@ export interface SnapshotPage {
   /**
    * The rows as JSON text: an array of value arrays in the wire encoding (rpc/values.ts). A page
    * crosses the DO RPC, VTGate and the wire to a replica as this one string, which the engine
-   * builds itself where it can (`StorageEngine.pageJson`): no hop handles the rows one by one.
+   * builds itself where it can (`PageReader.pageJson`): no hop handles the rows one by one.
    */
   rowsJson: string;
   /** Key to pass as `afterKey` for the next page; null when this was the last page. */
@@ -46,7 +46,7 @@ export interface KeyRangeFilter {
  * none), while `nextKey` still advances over every row read, so paging ends as it would without.
  */
 export async function snapshotPage(
-  db: StorageEngine,
+  db: StorageEngine & Partial<PageReader>,
   table: string,
   afterKey: SqlValue[] | null,
   limit: number,
@@ -65,7 +65,7 @@ export async function snapshotPage(
     );
   }
   const n = Math.max(1, Math.min(limit, PAGE_LIMITS.rows));
-  const { nextKey, ...page } = db.pageJson
+  const { nextKey, ...page } = readsPages(db)
     ? await jsonPage(db, table, pk, afterKey, n)
     : await queryPage(db, table, pk, afterKey, Math.min(n, PAGE_LIMITS.queriedRows));
   if (!filter) return { table, columns: page.columns, rowsJson: page.json, nextKey };
@@ -82,11 +82,13 @@ export async function snapshotPage(
 const keyList = (pk: string[]): string => pk.map(quoteIdent).join(', ');
 const afterClause = (pk: string[], afterKey: SqlValue[] | null): string => (afterKey ? `WHERE (${keyList(pk)}) > (${placeholders(pk.length)})` : '');
 
+const readsPages = (db: StorageEngine & Partial<PageReader>): db is StorageEngine & PageReader => db.pageJson !== undefined;
+
 type ReadPage = JsonPage & { nextKey: SqlValue[] | null };
 
 /** A page the engine encodes; a full page's last key is read by a second, index-only query. */
-async function jsonPage(db: StorageEngine, table: string, pk: string[], afterKey: SqlValue[] | null, n: number): Promise<ReadPage> {
-  const page = await db.pageJson!(table, pk, afterKey, n, PAGE_LIMITS.chars);
+async function jsonPage(db: StorageEngine & PageReader, table: string, pk: string[], afterKey: SqlValue[] | null, n: number): Promise<ReadPage> {
+  const page = await db.pageJson(table, pk, afterKey, n, PAGE_LIMITS.chars);
   if (page.count < page.limit) return { ...page, nextKey: null };
   const {
     rows: [last],

@@ -4,7 +4,7 @@ import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import type { CatalogColumn, SqliteStatement } from './dialect/sqlite.js';
 import { columnsFromRows, COLUMNS_SQL, decodeChanges, primaryKeyOf, recordDdlSql, TABLES_SQL, triggerSql } from './capture-sqlite.js';
-import type { BatchOptions, CaptureSink, Executor, JsonPage, StorageEngine, TableInfo } from './engine.js';
+import type { BatchOptions, CaptureSink, CapturingEngine, Executor, JsonPage, PageReader, TableInfo } from './engine.js';
 import { checkBatchLength, isInternalTable } from './limits.js';
 import { Mutex } from './mutex.js';
 import { bindOne, CATALOG_SQL, catalogFromRows, prepareSqlite, sqliteResult } from './sqlite-codec.js';
@@ -72,7 +72,7 @@ const PAGE_SAMPLE_ROWS = 64;
  * Capture is in place: the triggers write into the change log's own tables (a `ChangeLog` on the
  * same storage creates them), and each unit ends by handing the sink `{ inPlace }` to seal.
  */
-export class DoSqliteEngine implements StorageEngine {
+export class DoSqliteEngine implements CapturingEngine, PageReader {
   readonly kind = 'do-sqlite';
   private catalog: Map<string, CatalogColumn[]> | undefined;
   // Other calls into the same DO wait on the input gate; this covers overlapping calls in one request.

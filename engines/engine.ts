@@ -39,8 +39,9 @@ export interface BatchOptions {
 }
 
 /**
- * A storage engine. Every implementation takes the same Postgres-dialect SQL and returns the
- * same values (the conformance suite in tests/conformance holds them to it).
+ * A storage engine, the side that runs queries. Every implementation takes the same
+ * Postgres-dialect SQL and returns the same values (the conformance suite in tests/conformance
+ * holds them to it).
  */
 export interface StorageEngine extends Executor {
   readonly kind: EngineKind;
@@ -53,34 +54,44 @@ export interface StorageEngine extends Executor {
    * that fails inside it aborts it: later statements are refused, as in Postgres.
    */
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
+  /** User tables (not the engine's own `_vt_` tables), with their primary keys. */
+  tables(): Promise<TableInfo[]>;
+  close(): Promise<void>;
+}
+
+/** The side a primary needs: every committed change handed over, and the prepare of two-phase commit. */
+export interface CapturingEngine extends StorageEngine {
   /**
    * Installs change capture on every user table (and on each table created later; a table
    * without a primary key is then refused) and sends every committed change to `sink`.
    */
   enableCapture(sink: CaptureSink): Promise<void>;
-  /** User tables (not the engine's own `_vt_` tables), with their primary keys. */
-  tables(): Promise<TableInfo[]>;
   /**
    * The prepare step of two-phase commit: runs `fn` as a transaction, then rolls it back and
    * returns the changes it made, for the caller to keep durably and re-apply on commit.
    * Requires capture.
    */
   prepare(fn: (tx: Executor) => Promise<void>): Promise<Change[]>;
+}
+
+/** A bulk write of snapshot pages, on the engines that run in-process (a replica's copy). */
+export interface PageLoader {
   /**
    * Upserts a snapshot page's rows into `table` in one transaction, returning how many it wrote: a
-   * row whose primary key is already there overwrites it. Values are stored as a parameterized
-   * INSERT of the decoded rows (`pageValues`) stores them. A bulk path for a replica's copy, on the
-   * engines that run in-process; elsewhere the caller sends multi-row upserts.
+   * row whose primary key is already there overwrites it. Without it, the caller sends multi-row
+   * upserts.
    */
-  loadJson?(table: string, primaryKey: string[], page: PageText): Promise<number>;
+  loadJson(table: string, primaryKey: string[], page: PageText): Promise<number>;
+}
+
+/** A bulk read of snapshot pages, on the engines that can encode rows without handing each value to JS. */
+export interface PageReader {
   /**
    * The first rows of `table` in primary-key order (after `afterKey`, one value per key column),
-   * at most `limit` and about `maxChars` of JSON text, built by the engine itself: the bulk read
-   * of a snapshot page, on the engines that can encode without handing each value to JS.
-   * Elsewhere the caller queries.
+   * at most `limit` and about `maxChars` of JSON text, built by the engine itself. Without it, the
+   * caller queries.
    */
-  pageJson?(table: string, primaryKey: string[], afterKey: SqlValue[] | null, limit: number, maxChars: number): Promise<JsonPage>;
-  close(): Promise<void>;
+  pageJson(table: string, primaryKey: string[], afterKey: SqlValue[] | null, limit: number, maxChars: number): Promise<JsonPage>;
 }
 
 /** A page `pageJson` read. */

@@ -15,7 +15,7 @@ import {
   TABLES_SQL,
   triggerSql,
 } from './capture-sqlite.js';
-import type { BatchOptions, CaptureSink, Executor, StorageEngine, TableInfo } from './engine.js';
+import type { BatchOptions, CaptureSink, CapturingEngine, Executor, PageLoader, TableInfo } from './engine.js';
 import { checkBatchLength, checkTableName, isInternalTable } from './limits.js';
 import { Mutex } from './mutex.js';
 import { CATALOG_SQL, catalogFromRows, prepareSqlite, sqliteResult } from './sqlite-codec.js';
@@ -28,7 +28,7 @@ import { TransactionHandle } from './transaction.js';
 const rawRows = (rs: LibsqlResult): unknown[][] => rs.rows.map((r) => Array.from(r as ArrayLike<unknown>));
 
 /** SQLite through `@libsql/client`: a file or memory database, in Node only (the browser bundle refuses it: scripts/build-browser.mjs). */
-export class LibsqlEngine implements StorageEngine {
+export class LibsqlEngine implements CapturingEngine, PageLoader {
   readonly kind = 'libsql';
   private catalog: Map<string, CatalogColumn[]> | undefined;
   // One connection: transactions hold it, so everything else waits its turn.

@@ -26,7 +26,7 @@ import {
   userModeSql,
   type PgSchema,
 } from './capture-pg.js';
-import type { BatchOptions, CaptureSink, Executor, StorageEngine, TableInfo } from './engine.js';
+import type { BatchOptions, CaptureSink, CapturingEngine, Executor, PageLoader, TableInfo } from './engine.js';
 import { Mutex } from './mutex.js';
 import { checkBatchLength, checkStatementSize, checkValueSize, LIMITS, refuseTransactionControl } from './limits.js';
 import { pgError } from './pg-errors.js';
@@ -163,7 +163,7 @@ function refuseForClient(text: string): void {
 }
 
 /** Postgres through PGlite, in Node, browsers or a Durable Object (see pglite-workerd.ts). */
-export class PgliteEngine implements StorageEngine {
+export class PgliteEngine implements CapturingEngine, PageLoader {
   readonly kind = 'pglite';
   // Units of work run one at a time, so captured changes reach the sink in commit order.
   private readonly lock = new Mutex();

@@ -1,16 +1,12 @@
 import { DurableObject } from 'cloudflare:workers';
 import { applyChanges } from '../changelog/apply.js';
-import { ChangeLog, DEFAULT_TRIM, IN_PLACE_LOG, type DdlHistory, type PullOptions, type PullResult, type TrimPolicy } from '../changelog/log.js';
+import { ChangeLog, DEFAULT_TRIM, type DdlHistory, type PullOptions, type PullResult, type TrimPolicy } from '../changelog/log.js';
 import { snapshotPage, type KeyRangeFilter, type SnapshotPage } from '../changelog/snapshot.js';
-import { ADVANCE_SEQUENCES_SQL } from '../engines/pg-sequences.js';
 import { isReadStatement } from '../engines/dialect/read-only.js';
-import { DoSqliteEngine } from '../engines/do-sqlite.js';
-import type { BatchOptions, CapturedUnit, EngineKind, Executor, StorageEngine, TableInfo } from '../engines/engine.js';
+import type { BatchOptions, CapturedUnit, CapturingEngine, EngineKind, Executor, TableInfo } from '../engines/engine.js';
 import { checkBatchLength, checkStatementSize, ResultBudget } from '../engines/limits.js';
 import { Mutex } from '../engines/mutex.js';
-import type { PgliteEngine } from '../engines/pglite.js';
 import type { AssetsBinding } from '../engines/pglite-workerd.js';
-import { openWorkerdPglite } from '../engines/workerd-pglite.js';
 import type { Change, LogRecord } from '../rpc/changes.js';
 import type { TabletApi } from '../rpc/do-api.js';
 import { asVitessError, guarded, VitessError } from '../rpc/errors.js';
@@ -18,9 +14,11 @@ import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import { failpoint } from './failpoints.js';
 import { pullLoop, ROLLBACK_REQUESTED, type TxDriver } from './interactive.js';
-import { PgliteSnapshots } from './pglite-snapshots.js';
+import { PgliteShard } from './pglite-shard.js';
 import { PreparedStore } from './prepared.js';
 import { PushQueue } from './push-queue.js';
+import type { OpenShard, ShardEngine } from './shard-engine.js';
+import { SqliteShard } from './sqlite-shard.js';
 import { quoteIdent } from '../engines/dialect/sql-text.js';
 
 /** A result as the tablet returns it: with the shard's LSN after the statement. */
@@ -70,16 +68,9 @@ export interface TabletStatus {
 
 /** Writers wait at most this long for the shard (behind a transaction or a prepared one). */
 const WRITE_WAIT_MS = 10_000;
-/** A PGlite primary snapshots its data directory after this many records, or once a minute while written to (on its alarm). */
-const PGLITE_SNAPSHOT_EVERY = 500;
-const PGLITE_SNAPSHOT_MAX_AGE_MS = 60_000;
 const ALARM_MS = 5_000;
 /** At most this many records in one push (a listener further behind gets several). */
 const PUSH_MAX_RECORDS = 1_000;
-/** Thrown by the sink to roll back a DO SQLite transaction that prepares (`runTwoPhase`). */
-const PREPARING = Symbol('preparing');
-/** Thrown to roll back the transaction that moves a restarted PGlite's sequences (`advanceSequences`). */
-const ADVANCED = Symbol('advanced');
 /** A write that may return rows (RETURNING, or a data-modifying WITH): see `capped`. */
 const MAY_RETURN_ROWS = /^\s*\(?\s*WITH\b|\bRETURNING\b/i;
 
@@ -97,9 +88,9 @@ export interface TabletEnv {
 export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
   private readonly log: ChangeLog;
   private readonly prepared: PreparedStore;
-  private readonly pgSnapshots: PgliteSnapshots;
-  private engine: Promise<StorageEngine> | undefined;
-  private kind: EngineKind | undefined;
+  /** What this shard's engine does its own way (primary/shard-engine.ts); set once its kind is known. */
+  private shard: ShardEngine | undefined;
+  private engine: Promise<OpenShard> | undefined;
   /** Writers take turns here. */
   private readonly writeLock = new Mutex();
   /**
@@ -114,8 +105,6 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
   private txid: string | undefined;
   /** The DDL intent the unit committing now applies: noted as applied with its log record (`applyDdl`). */
   private ddlIntent: string | undefined;
-  /** Set while a DO SQLite transaction ends with prepare: the sink takes its changes (see `runTwoPhase`). */
-  private preparing: { changes: Change[] } | undefined;
   /**
    * Two-phase transactions running here, not prepared yet. The coordinator's rollback can reach
    * one before its prepare does (PGlite serves calls while a transaction is open): it marks it,
@@ -134,7 +123,6 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
     super(ctx, env);
     this.log = new ChangeLog(ctx.storage.sql);
     this.prepared = new PreparedStore(ctx.storage.sql);
-    this.pgSnapshots = new PgliteSnapshots(ctx.storage);
     if (this.prepared.list().length) this.holdForPrepared();
     // DDL intents applied here (`applyDdl`): a row per DDL statement, kept (a resend may come long after).
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS _vt_ddl_applied (id TEXT PRIMARY KEY, lsn INTEGER NOT NULL)`);
@@ -144,18 +132,13 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
 
   /** The sink every engine commit ends in: one log record, then wake readers and listeners. */
   private readonly sink = (unit: CapturedUnit): void => {
-    // A DO SQLite transaction that prepares: its changes go to _vt_prepared, and it rolls back.
-    if (this.preparing) {
-      this.preparing.changes = 'changes' in unit ? unit.changes : this.log.unsealed();
-      throw PREPARING;
-    }
     let lsn: number | undefined;
     try {
       lsn = this.log.record(unit, this.txid);
     } catch (e) {
-      // PGlite has committed already: its memory holds a write the log lacks. The engine goes,
-      // so the next call starts another from the snapshot and the log, where it never happened.
-      if (this.kind === 'pglite') this.dropEngine();
+      // The engine has committed already (PGlite): its memory holds a write the log lacks. It goes,
+      // so the next call starts another from its saved state and the log, where it never happened.
+      if (this.shard?.commitsBeforeRecord) this.dropEngine();
       throw e;
     }
     if (lsn === undefined) return;
@@ -171,62 +154,31 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
   private dropEngine(): void {
     const engine = this.engine;
     this.engine = undefined;
-    void engine?.then((e) => e.close()).catch(() => undefined);
+    void engine?.then((open) => open.engine.close()).catch(() => undefined);
   }
 
-  private open(kind: EngineKind): Promise<StorageEngine> {
+  /** The shard's engine, open; its kind is the one stored at the first open. */
+  private open(kind: EngineKind): Promise<OpenShard> {
     this.engine ??= this.start(kind).catch((e: unknown) => {
       this.engine = undefined;
       throw e;
     });
-    return this.engine.then((engine) => {
-      if (engine.kind !== kind) throw new VitessError('INVALID', `this shard runs ${engine.kind}, not ${kind}`);
-      return engine;
+    return this.engine.then((open) => {
+      if (open.engine.kind !== kind) throw new VitessError('INVALID', `this shard runs ${open.engine.kind}, not ${kind}`);
+      return open;
     });
   }
 
-  private async start(requested: EngineKind): Promise<StorageEngine> {
+  private async start(requested: EngineKind): Promise<OpenShard> {
     const stored = await this.ctx.storage.get<EngineKind>('engine');
     if (!stored) await this.ctx.storage.put('engine', requested);
-    this.kind = stored ?? requested;
-    if (this.kind !== 'pglite') {
-      const engine = new DoSqliteEngine(this.ctx.storage, IN_PLACE_LOG);
-      await engine.enableCapture(this.sink);
-      return engine;
-    }
-    // PGlite keeps its data in memory: load the newest snapshot, then replay the log after it.
-    const snapshot = this.pgSnapshots.latest();
-    const data = this.pgSnapshots.load();
-    // Client statements run as an unprivileged role once capture is on (engines/capture-pg.ts).
-    const engine = await openWorkerdPglite({ assets: this.env.ASSETS, ...(data && { dataDir: data }) }, { unprivileged: true });
-    for (let from = (snapshot?.lsn ?? 0) + 1; from <= this.log.lastLsn; ) {
-      const { records } = this.log.pull(from, { maxRecords: 500 });
-      for (const r of records) await engine.transaction((tx) => applyChanges(tx, r.changes));
-      from = records.at(-1)!.lsn + 1;
-    }
-    await this.advanceSequences(engine);
-    await engine.enableCapture(this.sink);
-    return engine;
+    this.shard ??= this.shardFor(stored ?? requested);
+    return this.shard.open(this.sink);
   }
 
-  /**
-   * Moves a restarted PGlite's sequences past every value replay wrote, and past those a prepared
-   * transaction holds: its rows are not in the tables, and the instance that took their values
-   * from the sequences is gone. So its changes are applied in a transaction that rolls back
-   * after the sequences moved (setval is never rolled back).
-   */
-  private async advanceSequences(engine: PgliteEngine): Promise<void> {
-    const prepared = this.prepared.list();
-    if (!prepared.length) return engine.advanceSequences();
-    await engine
-      .transaction(async (tx) => {
-        for (const { txid } of prepared) await applyChanges(tx, this.prepared.get(txid)!);
-        await tx.query(ADVANCE_SEQUENCES_SQL);
-        throw ADVANCED;
-      })
-      .catch((e: unknown) => {
-        if (e !== ADVANCED) throw e;
-      });
+  private shardFor(kind: EngineKind): ShardEngine {
+    if (kind !== 'pglite') return new SqliteShard(this.ctx.storage, this.log);
+    return new PgliteShard({ storage: this.ctx.storage, log: this.log, prepared: this.prepared, writeLock: this.writeLock, assets: this.env.ASSETS });
   }
 
   /**
@@ -302,7 +254,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
   query(kind: EngineKind, sql: string, params: SqlValue[] = []): Promise<TabletResult> {
     return guarded(async () => {
       checkStatementSize(sql);
-      const engine = await this.open(kind);
+      const { engine } = await this.open(kind);
       if (isReadStatement(sql)) return this.result(new ResultBudget().add(await engine.query(sql, params)));
       return this.write(undefined, async () => this.result(await this.capped(engine, { sql, params }, new ResultBudget())));
     });
@@ -313,7 +265,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
     return guarded(async () => {
       checkBatchLength(statements.length);
       for (const s of statements) checkStatementSize(s.sql);
-      const engine = await this.open(kind);
+      const { engine } = await this.open(kind);
       const budget = new ResultBudget("the batch's result");
       const each = async (run: (s: Statement) => Promise<ResultSet>): Promise<ResultSet[]> => {
         const out: ResultSet[] = [];
@@ -335,7 +287,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
    * rows runs as a transaction of its own: a result over a limit then rolls it back, rather than
    * failing a write that committed.
    */
-  private async capped(engine: StorageEngine, s: Statement, budget: ResultBudget): Promise<ResultSet> {
+  private async capped(engine: CapturingEngine, s: Statement, budget: ResultBudget): Promise<ResultSet> {
     if (!MAY_RETURN_ROWS.test(s.sql)) return budget.add(await engine.query(s.sql, s.params));
     return this.commitAfter(engine, async (tx) => budget.add(await tx.query(s.sql, s.params ?? [])));
   }
@@ -348,7 +300,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
    * without RETURNING has no such point: on DO SQLite it is one synchronous step with its record;
    * on PGlite the engine hands its changes to the sink synchronously right after its commit.)
    */
-  private commitAfter<T>(engine: StorageEngine, fn: (tx: Executor) => Promise<T>): Promise<T> {
+  private commitAfter<T>(engine: CapturingEngine, fn: (tx: Executor) => Promise<T>): Promise<T> {
     return engine.transaction(async (tx) => {
       const out = await fn(tx);
       await failpoint('tablet-capture');
@@ -363,7 +315,8 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
    */
   transaction(kind: EngineKind, txid: string, driver: TxDriver, opts: TransactionOptions = {}): Promise<TxOutcome> {
     return guarded(async () => {
-      const engine = await this.open(kind);
+      const shard = await this.open(kind);
+      const { engine } = shard;
       const body = pullLoop(driver, txid, opts.timeoutMs);
       const decision = { rolledBack: false };
       if (opts.twoPhase) this.unprepared2pc.set(txid, decision);
@@ -375,7 +328,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
             });
             return { outcome: 'committed', lsn: this.log.lastLsn };
           }
-          const changes = await this.runTwoPhase(engine, body, opts.prepareBy ?? Infinity);
+          const changes = await this.runTwoPhase(shard, body, opts.prepareBy ?? Infinity);
           // A two-phase transaction that stayed on one shard committed at once: no prepared state.
           if (!changes) return { outcome: 'committed', lsn: this.log.lastLsn };
           // Checked in the same synchronous step as the put: no rollback can slip in between.
@@ -401,41 +354,22 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
   }
 
   /**
-   * Runs a two-phase transaction's body; resolves with its changes when it ended with prepare
-   * (nothing applied), or undefined when it ended with commit (applied and logged). DO SQLite
-   * decides at the end, in one storage transaction: commit writes the changes once, like any
-   * transaction; prepare hands them to the sink, which throws to roll back. A PGlite shard must
-   * capture into a table from the start (engine.prepare, always rolled back), so its commit
-   * applies the captured changes again.
+   * Runs a two-phase transaction's body the shard's way (`OpenShard.twoPhase`); resolves with its
+   * changes when it ended with prepare (nothing applied), or undefined when it ended with commit
+   * (applied and logged). A prepare after `prepareBy` is refused.
    */
-  private async runTwoPhase(engine: StorageEngine, body: (tx: Executor) => Promise<'commit' | 'prepare'>, prepareBy: number): Promise<Change[] | undefined> {
-    const inTime = (wanted: 'commit' | 'prepare') => {
-      if (wanted === 'prepare' && Date.now() > prepareBy)
-        throw new VitessError('TIMEOUT', 'too late to prepare: the coordinator may have rolled the transaction back already', { limit: 'transaction timeout' });
-      return wanted;
-    };
-    let end = 'prepare' as 'commit' | 'prepare';
-    if (engine.kind !== 'do-sqlite') {
-      const changes = await engine.prepare(async (tx) => {
-        end = inTime(await body(tx));
-      });
-      if (end === 'prepare') return changes;
-      await this.commitAfter(engine, (tx) => applyChanges(tx, changes));
-      return undefined;
-    }
-    const preparing = { changes: [] as Change[] };
-    try {
-      await engine.transaction(async (tx) => {
-        end = inTime(await body(tx));
-        if (end === 'prepare') this.preparing = preparing;
-        else await failpoint('tablet-capture'); // as in commitAfter
-      });
-    } catch (e) {
-      if (e !== PREPARING) throw e;
-    } finally {
-      this.preparing = undefined;
-    }
-    return end === 'prepare' ? preparing.changes : undefined;
+  private runTwoPhase(shard: OpenShard, body: (tx: Executor) => Promise<'commit' | 'prepare'>, prepareBy: number): Promise<Change[] | undefined> {
+    return shard.twoPhase(
+      async (tx) => {
+        const wanted = await body(tx);
+        if (wanted === 'prepare' && Date.now() > prepareBy)
+          throw new VitessError('TIMEOUT', 'too late to prepare: the coordinator may have rolled the transaction back already', {
+            limit: 'transaction timeout',
+          });
+        return wanted;
+      },
+      (engine, fn) => this.commitAfter(engine, fn),
+    );
   }
 
   /**
@@ -456,7 +390,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
         );
       };
       if (!this.prepared.has(txid)) return notPrepared();
-      const engine = await this.open((await this.engineKind()) ?? 'do-sqlite');
+      const { engine } = await this.open((await this.shardEngine())?.kind ?? 'do-sqlite');
       // Runs under the write lock without waiting on itself: the prepared hold is for others.
       const committed = await this.writeLock.run(async () => {
         // Read under the lock: a second commitPrepared (a coordinator's resend racing its first
@@ -534,7 +468,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
     } catch (e) {
       return refused(e);
     }
-    const engine = await this.open(kind);
+    const { engine } = await this.open(kind);
     return this.write(id, async (): Promise<DdlOutcome> => {
       // Checked again under the lock: applied by a send of another isolate meanwhile.
       if (this.ddlAppliedAt(id) !== undefined) return { outcome: 'already applied', lsn: this.log.lastLsn };
@@ -631,15 +565,15 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
   }
 
   /**
-   * Trims now with `policy` (kept for later trims too). A PGlite primary replays from its data
-   * directory snapshot, so it takes a fresh one first and never trims past it.
+   * Trims now with `policy` (kept for later trims too). A shard that restarts from a saved state
+   * (PGlite's data directory) saves a fresh one first, and never trims past it.
    */
   trim(policy?: Partial<TrimPolicy>): Promise<number> {
     return guarded(async () => {
       if (policy) this.trimPolicy = { ...this.trimPolicy, ...policy };
-      const kind = await this.engineKind();
-      if (kind === 'pglite' && (this.pgSnapshots.latest()?.lsn ?? 0) < this.log.lastLsn) await this.snapshotDataDir();
-      return this.trimNow(kind);
+      const open = await this.engine?.catch(() => undefined);
+      await open?.beforeTrim();
+      return this.trimNow(await this.shardEngine());
     });
   }
 
@@ -647,16 +581,20 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
    * The shard's engine as stored at its first open: a restarted instance has not opened its
    * engine yet when a trim or its alarm comes, and must not trim a PGlite log as if it were none.
    */
-  private async engineKind(): Promise<EngineKind | undefined> {
-    return this.kind ?? (await this.ctx.storage.get<EngineKind>('engine'));
+  private async shardEngine(): Promise<ShardEngine | undefined> {
+    const kind = this.shard ? undefined : await this.ctx.storage.get<EngineKind>('engine');
+    if (kind) this.shard ??= this.shardFor(kind);
+    return this.shard;
   }
 
-  private trimNow(kind: EngineKind | undefined): number {
-    // A PGlite primary replays from its snapshot: records after it must stay.
-    const snap = kind === 'pglite' ? (this.pgSnapshots.latest()?.lsn ?? 0) : Infinity;
-    const policy = { ...this.trimPolicy, maxRecords: Math.max(this.trimPolicy.maxRecords, this.log.lastLsn - snap) };
-    if (kind === 'pglite') policy.keepRecords = Math.max(policy.keepRecords, this.log.lastLsn - snap);
-    return this.log.trim(policy);
+  private trimNow(shard: ShardEngine | undefined): number {
+    // Records after the LSN the shard restarts from must stay.
+    const mustKeep = this.log.lastLsn - (shard?.restartLsn() ?? Infinity);
+    return this.log.trim({
+      ...this.trimPolicy,
+      maxRecords: Math.max(this.trimPolicy.maxRecords, mustKeep),
+      keepRecords: Math.max(this.trimPolicy.keepRecords, mustKeep),
+    });
   }
 
   /**
@@ -665,7 +603,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
    */
   snapshot(kind: EngineKind, table: string, afterKey: SqlValue[] | null, limit = 500, keyRange?: KeyRangeFilter): Promise<SnapshotPage> {
     return guarded(async () => {
-      const engine = await this.open(kind);
+      const { engine } = await this.open(kind);
       // Under the write lock, so that no commit lands between reading the page and its LSN:
       // the page is exactly the state at that LSN (replicas rely on it while copying). A flood of
       // page requests waits its turn outside it (`snapshotTurn`), so writers get in between pages.
@@ -693,20 +631,18 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
     return this.log.ddlHistory();
   }
 
-  /** Takes a PGlite data-directory snapshot now (also done by the alarm). */
+  /** Saves the engine's state apart from the log now, if it keeps one (PGlite's data directory; also done by the alarm). */
   snapshotDataDir(): Promise<{ lsn: number; bytes: number } | null> {
     return guarded(async () => {
-      if (this.kind !== 'pglite' || !this.engine) return null;
-      const engine = (await this.engine) as PgliteEngine;
-      // Under the write lock, so the data directory is exactly the state at this LSN.
-      return this.writeLock.run(async () => this.pgSnapshots.save(await engine.dumpDataDir(), this.log.lastLsn));
+      const open = await this.engine?.catch(() => undefined);
+      return open ? open.saveState() : null;
     });
   }
 
   /** User tables with primary key and columns: what VTGate's planner learns after a restart. */
   schema(kind: EngineKind): Promise<TableSchema[]> {
     return guarded(async () => {
-      const engine = await this.open(kind);
+      const { engine } = await this.open(kind);
       return Promise.all(
         (await engine.tables()).map(async (t) => ({
           ...t,
@@ -717,9 +653,9 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
   }
 
   status(): TabletStatus {
-    const snap = this.kind === 'pglite' ? this.pgSnapshots.latest() : undefined;
+    const snap = this.shard?.savedState();
     return {
-      engine: this.kind ?? null,
+      engine: this.shard?.kind ?? null,
       lsn: this.log.lastLsn,
       firstLsn: this.log.firstLsn,
       listeners: this.log.listeners().map((l) => ({ ...l, pushing: this.pushers.has(l.id) })),
@@ -730,14 +666,9 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
 
   override async alarm(): Promise<void> {
     this.alarmScheduled = false;
-    const kind = await this.engineKind();
-    if (kind === 'pglite') {
-      // Often enough to keep replay short, rarely enough not to rewrite the data directory constantly.
-      const snap = this.pgSnapshots.latest();
-      const since = this.log.lastLsn - (snap?.lsn ?? 0);
-      if (since >= PGLITE_SNAPSHOT_EVERY || (since > 0 && Date.now() - (snap?.taken ?? 0) >= PGLITE_SNAPSHOT_MAX_AGE_MS)) await this.snapshotDataDir();
-    }
-    this.trimNow(kind);
+    const open = await this.engine?.catch(() => undefined);
+    await open?.upkeep();
+    this.trimNow(await this.shardEngine());
     this.prepared.trimCommitted();
   }
 }

@@ -7,12 +7,12 @@
  * `loadJson` (libsql decodes it in SQLite: engines/sqlite-wire.ts; PGlite: engines/pglite-load.ts);
  * others as multi-row upserts under 100 parameters (`replica/copy.ts`).
  */
-import type { StorageEngine } from '../../engines/engine.js';
+import type { PageLoader, StorageEngine } from '../../engines/engine.js';
 import { pageRows, type PageText } from '../../rpc/results.js';
 import { copyStatements } from '../copy.js';
 
 /** Loads one snapshot page of `table` in one local transaction; returns its row count. */
-export async function loadPage(db: StorageEngine, table: string, primaryKey: string[], page: PageText): Promise<number> {
+export async function loadPage(db: StorageEngine & Partial<PageLoader>, table: string, primaryKey: string[], page: PageText): Promise<number> {
   if (db.loadJson) return db.loadJson(table, primaryKey, page);
   const rows = pageRows(page.columns, page.json, true);
   if (rows.length) await db.batch(copyStatements(table, primaryKey, rows), { atomic: true });

@@ -36,8 +36,8 @@ const forged = (all: Change[]): Change[] => all.filter((c) => 'key' in c && [998
  */
 async function restartEngine(stub: DurableObjectStub): Promise<void> {
   await runInDurableObject(stub, async (instance) => {
-    const held = instance as unknown as { engine?: Promise<StorageEngine> };
-    await (await held.engine)?.close();
+    const held = instance as unknown as { engine?: Promise<{ engine: StorageEngine }> };
+    await (await held.engine)?.engine.close();
     held.engine = undefined;
   });
 }

@@ -29,10 +29,10 @@ const tablet = () => {
  */
 async function restart(stub: DurableObjectStub): Promise<void> {
   await runInDurableObject(stub, async (instance) => {
-    const held = instance as unknown as { engine?: Promise<StorageEngine>; kind?: string };
-    await (await held.engine)?.close();
+    const held = instance as unknown as { engine?: Promise<{ engine: StorageEngine }>; shard?: unknown };
+    await (await held.engine)?.engine.close();
     held.engine = undefined;
-    held.kind = undefined;
+    held.shard = undefined;
   });
 }
 

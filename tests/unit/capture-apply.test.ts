@@ -3,17 +3,17 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyGroup, applyRecords, appliedLsn } from '../../changelog/apply.js';
-import type { StorageEngine } from '../../engines/engine.js';
+import type { CapturingEngine, StorageEngine } from '../../engines/engine.js';
 import { LibsqlEngine } from '../../engines/libsql.js';
 import { openPglite } from '../../engines/postgres.js';
 import type { LogRecord } from '../../rpc/changes.js';
 import type { SqlValue } from '../../rpc/values.js';
 
 type Kind = 'libsql' | 'pglite';
-const open = (k: Kind): Promise<StorageEngine> => (k === 'libsql' ? LibsqlEngine.open(':memory:') : openPglite());
+const open = (k: Kind): Promise<CapturingEngine> => (k === 'libsql' ? LibsqlEngine.open(':memory:') : openPglite());
 
 /** A capturing source and the log it writes, LSNs assigned in commit order. */
-async function source(kind: Kind): Promise<{ db: StorageEngine; log: LogRecord[] }> {
+async function source(kind: Kind): Promise<{ db: CapturingEngine; log: LogRecord[] }> {
   const db = await open(kind);
   const log: LogRecord[] = [];
   await db.enableCapture((unit) => {
@@ -147,7 +147,7 @@ const pairs: [Kind, Kind][] = [
 ];
 
 describe.each(pairs)('capture → log → apply: %s source, %s target', (from, to) => {
-  let src: { db: StorageEngine; log: LogRecord[] };
+  let src: { db: CapturingEngine; log: LogRecord[] };
   let dst: StorageEngine;
   /** Applied as a replica DO does: groups of records, runs of upserts joined into multi-row statements. */
   let grouped: StorageEngine;
@@ -244,7 +244,7 @@ describe('capture refuses what it cannot replicate', () => {
 });
 
 describe('pglite capture: what commits is captured, exactly, and nothing else', () => {
-  let src: { db: StorageEngine; log: LogRecord[] };
+  let src: { db: CapturingEngine; log: LogRecord[] };
   beforeAll(async () => {
     src = await source('pglite');
   }, 60_000);

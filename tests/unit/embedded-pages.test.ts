@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { StorageEngine } from '../../engines/engine.js';
+import type { PageLoader, StorageEngine } from '../../engines/engine.js';
 import { LibsqlEngine } from '../../engines/libsql.js';
 import { jsonUpserts } from '../../engines/pglite-load.js';
 import { openPglite } from '../../engines/postgres.js';
@@ -17,8 +17,7 @@ import { columnsFromRows, COLUMNS_SQL } from '../../engines/capture-sqlite.js';
 import { loadJsonSql, pageJsonSql } from '../../engines/sqlite-wire.js';
 import type { PageText, Row } from '../../rpc/results.js';
 import { toWire } from '../../rpc/values.js';
-import { copyStatements } from '../../replica/copy.js';
-import { loadPage } from '../../replica/embedded/pages.js';
+import { copyStatements, loadPage } from '../../replica/copy.js';
 
 const T = 'odd t'; // needs quoting (a name with a doubled quote is mangled by the SQLite dialect's parser, a separate bug)
 const QT = '"odd t"';
@@ -103,7 +102,7 @@ const all = async (db: StorageEngine) => (await db.query(`SELECT * FROM ${QT} OR
 const normalPath = (db: StorageEngine, r: Row[]) => db.batch(copyStatements(T, ['id'], r), { atomic: true });
 
 let files = 0;
-const engines: Record<'libsql' | 'pglite', () => Promise<{ db: StorageEngine; file?: string }>> = {
+const engines: Record<'libsql' | 'pglite', () => Promise<{ db: StorageEngine & PageLoader; file?: string }>> = {
   libsql: async () => {
     const file = join(dir, `${files++}.db`);
     return { db: await LibsqlEngine.open(`file:${file}`), file };
