@@ -67,6 +67,8 @@ export interface ReplicaApi {
 /** VTCoordinator (router/txn/coordinator-do.ts): two-phase commit, (instance `locks`) the waits-for graph, (instances `ddl/<keyspace>`) DDL intents. */
 export interface CoordinatorApi {
   begin(txid: string, participants: string[], opts: { decideWithinMs: number; participantTimeoutMs: number }): Awaitable<void>;
+  enlist(txid: string, participant: string): Awaitable<void>;
+  abandon(txid: string): Awaitable<void>;
   commit(txid: string): Awaitable<CommitResult>;
   rollback(txid: string): Awaitable<CommitResult>;
   waitFor(txid: string, holds: string[], wants: string, expiresAt: number): Awaitable<string[] | null>;

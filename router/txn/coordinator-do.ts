@@ -23,6 +23,7 @@ import {
   ddlWakeAt,
   decide,
   newDdlIntent,
+  enlist,
   newRecord,
   nextAction,
   nextDdlStep,
@@ -301,6 +302,31 @@ export class VTCoordinator extends DurableObject<Env> implements CoordinatorApi 
     this.put(newRecord(txid, participants, Date.now(), opts.decideWithinMs, opts.participantTimeoutMs));
     await this.schedule();
     await this.ctx.storage.sync();
+  }
+
+  /** Adds a participant to a transaction begun here; must return before it is asked to prepare. */
+  enlist(txid: string, participant: string): Promise<void> {
+    return guarded(async () => {
+      const rec = this.get(txid);
+      const next = rec && enlist(rec, participant);
+      if (!next) {
+        throw new VitessError('TIMEOUT', `transaction ${txid} was rolled back by its coordinator before ${participant} joined it; retry it`, {
+          limit: 'commit decision',
+        });
+      }
+      if (next === rec) return;
+      this.put(next);
+      await this.ctx.storage.sync();
+    });
+  }
+
+  /**
+   * VTGate ended the transaction before its commit: no participant was asked to prepare, so an
+   * undecided record goes, with nothing to tell anyone (a rollback would queue a call on every
+   * participant, behind whatever transaction holds it).
+   */
+  abandon(txid: string): void {
+    if (this.get(txid)?.decision === null) this.forget(txid);
   }
 
   /** Every participant prepared: commit, unless the transaction was already rolled back. */

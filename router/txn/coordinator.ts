@@ -68,6 +68,16 @@ export function newRecord(txid: string, participants: string[], now: number, dec
   };
 }
 
+/**
+ * `participant` joins a transaction begun with others (VTGate enlists each shard as its
+ * transaction reaches it, before any is asked to prepare). Undefined once decided: a participant
+ * that joins a decided (rolled-back) transaction must not prepare.
+ */
+export function enlist(rec: TxRecord, participant: string): TxRecord | undefined {
+  if (rec.decision) return undefined;
+  return rec.participants.includes(participant) ? rec : { ...rec, participants: [...rec.participants, participant] };
+}
+
 /** The decision that holds after `wanted` was asked for: the first one recorded wins. */
 export function decide(rec: TxRecord, wanted: Decision): TxRecord {
   return rec.decision ? rec : { ...rec, decision: wanted, acked: [] };

@@ -5,8 +5,9 @@
  * each client statement is one step, its result the tablet's reply.
  *
  * Commit: a transaction that touched one shard commits there at once (no coordinator). One that
- * touched several commits with two-phase commit: the coordinator records the participants, every
- * shard prepares, the coordinator records the decision and tells the shards
+ * touched several commits with two-phase commit: the coordinator records the participants (as the
+ * transaction reaches them, off the statements' path: `enlist`), every shard prepares, the
+ * coordinator records the decision and tells the shards
  * (docs/transactions.md). A wait that would close a deadlock cycle across shards is refused
  * (router/txn/coordinator-locks.ts); the transaction's deadline is the backstop.
  */
@@ -23,7 +24,10 @@ import type { CommitResult } from './coordinator-do.js';
 import type { ShardCursor } from '../engine/executor.js';
 import { engineKind, type Topology } from '../topology.js';
 
-/** The coordinator rolls back a transaction it has not heard a decision for this long after `begin`. */
+/**
+ * The coordinator rolls back a transaction it has not heard a decision for this long after the
+ * transaction's last moment to prepare (its deadline and grace): VTGate is gone, or lost track.
+ */
 const DECIDE_WITHIN_MS = 5_000;
 
 /** How transactions ended in this isolate (for /metrics). */
@@ -112,6 +116,8 @@ export class ShardTransaction implements ShardCursor {
   private registered = false;
   /** Statements run one at a time, in the order the client sent them. */
   private readonly order = new Mutex();
+  /** Resolves once the coordinator has recorded every participant (`enlist`); commit awaits it before any prepare. */
+  private enlisted: Promise<unknown> | undefined;
 
   constructor(
     private readonly topology: Topology,
@@ -181,6 +187,7 @@ export class ShardTransaction implements ShardCursor {
     transactionCounters.aborted++;
     this.aborted.reject(reason ?? new VitessError('INVALID', `transaction ${this.txid} was rolled back`));
     for (const p of this.participants.values()) void p.channel.send({ end: 'rollback' });
+    this.abandon();
     this.release();
   }
 
@@ -231,6 +238,7 @@ export class ShardTransaction implements ShardCursor {
     });
     const p: Participant = { keyspace, shard, channel, outcome };
     this.participants.set(nameOf(p), p);
+    this.enlist(nameOf(p));
     // A shard that ends its part while the transaction is open (timeout, wait-die, lost
     // driver) ends the whole transaction; at commit, the commit looks at the outcomes itself.
     outcome.then(
@@ -238,6 +246,35 @@ export class ShardTransaction implements ShardCursor {
       (e: unknown) => this.abort(asVitessError(e)),
     );
     return p;
+  }
+
+  /**
+   * Records the participants with the coordinator from the second one on, while the statement
+   * that reached it runs: by commit, the record is usually there, and the commit starts with the
+   * prepares. Its decision deadline is past the transaction's last moment to prepare.
+   */
+  private enlist(name: string): void {
+    if (this.participants.size < 2) return;
+    const coordinator = this.topology.coordinator(this.txid);
+    const lastPrepare = this.deadline + LIMITS.transactionGraceMs;
+    this.enlisted =
+      this.participants.size === 2
+        ? Promise.resolve(
+            coordinator.begin(this.txid, [...this.participants.keys()], {
+              decideWithinMs: lastPrepare + DECIDE_WITHIN_MS - Date.now(),
+              participantTimeoutMs: lastPrepare - Date.now(),
+            }),
+          )
+        : this.enlisted!.then(() => coordinator.enlist(this.txid, name));
+    this.enlisted.catch(() => undefined); // its failure is the commit's to report
+  }
+
+  /** Ended before its commit, nothing prepared: its coordinator record goes now rather than at its deadline. */
+  private abandon(): void {
+    this.enlisted
+      ?.catch(() => undefined)
+      .then(() => this.topology.coordinator(this.txid).abandon(this.txid))
+      .catch(() => undefined);
   }
 
   private async commitOne(p: Participant): Promise<ShardRef & { lsn: number }> {
@@ -250,12 +287,10 @@ export class ShardTransaction implements ShardCursor {
   private async commitTwoPhase(ps: Participant[]): Promise<(ShardRef & { lsn: number })[]> {
     const coordinator = this.topology.coordinator(this.txid);
     try {
-      await coordinator.begin(this.txid, ps.map(nameOf), {
-        decideWithinMs: DECIDE_WITHIN_MS,
-        participantTimeoutMs: this.deadline + LIMITS.transactionGraceMs - Date.now(),
-      });
+      await this.enlisted;
     } catch (e) {
       for (const p of ps) void p.channel.send({ end: 'rollback' });
+      this.abandon();
       transactionCounters.aborted++;
       throw asVitessError(e);
     }

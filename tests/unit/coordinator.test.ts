@@ -12,6 +12,7 @@ import {
   ddlApplied,
   ddlWakeAt,
   decide,
+  enlist,
   newDdlIntent,
   newRecord,
   nextAction,
@@ -55,6 +56,13 @@ describe('coordinator records', () => {
     expect(nextAction(rec(), T0 + 4_999)).toEqual({ kind: 'wait', until: T0 + 5_000 });
     expect(nextAction(rec(), T0 + 5_000)).toEqual({ kind: 'rollback' });
     expect(wakeAt(rec(), T0)).toBe(T0 + 5_000);
+  });
+
+  it('a participant joins an undecided transaction once, and never a decided one', () => {
+    const joined = enlist(rec(), 'other/-');
+    expect(joined?.participants).toEqual([...rec().participants, 'other/-']);
+    expect(enlist(joined!, 'other/-')).toBe(joined);
+    expect(enlist(decide(rec(), 'rollback'), 'other/-')).toBeUndefined();
   });
 
   it('the first decision wins and never changes', () => {
@@ -205,6 +213,8 @@ class FakeShard {
   calls = 0;
   lost = false;
   state: 'prepared' | 'committed' | 'rolled back' = 'prepared';
+  /** How each transaction VTGate ran here ended. */
+  readonly ends: string[] = [];
   constructor(readonly lsn: number) {}
 
   private answer(outcome: 'committed' | 'rolled back'): TxOutcome {
@@ -248,6 +258,7 @@ class FakeShard {
   async transaction(_kind: string, _txid: string, driver: TxDriver): Promise<TxOutcome> {
     for (let reply: TxReply = null; ; ) {
       const step = await driver.next(reply);
+      if ('end' in step) this.ends.push(step.end);
       if ('end' in step) return { outcome: step.end === 'prepare' ? 'prepared' : step.end === 'commit' ? 'committed' : 'rolled back', lsn: this.lsn };
       reply = { result: { rows: [], fields: [], affected: 1 } };
     }
@@ -324,6 +335,47 @@ describe('coordinator I/O under participant failures', () => {
     h.shard('main/80-').failures = 0;
     await h.coordinator.alarm();
     expect([...h.shards.values()].map((s) => s.state)).toEqual(['committed', 'committed']);
+  });
+
+  it('VTGate records every shard its transaction reaches before any prepares, and the commit reaches all of them', async () => {
+    const h = harness(['main/-40', 'main/40-80', 'main/80-']);
+    const tx = new ShardTransaction(h.topology);
+    await tx.execute('main', '-40', 'UPDATE t SET n = n - 2 WHERE id = 1', []);
+    expect(h.coordinator.list()).toEqual([]); // one shard: no coordinator
+    await tx.execute('main', '40-80', 'UPDATE t SET n = n + 1 WHERE id = 2', []);
+    await tx.execute('main', '80-', 'UPDATE t SET n = n + 1 WHERE id = 3', []);
+    await vi.waitFor(() => expect(h.coordinator.list()[0]?.participants).toEqual(['main/-40', 'main/40-80', 'main/80-']));
+    expect(h.coordinator.list()[0]!.decision).toBeNull();
+    expect((await tx.commit()).map((r) => r.shard)).toEqual(['-40', '40-80', '80-']);
+    expect([...h.shards.values()].map((s) => s.state)).toEqual(['committed', 'committed', 'committed']);
+  });
+
+  it('a transaction rolled back after reaching two shards has its record dropped at once, with no call to any shard', async () => {
+    const h = harness();
+    const tx = new ShardTransaction(h.topology);
+    await tx.execute('main', '-80', 'UPDATE t SET n = n - 1 WHERE id = 1', []);
+    await tx.execute('main', '80-', 'UPDATE t SET n = n + 1 WHERE id = 2', []);
+    await vi.waitFor(() => expect(h.coordinator.list()).toHaveLength(1));
+    await tx.rollback();
+    await vi.waitFor(() => expect(h.coordinator.list()).toEqual([]));
+    expect([...h.shards.values()].map((s) => s.calls)).toEqual([0, 0]);
+    // A decided record is not abandoned.
+    const txid = await h.begin();
+    await h.coordinator.rollback(txid);
+    h.coordinator.abandon(txid);
+    expect(h.coordinator.list().map((r) => r.decision)).toEqual(['rollback']);
+  });
+
+  it('a shard joining after the coordinator rolled the transaction back fails the commit, and nothing prepares', async () => {
+    const h = harness(['main/-40', 'main/40-80', 'main/80-']);
+    const tx = new ShardTransaction(h.topology);
+    await tx.execute('main', '-40', 'UPDATE t SET n = n - 2 WHERE id = 1', []);
+    await tx.execute('main', '40-80', 'UPDATE t SET n = n + 1 WHERE id = 2', []);
+    await vi.waitFor(() => expect(h.coordinator.list()).toHaveLength(1));
+    await h.coordinator.rollback(tx.txid); // as its alarm would, past the decision deadline
+    await tx.execute('main', '80-', 'UPDATE t SET n = n + 1 WHERE id = 3', []);
+    await expect(tx.commit()).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect([...h.shards.values()].map((s) => s.ends)).toEqual([['rollback'], ['rollback'], ['rollback']]);
   });
 
   it('a rollback a participant does not take is answered (nothing was applied anywhere) and resent within a second', async () => {
