@@ -9,6 +9,7 @@ import { Command, Option } from 'commander';
 import { endpointOf, errorLine } from './context.js';
 import { explainCommand } from './explain.js';
 import { loadCommand } from './load.js';
+import { proxyCommand } from './proxy.js';
 import { replicaCommand } from './replica.js';
 import { sqlCommand } from './sql.js';
 import { statusCommand } from './status.js';
@@ -102,6 +103,15 @@ program
   .option('--tables <tables>', 'comma-separated tables to replicate (default: all)')
   .option('--once', 'catch up once, print the LSN and exit')
   .action(replicaCommand);
+
+program
+  .command('proxy')
+  .description('a local Postgres server that forwards to VTGate: psql, node-postgres and ORMs connect with the token as password (docs/proxy.md)')
+  .option('-p, --port <port>', 'TCP port to listen on', '5432')
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .addOption(new Option('-c, --consistency <mode>', 'read consistency').choices(['strong', 'session', 'eventual']))
+  .option('-r, --region <region>', 'replica region to read from')
+  .action(proxyCommand);
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 program
