@@ -140,7 +140,7 @@ async function lagRun(env: Env, o: LagRun): Promise<unknown> {
         if (!o.probesPerSecond || i % every) return;
         const acked = Date.now();
         const [at, lsn] = Object.entries(decodeBookmark(r.bookmark))[0]!;
-        const replica = stubOf<Replica>(env.REPLICA.getByName(`${at}/${regions[(i / every) % regions.length]}`));
+        const replica = stubOf<Replica>(env.REPLICA!.getByName(`${at}/${regions[(i / every) % regions.length]}`));
         await replica.waitFor(lsn, 30_000);
         lags.push(Date.now() - acked);
       } catch (e) {
@@ -156,7 +156,7 @@ async function lagRun(env: Env, o: LagRun): Promise<unknown> {
 
 export default class BenchGate extends VTGate {
   private replicaOf(t: Target): Stub<Replica> {
-    return stubOf<Replica>(this.env.REPLICA.getByName(`${t.keyspace}/${t.shard}/${t.region}`));
+    return stubOf<Replica>(this.env.REPLICA!.getByName(`${t.keyspace}/${t.shard}/${t.region}`));
   }
 
   override async fetch(req: Request): Promise<Response> {

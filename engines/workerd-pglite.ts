@@ -17,6 +17,9 @@ export function providePglite(open: PgliteOpener): void {
   opener = open;
 }
 
+/** Whether this Worker bundles PGlite (its entry provided the opener). */
+export const pgliteProvided = (): boolean => opener !== undefined;
+
 export function openWorkerdPglite(pglite: WorkerdPGliteOptions, engine?: PgliteEngineOptions): Promise<PgliteEngine> {
   if (!opener) {
     throw new VitessError(

@@ -1,7 +1,8 @@
 /**
  * Where a keyspace's shards live: one VTTablet DO per (keyspace, shard), named
  * `keyspace/shard`, running the keyspace's engine. The vschema comes from the Worker's
- * `VSCHEMA` variable (JSON) or is the default one.
+ * `VSCHEMA` variable (JSON) or is the default one. Only TABLET is a binding every Worker has;
+ * without one of the others its feature fails, naming the lines to add (router/bindings.ts).
  */
 import type { AuthEnv } from './access/token.js';
 import type { EdgeEnv } from './gateway/edge.js';
@@ -13,17 +14,20 @@ import type { VTSequence } from './sequences/sequence-do.js';
 import type { CoordinatorApi, ReplicaApi, SequenceApi, Stub, TabletApi } from '../rpc/do-api.js';
 import { stubOf } from '../rpc/do-stub.js';
 import type { ReplicaConfig, VTReplica } from '../replica/replica-do.js';
+import { missingBinding, missingFor, type DoBinding } from './bindings.js';
+import { ddlWithoutCoordinator } from './txn/ddl-without-coordinator.js';
 import { DEFAULT_VSCHEMA, keyspaceOf, parseVSchema, type KeyspaceVSchema, type VSchema } from './vschema.js';
 
 export interface Env extends AuthEnv, EdgeEnv, TabletEnv {
   /** `on`: serve `/demo` (the local default sets it in .dev.vars; off when deployed unless set). */
   VITESS_DEMO?: string;
   TABLET: DurableObjectNamespace<VTTablet>;
-  REPLICA: DurableObjectNamespace<VTReplica>;
-  /** Two-phase-commit coordinators (router/txn/coordinator-do.ts). */
-  COORDINATOR: DurableObjectNamespace<VTCoordinator>;
+  /** Read replicas: needed by a keyspace with `regions`. */
+  REPLICA?: DurableObjectNamespace<VTReplica>;
+  /** Two-phase-commit and DDL coordinators (router/txn/coordinator-do.ts); without it, DDL goes shard by shard (router/txn/ddl-without-coordinator.ts). */
+  COORDINATOR?: DurableObjectNamespace<VTCoordinator>;
   /** Global sequences (router/sequences/sequence-do.ts). */
-  SEQUENCE: DurableObjectNamespace<VTSequence>;
+  SEQUENCE?: DurableObjectNamespace<VTSequence>;
   /** The vschema as JSON (text or object); the default one when unset. */
   VSCHEMA?: string | object;
 }
@@ -33,15 +37,35 @@ export const COORDINATOR_PARTITIONS = 16;
 
 export const engineKind = (ks: KeyspaceVSchema): EngineKind => (ks.engine === 'pglite' ? 'pglite' : 'do-sqlite');
 
+/**
+ * A Durable Object the Worker has no binding for: each call fails with the error naming it, but
+ * for the calls in `answers` (what the absence of the feature means, e.g. no sequence columns).
+ */
+function unbound<Api>(name: DoBinding, answers: { [K in keyof Api]?: Api[K] } = {}): Stub<Api> {
+  const get = (_: unknown, method: string | symbol) => {
+    if (method === 'then') return undefined; // not a promise
+    return (answers as Record<string | symbol, unknown>)[method] ?? (() => Promise.reject(missingBinding(name)));
+  };
+  return new Proxy({}, { get }) as Stub<Api>;
+}
+
 /** The vschema and the way to each shard's primary. */
 export class Topology {
+  /**
+   * `checkBindings`: a keyspace that needs a binding the Worker lacks (router/bindings.ts) is
+   * refused, naming it; VTGate checks, while tests and benchmarks may hand in what they use.
+   */
   constructor(
     readonly vschema: VSchema,
     private readonly env: Env,
+    private readonly checkBindings = false,
   ) {}
 
   keyspace(name: string): KeyspaceVSchema {
-    return keyspaceOf(this.vschema, name);
+    const ks = keyspaceOf(this.vschema, name);
+    const missing = this.checkBindings && missingFor(ks, this.env);
+    if (missing) throw missing;
+    return ks;
   }
 
   tablet(keyspace: string, shard: string): Stub<TabletApi> {
@@ -50,27 +74,51 @@ export class Topology {
 
   /** The coordinator of a cross-shard transaction. */
   coordinator(txid: string): Stub<CoordinatorApi> {
-    return stubOf<CoordinatorApi>(this.env.COORDINATOR.getByName(`coordinator/${partitionOf(txid, COORDINATOR_PARTITIONS)}`));
+    const ns = this.env.COORDINATOR;
+    return ns ? stubOf<CoordinatorApi>(ns.getByName(`coordinator/${partitionOf(txid, COORDINATOR_PARTITIONS)}`)) : unbound('COORDINATOR');
   }
 
-  /** The keyspace's DDL coordinator: records each DDL statement before it reaches the shards, and finishes it after a crash. */
-  ddlCoordinator(keyspace: string): Stub<CoordinatorApi> {
-    return stubOf<CoordinatorApi>(this.env.COORDINATOR.getByName(`ddl/${keyspace}`));
+  /**
+   * The keyspace's DDL coordinator: records each DDL statement before it reaches the shards, and
+   * finishes it after a crash. Without the binding, VTGate sends it shard by shard itself.
+   */
+  ddlCoordinator(keyspace: string): Stub<Pick<CoordinatorApi, 'ddl'>> {
+    const ns = this.env.COORDINATOR;
+    if (ns) return stubOf<CoordinatorApi>(ns.getByName(`ddl/${keyspace}`));
+    return unbound<Pick<CoordinatorApi, 'ddl'>>('COORDINATOR', { ddl: (req) => ddlWithoutCoordinator((shard) => this.tablet(keyspace, shard), req) });
   }
 
   /** The keeper of the waits-for graph of transactions across shards (router/txn/coordinator-locks.ts). */
   locks(): Stub<CoordinatorApi> {
-    return stubOf<CoordinatorApi>(this.env.COORDINATOR.getByName('locks'));
+    const ns = this.env.COORDINATOR;
+    return ns ? stubOf<CoordinatorApi>(ns.getByName('locks')) : unbound('COORDINATOR');
   }
 
-  /** The keyspace's global sequences and their registry (router/sequences/sequence-do.ts). */
+  /**
+   * The keyspace's global sequences and their registry (router/sequences/sequence-do.ts). Without
+   * the binding there are none: the registry lists no column, and only drawing or defining one fails.
+   */
   sequence(keyspace: string): Stub<SequenceApi> {
-    return stubOf<SequenceApi>(this.env.SEQUENCE.getByName(`sequence/${keyspace}`));
+    const ns = this.env.SEQUENCE;
+    if (ns) return stubOf<SequenceApi>(ns.getByName(`sequence/${keyspace}`));
+    return unbound<SequenceApi>('SEQUENCE', {
+      columns: async () => [],
+      // Called after the DDL ran on the shards: a table with sequence columns is there, unusable.
+      register: async (table, columns) => {
+        if (!columns.length) return;
+        const serial = columns.map((c) => c.column).join(', ');
+        throw missingBinding(
+          'SEQUENCE',
+          `the SERIAL column(s) ${serial} of table "${table}", created on the shards as plain integers (DROP TABLE ${table} and create it again once the binding is there)`,
+        );
+      },
+    });
   }
 
   /** The shard's replica in `region`, placed there when deployed (a location hint; simulated locally). */
   replica(keyspace: string, shard: string, region: string): Stub<ReplicaApi> {
     const ns = this.env.REPLICA;
+    if (!ns) return unbound('REPLICA');
     return stubOf<ReplicaApi>(ns.get(ns.idFromName(`${keyspace}/${shard}/${region}`), { locationHint: region as DurableObjectLocationHint }));
   }
 

@@ -14,6 +14,8 @@ export interface WranglerDev {
 export function freePort(): Promise<number>;
 export function startWrangler(opts?: {
   config?: string;
+  /** The project wrangler runs in (default: this repository); `config` is relative to it. */
+  cwd?: string;
   persistTo?: string;
   port?: number;
   readyPath?: string;

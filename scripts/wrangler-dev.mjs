@@ -47,7 +47,8 @@ export async function bundleWorker(config) {
 }
 
 /**
- * @param {{ config?: string, persistTo?: string, port?: number, readyPath?: string, timeoutMs?: number, vars?: Record<string, string> }} opts
+ * @param {{ config?: string, cwd?: string, persistTo?: string, port?: number, readyPath?: string, timeoutMs?: number, vars?: Record<string, string> }} opts
+ *   `cwd`: the project wrangler runs in (default this repository; `config` is relative to it)
  * @returns {Promise<{ url: string, port: number, child: import('node:child_process').ChildProcess, stop: () => Promise<void>, kill: () => Promise<void>, output: () => string }>}
  */
 export async function startWrangler(opts = {}) {
@@ -77,7 +78,7 @@ async function startOnce(opts) {
   // Wrangler needs Node >= 22: run it with the node@22 binary from node_modules/.bin.
   const node = join(root, 'node_modules/.bin/node');
   const child = spawn(node, [join(root, 'node_modules/wrangler/bin/wrangler.js'), ...args], {
-    cwd: root,
+    cwd: opts.cwd ?? root,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Own process group, so workerd (wrangler's child) goes down with it.

@@ -66,7 +66,7 @@ function rpcResultJson(r: SessionResult, region: string): unknown {
 /** VTGate: the Worker in front of the shards. */
 export class VTGate extends WorkerEntrypoint<Env> {
   private topology(): Topology {
-    return new Topology(configuredVSchema(this.env), this.env);
+    return new Topology(configuredVSchema(this.env), this.env, true);
   }
 
   /** Where the request comes from: the region it asks for, and Cloudflare's location of it. */

@@ -32,7 +32,7 @@ export default class TestGate extends VTGate {
         const t = stubOf<Tablet>(this.env.TABLET.getByName(`${k.keyspace}/${k.shard}`));
         return Response.json({ firstLsn: await t.trim(k.trim ?? {}), status: await t.status() });
       }
-      const r = stubOf<Replica>(this.env.REPLICA.getByName(`${k.keyspace}/${k.shard}/${k.region}`));
+      const r = stubOf<Replica>(this.env.REPLICA!.getByName(`${k.keyspace}/${k.shard}/${k.region}`));
       if (k.op === 'tables') {
         // The tables of the shard's primary and of this replica, by name.
         const t = stubOf<Tablet>(this.env.TABLET.getByName(`${k.keyspace}/${k.shard}`));
