@@ -13,7 +13,7 @@ import { checkBatchLength, checkStatementSize } from '../engines/limits.js';
 import { authorizeStatement, internalTables } from './access/authorize.js';
 import { checkKeyspace, type Grants } from './access/grants.js';
 import { observeQuery } from './ops/metrics.js';
-import { execute, type ShardCursor } from './engine/executor.js';
+import { execute, type Executed, type ShardCursor } from './engine/executor.js';
 import type { Plan, PlanKind, Primitive } from './planner/plan.js';
 import { Planner } from './planner/planner.js';
 import { drawIds, prepareSequences, registerSequences, sequenceColumns } from './sequences/sequence.js';
@@ -148,7 +148,7 @@ const WRITES: Plan['statement'][] = ['insert', 'update', 'delete'];
 function spansShards(plan: Plan, shards: number): boolean {
   if (shards < 2 || !WRITES.includes(plan.statement)) return false;
   if (plan.kind !== 'single-shard') return true;
-  const r = plan.root;
+  const r = written(plan);
   return r.op === 'LookupDelete' || r.op === 'LookupUpdate' || (r.op === 'Insert' && r.lookups.length > 0);
 }
 
@@ -183,8 +183,22 @@ function ddlStatements(root: Primitive): string[] | undefined {
   return out.length ? out : undefined;
 }
 
+/** What a write plan runs on the shards: an INSERT that draws ids, the INSERT it feeds them to. */
+const written = (plan: Plan): Primitive => (plan.root.op === 'Generate' ? plan.root.input : plan.root);
+
 /** An INSERT into a sharded table planned without its columns: sequence columns would go unfilled. */
-const unseenInsert = (plan: Plan, planner: Planner): boolean => plan.root.op === 'Insert' && !planner.schema.columns(plan.root.table);
+const unseenInsert = (plan: Plan, planner: Planner): boolean => {
+  const w = written(plan);
+  return w.op === 'Insert' && !planner.schema.columns(w.table);
+};
+
+/** `cursor`, drawing global-sequence ids (a plan's `Generate`) from this isolate's blocks of the keyspace's VTSequence. */
+function withSequences(cursor: ShardCursor, topology: Topology): ShardCursor {
+  return {
+    execute: (keyspace, shard, sql, params) => cursor.execute(keyspace, shard, sql, params),
+    drawIds: (keyspace, sequence, count) => drawIds(topology, keyspace, sequence, count),
+  };
+}
 
 export class Session {
   private positions: Positions;
@@ -276,10 +290,9 @@ export class Session {
     if (!this.grants.admin) ({ sql, params } = authorizeStatement(sql, params, this.keyspace, this.grants, this.internal));
     const { plan, planner } = await this.plan(sql, tx);
     seen.plan = plan.kind;
-    // Global sequences (router/sequences/sequence.ts): ids are drawn before the rows are routed.
-    const seq = plan.sequences;
-    const drawn = seq?.draw ? await drawIds(this.topology, this.keyspace, seq.draw, params) : undefined;
-    if (seq && plan.statement === 'ddl') await prepareSequences(this.topology, this.keyspace, seq);
+    // Global sequences (router/sequences/sequence.ts) that DDL names exist before it runs; an
+    // INSERT's ids are drawn by its plan's Generate, through the cursor, before its rows are routed.
+    if (plan.sequences && plan.statement === 'ddl') await prepareSequences(this.topology, this.keyspace, plan.sequences);
     const onReplicas = read && read.consistency !== 'strong' && plan.statement === 'select' && this.#replicaSafe(sql, params) ? read : undefined;
     // Outside a transaction, a write that may reach several shards runs in one of its own when
     // it must be atomic (reference copies always; `twopc`) or must stay on one shard (`single`).
@@ -290,9 +303,9 @@ export class Session {
     const mode = plan.kind === 'reference' ? 'twopc' : ks.transactionMode;
     const implicit = !tx && mode !== 'multi' && spansShards(plan, ks.shards.length) ? new ShardTransaction(this.topology) : undefined;
     const cursor = tx ?? implicit ?? new ShardsCursor(this.topology, this.positions, onReplicas);
-    let r: ResultSet;
+    let r: Executed;
     try {
-      r = await execute(plan, drawn?.params ?? params, implicit && mode === 'single' ? oneShard(implicit, this.keyspace) : cursor);
+      r = await execute(plan, params, withSequences(implicit && mode === 'single' ? oneShard(implicit, this.keyspace) : cursor, this.topology));
       if (implicit) await this.commit(implicit);
     } catch (e) {
       await implicit?.rollback();
@@ -328,7 +341,7 @@ export class Session {
       bookmark: this.bookmark,
       role: byReplica ? 'replica' : 'primary',
       ...(byReplica && { region: onReplicas!.region }),
-      ...(drawn?.lastInsertId !== undefined && r.affected > 0 && { lastInsertId: drawn.lastInsertId }),
+      ...(r.lastInsertId !== undefined && { lastInsertId: r.lastInsertId }),
       ...(atomicity && { atomicity }),
     };
   }

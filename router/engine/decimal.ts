@@ -1,6 +1,6 @@
 /**
- * Exact decimal arithmetic on canonical numeric strings (see rpc/values.ts), as bigint scaled by
- * a power of ten: SUM and AVG of `numeric` merge across shards without rounding.
+ * Exact decimal arithmetic on numeric strings (see rpc/values.ts), as bigint scaled by a power of
+ * ten: SUM and AVG of `numeric` merge across shards without rounding, at the scale Postgres gives them.
  */
 import { canonicalNumeric, isNumericText } from '../../rpc/values.js';
 
@@ -22,10 +22,11 @@ export function toDec(v: unknown): Dec | undefined {
   } else {
     return undefined;
   }
-  const c = canonicalNumeric(text);
-  const [int, frac = ''] = c.replace('-', '').split('.');
-  const units = BigInt(int! + frac);
-  return { units: c.startsWith('-') ? -units : units, scale: frac.length };
+  // Plain decimal text keeps its scale (1.50 has two digits, as Postgres keeps them); exponents are read out.
+  const m = /^\s*([+-]?)(\d*)(?:\.(\d*))?\s*$/.exec(text) ?? /^(-?)(\d+)(?:\.(\d+))?$/.exec(canonicalNumeric(text))!;
+  const [sign, int, frac] = [m[1], m[2] || '0', m[3] ?? ''];
+  const units = BigInt(int + frac);
+  return { units: sign === '-' ? -units : units, scale: frac.length };
 }
 
 function align(a: Dec, b: Dec): [bigint, bigint, number] {
@@ -43,13 +44,17 @@ export function compareDec(a: Dec, b: Dec): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-export function decToString(d: Dec): string {
+/** As Postgres prints a numeric: every digit of its scale (1.50 + 2.5 is 4.00). */
+export function decText(d: Dec): string {
   const neg = d.units < 0n;
   const digits = (neg ? -d.units : d.units).toString().padStart(d.scale + 1, '0');
   const int = digits.slice(0, digits.length - d.scale);
   const frac = digits.slice(digits.length - d.scale);
-  return canonicalNumeric(`${neg ? '-' : ''}${int}${frac ? `.${frac}` : ''}`);
+  return `${neg ? '-' : ''}${int}${frac ? `.${frac}` : ''}`;
 }
+
+/** Canonical text (4 for 4.00): equal values, equal text. */
+export const decToString = (d: Dec): string => canonicalNumeric(decText(d));
 
 /** Digits of |units| before the point (0 when below 1), the basis of Postgres's weight. */
 function intDigits(d: Dec): number {

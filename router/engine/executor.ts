@@ -1,53 +1,43 @@
 /**
- * Runs a plan. Everything it does to shards goes through one narrow interface, `ShardCursor`,
- * so the same executor drives DO stubs in VTGate and in-process engines in tests.
+ * Runs a plan. Everything it does to shards and to global sequences goes through one narrow
+ * interface, `ShardCursor`, so the same executor drives DO stubs in VTGate and in-process engines
+ * in tests. Lookup vindexes (router/engine/lookup.ts) and drawing ids (router/engine/generate.ts)
+ * have files of their own.
  */
 import { ResultBudget } from '../../engines/limits.js';
-import { chunkByParams, chunkRows, insertValues, placeholders } from '../../engines/dialect/sql-text.js';
+import { chunkByParams } from '../../engines/dialect/sql-text.js';
 import { VitessError } from '../../rpc/errors.js';
 import type { ResultSet, Row } from '../../rpc/results.js';
 import type { Field, SqlValue } from '../../rpc/values.js';
 import { shardFor, type KeyspaceId } from '../../rpc/keyspace/keyrange.js';
-import { hashId } from '../../rpc/keyspace/hash.js';
 import { keyspaceIdFor } from '../vindex/vindex.js';
 import type { LookupSpec } from '../vschema.js';
-import { KEY_COLUMN, lookupColumn } from '../planner/dml.js';
 import { explainLines } from '../planner/explain.js';
+import { generate } from './generate.js';
+import { LookupVindex, returnedEntries } from './lookup.js';
 import { aggregateRows, distinctRows, limitRows, mergeSorted, sortRows } from './merge.js';
+import { runSubquery } from './subquery.js';
+import { inValuesOrder } from './values-order.js';
 import { HIDDEN, type Insert, type LookupDelete, type LookupUpdate, type Plan, type Primitive, type Route, type ValueSource } from '../planner/plan.js';
 import { mapParams } from '../planner/sql.js';
 
 export interface ShardCursor {
   /** Runs one statement on one shard's primary. */
   execute(keyspace: string, shard: string, sql: string, params: SqlValue[]): Promise<ResultSet>;
+  /**
+   * `count` ids of global sequence `sequence` of `keyspace`, ascending, none handed out before.
+   * Only plans with a `Generate` (INSERTs filling sequence columns) call it; a cursor without it
+   * refuses them.
+   */
+  drawIds?(keyspace: string, sequence: string, count: number): Promise<number[]>;
 }
 
-/** A change to the number of rows behind one lookup entry. */
-interface LookupDelta {
-  value: SqlValue;
-  keyspaceId: KeyspaceId;
-  refs: number;
+/** A plan's result: a one-row INSERT that drew ids from a global sequence reports the first. */
+export interface Executed extends ResultSet {
+  lastInsertId?: number;
 }
 
-const deltaKey = (d: LookupDelta): string => `${d.keyspaceId}:${hashId(d.value)}:${String(d.value)}`;
-
-/** Sums deltas of the same entry, dropping those that cancel out. */
-function netDeltas(deltas: LookupDelta[]): LookupDelta[] {
-  const out = new Map<string, LookupDelta>();
-  for (const d of deltas) {
-    const k = deltaKey(d);
-    const cur = out.get(k);
-    out.set(k, cur ? { ...cur, refs: cur.refs + d.refs } : { ...d });
-  }
-  return [...out.values()].filter((d) => d.refs !== 0);
-}
-
-/** One delta of `sign` per (value, keyspace id) pair, summed; NULL values and rows without a keyspace id have no entry. */
-function lookupDeltas(pairs: [SqlValue, KeyspaceId | undefined][], sign: 1 | -1): LookupDelta[] {
-  return netDeltas(pairs.flatMap(([value, keyspaceId]) => (value === null || keyspaceId === undefined ? [] : [{ value, keyspaceId, refs: sign }])));
-}
-
-export async function execute(plan: Plan, params: SqlValue[], cursor: ShardCursor): Promise<ResultSet> {
+export async function execute(plan: Plan, params: SqlValue[], cursor: ShardCursor): Promise<Executed> {
   return new Execution(params, gathering(cursor)).run(plan.root);
 }
 
@@ -58,7 +48,10 @@ export async function execute(plan: Plan, params: SqlValue[], cursor: ShardCurso
  */
 function gathering(cursor: ShardCursor): ShardCursor {
   const budget = new ResultBudget('the rows gathered from the shards');
-  return { execute: async (keyspace, shard, sql, params) => budget.add(await cursor.execute(keyspace, shard, sql, params)) };
+  return {
+    execute: async (keyspace, shard, sql, params) => budget.add(await cursor.execute(keyspace, shard, sql, params)),
+    ...(cursor.drawIds && { drawIds: cursor.drawIds.bind(cursor) }),
+  };
 }
 
 interface ShardResult {
@@ -99,7 +92,7 @@ class Execution {
     return parts.reduce<number>((a, v) => a + (v === null ? 0 : Number(v)), 0);
   }
 
-  async run(p: Primitive): Promise<ResultSet> {
+  async run(p: Primitive): Promise<Executed> {
     switch (p.op) {
       case 'Route': {
         const results = await this.route(p);
@@ -151,6 +144,10 @@ class Execution {
       }
       case 'Insert':
         return this.insert(p);
+      case 'Generate':
+        return generate(p, this.params, this.cursor, (input, params) => new Execution(params, this.cursor).run(input));
+      case 'Subquery':
+        return runSubquery(p, (x) => this.run(x));
       case 'LookupDelete':
         return this.lookupDelete(p);
       case 'LookupUpdate':
@@ -170,11 +167,7 @@ class Execution {
     const ids =
       t.type === 'vindex'
         ? t.values.map((v) => keyspaceIdFor(t.vindex, this.value(v))).filter((id): id is KeyspaceId => id !== undefined)
-        : await this.lookupIds(
-            route,
-            t.lookup,
-            t.values.map((v) => this.value(v)),
-          );
+        : await this.lookup(route.keyspace, route.shards, t.lookup).map(t.values.map((v) => this.value(v)));
     const hit = new Set(ids.map((id) => shardFor(id, route.shards)));
     // No value maps to a shard (NULL, no lookup entry): no row can match; one shard answers
     // with the right columns (and the one row an aggregate returns over nothing).
@@ -187,86 +180,9 @@ class Execution {
     return Promise.all(shards.map(async (shard) => ({ shard, result: await this.cursor.execute(route.keyspace, shard, route.sql, params) })));
   }
 
-  // ---- lookup tables -----------------------------------------------------------------
-
-  /** Keyspace ids of `values` from the lookup table, which is sharded by hash of its value. */
-  private async lookupIds(route: { keyspace: string; shards: string[] }, lookup: LookupSpec, values: SqlValue[]): Promise<KeyspaceId[]> {
-    const byShard = this.byLookupShard(
-      route.shards,
-      values.filter((v) => v !== null),
-      (v) => v,
-    );
-    const found = await Promise.all(
-      [...byShard].flatMap(([shard, vs]) =>
-        chunkRows(vs, 1).map(async (part) => {
-          const where = part.length === 1 ? 'value = $1' : `value IN (${placeholders(part.length)})`;
-          const r = await this.cursor.execute(route.keyspace, shard, `SELECT keyspace_id FROM ${lookup.table} WHERE (${where}) AND refs > 0`, part);
-          return r.rows.map((row) => String(row.keyspace_id));
-        }),
-      ),
-    );
-    return found.flat();
-  }
-
-  private byLookupShard<T>(shards: string[], items: T[], valueOfItem: (t: T) => SqlValue): Map<string, T[]> {
-    const out = new Map<string, T[]>();
-    for (const it of items) {
-      const shard = shardFor(hashId(valueOfItem(it))!, shards);
-      out.set(shard, [...(out.get(shard) ?? []), it]);
-    }
-    return out;
-  }
-
-  /**
-   * Moves lookup entries' row counts by `deltas`. An entry (value, keyspace id) counts the rows
-   * behind it: a `range` vindex gives every row of a shard the same keyspace id, so one entry can
-   * stand for many rows, and a row leaving must not take the others' entry with it. Entries at
-   * zero are deleted; reads skip them (`refs > 0`) in case that delete did not run. Additions go
-   * first, so a row is never without its entry.
-   */
-  private async writeLookups(keyspace: string, shards: string[], table: string, deltas: LookupDelta[]): Promise<void> {
-    const run = (ds: LookupDelta[], write: (shard: string, part: LookupDelta[]) => Promise<unknown>) =>
-      Promise.all([...this.byLookupShard(shards, ds, (d) => d.value)].flatMap(([shard, es]) => chunkRows(es, 3).map((part) => write(shard, part))));
-    const match = (i: number, width: number) => `(value = $${width * i + 1} AND keyspace_id = $${width * i + 2})`;
-    await run(
-      deltas.filter((d) => d.refs > 0),
-      (shard, part) => {
-        // The lookup table's name as the vschema spells it (unquoted), as in the statements below.
-        const { sql, params } = insertValues(
-          table,
-          ['value', 'keyspace_id', 'refs'],
-          part.map((d) => [d.value, d.keyspaceId, d.refs]),
-          `ON CONFLICT (value, keyspace_id) DO UPDATE SET refs = ${table}.refs + EXCLUDED.refs`,
-          (name) => name,
-        );
-        return this.cursor.execute(keyspace, shard, sql, params);
-      },
-    );
-    await run(
-      deltas.filter((d) => d.refs < 0),
-      async (shard, part) => {
-        await this.cursor.execute(
-          keyspace,
-          shard,
-          `UPDATE ${table} SET refs = refs - CASE ${part.map((_, i) => `WHEN ${match(i, 3)} THEN $${3 * i + 3}`).join(' ')} ELSE 0 END WHERE ${part.map((_, i) => match(i, 3)).join(' OR ')}`,
-          part.flatMap((d) => [d.value, d.keyspaceId, -d.refs]),
-        );
-        await this.cursor.execute(
-          keyspace,
-          shard,
-          `DELETE FROM ${table} WHERE refs <= 0 AND (${part.map((_, i) => match(i, 2)).join(' OR ')})`,
-          part.flatMap((d) => [d.value, d.keyspaceId]),
-        );
-      },
-    );
-  }
-
-  /** Lookup entries of `rows` (helper columns of lookup `i`), counted: rows without a value or a keyspace id have none. */
-  private entries(rows: Row[], vindex: Insert['vindex'], i: number, sign: 1 | -1): LookupDelta[] {
-    return lookupDeltas(
-      rows.map((r) => [r[lookupColumn(i)] ?? null, keyspaceIdFor(vindex, r[KEY_COLUMN] ?? null)]),
-      sign,
-    );
+  /** The lookup vindex `lookup` of a table in `keyspace`, over its shards. */
+  private lookup(keyspace: string, shards: string[], lookup: LookupSpec): LookupVindex {
+    return new LookupVindex(this.cursor, keyspace, shards, lookup);
   }
 
   // ---- writes --------------------------------------------------------------------------
@@ -284,23 +200,11 @@ class Execution {
           { table: p.table, columns: [p.vindex.column] },
         );
       }
-      return { row, id, shard: shardFor(id, p.shards) };
+      return { row, id, key, position: n, shard: shardFor(id, p.shards) };
     });
     // Lookup entries first: if the insert then fails, an entry points at a row that is not
     // there (a query finds nothing), never a row without its entry.
-    await Promise.all(
-      p.lookups.map((l, i) =>
-        this.writeLookups(
-          p.keyspace,
-          p.shards,
-          l.table,
-          lookupDeltas(
-            rows.map((r) => [this.value(r.row.lookups[i]!), r.id]),
-            1,
-          ),
-        ),
-      ),
-    );
+    await Promise.all(p.lookups.map((l, i) => this.lookup(p.keyspace, p.shards, l).create(rows.map((r) => [this.value(r.row.lookups[i]!), r.id]))));
 
     const tailParams = p.tailParams.map((s) => this.value(s));
     const statements = p.shards.flatMap((shard) =>
@@ -318,31 +222,30 @@ class Execution {
           return sql;
         });
         params.push(...tailParams);
-        return { shard, sql: `${p.head}${tuples.join(', ')}${mapParams(p.tail, (n) => n + offset)}`, params };
+        return { shard, part, sql: `${p.head}${tuples.join(', ')}${mapParams(p.tail, (n) => n + offset)}`, params };
       }),
     );
     const results = await Promise.all(statements.map((s) => this.cursor.execute(p.keyspace, s.shard, s.sql, s.params)));
-    return concat(results);
+    // RETURNING rows in VALUES order, as one database gives them (values-order.ts).
+    return inValuesOrder(
+      statements.map((s, i) => ({ positions: s.part.map((r) => r.position), keys: s.part.map((r) => r.key), result: results[i]! })),
+      p.vindex.column,
+    );
   }
 
   private async lookupDelete(p: LookupDelete): Promise<ResultSet> {
     const r = concat((await this.route(p.input)).map((x) => x.result));
-    await Promise.all(p.lookups.map((l, i) => this.writeLookups(p.input.keyspace, p.input.shards, l.table, this.entries(r.rows, p.vindex, i, -1))));
+    const { keyspace, shards } = p.input;
+    await Promise.all(p.lookups.map((l, i) => this.lookup(keyspace, shards, l).delete(returnedEntries(r.rows, p.vindex, i))));
     return withoutHidden(r, p.returning);
   }
 
   private async lookupUpdate(p: LookupUpdate): Promise<ResultSet> {
     const before = concat((await this.route(p.before)).map((x) => x.result));
     const after = concat((await this.route(p.input)).map((x) => x.result));
+    const { keyspace, shards } = p.input;
     await Promise.all(
-      p.lookups.map((l, i) =>
-        this.writeLookups(
-          p.input.keyspace,
-          p.input.shards,
-          l.table,
-          netDeltas([...this.entries(after.rows, p.vindex, i, 1), ...this.entries(before.rows, p.vindex, i, -1)]),
-        ),
-      ),
+      p.lookups.map((l, i) => this.lookup(keyspace, shards, l).update(returnedEntries(before.rows, p.vindex, i), returnedEntries(after.rows, p.vindex, i))),
     );
     return withoutHidden(after, p.returning);
   }

@@ -122,7 +122,36 @@ interface Acc {
   value(): SqlValue;
 }
 
+/** Postgres's sum over a column of this type is int8 for int2 and int4, numeric for int8 and numeric, else the type. */
+const sumType = (t: SqlType): SqlType => (t === 'int2' || t === 'int4' ? 'int8' : t === 'int8' ? 'numeric' : t);
+
+/** count, sum or avg of DISTINCT values: each non-NULL value once per group, equal as Postgres holds them equal (1.5 = 1.50). */
+function distinctAccumulator(c: AggregateColumn, fields: Field[]): Acc {
+  const a = c.args[0] ?? '';
+  const type = typeOf(fields, a);
+  const seen = new Set<string>();
+  // Exact whatever the input: an int8 sum goes past 2^63 as a numeric would.
+  const sum = new Sum(type === 'int8' ? 'numeric' : type);
+  return {
+    add: (r) => {
+      const v = r[a] ?? null;
+      if (v === null) return;
+      const key = valueKey(v, type);
+      if (seen.has(key)) return;
+      seen.add(key);
+      if (c.fn !== 'count') sum.add(v);
+    },
+    value: () => {
+      if (c.fn === 'count') return seen.size;
+      if (c.fn === 'sum' || !sum.seen) return sum.value();
+      if (sum.isFloat()) return (sum.value() as number) / seen.size;
+      return decToString(divDec(sum.decimal(), { units: BigInt(seen.size), scale: 0 }));
+    },
+  };
+}
+
 function accumulator(c: AggregateColumn, fields: Field[]): Acc {
+  if (c.distinct) return distinctAccumulator(c, fields);
   const [a = '', b = ''] = c.args;
   const type = typeOf(fields, a);
   switch (c.fn) {
@@ -188,6 +217,8 @@ function accumulator(c: AggregateColumn, fields: Field[]): Acc {
 
 function outputType(c: AggregateColumn, fields: Field[]): SqlType {
   const t = typeOf(fields, c.args[0] ?? '') ?? 'unknown';
+  // A DISTINCT sum's input is the values, not the shards' partial sums.
+  if (c.distinct && c.fn === 'sum') return sumType(t);
   switch (c.fn) {
     case 'count':
       return 'int8';

@@ -1,7 +1,8 @@
 /**
  * Aggregates across shards. Each shard groups its rows and returns partial aggregates
  * (AVG as SUM and COUNT); VTGate combines the partials per group, then applies HAVING,
- * DISTINCT, ORDER BY and LIMIT/OFFSET to the combined groups.
+ * DISTINCT, ORDER BY and LIMIT/OFFSET to the combined groups. count, sum and avg(DISTINCT x) are
+ * Vitess's distinct aggregation: the shards group by x as well, VTGate counts each x once.
  */
 import type { Expr, ExprCall, SelectedColumn, SelectFromStatement } from 'pgsql-ast-parser';
 import { VitessError } from '../../rpc/errors.js';
@@ -56,6 +57,8 @@ export function planAggregate(ast: SelectFromStatement, source: string, base: Ro
     return name;
   };
   const groupNames = groups.map((g) => shardColumn(g, 'g'));
+  /** Arguments of DISTINCT aggregates, grouped by on the shards after the statement's own groups. */
+  const distinctGroups: Expr[] = [];
   const byKey = new Map<string, string>(groups.map((g, i) => [exprKey(g), groupNames[i]!]));
 
   /** A per-group value computed by the shards (a GROUP BY expression or one depending on it). */
@@ -71,16 +74,30 @@ export function planAggregate(ast: SelectFromStatement, source: string, base: Ro
     if (!name) byKey.set(key, (name = shardColumn(call, 'a')));
     return name;
   };
-  const aggregate = (call: ExprCall): { fn: AggregateFn; args: string[] } => {
+  /**
+   * The argument of count, sum or avg(DISTINCT x): the shards also group by x and return its
+   * values, so VTGate sees each value once per shard and counts it once per group.
+   */
+  const distinctValue = (e: Expr): string => {
+    const key = exprKey(e);
+    let name = byKey.get(key);
+    if (!name) {
+      byKey.set(key, (name = shardColumn(e, 'd')));
+      distinctGroups.push(e);
+    }
+    return name;
+  };
+  const aggregate = (call: ExprCall): { fn: AggregateFn; args: string[]; distinct?: boolean } => {
     const fn = call.function.name.toLowerCase();
     const text = renderExpr(call, source);
-    if (call.distinct === 'distinct' && fn !== 'min' && fn !== 'max') {
-      throw refused(
-        text,
-        'cannot be combined across shards: a value may be counted on several shards. Group by the sharding column, or select the distinct values and count them in the client',
-      );
-    }
     if (call.orderBy || call.withinGroup) throw refused(text, 'cannot be combined across shards (ordered aggregate)');
+    if (call.distinct === 'distinct' && (fn === 'count' || fn === 'sum' || fn === 'avg')) {
+      if (call.filter) throw refused(text, 'cannot be combined across shards: DISTINCT with FILTER (write the condition into the argument with CASE)');
+      if (call.args.length !== 1 || (call.args[0]!.type === 'ref' && call.args[0]!.name === '*'))
+        throw refused(text, 'cannot be combined across shards: DISTINCT takes one argument');
+      return { fn, args: [distinctValue(call.args[0]!)], distinct: true };
+    }
+    // min, max, bool_and and bool_or are the same over distinct values: the shards' DISTINCT is enough.
     if (fn === 'avg') {
       // AVG = SUM / COUNT over all shards, with FILTER kept on both.
       return { fn: 'avg', args: [partial({ ...call, function: { name: 'sum' } }), partial({ ...call, function: { name: 'count' } })] };
@@ -112,7 +129,7 @@ export function planAggregate(ast: SelectFromStatement, source: string, base: Ro
     else outputs.push({ name: outputName(c), fn: 'first', args: [carried(c.expr)] });
   }
   const visible = outputs.length;
-  const hidden = (col: { fn: AggregateFn; args: string[] }): string => {
+  const hidden = (col: { fn: AggregateFn; args: string[]; distinct?: boolean }): string => {
     const name = `${HIDDEN}x${outputs.length}`;
     outputs.push({ name, ...col });
     return name;
@@ -144,7 +161,7 @@ export function planAggregate(ast: SelectFromStatement, source: string, base: Ro
   const shardAst: SelectFromStatement = {
     ...ast,
     columns: shardColumns,
-    groupBy: groups.length ? groups : null,
+    groupBy: groups.length || distinctGroups.length ? [...groups, ...distinctGroups] : null,
     having: null,
     orderBy: null,
     limit: null,
@@ -153,7 +170,8 @@ export function planAggregate(ast: SelectFromStatement, source: string, base: Ro
   const { sql, params } = compactParams(renderStatement(shardAst, source));
   const { count, offset } = limitOf(ast, source);
   // Output names may repeat: DISTINCT compares hidden copies of the visible columns.
-  const distinctOn = ast.distinct === 'distinct' ? outputs.slice(0, visible).map((o) => hidden({ fn: o.fn, args: o.args })) : undefined;
+  const distinctOn =
+    ast.distinct === 'distinct' ? outputs.slice(0, visible).map((o) => hidden({ fn: o.fn, args: o.args, ...(o.distinct && { distinct: true }) })) : undefined;
   const drop = outputs.slice(visible).map((o) => o.name);
 
   let root: Primitive = { op: 'Aggregate', input: routeOf(base, sql, params), groupBy: groupNames, columns: outputs, ...(having && { having }) };

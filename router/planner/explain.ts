@@ -1,5 +1,6 @@
 /** EXPLAIN: a plan as indented text lines, one primitive per line (its SQL on the next). */
 import type { Expr, Plan, Primitive, SortKey, Target, ValueSource } from './plan.js';
+import { drawCounts } from './sequences.js';
 import { mapParams } from './sql.js';
 
 function value(v: ValueSource): string {
@@ -95,6 +96,22 @@ function lines(p: Primitive, depth: number, out: string[]): void {
     case 'Project':
       add(`Project drop ${p.drop.join(', ')}`);
       break;
+    case 'Generate': {
+      // The draw, then the INSERT it feeds, at the same depth: they run one after the other.
+      const counts = drawCounts(p.draw);
+      const params = `$${p.draw.first + 1}${p.draw.from.length > 1 ? `…$${p.draw.first + p.draw.from.length}` : ''}`;
+      add(`Draw ${params} from global sequences: ${[...counts].map(([s, n]) => (n > 1 ? `${s} ×${n}` : s)).join(', ')}`);
+      lines(p.input, depth, out);
+      return;
+    }
+    case 'Subquery':
+      // The subqueries run first; their results are the outer plan's parameters.
+      for (const i of p.inputs) {
+        add(`Subquery ${i.kind} → $${i.param + 1}${i.present !== undefined ? ` (has values → $${i.present + 1})` : ''}`);
+        lines(i.input, depth + 1, out);
+      }
+      lines(p.outer, depth, out);
+      return;
     case 'Sequence':
       add('Sequence');
       for (const s of p.steps) lines(s, depth + 1, out);
@@ -109,13 +126,6 @@ function lines(p: Primitive, depth: number, out: string[]): void {
 export function explainLines(plan: Plan): string[] {
   if (plan.root.op === 'Explain') return explainLines(plan.root.plan);
   const out = [`${plan.kind} ${plan.statement} on keyspace ${plan.keyspace}`];
-  const draw = plan.sequences?.draw;
-  if (draw) {
-    const counts = new Map<string, number>();
-    for (const s of draw.from) counts.set(s, (counts.get(s) ?? 0) + 1);
-    const params = `$${draw.first + 1}${draw.from.length > 1 ? `…$${draw.first + draw.from.length}` : ''}`;
-    out.push(`Draw ${params} from global sequences: ${[...counts].map(([s, n]) => (n > 1 ? `${s} ×${n}` : s)).join(', ')}`);
-  }
   lines(plan.root, 0, out);
   return out;
 }

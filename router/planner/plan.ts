@@ -126,6 +126,11 @@ export interface AggregateColumn {
   fn: AggregateFn;
   /** Input columns: one partial, or [sum, count] for avg. `first` takes any row's value. */
   args: string[];
+  /**
+   * count, sum or avg of DISTINCT values: `args[0]` holds the values themselves (the shards group
+   * by them), and each distinct non-NULL value of a group counts once, whichever shards sent it.
+   */
+  distinct?: boolean;
 }
 
 /** Combines per-shard partial aggregates grouped by `groupBy`; filters groups by `having`. */
@@ -162,6 +167,40 @@ export interface Project {
   drop: string[];
 }
 
+/**
+ * An INSERT that fills columns from global sequences (Vitess's `Insert.Generate`): draws the ids
+ * `draw` names through the cursor, binds them as the parameters after the statement's own, then
+ * runs `input` (an `Insert`, or a `Route` to a reference table's copies) with them. A one-row
+ * INSERT reports its first id as `lastInsertId`.
+ */
+export interface Generate {
+  op: 'Generate';
+  keyspace: string;
+  draw: SequenceDraw;
+  input: Primitive;
+}
+
+/**
+ * Uncorrelated subqueries over sharded tables (Vitess's `UncorrelatedSubquery`): each input runs
+ * first, as a plan of its own, and its result is bound as a parameter of `outer`, which has
+ * `$n` where the subquery was; the executor (router/engine/subquery.ts) writes the values into its routes.
+ */
+export interface Subquery {
+  op: 'Subquery';
+  inputs: SubqueryInput[];
+  outer: Primitive;
+}
+
+export interface SubqueryInput {
+  /** `value`: the one column of the one row (NULL without rows); `list`: a column's values (IN); `exists`: whether there is a row. */
+  kind: 'value' | 'list' | 'exists';
+  /** 0-based parameter the result is bound to. */
+  param: number;
+  /** `list`: the parameter that says whether the list has values (an empty IN matches nothing, NOT IN everything). */
+  present?: number;
+  input: Primitive;
+}
+
 /** Runs steps in order; the result is the first step's (DDL plus its lookup tables). */
 export interface Sequence {
   op: 'Sequence';
@@ -174,7 +213,21 @@ export interface Explain {
   plan: Plan;
 }
 
-export type Primitive = Route | Insert | LookupDelete | LookupUpdate | MergeSort | Sort | Aggregate | Distinct | Limit | Project | Sequence | Explain;
+export type Primitive =
+  | Route
+  | Insert
+  | Generate
+  | LookupDelete
+  | LookupUpdate
+  | MergeSort
+  | Sort
+  | Aggregate
+  | Distinct
+  | Limit
+  | Project
+  | Subquery
+  | Sequence
+  | Explain;
 
 /** A HAVING condition, evaluated by VTGate on combined groups. */
 export type Expr =
@@ -206,13 +259,11 @@ export interface Plan {
   /** Tables read or written, lookup tables included. */
   tables: string[];
   schemaChange?: SchemaChange;
-  /** Global-sequence work around the plan, done by VTGate (router/sequences/sequence.ts). */
+  /** DDL's global-sequence work around the plan, done by VTGate (router/sequences/sequence.ts); an INSERT's draw is a `Generate`. */
   sequences?: SequenceWork;
 }
 
 export interface SequenceWork {
-  /** INSERT: ids to draw and bind before it runs. */
-  draw?: SequenceDraw;
   /** DDL: sequences that must exist before it runs (`DEFAULT nextval(…)`). */
   need?: string[];
   /** CREATE SEQUENCE. */

@@ -20,6 +20,7 @@ import { chooseRoute, Scope, tableRouting, type TableRouting } from './route.js'
 import { MemorySchema, type SchemaInfo, type TableInfo } from './schema.js';
 import { passThrough, planMergedSelect, type RouteBase } from './select.js';
 import { drawSequences } from './sequences.js';
+import { planSubqueries } from './subquery.js';
 import { isSubquery } from './sql.js';
 import { tablesIn, walk } from '../../engines/dialect/ast.js';
 
@@ -78,9 +79,15 @@ export function planQuery(sql: string, ctx: PlanContext): Plan {
   if (ast.type === 'insert') {
     // Ids from global sequences become parameters first: the row is then routed by them.
     const drawn = drawSequences(ast, source, ctx.schema);
-    if (drawn) return { ...planQuery(drawn.sql, ctx), sequences: { draw: drawn.draw } };
+    if (drawn) {
+      const inner = planQuery(drawn.sql, ctx);
+      return { ...inner, root: { op: 'Generate', keyspace: ks.name, draw: drawn.draw, input: inner.root } };
+    }
   }
   const routing = (t: string) => tableRouting(ks, ctx.schema, t);
+  // Uncorrelated subqueries over sharded tables in WHERE run first; their results become parameters.
+  const pulled = planSubqueries(ast, source, routing, ctx.schema, (text) => planQuery(text, ctx));
+  if (pulled) return pulled;
   switch (ast.type) {
     case 'insert':
     case 'update':
@@ -159,7 +166,10 @@ function planSelect(
   return { kind: choice.kind, root: planMergedSelect(ast, source, base) };
 }
 
-/** A subquery over a sharded table would see one shard's rows only: refused (top-level FROM aside). */
+/**
+ * A subquery over a sharded table outside WHERE (select list, FROM, HAVING, SET, INSERT … SELECT)
+ * would see one shard's rows only: refused (top-level FROM aside). Those in WHERE ran first (subquery.ts).
+ */
 function refuseShardedSubqueries(ast: Statement, routing: (t: string) => TableRouting): void {
   const top = ast.type === 'select' ? ast : undefined;
   walk(ast, (n) => {
@@ -168,7 +178,7 @@ function refuseShardedSubqueries(ast: Statement, routing: (t: string) => TableRo
     if (sharded.length) {
       throw refused(
         `a subquery over sharded table ${sharded[0]}`,
-        'is not supported: its rows live on every shard, so no one shard can answer it. Join on the sharding column instead, or run the subquery separately',
+        'is not supported here: its rows live on every shard, so no one shard can answer it, and only uncorrelated subqueries in WHERE run first across shards. Join on the sharding column instead, move it into WHERE, or run the subquery separately',
         sharded[0],
       );
     }

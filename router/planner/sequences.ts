@@ -3,7 +3,8 @@
  * out the same ids on every shard, so VTGate rewrites the DDL — a sequence column becomes a
  * plain integer column on the shards — and fills the column in INSERTs with ids it draws from
  * the keyspace's sequence DO, before the row is routed (the column may be the vindex column).
- * Pure: the ids are bound as extra parameters when the plan runs (router/sequences/sequence.ts).
+ * Pure: the plan's `Generate` primitive draws the ids and binds them as extra parameters when it
+ * runs (router/engine/generate.ts).
  */
 import { toSql, type CreateColumnDef, type CreateSequenceStatement, type CreateTableStatement, type Expr, type InsertStatement } from 'pgsql-ast-parser';
 import { VitessError } from '../../rpc/errors.js';
@@ -218,6 +219,13 @@ export function drawSequences(ast: InsertStatement, source: string, schema: Sche
     insert: { ...ast.insert, values },
   };
   return { sql: renderStatement(rewritten, source), draw: { first, from, lastInsertId: rows.length === 1 } };
+}
+
+/** How many ids the draw takes from each sequence, in order of first use. */
+export function drawCounts(draw: SequenceDraw): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const s of draw.from) counts.set(s, (counts.get(s) ?? 0) + 1);
+  return counts;
 }
 
 /** The statement's parameters followed by the drawn ids (`params` must bind every `$n` the statement uses). */

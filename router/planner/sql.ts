@@ -17,10 +17,15 @@ export function exprKey(e: Expr): string {
 // ---- parameters -----------------------------------------------------------------------
 
 /**
- * Rewrites every `$n` outside string literals, quoted identifiers and comments. Used on SQL this
+ * Renumbers every `$n` outside string literals, quoted identifiers and comments. Used on SQL this
  * module rendered, and on rows of a split INSERT.
  */
 export function mapParams(sql: string, fn: (n: number) => number): string {
+  return replaceParams(sql, (n) => `$${fn(n)}`);
+}
+
+/** Replaces every `$n` outside string literals, quoted identifiers and comments with `fn(n)`. */
+export function replaceParams(sql: string, fn: (n: number) => string): string {
   let out = '';
   let i = 0;
   while (i < sql.length) {
@@ -46,7 +51,7 @@ export function mapParams(sql: string, fn: (n: number) => number): string {
       const param = /^\$(\d+)/.exec(sql.slice(i));
       const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i));
       if (param) {
-        out += `$${fn(Number(param[1]))}`;
+        out += fn(Number(param[1]));
         i += param[0].length;
         continue;
       }

@@ -1,14 +1,12 @@
 /**
- * VTGate's side of global sequences (docs/sequences.md): draws the ids an INSERT needs from the
- * isolate's block cache, creates and checks sequences for DDL, and keeps the keyspace's registry
- * of sequence columns (in its VTSequence DO) in step with the schema VTGate learned, so that an
- * isolate started later knows them.
+ * VTGate's side of global sequences (docs/sequences.md): hands out the ids a plan's `Generate`
+ * draws, from the isolate's block cache; creates and checks sequences for DDL; and keeps the
+ * keyspace's registry of sequence columns (in its VTSequence DO) in step with the schema VTGate
+ * learned, so that an isolate started later knows them.
  */
 import { waitUntil } from 'cloudflare:workers';
-import type { SqlValue } from '../../rpc/values.js';
 import type { SchemaChange, SequenceWork } from '../planner/plan.js';
 import type { SchemaInfo } from '../planner/schema.js';
-import { bindDrawn, type SequenceDraw } from '../planner/sequences.js';
 import { SequenceCache } from './sequence-cache.js';
 import type { SequenceColumn } from './sequence-do.js';
 import type { Topology } from '../topology.js';
@@ -25,21 +23,14 @@ const background = (p: Promise<unknown>): void => {
 // One cache per keyspace per isolate.
 const caches = new Map<string, SequenceCache>();
 
-/** The statement's parameters plus the ids its plan draws; `lastInsertId` for a one-row INSERT. */
-export async function drawIds(
-  topology: Topology,
-  keyspace: string,
-  draw: SequenceDraw,
-  params: SqlValue[],
-): Promise<{ params: SqlValue[]; lastInsertId?: number }> {
+/**
+ * `count` ids of `sequence`, ascending, from this isolate's cache of the keyspace's blocks: what
+ * VTGate's cursors answer when a plan's `Generate` asks (`ShardCursor.drawIds`).
+ */
+export function drawIds(topology: Topology, keyspace: string, sequence: string, count: number): Promise<number[]> {
   let cache = caches.get(keyspace);
   if (!cache) caches.set(keyspace, (cache = new SequenceCache(background)));
-  const counts = new Map<string, number>();
-  for (const s of draw.from) counts.set(s, (counts.get(s) ?? 0) + 1);
-  const stub = topology.sequence(keyspace);
-  const taken = new Map(await Promise.all([...counts].map(async ([s, n]) => [s, await cache.take(stub, s, n)] as const)));
-  const ids = draw.from.map((s) => taken.get(s)!.shift()!);
-  return { params: bindDrawn(params, draw, ids), ...(draw.lastInsertId && { lastInsertId: ids[0]! }) };
+  return cache.take(topology.sequence(keyspace), sequence, count);
 }
 
 /** Before DDL reaches the shards: the sequences it names exist; CREATE SEQUENCE creates one. */

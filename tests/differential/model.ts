@@ -125,6 +125,54 @@ interface Ref {
   col: Col;
 }
 
+/**
+ * An uncorrelated subquery over t1 (sharded) as a WHERE predicate on `ref`: `ref [NOT] IN
+ * (SELECT s.c …)`, `ref op (SELECT min|max(s.c) …)` on a t1 column of ref's type, or `[NOT] EXISTS`.
+ */
+function subqueryPredicate(g: Gen, t1: Table, ref: Ref, value: (v: SqlValue) => string): string {
+  const filterCol = pick(g, t1.cols);
+  const where = chance(g, 0.3)
+    ? ''
+    : filterCol.type === 'bool'
+      ? ` WHERE s.${filterCol.name} IS NOT NULL`
+      : ` WHERE s.${filterCol.name} ${pick(g, ['=', '<', '>=', '<>'])} ${value(
+          pick(
+            g,
+            DOMAIN[filterCol.type].filter((v) => v !== null),
+          ),
+        )}`;
+  const same = t1.cols.filter((c) => c.type === ref.col.type);
+  const kind = int(g, 0, 2);
+  if (kind === 0 || !same.length) return `${chance(g, 0.3) ? 'NOT ' : ''}EXISTS (SELECT 1 FROM t1 AS s${where})`;
+  const c = pick(g, same);
+  if (kind === 1 || ref.col.type === 'bool') return `${ref.sql} ${chance(g, 0.3) ? 'NOT IN' : 'IN'} (SELECT s.${c.name} FROM t1 AS s${where})`;
+  return `${ref.sql} ${pick(g, ['=', '<', '>='])} (SELECT ${pick(g, ['min', 'max'])}(s.${c.name}) FROM t1 AS s${where})`;
+}
+
+/**
+ * A multi-row INSERT … RETURNING of new rows into t1 (ids from `firstId`), compared in order:
+ * rows come back in VALUES order. With ON CONFLICT DO NOTHING some rows are old ids and return nothing.
+ */
+export function genInsertReturning(g: Gen, schema: Schema, firstId: number): Query {
+  const t1 = schema.tables.find((t) => t.name === 't1')!;
+  const params: SqlValue[] = [];
+  const value = (v: SqlValue): string => {
+    if (v === null || chance(g, 0.5)) return literal(v);
+    params.push(v);
+    return `$${params.length}`;
+  };
+  const conflict = chance(g, 0.4);
+  const candidates = [...Array.from({ length: 8 }, (_, i) => firstId + i), ...(conflict ? [1, 2, 3, 4, 5] : [])];
+  const ids = g(fc.shuffledSubarray, candidates, { minLength: 1, maxLength: candidates.length });
+  const tuples = ids.map((id) => `(${t1.cols.map((c) => value(c.name === 'id' ? id : pick(g, DOMAIN[c.type]))).join(', ')})`);
+  const returning = pick(g, ['*', 'id', `${t1.cols.at(-1)!.name}, id`, ...(conflict ? [] : [t1.cols.at(-1)!.name])]);
+  return {
+    sql: `INSERT INTO t1 (${t1.cols.map((c) => c.name).join(', ')}) VALUES ${tuples.join(', ')}${conflict ? ' ON CONFLICT (id) DO NOTHING' : ''} RETURNING ${returning}`,
+    params,
+    ordered: true,
+  };
+}
+
 /** An UPDATE of a non-key column, or a DELETE, of t1 or t2 under a random filter. */
 export function genWrite(g: Gen, schema: Schema): Stmt {
   const t = pick(
@@ -139,16 +187,19 @@ export function genWrite(g: Gen, schema: Schema): Stmt {
   };
   const key = t.vindex ?? 'id';
   const filterCol = pick(g, t.cols);
-  const filter = chance(g, 0.3)
-    ? `${key} = ${value(int(g, 1, 12))}`
-    : filterCol.type === 'bool'
-      ? `${filterCol.name} IS NULL`
-      : `${filterCol.name} ${pick(g, ['=', '<', '>='])} ${value(
-          pick(
-            g,
-            DOMAIN[filterCol.type].filter((v) => v !== null),
-          ),
-        )}`;
+  const t1 = schema.tables.find((x) => x.name === 't1')!;
+  const filter = chance(g, 0.2)
+    ? subqueryPredicate(g, t1, { sql: filterCol.name, col: filterCol }, value)
+    : chance(g, 0.3)
+      ? `${key} = ${value(int(g, 1, 12))}`
+      : filterCol.type === 'bool'
+        ? `${filterCol.name} IS NULL`
+        : `${filterCol.name} ${pick(g, ['=', '<', '>='])} ${value(
+            pick(
+              g,
+              DOMAIN[filterCol.type].filter((v) => v !== null),
+            ),
+          )}`;
   const returning = chance(g, 0.3) ? ' RETURNING id' : '';
   const settable = t.cols.filter((c) => c.name !== 'id' && c.name !== t.vindex);
   if (settable.length && chance(g, 0.6)) {
@@ -190,10 +241,11 @@ export function genQuery(g: Gen, schema: Schema): Query {
   // WHERE: routing predicates on the vindex columns, and filters.
   const preds: string[] = [];
   for (let i = int(g, 0, 2); i > 0; i--) {
-    const kind = int(g, 0, 5);
+    const kind = int(g, 0, 6);
     const base = from.tables[0]!;
     const vcol = `${base.alias}.${base.vindex ?? 'id'}`;
     if (kind === 0) preds.push(`${vcol} = ${value(int(g, 1, 12))}`);
+    else if (kind === 6) preds.push(subqueryPredicate(g, t1, chance(g, 0.4) ? { sql: vcol, col: { name: 'id', type: 'int' } } : pick(g, refs), value));
     else if (kind === 1) preds.push(`${vcol} IN (${Array.from({ length: int(g, 2, 4) }, () => value(int(g, 1, 12))).join(', ')})`);
     else {
       const ref = pick(g, refs);
@@ -235,8 +287,10 @@ export function genQuery(g: Gen, schema: Schema): Query {
   const ordered = refs.filter((c) => c.col.type !== 'bool');
   const bools = refs.filter((c) => c.col.type === 'bool');
   const aggs = Array.from({ length: int(g, 1, 3) }, () => {
-    const kind = int(g, 0, 6);
+    const kind = int(g, 0, 8);
+    if (kind === 7) return `count(DISTINCT ${pick(g, refs).sql})`;
     if (kind === 0 || (kind >= 3 && !numeric.length)) return 'count(*)';
+    if (kind === 8) return `${pick(g, ['sum', 'avg'])}(DISTINCT ${pick(g, numeric).sql})`;
     if (kind === 1) return `count(${pick(g, refs).sql})`;
     if (kind === 2) return `${pick(g, ['min', 'max'])}(${pick(g, ordered).sql})`;
     if (kind === 6 && bools.length) return `${pick(g, ['bool_and', 'bool_or'])}(${pick(g, bools).sql})`;

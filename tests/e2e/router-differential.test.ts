@@ -12,7 +12,19 @@ import type { ResultSet } from '../../rpc/results.js';
 import { rowFromWire, toWire, type Field, type SqlValue } from '../../rpc/values.js';
 import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
 import { jsonPost } from '../support/auth.js';
-import { canon, chance, ddl, describeCase, genInserts, genQuery, genSchema, genWrite, type Query, type Stmt } from '../differential/model.js';
+import {
+  canon,
+  chance,
+  ddl,
+  describeCase,
+  genInsertReturning,
+  genInserts,
+  genQuery,
+  genSchema,
+  genWrite,
+  type Query,
+  type Stmt,
+} from '../differential/model.js';
 
 const KEYSPACES = [
   { name: 'd1', engine: 'sqlite', shards: 1 },
@@ -70,14 +82,15 @@ async function check(q: Query, context: string): Promise<void> {
   );
 }
 
-async function checkWrite(s: Stmt, context: string): Promise<void> {
+/** A write: as many rows changed and the same rows returned (in the same order when `ordered`: INSERT … RETURNING). */
+async function checkWrite(s: Stmt & { ordered?: boolean }, context: string): Promise<void> {
   const expected = await oracle.query(s.sql, s.params);
   await Promise.all(
     KEYSPACES.map(async (k) => {
       const actual = await run(k.name, s);
       const where = `${k.name}\nwrite: ${s.sql} ${JSON.stringify(s.params)}\n${context}`;
       expect(actual.affected, where).toBe(expected.affected);
-      expect(canon(actual, false, false), where).toEqual(canon(expected, false, false));
+      expect(canon(actual, !!s.ordered, false), where).toEqual(canon(expected, !!s.ordered, false));
     }),
   );
 }
@@ -97,7 +110,8 @@ describe('differential through VTGate: DO SQLite × 1, 2, 4, 8 and PGlite × 2 v
           const drops = ['r', 't2', 't1'].map((t) => ({ sql: `DROP TABLE IF EXISTS ${t}`, params: [] as SqlValue[] }));
           await setUp([...drops, ...schema.tables.map((t) => ({ sql: ddl(t), params: [] })), ...inserts]);
           for (let i = 0; i < 8; i++) {
-            if (chance(g, 0.25)) await checkWrite(genWrite(g, schema), context);
+            if (chance(g, 0.1)) await checkWrite(genInsertReturning(g, schema, 100 + 10 * i), context);
+            else if (chance(g, 0.25)) await checkWrite(genWrite(g, schema), context);
             else await check(genQuery(g, schema), context);
           }
         }),

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import type { ResultSet } from '../../rpc/results.js';
+import type { ResultSet, Row } from '../../rpc/results.js';
 import type { Field, SqlValue } from '../../rpc/values.js';
 import { divDec, decToString, toDec } from '../../router/engine/decimal.js';
 import { execute, type ShardCursor } from '../../router/engine/executor.js';
@@ -155,6 +155,43 @@ describe('writes', () => {
     }
     expect(calls.flatMap((c) => c.params.filter((_, i) => i % 2 === 0)).sort((a, b) => Number(a) - Number(b))).toEqual(ids);
     expect(calls.length).toBeGreaterThan(4); // some shard got more than 50 rows
+  });
+
+  test('RETURNING rows of a split INSERT come back in VALUES order, whatever order the shards return them in', async () => {
+    const ids = [5, 1, 8, 3, 2, 7, 4, 6, 11, 9];
+    const values = ids.map((_, i) => `($${2 * i + 1}, $${2 * i + 2})`).join(', ');
+    const params = ids.flatMap((id) => [id, `n${id}`]);
+    const existing = new Set([8, 2, 9]);
+    /** A shard's answer: the rows it was sent (less those already there), in reverse when `reverse`. */
+    const answer = (opts: { skip: boolean; reverse: boolean; key: boolean }) => (c: Call) => {
+      const sent = c.params.filter((_, i) => i % 2 === 0) as number[];
+      const rows = sent.filter((id) => !(opts.skip && existing.has(id))).map((id): Row => (opts.key ? { b: `n${id}`, id } : { b: `n${id}` }));
+      if (opts.reverse) rows.reverse();
+      return { rows, fields: opts.key ? [f('b', 'text'), f('id', 'int4')] : [f('b', 'text')], affected: rows.length };
+    };
+    const kept = ids.filter((id) => !existing.has(id));
+    const run = async (tail: string, opts: Parameters<typeof answer>[0]) => {
+      const { calls, cursor } = fake(answer(opts));
+      const r = await execute(plan(`INSERT INTO t (id, b) VALUES ${values}${tail}`), params, cursor);
+      expect(new Set(calls.map((c) => c.shard)).size).toBeGreaterThan(1);
+      return r;
+    };
+    // With the vindex column in RETURNING: exact, also in any order and with rows skipped.
+    expect((await run(' RETURNING b, id', { skip: false, reverse: true, key: true })).rows.map((r) => r.id)).toEqual(ids);
+    const skipped = await run(' ON CONFLICT (id) DO NOTHING RETURNING b, id', { skip: true, reverse: true, key: true });
+    expect(skipped.rows.map((r) => r.id)).toEqual(kept);
+    expect(skipped.affected).toBe(kept.length);
+    // Without it: by place among the rows each shard was sent.
+    expect((await run(' RETURNING b', { skip: false, reverse: false, key: false })).rows.map((r) => r.b)).toEqual(ids.map((id) => `n${id}`));
+    // Rows skipped and no vindex column: each shard's rows keep their order (docs/routing.md).
+    const loose = (await run(' ON CONFLICT (id) DO NOTHING RETURNING b', { skip: true, reverse: false, key: false })).rows.map((r) =>
+      Number(String(r.b).slice(1)),
+    );
+    expect([...loose].sort((a, b) => a - b)).toEqual([...kept].sort((a, b) => a - b));
+    for (const shard of SHARDS) {
+      const mine = (id: number) => shardFor(hashId(id)!, SHARDS) === shard;
+      expect(loose.filter(mine)).toEqual(kept.filter(mine));
+    }
   });
 
   test('INSERT writes lookup entries first, to the shard of hash(value)', async () => {

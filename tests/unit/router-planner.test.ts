@@ -142,12 +142,16 @@ describe('plan kinds', () => {
   });
 
   test('grouped by the vindex column, groups are shard-local: shards aggregate alone', () => {
-    const p = plan('SELECT u.id, count(DISTINCT o.total) AS n FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.id HAVING count(*) > 1');
+    const p = plan("SELECT u.id, string_agg(o.name, ',') AS n FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.id HAVING count(*) > 1");
     expect(p.kind).toBe('scatter');
     expect(p.root).toMatchObject({
       op: 'Route',
-      sql: 'SELECT u.id, count(DISTINCT o.total) AS n FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.id HAVING count(*) > 1',
+      sql: "SELECT u.id, string_agg(o.name, ',') AS n FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.id HAVING count(*) > 1",
     });
+    // What VTGate can combine, it combines (exactly, whatever the engine), DISTINCT included.
+    const d = plan('SELECT u.id, count(DISTINCT o.total) AS n FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.id');
+    expect(d.kind).toBe('scatter-aggregate');
+    expect((chain(d.root).find((x) => x.op === 'Aggregate') as Aggregate).columns[1]).toEqual({ name: 'n', fn: 'count', args: ['__vt_d1'], distinct: true });
   });
 
   test('lookup: equality on a lookup column reads the lookup table first', () => {
@@ -313,7 +317,10 @@ describe('refused, with the reason', () => {
   });
 
   test('subqueries over sharded tables, UNION and WITH across shards', () => {
-    refused('SELECT * FROM users WHERE id IN (SELECT user_id FROM orders)', 'UNSUPPORTED', /subquery over sharded table orders .*no one shard can answer it/);
+    refused('SELECT (SELECT max(total) FROM orders) FROM users', 'UNSUPPORTED', /subquery over sharded table orders .*no one shard can answer it/);
+    refused('SELECT * FROM users u WHERE id IN (SELECT user_id FROM orders o WHERE o.total > u.age)', 'UNSUPPORTED', /correlated subquery .* refers to u\.age/);
+    // Uncorrelated, in WHERE: they run first (tests/unit/router-subquery.test.ts).
+    expect(plan('SELECT * FROM users WHERE id IN (SELECT user_id FROM orders)').root.op).toBe('Subquery');
     refused('SELECT id FROM users UNION SELECT user_id FROM orders', 'UNSUPPORTED', /UNION over sharded tables/);
     refused('WITH x AS (SELECT * FROM users) SELECT * FROM x', 'UNSUPPORTED', /WITH over sharded tables/);
     // Over reference tables they are fine.
@@ -321,7 +328,8 @@ describe('refused, with the reason', () => {
   });
 
   test('aggregates that cannot be combined', () => {
-    refused('SELECT count(DISTINCT name) FROM users', 'UNSUPPORTED', /count\s*\(\s*DISTINCT name\s*\).*cannot be combined across shards/i);
+    refused('SELECT count(DISTINCT name) FILTER (WHERE age > 1) FROM users', 'UNSUPPORTED', /DISTINCT with FILTER/i);
+    refused("SELECT string_agg(DISTINCT name, ',') FROM users", 'UNSUPPORTED', /string_agg\(\) cannot be combined across shards/);
     refused(
       "SELECT string_agg(name, ',') FROM users",
       'UNSUPPORTED',

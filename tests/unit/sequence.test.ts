@@ -6,7 +6,7 @@ import type { StorageEngine } from '../../engines/engine.js';
 import { LibsqlEngine } from '../../engines/libsql.js';
 import { execute, type ShardCursor } from '../../router/engine/executor.js';
 import { explainLines } from '../../router/planner/explain.js';
-import type { Insert, Plan, Route } from '../../router/planner/plan.js';
+import type { Generate, Insert, Plan, Route } from '../../router/planner/plan.js';
 import { Planner, planQuery } from '../../router/planner/planner.js';
 import { MemorySchema } from '../../router/planner/schema.js';
 import { bindDrawn } from '../../router/planner/sequences.js';
@@ -37,6 +37,8 @@ function expectVitessError(fn: () => unknown, code: ErrorCode, message: RegExp):
   expect((err as VitessError).message).toMatch(message);
 }
 const routeSql = (p: Plan) => (p.root.op === 'Sequence' ? (p.root.steps[0] as Route) : (p.root as Route)).sql;
+/** The plan's Generate (an INSERT that draws ids), or undefined. */
+const generateOf = (p: Plan): Generate | undefined => (p.root.op === 'Generate' ? p.root : undefined);
 
 /** A sequence DO in memory: the counter is all the cache needs. */
 function counter(): BlockSource & { calls: number[] } {
@@ -148,37 +150,38 @@ describe('INSERT drawing ids', () => {
 
   test("a column left out is added as parameters after the statement's own, one id per row, routed by it", () => {
     const p = insert('INSERT INTO things (name, n) VALUES ($1, $2), ($3, 7)');
-    expect(p.sequences).toEqual({ draw: { first: 3, from: ['things_id_seq', 'things_id_seq'], lastInsertId: false } });
-    const root = p.root as Insert;
+    expect(p.sequences).toBeUndefined();
+    expect(generateOf(p)!.draw).toEqual({ first: 3, from: ['things_id_seq', 'things_id_seq'], lastInsertId: false });
+    const root = generateOf(p)!.input as Insert;
     expect(root.op).toBe('Insert');
     expect(root.head).toMatch(/INSERT INTO things +\(name, n, id\) VALUES/);
     expect(root.rows.map((r) => r.key)).toEqual([{ param: 3 }, { param: 4 }]);
-    expect(bindDrawn(['a', 1, 'b', 'extra'], p.sequences!.draw!, [10, 11])).toEqual(['a', 1, 'b', 10, 11]);
+    expect(bindDrawn(['a', 1, 'b', 'extra'], generateOf(p)!.draw, [10, 11])).toEqual(['a', 1, 'b', 10, 11]);
     expect(explainLines(insert('EXPLAIN INSERT INTO things (name, n) VALUES ($1, $2), ($3, 7)')).slice(0, 2)).toEqual([
       'multi-shard insert on keyspace main',
       'Draw $4…$5 from global sequences: things_id_seq ×2',
     ]);
-    expectVitessError(() => bindDrawn(['a'], p.sequences!.draw!, [10, 11]), 'INVALID', /no value bound for parameter \$2/);
+    expectVitessError(() => bindDrawn(['a'], generateOf(p)!.draw, [10, 11]), 'INVALID', /no value bound for parameter \$2/);
   });
 
   test("DEFAULT draws; an explicit value is kept; no column list means the table's columns", () => {
     const p = insert("INSERT INTO things (id, name) VALUES (DEFAULT, 'a'), (42, 'b')");
-    expect(p.sequences!.draw).toEqual({ first: 0, from: ['things_id_seq'], lastInsertId: false });
-    expect((p.root as Insert).rows.map((r) => r.key)).toEqual([{ param: 0 }, { literal: 42 }]);
-    expect(insert("INSERT INTO things (id, name) VALUES (5, 'a')").sequences).toBeUndefined();
+    expect(generateOf(p)!.draw).toEqual({ first: 0, from: ['things_id_seq'], lastInsertId: false });
+    expect((generateOf(p)!.input as Insert).rows.map((r) => r.key)).toEqual([{ param: 0 }, { literal: 42 }]);
+    expect(insert("INSERT INTO things (id, name) VALUES (5, 'a')").root.op).toBe('Insert');
     const bare = insert("INSERT INTO things VALUES (DEFAULT, 'a', 1)");
-    expect(bare.sequences!.draw).toEqual({ first: 0, from: ['things_id_seq'], lastInsertId: true });
+    expect(generateOf(bare)!.draw).toEqual({ first: 0, from: ['things_id_seq'], lastInsertId: true });
     const short = insert('INSERT INTO things VALUES (DEFAULT)');
-    expect((short.root as Insert).head).toMatch(/\(id\)/);
+    expect((generateOf(short)!.input as Insert).head).toMatch(/\(id\)/);
   });
 
   test("nextval('s') in VALUES draws from s; reference tables get the same id in every copy", () => {
     const p = insert("INSERT INTO things (id, name, n) VALUES ($1, 'a', nextval('other'))");
-    expect(p.sequences!.draw).toEqual({ first: 1, from: ['other'], lastInsertId: true });
+    expect(generateOf(p)!.draw).toEqual({ first: 1, from: ['other'], lastInsertId: true });
     const ref = insert("INSERT INTO countries (name) VALUES ('Chile')");
     expect(ref.kind).toBe('reference');
-    expect((ref.root as Route).sql).toMatch(/^INSERT INTO countries +\(name, id\) VALUES \(\('Chile'\), \(\$1\)\)$/);
-    expect((ref.root as Route).params).toEqual([{ param: 0 }]);
+    expect((generateOf(ref)!.input as Route).sql).toMatch(/^INSERT INTO countries +\(name, id\) VALUES \(\('Chile'\), \(\$1\)\)$/);
+    expect((generateOf(ref)!.input as Route).params).toEqual([{ param: 0 }]);
   });
 
   test('INSERT … SELECT without the sequence column is refused, naming it', () => {
@@ -189,11 +192,11 @@ describe('INSERT drawing ids', () => {
     const planner = new Planner(vschema, new MemorySchema());
     planner.applied(planner.plan('CREATE TABLE things (id bigint PRIMARY KEY, n bigserial)', 'main'));
     const a = planner.plan('INSERT INTO things (id) VALUES ($1)', 'main');
-    expect(a.sequences!.draw!.from).toEqual(['things_n_seq']);
+    expect(generateOf(a)!.draw.from).toEqual(['things_n_seq']);
     expect(planner.plan('INSERT INTO things (id) VALUES ($1)', 'main')).toBe(a);
     planner.applied(planner.plan('ALTER TABLE things RENAME COLUMN n TO number', 'main'));
     expect(planner.schema.columns('things')![1]).toEqual({ name: 'number', type: 'bigint', sequence: 'things_n_seq' });
-    expect((planner.plan('INSERT INTO things (id) VALUES ($1)', 'main').root as Insert).head).toMatch(/\(id, number\)/);
+    expect((generateOf(planner.plan('INSERT INTO things (id) VALUES ($1)', 'main'))!.input as Insert).head).toMatch(/\(id, number\)/);
   });
 });
 
@@ -251,11 +254,11 @@ describe('on real shards: libSQL × 4 (PGlite shards: tests/e2e/sequence.test.ts
     const planner = new Planner(vschema);
     const source = counter();
     const cache = new SequenceCache(undefined, 7);
+    // The plan's Generate draws through the cursor, as VTGate's does from its block cache.
+    const drawing: ShardCursor = { ...cursor, drawIds: (_ks, sequence, count) => cache.take(source, sequence, count) };
     const run = async (sql: string, params: SqlValue[] = []) => {
       const p = planner.plan(sql, 'main');
-      const draw = p.sequences?.draw;
-      const bound = draw ? bindDrawn(params, draw, (await Promise.all(draw.from.map((s) => cache.take(source, s, 1)))).flat()) : params;
-      const r = await execute(p, bound, cursor);
+      const r = await execute(p, params, drawing);
       planner.applied(p);
       return r;
     };
