@@ -27,8 +27,10 @@ export interface ExecuteResult<T = Row> {
   /** Outside a transaction: how the write committed across shards (docs/transactions.md). */
   atomicity?: Atomicity;
   bookmark: string;
-  /** The rows of a `RETURNING` clause. */
+  /** The rows of a `RETURNING` clause (or of a query run with `execute`). */
   rows?: T[];
+  /** Their columns' names and types, in order (with `rows`). */
+  fields?: Field[];
 }
 
 /** One statement's result inside `batch`: everything a query or an execute returns. */
@@ -72,6 +74,9 @@ export function executeResult<T = Row>(r: RpcResult): ExecuteResult<T> {
   const out: ExecuteResult<T> = { affected: s.affected, bookmark: s.bookmark };
   if (s.lastInsertId !== undefined) out.lastInsertId = s.lastInsertId;
   if (s.atomicity) out.atomicity = s.atomicity;
-  if (s.fields.length > 0) out.rows = s.rows;
+  if (s.fields.length > 0) {
+    out.rows = s.rows;
+    out.fields = s.fields;
+  }
   return out;
 }

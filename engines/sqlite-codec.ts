@@ -115,15 +115,20 @@ export function decodeRows(stmt: SqliteStatement, columns: string[], raw: unknow
 
 /** SQL reading every user table's columns in one go; feed its rows to `catalogFromRows`. */
 export const CATALOG_SQL =
-  `SELECT m.name AS tbl, p.name AS col, p.type AS type, p."notnull" AS not_null FROM sqlite_master AS m, pragma_table_info(m.name) AS p ` +
+  `SELECT m.name AS tbl, p.name AS col, p.type AS type, p."notnull" AS not_null, p.dflt_value AS dflt FROM sqlite_master AS m, pragma_table_info(m.name) AS p ` +
   // DO SQLite refuses to describe its own _cf_ tables ("not authorized").
   `WHERE m.type = 'table' AND m.name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY m.name, p.cid`;
 
 export function catalogFromRows(rows: unknown[][]): Map<string, CatalogColumn[]> {
   const tables = new Map<string, CatalogColumn[]>();
-  for (const [tbl, col, type, notNull] of rows) {
+  for (const [tbl, col, type, notNull, dflt] of rows) {
     const list = tables.get(String(tbl)) ?? [];
-    list.push({ name: String(col), type: typeFromSqliteDecl(String(type)), ...(Number(notNull) === 1 && { notNull: true }) });
+    list.push({
+      name: String(col),
+      type: typeFromSqliteDecl(String(type)),
+      ...(Number(notNull) === 1 && { notNull: true }),
+      ...(typeof dflt === 'string' && { default: dflt }),
+    });
     tables.set(String(tbl), list);
   }
   return tables;

@@ -74,6 +74,13 @@ export function formatDate(d: Date): string {
   return d.toISOString().slice(0, 10);
 }
 
+/** An instant as Postgres prints a timestamp in the UTC time zone: `2024-01-01 12:00:00.5`, `+00` after it for timestamptz. */
+export function timestampText(d: Date, withZone: boolean): string {
+  const iso = d.toISOString(); // 2024-01-01T12:00:00.500Z
+  const ms = iso.slice(20, 23).replace(/0+$/, '');
+  return `${iso.slice(0, 19).replace('T', ' ')}${ms ? `.${ms}` : ''}${withZone ? '+00' : ''}`;
+}
+
 export function isJsonObject(v: unknown): v is JsonValue[] | { [key: string]: JsonValue } {
   return typeof v === 'object' && v !== null && !(v instanceof Date) && !(v instanceof Uint8Array);
 }

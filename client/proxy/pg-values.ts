@@ -4,7 +4,7 @@
  * from either format by their declared type.
  */
 import { VitessError } from '../../rpc/errors.js';
-import { bytesToHex, formatDate, isJsonObject, type Field, type SqlType, type SqlValue } from '../../rpc/values.js';
+import { bytesToHex, formatDate, isJsonObject, timestampText, type Field, type SqlType, type SqlValue } from '../../rpc/values.js';
 
 /** The type OIDs of pg_type that the proxy speaks. */
 export const OID = {
@@ -94,14 +94,6 @@ export function columnsOf(fields: readonly Field[], rows: readonly Record<string
 }
 
 // ---- text format ----------------------------------------------------------------------------
-
-/** An instant as Postgres prints a timestamptz in UTC: `2024-01-01 12:00:00.5+00`. */
-function timestampText(d: Date, withZone: boolean): string {
-  const iso = d.toISOString(); // 2024-01-01T12:00:00.500Z
-  const body = iso.slice(0, 19).replace('T', ' ');
-  const ms = iso.slice(20, 23).replace(/0+$/, '');
-  return `${body}${ms ? `.${ms}` : ''}${withZone ? '+00' : ''}`;
-}
 
 function numberText(n: number): string {
   return Object.is(n, -0) ? '-0' : String(n);

@@ -27,6 +27,8 @@ export interface CatalogColumn {
   notNull?: boolean;
   /** An int8 output read as text from a table column: that column, to sort the output by. */
   source?: string;
+  /** A table column's DEFAULT as SQLite holds it (SQLite SQL): what `DEFAULT` in VALUES writes. */
+  default?: string;
 }
 
 /** What the renderer knows of the schema: a table's columns in order, or undefined. */
@@ -568,7 +570,13 @@ export class SqliteRenderer {
     const typeOf = (i: number): SqlType => tableCols?.find((c) => c.name === names?.[i])?.type ?? 'unknown';
     let body: string;
     if (s.insert.type === 'values') {
-      const rows = s.insert.values.map((row) => `(${row.map((v, i) => this.storeAs(typeOf(i), this.expr(v, scope))).join(', ')})`);
+      // SQLite has no DEFAULT in VALUES: it writes the column's default expression, or NULL.
+      const value = (v: Expr, i: number): string => {
+        if (v.type !== 'default' || !tableCols) return this.storeAs(typeOf(i), this.expr(v, scope));
+        const d = tableCols.find((c) => c.name === names?.[i])?.default;
+        return d === undefined ? 'NULL' : `(${d})`;
+      };
+      const rows = s.insert.values.map((row) => `(${row.map(value).join(', ')})`);
       body = `VALUES ${rows.join(', ')}`;
     } else {
       const q = this.query(s.insert);
@@ -661,7 +669,8 @@ export function storeAs(type: SqlType, sql: string): string {
   switch (type) {
     case 'timestamp':
     case 'timestamptz':
-      return `coalesce(strftime(${TIMESTAMP_FORMAT}, ${sql}), ${sql})`;
+      // Postgres prints offsets as `+00`, which SQLite reads only as `+00:00`.
+      return `coalesce(strftime(${TIMESTAMP_FORMAT}, ${sql}), strftime(${TIMESTAMP_FORMAT}, ${sql} || ':00'), ${sql})`;
     case 'date':
       return `coalesce(date(${sql}), ${sql})`;
     case 'uuid':

@@ -267,6 +267,27 @@ c('literal defaults of several types', async (db) => {
   expect(await rows(db, 'SELECT s, ok, n, j FROM def2')).toEqual([{ s: 'none', ok: false, n: 7, j: {} }]);
 });
 
+c('DEFAULT in VALUES writes the column default, or NULL where there is none (as ORMs write omitted columns)', async (db) => {
+  await db.query(
+    "CREATE TABLE def3 (id INT PRIMARY KEY, s TEXT NOT NULL DEFAULT 'none', n INT DEFAULT 7, j JSONB DEFAULT '{\"a\":1}', at TIMESTAMPTZ DEFAULT '2024-01-02 03:04:05+00', note TEXT)",
+  );
+  const r = await db.query('INSERT INTO def3 (id, s, n, j, at, note) VALUES (1, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING s, n, j, at, note');
+  expect(r.rows).toEqual([{ s: 'none', n: 7, j: { a: 1 }, at: new Date('2024-01-02T03:04:05Z'), note: null }]);
+  // Rows that omit different columns, and a parameter next to a DEFAULT.
+  await db.query("INSERT INTO def3 (id, s, n, note) VALUES (2, 'two', DEFAULT, $1), (3, DEFAULT, 3, DEFAULT)", ['x']);
+  expect(await rows(db, 'SELECT id, s, n, note FROM def3 WHERE id > 1 ORDER BY id')).toEqual([
+    { id: 2, s: 'two', n: 7, note: 'x' },
+    { id: 3, s: 'none', n: 3, note: null },
+  ]);
+  await db.query("INSERT INTO def3 (id, s) VALUES (4, 'four') ON CONFLICT (id) DO NOTHING");
+  await db.query('INSERT INTO def3 (id, s, n) VALUES (4, DEFAULT, DEFAULT) ON CONFLICT (id) DO UPDATE SET n = excluded.n + 1');
+  expect(await rows(db, 'SELECT s, n FROM def3 WHERE id = 4')).toEqual([{ s: 'four', n: 8 }]);
+  // A NOT NULL column without a default: DEFAULT is NULL, refused as Postgres refuses it.
+  await db.query('CREATE TABLE def4 (id INT PRIMARY KEY, must TEXT NOT NULL)');
+  await expectError(db.query('INSERT INTO def4 (id, must) VALUES (1, DEFAULT)'), 'CONSTRAINT');
+  expect(await count(db, 'def4')).toBe(0);
+});
+
 c('CREATE TABLE IF NOT EXISTS is idempotent; a second CREATE TABLE fails', async (db) => {
   await db.query('CREATE TABLE IF NOT EXISTS ddl1 (id INT PRIMARY KEY)');
   await db.query('CREATE TABLE IF NOT EXISTS ddl1 (id INT PRIMARY KEY)');
