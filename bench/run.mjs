@@ -12,6 +12,7 @@ import './auth.mjs'; // VITESS_JWT_SECRET for every wrangler started here, VITES
 import { INSERTS, pointOps, SELECTS } from './engines.mjs';
 import { gatewayBench } from './gateway.mjs';
 import { twopcBench } from './twopc.mjs';
+import { adaptersBench } from './adapters.mjs';
 import { replicationBench } from './replication.mjs';
 import { fmt, measure, table } from './measure.mjs';
 
@@ -222,6 +223,7 @@ ${table(
 ${gatewaySection}
 ${replicationSection}
 ${await twopcBench(log)}
+${await adaptersBench(log)}
 ${await (await import('./embedded.mjs')).embeddedBench(log)}`;
 await writeFile(new URL('./RESULTS.md', import.meta.url), md);
 log(md);
