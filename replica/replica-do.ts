@@ -16,10 +16,11 @@ import { isDdl, type LogRecord } from '../rpc/changes.js';
 import type { ReplicaApi, Stub, TabletApi } from '../rpc/do-api.js';
 import { stubOf } from '../rpc/do-stub.js';
 import { asVitessError, encodeError, guarded, VitessError } from '../rpc/errors.js';
-import { pageRows, type ResultSet } from '../rpc/results.js';
+import type { ResultSet } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import { LogBuffer } from './buffer.js';
-import { copyStatements } from './copy.js';
+import { loadPage } from './copy.js';
+import { copyAtLsn, logTrimmed, resumeAt, type CopyProgress, type CopyStart, type PageSource, type RowSink, type StoredProgress } from './copy-core.js';
 
 export type ReplicaEngine = 'do-sqlite' | 'pglite';
 
@@ -100,15 +101,12 @@ const GROUP_RECORDS = 200;
 const SNAPSHOT_ROWS = 500;
 /** Acknowledge after this many records, besides on each alarm. */
 const ACK_EVERY = 500;
-/** Bootstrap attempts in a row (a DDL during the copy restarts it) before leaving it to the alarm. */
+/** Copies started in a row (a DDL during the copy restarts it) before leaving it to the alarm. */
 const BOOTSTRAP_TRIES = 3;
 /** A bounded read asks for a fresh confirmation (a pull) at most this often. */
 const CONFIRM_EVERY_MS = 200;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Thrown while copying when the copy must start again (a DDL, a table gone, the log trimmed). */
-class RestartCopy extends Error {}
 
 /** What the primary holds to push records here; lives as long as this DO instance. */
 class PushListener extends RpcTarget {
@@ -404,9 +402,10 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
     if (c.engine === 'do-sqlite') {
       this.db = new DoSqliteEngine(this.ctx.storage);
       // A copy cut short (a restart midway) is not a state of the primary: copy again.
-      if ((await this.ctx.storage.get<string>('phase')) === 'streaming') {
-        const lsn = await appliedLsn(this.db);
-        this.buffer.reset(lsn);
+      const phase = await this.ctx.storage.get<StoredProgress['phase']>('phase');
+      const at = resumeAt({ phase, lsns: phase === 'streaming' ? { [c.shard]: await appliedLsn(this.db) } : {} });
+      if (at) {
+        this.buffer.reset(at[c.shard]!);
         this.state = 'streaming';
         this.needPull = true;
         return;
@@ -428,13 +427,11 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
   }
 
   private async run(): Promise<void> {
-    let bootstrapTries = 0;
     while (this.again && !this.paused && this.config) {
       this.again = false;
       try {
         await this.engine();
         if (this.needBootstrap) {
-          if (++bootstrapTries > BOOTSTRAP_TRIES) return; // the alarm tries again
           this.again = true;
           await this.bootstrap();
           continue;
@@ -497,7 +494,7 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
     try {
       got = await this.tablet().pull(from, { maxRecords: PULL_RECORDS, maxBytes: PULL_BYTES });
     } catch (e) {
-      if (asVitessError(e).code !== 'NOT_FOUND') throw e;
+      if (!logTrimmed(e)) throw e;
       // Never skip: the records between are gone, so the state is rebuilt from a snapshot.
       this.state = 'behind';
       this.needBootstrap = true;
@@ -541,18 +538,67 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
   }
 
   /**
-   * Copies the primary: its DDL history, then every table page by page. Pages are read at
-   * increasing LSNs; before taking a page the replica applies the log up to that page's LSN, so
-   * what it holds is always a subset of the primary's state at one LSN (rows not copied yet
-   * are absent, the rest exact): no constraint can trip, and after the last page it is the
-   * whole state. A DDL in between restarts the copy.
+   * Copies the primary at one LSN (replica/copy-core.ts): its DDL history, then every table page
+   * by page, the log applied up to each page's LSN before the page is loaded. A DDL in between, a
+   * table gone or the log trimmed past the copy starts it over (then the alarm tries again).
    */
   private async bootstrap(): Promise<void> {
-    this.state = 'bootstrapping';
-    this.subscribed = false;
-    this.buffer.clear();
-    this.bootstraps++;
-    await this.ctx.storage.put({ phase: 'copying', bootstraps: this.bootstraps });
+    const c = this.config!;
+    const source: PageSource<SnapshotPage & { at: number }, LogRecord[]> = {
+      page: async (_shard, table, afterKey) => {
+        const at = Date.now();
+        return { ...(await this.tablet().snapshot(c.primaryEngine, table, afterKey, c.copyPageRows ?? SNAPSHOT_ROWS)), at };
+      },
+      log: (_shard, from, to) => {
+        let pos = from;
+        return async () => {
+          const got = await this.tablet().pull(pos + 1, { maxRecords: Math.min(PULL_RECORDS, to - pos), maxBytes: PULL_BYTES });
+          this.buffer.heard(got.lastLsn);
+          const records = got.records.filter((r) => r.lsn <= to);
+          const moved = records.length > 0;
+          if (moved) pos = records.at(-1)!.lsn;
+          return { records, reached: pos, moved, ddl: records.some((r) => r.changes.some(isDdl)) };
+        };
+      },
+    };
+    const sink: RowSink<SnapshotPage & { at: number }, LogRecord[]> = {
+      reset: () => this.emptyWithSchema(),
+      load: async (_shard, { name, primaryKey }, page) => {
+        this.buffer.confirm(page.lsn, page.at); // the copy ends at least as fresh as its last page
+        await loadPage(this.db!, name, primaryKey, { columns: page.columns, json: page.rowsJson });
+        // The log is applied through the page's LSN: the primary may trim below it.
+        if (page.lsn > this.ackedLsn) {
+          this.ackedLsn = page.lsn;
+          this.tablet()
+            .ack(this.listenerId(), page.lsn)
+            .catch(() => undefined);
+        }
+      },
+      apply: (_shard, step) => applyGroup(this.db!, step.records),
+    };
+    const progress: CopyProgress = {
+      copying: async () => {
+        if (this.paused) throw new VitessError('UNAVAILABLE', 'the replica was paused while copying; it copies again once resumed');
+        this.state = 'bootstrapping';
+        this.subscribed = false;
+        this.buffer.clear();
+        this.bootstraps++;
+        await this.ctx.storage.put({ phase: 'copying', bootstraps: this.bootstraps });
+      },
+      copied: () => this.ctx.storage.put('phase', 'streaming'),
+    };
+    const lsns = await copyAtLsn(source, sink, progress, { tries: BOOTSTRAP_TRIES, what: `shard ${c.keyspace}/${c.shard}` });
+    this.buffer.reset(lsns[c.shard]!);
+    this.needBootstrap = false;
+    this.needPull = true;
+    this.state = 'streaming';
+    this.error = undefined;
+    this.ack(true);
+    this.wake();
+  }
+
+  /** Empties the database and replays the primary's DDL history: the copy starts at its LSN. */
+  private async emptyWithSchema(): Promise<CopyStart> {
     const db = await this.wipe();
     const tablet = this.tablet();
     const id = this.listenerId();
@@ -563,68 +609,16 @@ export class VTReplica extends DurableObject<ReplicaEnv> implements ReplicaApi {
         'UNAVAILABLE',
         `the primary's DDL history is incomplete (its log was trimmed before it was kept); this replica cannot build its schema`,
       );
-    let pos = history.lsn;
+    const pos = history.lsn;
     this.buffer.confirm(pos, asked);
     // Hold the log from here on while copying (register keeps an old registration; ack only moves forward).
     await tablet.register(id, pos);
     await tablet.ack(id, pos);
     this.ackedLsn = pos;
-    try {
-      for (const ddl of history.statements) await db.query(ddl);
-      await appliedLsn(db); // creates the table
-      await db.transaction((tx) => setAppliedLsn(tx, pos));
-      for (const { name, primaryKey } of await db.tables()) {
-        let after: SqlValue[] | null = null;
-        do {
-          const at = Date.now();
-          const page: SnapshotPage = await tablet
-            .snapshot(this.config!.primaryEngine, name, after, this.config!.copyPageRows ?? SNAPSHOT_ROWS)
-            .catch((e: unknown) => {
-              if (asVitessError(e).code === 'NOT_FOUND') throw new RestartCopy(`table ${name} is gone`);
-              throw e;
-            });
-          if (page.lsn > pos) pos = await this.fastForward(db, pos, page.lsn);
-          this.buffer.confirm(page.lsn, at); // the copy ends at least as fresh as its last page
-          const statements = copyStatements(name, primaryKey, pageRows(page.columns, page.rowsJson, true));
-          if (statements.length) await db.batch(statements, { atomic: true });
-          after = page.nextKey;
-        } while (after);
-      }
-    } catch (e) {
-      if (e instanceof RestartCopy) return; // needBootstrap is still set: the loop copies again
-      throw e;
-    }
-    await this.ctx.storage.put('phase', 'streaming');
-    this.buffer.reset(pos);
-    this.needBootstrap = false;
-    this.needPull = true;
-    this.state = 'streaming';
-    this.error = undefined;
-    this.ack(true);
-    this.wake();
-  }
-
-  /** While copying: applies the log from `from + 1` through `to`, in order. */
-  private async fastForward(db: StorageEngine, from: number, to: number): Promise<number> {
-    let pos = from;
-    while (pos < to) {
-      const got = await this.tablet()
-        .pull(pos + 1, { maxRecords: Math.min(PULL_RECORDS, to - pos), maxBytes: PULL_BYTES })
-        .catch((e: unknown) => {
-          if (asVitessError(e).code === 'NOT_FOUND') throw new RestartCopy('the log was trimmed past the copy');
-          throw e;
-        });
-      this.buffer.heard(got.lastLsn);
-      const records = got.records.filter((r) => r.lsn <= to);
-      if (!records.length) throw new RestartCopy(`no record after LSN ${pos}`);
-      if (records.some((r) => r.changes.some(isDdl))) throw new RestartCopy('the schema changed while copying');
-      await applyGroup(db, records);
-      pos = records.at(-1)!.lsn;
-    }
-    this.tablet()
-      .ack(this.listenerId(), pos)
-      .catch(() => undefined);
-    return pos;
+    for (const ddl of history.statements) await db.query(ddl);
+    await appliedLsn(db); // creates the table
+    await db.transaction((tx) => setAppliedLsn(tx, pos));
+    return { tables: await db.tables(), lsns: { [this.config!.shard]: pos } };
   }
 
   /** An empty database to copy into. */

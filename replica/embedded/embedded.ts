@@ -1,10 +1,10 @@
 /**
  * `createReplica`: a copy of a keyspace (or of some tables, shards or a key range) in a local
  * PGlite or SQLite database, in Node, a browser or a Worker's Durable Object. It copies the
- * shards once (embedded-bootstrap.ts), then follows their change logs through VTGate, page by
- * page, applying each page in local transactions that also store how far it got, so a restart
- * resumes where it stopped. Reads run locally; writes go to the primaries and resolve once the
- * replica has applied them. See docs/embedded-replicas.md.
+ * shards once (bootstrap.ts, over the copy core replica/copy-core.ts), then follows their change
+ * logs through VTGate, page by page, applying each page in local transactions that also store how
+ * far it got, so a restart resumes where it stopped. Reads run locally; writes go to the primaries
+ * and resolve once the replica has applied them. See docs/embedded-replicas.md.
  */
 import { createClient, type ClientOptions, type VitessClient } from '../../client/client.js';
 import { classify } from '../../client/failure.js';
@@ -19,11 +19,12 @@ import { decodePosition, encodePosition } from '../../rpc/position.js';
 import type { ResultSet } from '../../rpc/results.js';
 import type { SqlValue } from '../../rpc/values.js';
 import { applyUnits, PrimaryKeys, type Applied } from './apply.js';
+import { logTrimmed, resumeAt } from '../copy-core.js';
 import { copyKeyspace, streamFilter } from './bootstrap.js';
 import { LiveQuery, type LiveCallback } from './live.js';
 import { Sequencer } from './sequencer.js';
 import { StreamRequests } from './stream.js';
-import { checkScope, readState, writeState, type ReplicaScope } from './state.js';
+import { checkScope, readState, type ReplicaScope } from './state.js';
 
 export interface ReplicaOptions {
   /** VTGate's base URL. */
@@ -153,10 +154,11 @@ export class EmbeddedReplica {
     try {
       const stored = await readState(db);
       if (stored.scope) checkScope(stored.scope, r.#scope, where);
-      if (stored.phase === 'streaming' && Object.keys(stored.lsns).length) {
+      const at = resumeAt(stored);
+      if (at) {
         // Resume: the data is here at once; the stream catches up in the background.
-        r.#lsns = stored.lsns;
-        r.#shards = Object.keys(stored.lsns);
+        r.#lsns = at;
+        r.#shards = Object.keys(at);
       } else {
         await r.#bootstrap();
       }
@@ -312,7 +314,6 @@ export class EmbeddedReplica {
         this.#snapshotRows += rows;
       },
     });
-    await this.#db.transaction((tx) => writeState(tx, { scope: this.#scope, phase: 'streaming', lsns }));
     this.#lsns = lsns;
     this.#shards = Object.keys(lsns);
     this.#keys.forget();
@@ -343,7 +344,7 @@ export class EmbeddedReplica {
       } catch (e) {
         if (this.#closed) return;
         const err = asVitessError(e);
-        if (err.code === 'NOT_FOUND' && err.details.limit === 'log retention') {
+        if (logTrimmed(err)) {
           // Past the trim point the records in between are gone: copy again, never skip.
           const copied = await this.#guard(() => this.#bootstrap());
           if (!copied) return;
