@@ -4,6 +4,7 @@
  * whether it only reads, and the CommandComplete tag of its result.
  */
 import { VitessError } from '../../rpc/errors.js';
+import { skipQuoted } from '../sql-scan.js';
 
 interface Token {
   /** A word (upper-cased), or `$n` as `$`. */
@@ -22,27 +23,13 @@ function tokens(sql: string): Token[] {
   const n = sql.length;
   while (i < n) {
     const c = sql[i]!;
-    if (c === "'" || c === '"') {
-      const end = sql.indexOf(c, i + 1);
-      i = end < 0 ? n : end + 1;
-    } else if (c === '-' && sql[i + 1] === '-') {
-      const end = sql.indexOf('\n', i);
-      i = end < 0 ? n : end + 1;
-    } else if (c === '/' && sql[i + 1] === '*') {
-      const end = sql.indexOf('*/', i + 2);
-      i = end < 0 ? n : end + 2;
-    } else if (c === '$') {
-      const m = /^\$(\d+)/.exec(sql.slice(i, i + 12));
-      const tag = m ? undefined : /^\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i))?.[0];
-      if (m) {
-        out.push({ word: '$', depth, param: Number(m[1]) });
-        i += m[0].length;
-      } else if (tag) {
-        const end = sql.indexOf(tag, i + tag.length);
-        i = end < 0 ? n : end + tag.length;
-      } else {
-        i++;
-      }
+    const past = skipQuoted(sql, i);
+    const param = c === '$' && past === i ? /^\$(\d+)/.exec(sql.slice(i, i + 12)) : null;
+    if (past > i) {
+      i = past;
+    } else if (param) {
+      out.push({ word: '$', depth, param: Number(param[1]) });
+      i += param[0].length;
     } else if (c === '(') {
       depth++;
       i++;
