@@ -257,15 +257,16 @@ export class ShardTransaction implements ShardCursor {
     if (this.participants.size < 2) return;
     const coordinator = this.topology.coordinator(this.txid);
     const lastPrepare = this.deadline + LIMITS.transactionGraceMs;
-    this.enlisted =
-      this.participants.size === 2
-        ? Promise.resolve(
-            coordinator.begin(this.txid, [...this.participants.keys()], {
-              decideWithinMs: lastPrepare + DECIDE_WITHIN_MS - Date.now(),
-              participantTimeoutMs: lastPrepare - Date.now(),
-            }),
-          )
-        : this.enlisted!.then(() => coordinator.enlist(this.txid, name));
+    const participants = [...this.participants.keys()];
+    // Any failure, even a stub that throws at once, is a rejection the commit reports.
+    this.enlisted = (this.enlisted ?? Promise.resolve()).then(() =>
+      participants.length === 2
+        ? coordinator.begin(this.txid, participants, {
+            decideWithinMs: lastPrepare + DECIDE_WITHIN_MS - Date.now(),
+            participantTimeoutMs: lastPrepare - Date.now(),
+          })
+        : coordinator.enlist(this.txid, name),
+    );
     this.enlisted.catch(() => undefined); // its failure is the commit's to report
   }
 

@@ -30,11 +30,14 @@ describe.each([
   it('reads the schema again without waiting for itself', async () => {
     const keyspace = `txschema_${engine}_${crypto.randomUUID().slice(0, 8)}`;
     const vschema = parseVSchema({ keyspaces: [{ name: keyspace, engine, shards: SHARDS }] });
-    // No sequences here (the registry answers none), and no deadlock to find (the waits-for graph lets every wait through).
+    // No sequences here (the registry answers none), no deadlock to find (the waits-for graph lets
+    // every wait through), and a coordinator that records participants (no transaction here commits on two shards).
     const topology = new Topology(vschema, {
       TABLET: env.TABLET,
       SEQUENCE: { getByName: () => ({ columns: async () => [] }) },
-      COORDINATOR: { getByName: () => ({ waitFor: async () => null, release: async () => undefined }) },
+      COORDINATOR: {
+        getByName: () => ({ waitFor: async () => null, release: async () => undefined, begin: async () => undefined, abandon: async () => undefined }),
+      },
     } as unknown as Env);
     // "Another client": DDL straight on every shard, which this isolate's planner does not see.
     const elsewhere = async (sql: string) => {
