@@ -183,8 +183,10 @@ describe.each([
     const join = await failure(c.query('SELECT * FROM users u JOIN orders o ON o.id = u.id'));
     expect(join.code).toBe('UNSUPPORTED');
     expect(join.message).toMatch(/shard/);
-    const sub = await failure(c.query('SELECT * FROM users WHERE id IN (SELECT user_id FROM orders)'));
+    // Uncorrelated subqueries run first (router/engine/subquery.ts); a correlated one stays refused.
+    const sub = await failure(c.query('SELECT * FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.user_id = u.id AND o.amount > 5)'));
     expect(sub.code).toBe('UNSUPPORTED');
+    expect(sub.message).toMatch(/correlated subquery .* refers to u\.id/);
     const ks = await failure(createClient({ endpoint: w.url, keyspace: 'nope' }).query('SELECT 1'));
     expect(ks.code).toBe('NOT_FOUND');
     expect(ks.message).toMatch(/main, pg, solo/);
