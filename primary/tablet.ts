@@ -13,6 +13,7 @@ import { asVitessError, guarded, VitessError } from '../rpc/errors.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import { failpoint } from './failpoints.js';
+import { LayoutFence } from './layout-fence.js';
 import { pullLoop, ROLLBACK_REQUESTED, type TxDriver } from './interactive.js';
 import { PgliteShard } from './pglite-shard.js';
 import { PreparedStore } from './prepared.js';
@@ -23,6 +24,11 @@ import { quoteIdent } from '../engines/dialect/sql-text.js';
 
 /** A result as the tablet returns it: with the shard's LSN after the statement. */
 export type TabletResult = ResultSet & { lsn: number };
+
+/** What VTGate sends with a statement: the shard-layout version it routed it by (primary/layout-fence.ts). */
+export interface QueryOptions {
+  layoutVersion?: number;
+}
 
 export interface TxOutcome {
   outcome: 'committed' | 'rolled back' | 'prepared';
@@ -88,6 +94,7 @@ export interface TabletEnv {
 export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
   private readonly log: ChangeLog;
   private readonly prepared: PreparedStore;
+  private readonly fence: LayoutFence;
   /** What this shard's engine does its own way (primary/shard-engine.ts); set once its kind is known. */
   private shard: ShardEngine | undefined;
   private engine: Promise<OpenShard> | undefined;
@@ -123,6 +130,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
     super(ctx, env);
     this.log = new ChangeLog(ctx.storage.sql);
     this.prepared = new PreparedStore(ctx.storage.sql);
+    this.fence = new LayoutFence(ctx.storage.sql);
     if (this.prepared.list().length) this.holdForPrepared();
     // DDL intents applied here (`applyDdl`): a row per DDL statement, kept (a resend may come long after).
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS _vt_ddl_applied (id TEXT PRIMARY KEY, lsn INTEGER NOT NULL)`);
@@ -251,13 +259,27 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
 
   // ---- execution ----------------------------------------------------------------------------
 
-  query(kind: EngineKind, sql: string, params: SqlValue[] = []): Promise<TabletResult> {
+  query(kind: EngineKind, sql: string, params: SqlValue[] = [], opts: QueryOptions = {}): Promise<TabletResult> {
     return guarded(async () => {
       checkStatementSize(sql);
+      this.fence.check(opts.layoutVersion);
       const { engine } = await this.open(kind);
       if (isReadStatement(sql)) return this.result(new ResultBudget().add(await engine.query(sql, params)));
-      return this.write(undefined, async () => this.result(await this.capped(engine, { sql, params }, new ResultBudget())));
+      return this.write(undefined, async () => {
+        // Again under the lock: the fence may have been raised while this write waited for it.
+        this.fence.check(opts.layoutVersion);
+        return this.result(await this.capped(engine, { sql, params }, new ResultBudget()));
+      });
     });
+  }
+
+  /**
+   * Told by the keyspace's layout keeper that its shard layout is at `version`: from now on a
+   * request stamped with an older one is refused. Raised under the write lock, so that no write
+   * that passed the older fence is still running once this returns. Returns the fence.
+   */
+  fenceLayout(version: number): Promise<number> {
+    return guarded(() => this.writeLock.run(async () => this.fence.raise(version), WRITE_WAIT_MS, 'shard write lock'));
   }
 
   /** Statements in order under one hold of the write lock; their results together are one result for the limits. */

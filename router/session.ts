@@ -19,6 +19,7 @@ import { Planner } from './planner/planner.js';
 import { drawIds, prepareSequences, registerSequences, sequenceColumns } from './sequences/sequence.js';
 import { ShardTransaction } from './txn/shard-transaction.js';
 import { engineKind, type Topology } from './topology.js';
+import { staleLayoutVersion } from './layout/layout.js';
 import type { VSchema } from './vschema.js';
 
 export interface SessionResult extends ResultSet {
@@ -58,6 +59,8 @@ class ShardsCursor implements ShardCursor {
   readonly shards = new Set<string>();
   readonly byReplica = new Set<string>();
   positions: Positions = {};
+  /** Statements sent to primaries: a stale-layout refusal of the only one means nothing was applied. */
+  sent = 0;
 
   constructor(
     private readonly topology: Topology,
@@ -66,12 +69,17 @@ class ShardsCursor implements ShardCursor {
   ) {}
 
   async execute(keyspace: string, shard: string, sql: string, params: SqlValue[]): Promise<ResultSet> {
-    const r =
-      (this.read && (await this.fromReplica(keyspace, shard, sql, params, this.read))) ??
-      (await this.topology.tablet(keyspace, shard).query(engineKind(this.topology.keyspace(keyspace)), sql, params));
+    const r = (this.read && (await this.fromReplica(keyspace, shard, sql, params, this.read))) ?? (await this.primary(keyspace, shard, sql, params));
     this.shards.add(shard);
     this.positions = mergePositions(this.positions, { [`${keyspace}/${shard}`]: r.lsn });
     return r;
+  }
+
+  /** The shard's primary, the statement stamped with the layout version it was routed by (primary/layout-fence.ts). */
+  private primary(keyspace: string, shard: string, sql: string, params: SqlValue[]): Promise<ResultSet & { lsn: number }> {
+    this.sent++;
+    const layoutVersion = this.topology.layoutVersion(keyspace);
+    return this.topology.tablet(keyspace, shard).query(engineKind(this.topology.keyspace(keyspace)), sql, params, { layoutVersion });
   }
 
   private async fromReplica(keyspace: string, shard: string, sql: string, params: SqlValue[], read: ReadRouting): Promise<ReplicaResult | undefined> {
@@ -150,6 +158,17 @@ function spansShards(plan: Plan, shards: number): boolean {
   if (plan.kind !== 'single-shard') return true;
   const r = written(plan);
   return r.op === 'LookupDelete' || r.op === 'LookupUpdate' || (r.op === 'Insert' && r.lookups.length > 0);
+}
+
+/**
+ * A statement a tablet refused as routed by a stale shard layout, with nothing of it applied:
+ * `Session.run` reads the layout again and runs it once more.
+ */
+class StaleLayout {
+  constructor(
+    readonly error: unknown,
+    readonly layoutVersion: number,
+  ) {}
 }
 
 /** `tx`, refusing a second shard: `transactionMode: single` (the transaction then rolls back). */
@@ -280,11 +299,25 @@ export class Session {
    * it and the keyspace has replicas — on replicas.
    */
   run(sql: string, params: SqlValue[], tx?: ShardTransaction, read?: ReadRouting): Promise<SessionResult> {
-    return observeQuery(this.keyspace, String(sql), (seen) => this.#run(sql, params, seen, tx, read));
+    return observeQuery(this.keyspace, String(sql), async (seen) => {
+      try {
+        return await this.#run(sql, params, seen, tx, read);
+      } catch (e) {
+        if (!(e instanceof StaleLayout)) throw e;
+        // Refused before anything ran: once more, routed by the layout the tablet was told.
+        await this.topology.layout(this.keyspace, e.layoutVersion);
+        try {
+          return await this.#run(sql, params, seen, tx, read);
+        } catch (again) {
+          throw again instanceof StaleLayout ? again.error : again;
+        }
+      }
+    });
   }
 
   async #run(sql: string, params: SqlValue[], seen: { plan?: string }, tx?: ShardTransaction, read?: ReadRouting): Promise<SessionResult> {
     if (typeof sql !== 'string') throw new VitessError('INVALID', 'sql must be a string');
+    await this.topology.layout(this.keyspace); // cached: no round trip while fresh
     checkStatementSize(sql);
     // The token's grants, on the parsed statement; row filters come back as bound parameters.
     if (!this.grants.admin) ({ sql, params } = authorizeStatement(sql, params, this.keyspace, this.grants, this.internal));
@@ -309,6 +342,9 @@ export class Session {
       if (implicit) await this.commit(implicit);
     } catch (e) {
       await implicit?.rollback();
+      // A read, or a write whose only shard statement was the refused one: nothing was applied.
+      const stale = staleLayoutVersion(e);
+      if (stale !== undefined && cursor instanceof ShardsCursor && (plan.statement === 'select' || cursor.sent === 1)) throw new StaleLayout(e, stale);
       throw e;
     }
     planner.applied(plan);

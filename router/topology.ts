@@ -1,8 +1,10 @@
 /**
  * Where a keyspace's shards live: one VTTablet DO per (keyspace, shard), named
  * `keyspace/shard`, running the keyspace's engine. The vschema comes from the Worker's
- * `VSCHEMA` variable (JSON) or is the default one. Only TABLET is a binding every Worker has;
- * without one of the others its feature fails, naming the lines to add (router/bindings.ts).
+ * `VSCHEMA` variable (JSON) or is the default one; which shards a keyspace has is its shard
+ * layout (router/layout/), seeded from it and kept by the VTCoordinator `topology/<keyspace>`.
+ * Only TABLET is a binding every Worker has; without one of the others its feature fails, naming
+ * the lines to add (router/bindings.ts).
  */
 import type { AuthEnv } from './access/token.js';
 import type { EdgeEnv } from './gateway/edge.js';
@@ -17,6 +19,8 @@ import type { ReplicaConfig, VTReplica } from '../replica/replica-do.js';
 import { missingBinding, missingFor, type DoBinding } from './bindings.js';
 import { ddlWithoutCoordinator } from './txn/ddl-without-coordinator.js';
 import { DEFAULT_VSCHEMA, keyspaceOf, parseVSchema, type KeyspaceVSchema, type VSchema } from './vschema.js';
+import { layoutOf, sameShards, shardNames, type ShardLayout } from './layout/layout.js';
+import { cachedLayout, loadLayout } from './layout/layout-cache.js';
 
 export interface Env extends AuthEnv, EdgeEnv, TabletEnv {
   /** `on`: serve `/demo` (the local default sets it in .dev.vars; off when deployed unless set). */
@@ -49,17 +53,77 @@ function unbound<Api>(name: DoBinding, answers: { [K in keyof Api]?: Api[K] } = 
   return new Proxy({}, { get }) as Stub<Api>;
 }
 
+/** The layout cache's key: the keyspace and the VSCHEMA shards it is seeded from. */
+const layoutKey = (ks: KeyspaceVSchema): string => `${ks.name}\u0000${ks.shards.join(' ')}`;
+
+/**
+ * The vschema with each keyspace's shards as its cached layout has them: `base` itself while
+ * they agree (so that plans cached by vschema stay), else one object per combination.
+ */
+const effective = new WeakMap<VSchema, Map<string, VSchema>>();
+function withLayouts(base: VSchema): VSchema {
+  const moved = base.keyspaces.flatMap((ks) => {
+    const layout = cachedLayout(layoutKey(ks));
+    return layout && !sameShards(shardNames(layout), ks.shards) ? [{ ks, shards: shardNames(layout) }] : [];
+  });
+  if (!moved.length) return base;
+  const sig = moved.map((m) => `${m.ks.name}:${m.shards.join(' ')}`).join('\n');
+  let byLayouts = effective.get(base);
+  if (!byLayouts) effective.set(base, (byLayouts = new Map()));
+  let vschema = byLayouts.get(sig);
+  if (!vschema) {
+    const shardsOf = new Map(moved.map((m) => [m.ks.name, m.shards]));
+    vschema = { keyspaces: base.keyspaces.map((ks) => (shardsOf.has(ks.name) ? { ...ks, shards: shardsOf.get(ks.name)! } : ks)) };
+    byLayouts.set(sig, vschema);
+  }
+  return vschema;
+}
+
 /** The vschema and the way to each shard's primary. */
 export class Topology {
   /**
+   * `base`: the configured vschema; `vschema` is it with the shard layouts this isolate knows.
    * `checkBindings`: a keyspace that needs a binding the Worker lacks (router/bindings.ts) is
    * refused, naming it; VTGate checks, while tests and benchmarks may hand in what they use.
    */
   constructor(
-    readonly vschema: VSchema,
+    readonly base: VSchema,
     private readonly env: Env,
     private readonly checkBindings = false,
   ) {}
+
+  /** The vschema statements are planned and routed by: shards as the cached layouts have them. */
+  get vschema(): VSchema {
+    return withLayouts(this.base);
+  }
+
+  /**
+   * The keyspace's shard layout: the isolate's cached one while fresh (no round trip), else read
+   * from its keeper; `minVersion`: a tablet's fence that refused an older stamp. Without the
+   * COORDINATOR binding the layout is the VSCHEMA's, version 1, and never changes.
+   */
+  layout(keyspace: string, minVersion = 0): Promise<ShardLayout> {
+    const ks = keyspaceOf(this.base, keyspace);
+    const key = layoutKey(ks);
+    const seed = async () => cachedLayout(key) ?? layoutOf(keyspace, ks.shards);
+    const ns = this.env.COORDINATOR;
+    // The keeper unreachable: route by the last layout known; the tablets' fence refuses it if stale.
+    const read = ns
+      ? async () => {
+          try {
+            return await stubOf<CoordinatorApi>(ns.getByName(`topology/${keyspace}`)).layout(keyspace);
+          } catch {
+            return seed();
+          }
+        }
+      : seed;
+    return loadLayout(key, read, minVersion);
+  }
+
+  /** The version of the layout routing uses now (the cached one; 1, the VSCHEMA's, before any read). */
+  layoutVersion(keyspace: string): number {
+    return cachedLayout(layoutKey(keyspaceOf(this.base, keyspace)))?.version ?? 1;
+  }
 
   keyspace(name: string): KeyspaceVSchema {
     const ks = keyspaceOf(this.vschema, name);

@@ -11,9 +11,10 @@ import type { DdlHistory, PullOptions, PullResult, TrimPolicy } from '../changel
 import type { KeyRangeFilter, SnapshotPage } from '../changelog/snapshot.js';
 import type { BatchOptions, EngineKind, TableInfo } from '../engines/engine.js';
 import type { TxDriver } from '../primary/interactive.js';
-import type { DdlOutcome, LogListener, TableSchema, TabletResult, TabletStatus, TransactionOptions, TxOutcome } from '../primary/tablet.js';
+import type { DdlOutcome, LogListener, QueryOptions, TableSchema, TabletResult, TabletStatus, TransactionOptions, TxOutcome } from '../primary/tablet.js';
 import type { ReadRequest, ReplicaConfig, ReplicaResult, ReplicaStatus } from '../replica/replica-do.js';
 import type { DdlIntent, TxRecord } from '../router/txn/coordinator.js';
+import type { ShardLayout } from '../router/layout/layout.js';
 import type { CommitResult, CoordinatorCounters, DdlRequest, DdlResult } from '../router/txn/coordinator-do.js';
 import type { SequenceColumn } from '../router/sequences/sequence-do.js';
 import type { Statement } from './results.js';
@@ -28,7 +29,8 @@ export type Stub<Api> = {
 
 /** VTTablet (primary/tablet.ts): the primary of one shard. */
 export interface TabletApi {
-  query(kind: EngineKind, sql: string, params?: SqlValue[]): Awaitable<TabletResult>;
+  query(kind: EngineKind, sql: string, params?: SqlValue[], opts?: QueryOptions): Awaitable<TabletResult>;
+  fenceLayout(version: number): Awaitable<number>;
   batch(kind: EngineKind, statements: Statement[], opts?: BatchOptions): Awaitable<TabletResult[]>;
   transaction(kind: EngineKind, txid: string, driver: TxDriver, opts?: TransactionOptions): Awaitable<TxOutcome>;
   commitPrepared(txid: string): Awaitable<TxOutcome>;
@@ -77,6 +79,8 @@ export interface CoordinatorApi {
   stats(): Awaitable<CoordinatorCounters>;
   ddl(req: DdlRequest): Awaitable<DdlResult>;
   ddlIntents(): Awaitable<DdlIntent[]>;
+  layout(keyspace: string): Awaitable<ShardLayout>;
+  bumpLayout(keyspace: string, shards?: string[]): Awaitable<ShardLayout>;
 }
 
 /** VTSequence (router/sequences/sequence-do.ts): a keyspace's global sequences. */

@@ -26,7 +26,16 @@ export interface ErrorDetails {
   restartFrom?: string;
   /** The shards an error is about (e.g. those a subscription fell behind on). */
   shards?: string[];
+  /** A refusal of a request routed by an older shard layout (`construct: STALE_LAYOUT`): the shard's current layout version. */
+  layoutVersion?: number;
 }
+
+/**
+ * `details.construct` of a tablet's refusal of a request stamped with an older layout version
+ * than the one it was told (code UNAVAILABLE; nothing was run): VTGate reads the layout again and
+ * retries (docs/resharding.md).
+ */
+export const STALE_LAYOUT = 'stale shard layout';
 
 export class VitessError extends Error {
   override name = 'VitessError';

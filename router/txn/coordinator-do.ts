@@ -8,7 +8,8 @@
  * in memory: it only needs to know about transactions in flight. The instance named
  * `ddl/<keyspace>` records the keyspace's DDL statements as intents before they reach the
  * shards, sends them, and on its alarm resends them to the shards that have not applied them
- * (`DdlIntent`, router/txn/coordinator.ts).
+ * (`DdlIntent`, router/txn/coordinator.ts). The instance named `topology/<keyspace>` keeps the
+ * keyspace's shard layout (router/layout/layout-store.ts).
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { CoordinatorApi, Stub, TabletApi } from '../../rpc/do-api.js';
@@ -34,7 +35,10 @@ import {
   type Decision,
   type TxRecord,
 } from './coordinator.js';
-import type { Env } from '../topology.js';
+import { configuredVSchema, type Env } from '../topology.js';
+import { shardNames, type ShardLayout } from '../layout/layout.js';
+import { LayoutStore } from '../layout/layout-store.js';
+import { keyspaceOf } from '../vschema.js';
 
 /** What the coordinator asks of each shard. */
 type Participant = Pick<TabletApi, 'commitPrepared' | 'rollbackPrepared'>;
@@ -95,6 +99,7 @@ export class VTCoordinator extends DurableObject<Env> implements CoordinatorApi 
   private readonly graph = new WaitsForGraph();
   /** One DDL statement of the keyspace at a time (live or recovery): every shard applies them in the same order. */
   private readonly ddlLock = new Mutex();
+  #layouts: LayoutStore | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -113,6 +118,44 @@ export class VTCoordinator extends DurableObject<Env> implements CoordinatorApi 
 
   private forget(txid: string): void {
     this.ctx.storage.sql.exec('DELETE FROM _vt_2pc WHERE txid = ?', txid);
+  }
+
+  // ---- shard layouts (instance `topology/<keyspace>`) ------------------------------------------
+
+  private get layouts(): LayoutStore {
+    return (this.#layouts ??= new LayoutStore(this.ctx.storage.sql));
+  }
+
+  /** The keyspace's shard layout, seeded from the VSCHEMA on first read. */
+  layout(keyspace: string): Promise<ShardLayout> {
+    return guarded(async () => this.layouts.read(keyspace, keyspaceOf(configuredVSchema(this.env), keyspace).shards));
+  }
+
+  /**
+   * An operator's (and later resharding's) change of the layout: the next version, with the same
+   * shards or `shards`. Every tablet of the old and new shards is fenced at it before this
+   * returns: from then on, none runs a request routed by an older version. A tablet that cannot
+   * be reached fails the call (UNAVAILABLE, naming it); calling again bumps again and fences all.
+   */
+  bumpLayout(keyspace: string, shards?: string[]): Promise<ShardLayout> {
+    return guarded(async () => {
+      const seed = keyspaceOf(configuredVSchema(this.env), keyspace).shards;
+      const before = this.layouts.read(keyspace, seed);
+      const after = this.layouts.bump(keyspace, seed, shards);
+      const tablets = [...new Set([...shardNames(before), ...shardNames(after)])];
+      const fenced = await Promise.allSettled(
+        tablets.map((s) => stubOf<Pick<TabletApi, 'fenceLayout'>>(this.env.TABLET.getByName(`${keyspace}/${s}`)).fenceLayout(after.version)),
+      );
+      const failed = tablets.filter((_, i) => fenced[i]!.status === 'rejected');
+      if (failed.length) {
+        throw new VitessError(
+          'UNAVAILABLE',
+          `keyspace "${keyspace}" is at layout version ${after.version}, but shard(s) ${failed.join(', ')} were not told: bump the layout again`,
+          { shards: failed },
+        );
+      }
+      return after;
+    });
   }
 
   /** Every record (tests, status). */

@@ -6,6 +6,7 @@ providePglite(openPgliteEngine);
 
 export { VTTablet } from '../../primary/tablet.js';
 export { VTReplica } from '../../replica/replica-do.js';
+export { VTCoordinator } from '../../router/txn/coordinator-do.js';
 
 /** An empty DO: runtime tests reach its storage with `runInDurableObject`. */
 export class TestHost extends DurableObject {}
