@@ -66,6 +66,8 @@ class ShardsCursor implements ShardCursor {
     private readonly topology: Topology,
     private readonly need: Positions,
     private readonly read?: ReadRouting,
+    /** The layout versions the plan was made by (`Topology.routing`). */
+    private readonly versions?: ReadonlyMap<string, number>,
   ) {}
 
   async execute(keyspace: string, shard: string, sql: string, params: SqlValue[]): Promise<ResultSet> {
@@ -78,7 +80,7 @@ class ShardsCursor implements ShardCursor {
   /** The shard's primary, the statement stamped with the layout version it was routed by (primary/layout-fence.ts). */
   private primary(keyspace: string, shard: string, sql: string, params: SqlValue[]): Promise<ResultSet & { lsn: number }> {
     this.sent++;
-    const layoutVersion = this.topology.layoutVersion(keyspace);
+    const layoutVersion = this.versions?.get(keyspace) ?? this.topology.layoutVersion(keyspace);
     return this.topology.tablet(keyspace, shard).query(engineKind(this.topology.keyspace(keyspace)), sql, params, { layoutVersion });
   }
 
@@ -263,8 +265,8 @@ export class Session {
     if (bookmark) this.positions = mergePositions(this.positions, decodeBookmark(bookmark));
   }
 
-  private planner(tx?: ShardTransaction): { planner: Planner; loaded: Promise<void> } {
-    const vschema = this.topology.vschema;
+  private planner(tx?: ShardTransaction): { planner: Planner; loaded: Promise<void>; versions: ReadonlyMap<string, number> } {
+    const { vschema, versions } = this.topology.routing();
     let byKs = planners.get(vschema);
     if (!byKs) planners.set(vschema, (byKs = new Map()));
     let entry = byKs.get(this.keyspace);
@@ -276,22 +278,22 @@ export class Session {
         throw err;
       });
     }
-    return entry as { planner: Planner; loaded: Promise<void> };
+    return { ...(entry as { planner: Planner; loaded: Promise<void> }), versions };
   }
 
   /** Plans `sql`; `tx`: the transaction it runs in (the schema is not read from its shards). */
-  async plan(sql: string, tx?: ShardTransaction): Promise<{ plan: Plan; planner: Planner }> {
-    const { planner, loaded } = this.planner(tx);
+  async plan(sql: string, tx?: ShardTransaction): Promise<{ plan: Plan; planner: Planner; versions: ReadonlyMap<string, number> }> {
+    const { planner, loaded, versions } = this.planner(tx);
     await loaded;
     try {
       const plan = planner.plan(sql, this.keyspace);
-      if (!unseenInsert(plan, planner)) return { plan, planner };
+      if (!unseenInsert(plan, planner)) return { plan, planner, versions };
     } catch (e) {
       if (!unknownTable(e, planner)) throw e;
     }
     // Another isolate may have created the table: read the catalog again, once.
     await loadSchema(this.topology, this.keyspace, planner, tx);
-    return { plan: planner.plan(sql, this.keyspace), planner };
+    return { plan: planner.plan(sql, this.keyspace), planner, versions };
   }
 
   /**
@@ -321,7 +323,7 @@ export class Session {
     checkStatementSize(sql);
     // The token's grants, on the parsed statement; row filters come back as bound parameters.
     if (!this.grants.admin) ({ sql, params } = authorizeStatement(sql, params, this.keyspace, this.grants, this.internal));
-    const { plan, planner } = await this.plan(sql, tx);
+    const { plan, planner, versions } = await this.plan(sql, tx);
     seen.plan = plan.kind;
     // Global sequences (router/sequences/sequence.ts) that DDL names exist before it runs; an
     // INSERT's ids are drawn by its plan's Generate, through the cursor, before its rows are routed.
@@ -335,7 +337,7 @@ export class Session {
     if (statements) return this.#ddl(plan, planner, statements);
     const mode = plan.kind === 'reference' ? 'twopc' : ks.transactionMode;
     const implicit = !tx && mode !== 'multi' && spansShards(plan, ks.shards.length) ? new ShardTransaction(this.topology) : undefined;
-    const cursor = tx ?? implicit ?? new ShardsCursor(this.topology, this.positions, onReplicas);
+    const cursor = tx ?? implicit ?? new ShardsCursor(this.topology, this.positions, onReplicas, versions);
     let r: Executed;
     try {
       r = await execute(plan, params, withSequences(implicit && mode === 'single' ? oneShard(implicit, this.keyspace) : cursor, this.topology));

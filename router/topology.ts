@@ -120,6 +120,15 @@ export class Topology {
     return loadLayout(key, read, minVersion);
   }
 
+  /**
+   * The vschema statements are planned by now, and each keyspace's layout version, read in one
+   * step: what a plan routes by and the version its statements are stamped with must agree (a
+   * refresh by another request while this one awaits must not restamp a plan made before it).
+   */
+  routing(): { vschema: VSchema; versions: ReadonlyMap<string, number> } {
+    return { vschema: this.vschema, versions: new Map(this.base.keyspaces.map((ks) => [ks.name, this.layoutVersion(ks.name)])) };
+  }
+
   /** The version of the layout routing uses now (the cached one; 1, the VSCHEMA's, before any read). */
   layoutVersion(keyspace: string): number {
     return cachedLayout(layoutKey(keyspaceOf(this.base, keyspace)))?.version ?? 1;

@@ -104,6 +104,12 @@ export function decodeFrontend(msg: Buffer): FrontendMessage {
   }
 }
 
+/**
+ * The largest frontend message taken: far above what one statement and its parameters can be
+ * once they reach VTGate, and a bound on what a client can make the proxy buffer.
+ */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
 /** Cuts a byte stream into whole frontend messages (type byte, then a length that counts itself). */
 export class MessageFramer {
   #pending: Buffer = Buffer.alloc(0);
@@ -116,6 +122,8 @@ export class MessageFramer {
     while (this.#pending.length - at >= 5) {
       const len = this.#pending.readInt32BE(at + 1);
       if (len < 4) throw new VitessError('INVALID', `malformed message: length ${len}`);
+      if (len > MAX_MESSAGE_BYTES)
+        throw new VitessError('INVALID', `message of ${len} bytes is over the proxy's limit of ${MAX_MESSAGE_BYTES} bytes`, { limit: 'message size' });
       if (this.#pending.length - at < 1 + len) break;
       out.push(this.#pending.subarray(at, at + 1 + len));
       at += 1 + len;

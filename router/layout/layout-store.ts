@@ -26,6 +26,12 @@ export class LayoutStore {
     return now === stored ? now.layout : this.put(now);
   }
 
+  /** The stored layout, and the one `read` would store now (a new version when the VSCHEMA was edited). */
+  peek(keyspace: string, seed: readonly string[]): { stored: ShardLayout | undefined; now: ShardLayout } {
+    const stored = this.get(keyspace);
+    return { stored: stored?.layout, now: reconcile(stored, keyspace, seed).layout };
+  }
+
   /** The next version: the same shards, or `shards`. */
   bump(keyspace: string, seed: readonly string[], shards?: readonly string[]): ShardLayout {
     const { layout } = reconcile(this.get(keyspace), keyspace, seed);

@@ -128,7 +128,32 @@ export class VTCoordinator extends DurableObject<Env> implements CoordinatorApi 
 
   /** The keyspace's shard layout, seeded from the VSCHEMA on first read. */
   layout(keyspace: string): Promise<ShardLayout> {
-    return guarded(async () => this.layouts.read(keyspace, keyspaceOf(configuredVSchema(this.env), keyspace).shards));
+    return guarded(async () => {
+      const seed = keyspaceOf(configuredVSchema(this.env), keyspace).shards;
+      const { stored, now } = this.layouts.peek(keyspace, seed);
+      // An edited VSCHEMA is a new version: every old and new tablet is fenced before it is stored
+      // and anyone routes by it (a tablet not reached: not stored, and the next read tries again).
+      if (stored && now.version !== stored.version) await this.fence(keyspace, stored, now, 'read the layout again');
+      return this.layouts.read(keyspace, seed);
+    });
+  }
+
+  /** Fences every tablet of `before` and `after` at `after`'s version; UNAVAILABLE naming those not reached. */
+  private async fence(keyspace: string, before: ShardLayout, after: ShardLayout, retry: string): Promise<void> {
+    const tablets = [...new Set([...shardNames(before), ...shardNames(after)])];
+    const fenced = await Promise.allSettled(
+      tablets.map((s) => stubOf<Pick<TabletApi, 'fenceLayout'>>(this.env.TABLET.getByName(`${keyspace}/${s}`)).fenceLayout(after.version)),
+    );
+    const failed = tablets.filter((_, i) => fenced[i]!.status === 'rejected');
+    if (failed.length) {
+      throw new VitessError(
+        'UNAVAILABLE',
+        `keyspace "${keyspace}" moves to layout version ${after.version}, but shard(s) ${failed.join(', ')} were not told: ${retry}`,
+        {
+          shards: failed,
+        },
+      );
+    }
   }
 
   /**
@@ -142,18 +167,7 @@ export class VTCoordinator extends DurableObject<Env> implements CoordinatorApi 
       const seed = keyspaceOf(configuredVSchema(this.env), keyspace).shards;
       const before = this.layouts.read(keyspace, seed);
       const after = this.layouts.bump(keyspace, seed, shards);
-      const tablets = [...new Set([...shardNames(before), ...shardNames(after)])];
-      const fenced = await Promise.allSettled(
-        tablets.map((s) => stubOf<Pick<TabletApi, 'fenceLayout'>>(this.env.TABLET.getByName(`${keyspace}/${s}`)).fenceLayout(after.version)),
-      );
-      const failed = tablets.filter((_, i) => fenced[i]!.status === 'rejected');
-      if (failed.length) {
-        throw new VitessError(
-          'UNAVAILABLE',
-          `keyspace "${keyspace}" is at layout version ${after.version}, but shard(s) ${failed.join(', ')} were not told: bump the layout again`,
-          { shards: failed },
-        );
-      }
+      await this.fence(keyspace, before, after, 'bump the layout again');
       return after;
     });
   }

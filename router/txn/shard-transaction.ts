@@ -217,6 +217,7 @@ export class ShardTransaction implements ShardCursor {
       const cycle = await this.bounded(
         this.topology.locks().waitFor(this.txid, [...this.participants.keys()], `${keyspace}/${shard}`, this.deadline + LIMITS.transactionGraceMs),
       );
+      this.checkOpen(); // aborted while it waited: no shard may join
       if (cycle) {
         this.abort(
           new VitessError(

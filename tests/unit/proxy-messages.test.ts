@@ -13,6 +13,7 @@ import {
   decodeFrontend,
   errorResponse,
   formatAt,
+  MAX_MESSAGE_BYTES,
   MessageFramer,
   noticeResponse,
   parameterDescription,
@@ -75,6 +76,11 @@ describe('frontend messages', () => {
 
   it('refuses a message whose length is impossible', () => {
     expect(() => new MessageFramer().push(Buffer.from([0x51, 0, 0, 0, 2]))).toThrow(/malformed message: length 2/);
+    // A length over the limit is refused before anything is buffered.
+    const huge = Buffer.alloc(5);
+    huge[0] = 0x51;
+    huge.writeInt32BE(MAX_MESSAGE_BYTES + 1, 1);
+    expect(() => new MessageFramer().push(huge)).toThrow(/over the proxy's limit of 16777216 bytes/);
   });
 
   it('applies Bind format codes: none is text, one is for all, else one each', () => {

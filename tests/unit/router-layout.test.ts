@@ -11,6 +11,8 @@ import { Topology, type Env } from '../../router/topology.js';
 import { parseVSchema } from '../../router/vschema.js';
 import { asVitessError, encodeError, STALE_LAYOUT, VitessError } from '../../rpc/errors.js';
 import type { SqlValue } from '../../rpc/values.js';
+import { hashId } from '../../rpc/keyspace/hash.js';
+import { shardFor } from '../../rpc/keyspace/keyrange.js';
 
 // Session reaches cloudflare:workers only through classes and waitUntil it does not use here.
 vi.mock('cloudflare:workers', () => ({ DurableObject: class {}, RpcTarget: class {}, WorkerEntrypoint: class {}, waitUntil: () => undefined }));
@@ -136,7 +138,7 @@ describe('a Session with a stale cached layout', () => {
       for (const s of ['-80', '80-', '-']) shards.fences.set(`${keyspace}/${s}`, state.layout.version);
     };
     const env = {
-      TABLET: { getByName: shards.tablet },
+      TABLET: { getByName: (name: string) => shards.tablet(name) },
       COORDINATOR: {
         getByName: (name: string) => {
           expect(name).toBe(`topology/${keyspace}`);
@@ -149,8 +151,9 @@ describe('a Session with a stale cached layout', () => {
         },
       },
     } as unknown as Env;
-    const session = new Session(new Topology(vschema, env), keyspace, undefined, ADMIN);
-    return { keyspace, shards, state, bump, session };
+    const topology = new Topology(vschema, env);
+    const session = new Session(topology, keyspace, undefined, ADMIN);
+    return { keyspace, shards, state, bump, session, topology };
   };
 
   it('routes from the cache: no layout read per statement', async () => {
@@ -198,5 +201,32 @@ describe('a Session with a stale cached layout', () => {
     const e = await session.run('SELECT v FROM t WHERE id = 1', []).catch((x: unknown) => asVitessError(x));
     expect(e).toMatchObject({ code: 'UNAVAILABLE', details: { construct: STALE_LAYOUT } });
     expect(shards.refused).toHaveLength(2);
+  });
+
+  it('stamps a statement with the layout it was planned by, even when another request refreshed the cache meanwhile', async () => {
+    const { keyspace, session, shards, bump, topology } = setup();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    // The first statement's schema read waits: the plan's layout is chosen before it, its shards after.
+    const slow = shards.tablet;
+    shards.tablet = (name: string) => ({
+      ...slow(name),
+      schema: async () => {
+        await gate;
+        return slow(name).schema();
+      },
+    });
+    const id = [...Array(100).keys()].find((i) => shardFor(hashId(i)!, ['-80', '80-']) === '-80' && shardFor(hashId(i)!, ['-40', '40-80', '80-']) === '-40')!;
+    const write = session.run("INSERT INTO t (id, v) VALUES ($1, 'a')", [id]);
+    await vi.waitFor(() => expect(cachedLayout(`${keyspace}\u0000-80 80-`)?.version).toBe(1));
+    bump(['-40', '40-80', '80-']); // -80 is split: its tablet is fenced at version 2
+    await topology.layout(keyspace, 2); // another request refreshes the cache
+    open();
+    await write;
+    // Planned by version 1 (shard -80), so stamped 1: refused, planned again by version 2.
+    expect(shards.refused).toEqual([`${keyspace}/-80`]);
+    expect(shards.applied).toEqual([{ tablet: `${keyspace}/-40`, sql: expect.stringMatching(/INSERT/), stamp: 2 }]);
   });
 });
