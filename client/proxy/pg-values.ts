@@ -4,7 +4,7 @@
  * from either format by their declared type.
  */
 import { VitessError } from '../../rpc/errors.js';
-import { bytesToHex, formatDate, isJsonObject, timestampText, type Field, type SqlType, type SqlValue } from '../../rpc/values.js';
+import { bytesToHex, formatDate, isJsonObject, normalizeInt, timestampText, type Field, type SqlType, type SqlValue } from '../../rpc/values.js';
 
 /** The type OIDs of pg_type that the proxy speaks. */
 export const OID = {
@@ -346,11 +346,9 @@ export function paramFromBinary(b: Buffer, oid: number): SqlValue {
     case OID.int4:
       size(4, 'int4');
       return b.readInt32BE(0);
-    case OID.int8: {
+    case OID.int8:
       size(8, 'int8');
-      const n = b.readBigInt64BE(0);
-      return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
-    }
+      return normalizeInt(b.readBigInt64BE(0));
     case OID.float4:
       size(4, 'float4');
       return b.readFloatBE(0);

@@ -321,7 +321,7 @@ export class ShardTransaction implements ShardCursor {
       transactionCounters.twoPhaseRolledBack++;
       throw new VitessError(
         'TIMEOUT',
-        `cross-shard transaction ${this.txid} was rolled back: its coordinator had no decision within ${DECIDE_WITHIN_MS} ms; retry it`,
+        `cross-shard transaction ${this.txid} was rolled back: its coordinator had no decision within ${DECIDE_WITHIN_MS} ms of its last moment to prepare; retry it`,
         { limit: 'commit decision' },
       );
     }
