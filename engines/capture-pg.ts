@@ -19,7 +19,7 @@ import { types } from '@electric-sql/pglite';
 import { VitessError } from '../rpc/errors.js';
 import type { Change } from '../rpc/changes.js';
 import type { Row } from '../rpc/results.js';
-import { canonicalNumeric, normalizeInt, type SqlValue } from '../rpc/values.js';
+import { normalizeInt, type SqlValue } from '../rpc/values.js';
 import { quoteIdent } from './dialect/sql-text.js';
 
 export const CHANNEL = '_vt_capture';
@@ -223,9 +223,9 @@ export function schemaFromRows(rows: { relid: string; tbl: string; col: string; 
   return schema;
 }
 
-/** Parsers the engine adds to PGlite's: numeric compares by value, dates stay `YYYY-MM-DD`, `timestamp` is UTC (rpc/values.ts). */
+/** Parsers the engine adds to PGlite's: numeric stays Postgres's text (its scale kept), dates stay `YYYY-MM-DD`, `timestamp` is UTC (rpc/values.ts). */
 export const PARSERS: Record<number, (s: string) => unknown> = {
-  1700: canonicalNumeric,
+  1700: (s) => s,
   1082: (s) => s,
   1114: (s) => (/^\d{4}-\d\d-\d\d \d/.test(s) ? new Date(`${s.replace(' ', 'T')}Z`) : types.parsers[1114]!(s)),
 };

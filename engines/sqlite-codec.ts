@@ -1,7 +1,8 @@
 import { VitessError } from '../rpc/errors.js';
 import type { ResultSet, Row } from '../rpc/results.js';
-import { canonicalNumeric, isJsonObject, normalizeInt, type Field, type SqlType, type SqlValue } from '../rpc/values.js';
-import { toSqlite, type CatalogColumn, type SqliteStatement } from './dialect/sqlite.js';
+import { canonicalNumeric, isJsonObject, isNumericText, normalizeInt, numericAtScale, type Field, type SqlType, type SqlValue } from '../rpc/values.js';
+import { decText, divDec, toDec } from '../rpc/decimal.js';
+import { toSqlite, type CatalogColumn, type NumericForm, type SqliteStatement } from './dialect/sqlite.js';
 import { typeFromSqliteDecl } from './dialect/types.js';
 import { checkStatementSize, checkValueSize, LIMITS, refuseTransactionControl } from './limits.js';
 
@@ -39,7 +40,15 @@ export function bindParams(stmt: SqliteStatement, params: SqlValue[], flavor: Sq
   if (params.length > stmt.paramCount) {
     throw new VitessError('INVALID', `${params.length} parameters given, but the statement uses ${stmt.paramCount}`);
   }
-  return Array.from({ length: stmt.paramCount }, (_, i) => bindOne(params[i], flavor, i));
+  return Array.from({ length: stmt.paramCount }, (_, i) => {
+    const v = params[i];
+    const scale = stmt.paramScales?.[i];
+    const rounded =
+      scale !== undefined && ((typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && isNumericText(v)))
+        ? numericAtScale(String(v), scale)
+        : v;
+    return bindOne(rounded, flavor, i);
+  });
 }
 
 function guessType(values: unknown[]): SqlType {
@@ -63,8 +72,23 @@ function toInt(v: unknown): number | bigint {
   return v as number;
 }
 
+/** A numeric output as Postgres prints it: at its scale, as a Postgres division, else canonical (see docs/dialect.md). */
+function decodeNumeric(v: unknown, form: NumericForm | undefined): string {
+  if (form?.ratio) {
+    const [a, b] = String(v).split(':');
+    const [as, bs] = form.ratio;
+    const operand = (text: string | undefined, scale: number | undefined) =>
+      toDec(scale === undefined ? canonicalNumeric(text ?? '') : numericAtScale(text ?? '', scale));
+    const [x, y] = [operand(a, as), operand(b, bs)];
+    if (!x || !y) throw new VitessError('INTERNAL', `cannot read the quotient ${String(v)}`);
+    if (y.units === 0n) throw new VitessError('INVALID', 'division by zero', { construct: '/' });
+    return decText(divDec(x, y));
+  }
+  return form?.scale === undefined ? canonicalNumeric(String(v)) : numericAtScale(String(v), form.scale);
+}
+
 /** A stored SQLite value read back as the value Postgres would return for `type`. */
-export function decodeValue(type: SqlType, v: unknown): SqlValue {
+export function decodeValue(type: SqlType, v: unknown, form?: NumericForm): SqlValue {
   if (v === null || v === undefined) return null;
   switch (type) {
     case 'bool':
@@ -77,7 +101,7 @@ export function decodeValue(type: SqlType, v: unknown): SqlValue {
     case 'float8':
       return Number(v);
     case 'numeric':
-      return canonicalNumeric(String(v));
+      return decodeNumeric(v, form);
     case 'json':
     case 'jsonb':
       return typeof v === 'string' ? JSON.parse(v) : typeof v === 'bigint' ? normalizeInt(v) : (v as number);
@@ -106,7 +130,7 @@ export function decodeRows(stmt: SqliteStatement, columns: string[], raw: unknow
   const rows = raw.map((r) => {
     const row: Row = {};
     fields.forEach((f, i) => {
-      row[f.name] = decodeValue(f.type, r[i]);
+      row[f.name] = decodeValue(f.type, r[i], stmt.numerics?.[i]);
     });
     return row;
   });
@@ -119,6 +143,12 @@ export const CATALOG_SQL =
   // DO SQLite refuses to describe its own _cf_ tables ("not authorized").
   `WHERE m.type = 'table' AND m.name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY m.name, p.cid`;
 
+/** `NUMERIC(10,2)` has scale 2, `NUMERIC(10)` 0, `NUMERIC` none (each value keeps its own in Postgres). */
+function withDeclaredScale(decl: string): { scale?: number } {
+  const m = /^\s*(?:NUMERIC|DECIMAL)\s*\(\s*\d+\s*(?:,\s*(\d+)\s*)?\)/i.exec(decl);
+  return m ? { scale: Number(m[1] ?? 0) } : {};
+}
+
 export function catalogFromRows(rows: unknown[][]): Map<string, CatalogColumn[]> {
   const tables = new Map<string, CatalogColumn[]>();
   for (const [tbl, col, type, notNull, dflt] of rows) {
@@ -126,6 +156,7 @@ export function catalogFromRows(rows: unknown[][]): Map<string, CatalogColumn[]>
     list.push({
       name: String(col),
       type: typeFromSqliteDecl(String(type)),
+      ...withDeclaredScale(String(type)),
       ...(Number(notNull) === 1 && { notNull: true }),
       ...(typeof dflt === 'string' && { default: dflt }),
     });

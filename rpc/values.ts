@@ -43,25 +43,56 @@ export function normalizeInt(v: bigint | number): number | bigint {
   return v <= MAX_SAFE && v >= -MAX_SAFE ? Number(v) : v;
 }
 
+const NUMERIC_PARTS = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+
 /**
- * Canonical exact decimal text: no leading zeros, no trailing fractional zeros, no "-0".
- * Numeric values compare equal across engines (Postgres keeps scale, SQLite does not).
+ * Decimal text as Postgres prints a numeric it read from `text`: the written scale kept (`1.50`
+ * stays `1.50`, `1.50e1` is `15.0`), no exponent, no leading zeros, no "-0". NaN and Infinity
+ * pass through as Postgres spells them.
  */
-export function canonicalNumeric(text: string): string {
-  const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text.trim());
-  if (!m) return text; // NaN, Infinity: pass through as Postgres spells them
+export function numericText(text: string): string {
+  const m = NUMERIC_PARTS.exec(text.trim());
+  if (!m || !(m[2] || m[3])) return text;
   const [, sign, intRaw = '', fracRaw = '', expRaw] = m;
+  const exp = expRaw ? Number(expRaw) : 0;
+  const scale = Math.max(0, fracRaw.length - exp);
   let digits = intRaw + fracRaw;
-  let point = intRaw.length + (expRaw ? Number(expRaw) : 0);
+  let point = intRaw.length + exp;
   if (point < 0) {
     digits = '0'.repeat(-point) + digits;
     point = 0;
   }
-  if (point > digits.length) digits += '0'.repeat(point - digits.length);
+  digits = digits.padEnd(point + scale, '0');
   const int = digits.slice(0, point).replace(/^0+/, '') || '0';
-  const frac = digits.slice(point).replace(/0+$/, '');
+  const frac = digits.slice(point, point + scale);
   const body = frac ? `${int}.${frac}` : int;
-  return sign === '-' && body !== '0' ? `-${body}` : body;
+  return sign === '-' && /[1-9]/.test(body) ? `-${body}` : body;
+}
+
+/**
+ * Canonical exact decimal text: `numericText` without trailing fractional zeros. Equal values,
+ * equal text: what a vindex hashes and what merges compare.
+ */
+export function canonicalNumeric(text: string): string {
+  const t = numericText(text);
+  return t.includes('.') && /^-?\d/.test(t) ? t.replace(/\.?0+$/, '') : t;
+}
+
+/**
+ * A numeric at a declared scale, as Postgres prints a `numeric(p, s)`: rounded half away from
+ * zero, then padded (`7.5` at scale 2 is `7.50`).
+ */
+export function numericAtScale(text: string, scale: number): string {
+  const t = numericText(text);
+  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(t);
+  if (!m) return t;
+  const [, sign, int, frac = ''] = m;
+  if (frac.length <= scale) return `${t}${frac || !scale ? '' : '.'}${'0'.repeat(scale - frac.length)}`;
+  let units = BigInt(int + frac.slice(0, scale));
+  if (frac.charCodeAt(scale) >= 53) units += 1n; // the next digit is 5 or more
+  const digits = units.toString().padStart(scale + 1, '0');
+  const body = scale ? `${digits.slice(0, -scale)}.${digits.slice(-scale)}` : digits;
+  return sign && units !== 0n ? `-${body}` : body;
 }
 
 const NUMERIC_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;

@@ -73,7 +73,7 @@ function columnDef(r: SqliteRenderer, table: string, col: CreateColumnDef, prima
         sql += `${constraintName(c)} UNIQUE`;
         break;
       case 'default':
-        sql += `${constraintName(c)} DEFAULT (${r.storeAs(type, r.expr(c.default, r.newScope()))})`;
+        sql += `${constraintName(c)} DEFAULT (${r.storeAs({ type }, r.expr(c.default, r.newScope()))})`;
         break;
       case 'check':
         sql += `${constraintName(c)} CHECK (${r.expr(c.expr, scope).sql})`;

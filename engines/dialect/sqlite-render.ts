@@ -14,8 +14,8 @@ import type {
   UpdateStatement,
 } from 'pgsql-ast-parser';
 import { VitessError } from '../../rpc/errors.js';
-import type { SqlType } from '../../rpc/values.js';
-import { arithmeticType, FUNCTIONS, NOW_SQL, type Typed } from './functions.js';
+import { isNumericText, numericAtScale, numericText, type SqlType } from '../../rpc/values.js';
+import { arithmeticType, FUNCTIONS, NOW_SQL, roundSql, scaleOf, type Typed } from './functions.js';
 import { quoteIdent } from './sql-text.js';
 import type { Parsed } from './parse.js';
 import { pgTypeOf, TIMESTAMP_FORMAT } from './types.js';
@@ -29,6 +29,12 @@ export interface CatalogColumn {
   source?: string;
   /** A table column's DEFAULT as SQLite holds it (SQLite SQL): what `DEFAULT` in VALUES writes. */
   default?: string;
+  /** A numeric's scale where it is known (see `Typed.scale`). */
+  scale?: number;
+  /** An output that reads `numerator:denominator` (see `Typed.ratio`), and the operands' scales. */
+  ratio?: [number | undefined, number | undefined];
+  /** What an ORDER BY on this output sorts by, when not the output itself (a ratio's quotient). */
+  sortAs?: string;
 }
 
 /** What the renderer knows of the schema: a table's columns in order, or undefined. */
@@ -76,6 +82,8 @@ const ARITHMETIC = new Set(['+', '-', '*', '/', '%']);
 export class SqliteRenderer {
   /** Highest `$n` referenced: the statement binds `$1…$n` as SQLite's `?1…?n`. */
   paramCount = 0;
+  /** Parameters written to a numeric(p, s) column, by index: their scale (see `storeAs`). */
+  readonly paramScales: (number | undefined)[] = [];
   /** Inside a UNION: an ORDER BY there sorts every branch's rows. */
   private compound = 0;
 
@@ -121,8 +129,10 @@ export class SqliteRenderer {
         const text = this.sourceText(e, String(e.value));
         return { sql: text, type: Math.abs(Number(text)) > 2147483647 ? 'int8' : 'int4' };
       }
-      case 'numeric':
-        return { sql: this.sourceText(e, String(e.value)), type: 'numeric' };
+      case 'numeric': {
+        const sql = this.sourceText(e, String(e.value));
+        return { sql, type: 'numeric', scale: numericText(sql).split('.')[1]?.length ?? 0 };
+      }
       case 'string':
         return { sql: quoteString(e.value), type: 'text' };
       case 'boolean':
@@ -143,7 +153,7 @@ export class SqliteRenderer {
           case 'NOT':
             return { sql: `(NOT ${o.sql})`, type: 'bool' };
           case '-':
-            return { sql: `(-${o.sql})`, type: o.type };
+            return { ...o, sql: `(-${o.sql})`, ...(o.ratio && { ratio: [{ ...o.ratio[0], sql: `(-${o.ratio[0].sql})` }, o.ratio[1]] }) };
           case '+':
             return o;
           default:
@@ -202,8 +212,7 @@ export class SqliteRenderer {
       const qualified = table ? `${table.name}.${name}` : name;
       throw new VitessError('NOT_FOUND', `column "${qualified}" does not exist`, { columns: [name], ...(table ? { table: table.name } : {}) });
     }
-    const sql = table ? `${quoteIdent(table.name)}.${quoteIdent(name)}` : quoteIdent(name);
-    return { sql, type: col?.type ?? 'unknown', ...(col?.notNull && { notNull: true }) };
+    return typedColumn(table ? `${quoteIdent(table.name)}.${quoteIdent(name)}` : quoteIdent(name), col);
   }
 
   private allKnown(scope: Scope | undefined): boolean {
@@ -255,7 +264,17 @@ export class SqliteRenderer {
     } else if (rule.window) {
       throw unsupported(`${name}() without OVER`, 'needs an OVER clause');
     }
-    return { sql, type: rule.type(args) };
+    const type = rule.type(args);
+    const scale = type === 'numeric' ? rule.scale?.(args) : undefined;
+    // Postgres's avg of a numeric is sum / count, rounded as a numeric division (see `Typed.ratio`).
+    const ratio: [Typed, Typed] | undefined =
+      name === 'avg' && type === 'numeric'
+        ? [
+            { sql: `sum${sql.slice(3)}`, type, ...withScale(scaleOf(args[0]!)) },
+            { sql: `count${sql.slice(3)}`, type: 'int8' },
+          ]
+        : undefined;
+    return { sql, type, ...withScale(scale), ...(ratio && { ratio }) };
   }
 
   private cast(e: ExprCast, scope: Scope): Typed {
@@ -298,7 +317,10 @@ export class SqliteRenderer {
           throw unsupported(`cast to ${e.to.kind === 'array' ? 'array' : e.to.name}`);
       }
     })();
-    return { sql, type: to };
+    if (to !== 'numeric') return { sql, type: to };
+    // numeric(p, s) has scale s (an output is rounded to it when read), numeric(p) none.
+    const config = e.to.kind !== 'array' ? e.to.config : undefined;
+    return { sql, type: to, ...withScale(config?.length ? (config[1] ?? 0) : scaleOf(o)) };
   }
 
   private castToBytea(operand: Expr): Typed {
@@ -323,7 +345,16 @@ export class SqliteRenderer {
           : `(${r.sql})`;
       return { sql: `(${l.sql} ${op} ${list})`, type: 'bool' };
     }
-    if (ARITHMETIC.has(op)) return { sql: `(${l.sql} ${op} ${r.sql})`, type: arithmeticType(l.type, r.type) };
+    if (ARITHMETIC.has(op)) {
+      const sql = `(${l.sql} ${op} ${r.sql})`;
+      const type = arithmeticType(l.type, r.type);
+      if (type !== 'numeric') return { sql, type };
+      const [ls, rs] = [scaleOf(l), scaleOf(r)];
+      const known = ls !== undefined && rs !== undefined;
+      // Postgres: + and - keep the larger scale, * the sum of both; / rounds to a scale it picks from the values.
+      if (op === '/') return { sql, type, ratio: [l, r] };
+      return { sql, type, ...withScale(!known ? undefined : op === '*' ? ls + rs : op === '%' ? undefined : Math.max(ls, rs)) };
+    }
     if (op === '||') return { sql: `(${l.sql} || ${r.sql})`, type: 'text' };
     // SQLite's LIKE ignores ASCII case; Postgres LIKE does not. GLOB is case-sensitive, so the
     // LIKE pattern is rewritten into a GLOB pattern (escaping GLOB's own metacharacters first).
@@ -348,7 +379,7 @@ export class SqliteRenderer {
         const named = e.type === 'integer' ? outputs?.[e.value - 1] : e.type === 'ref' && !e.table ? outputs?.find((c) => c.name === e.name) : undefined;
         const unique = named && outputs!.filter((c) => c.name === named.name).length === 1 ? named : undefined;
         const typed: Pick<Typed, 'sql' | 'notNull'> = e.type === 'integer' ? { sql: String(e.value) } : this.expr(e, scope);
-        const by = (int8Text && unique && this.int8OutputKey(unique)) || typed.sql;
+        const by = unique?.sortAs ?? ((int8Text && unique && this.int8OutputKey(unique)) || typed.sql);
         // Postgres sorts NULLs as larger than any value; SQLite as smaller. Spell it out, except on
         // a NOT NULL column: there it changes nothing, and without it SQLite can walk an index in
         // order instead of sorting every row (a snapshot page, a keyset-paged read).
@@ -393,7 +424,12 @@ export class SqliteRenderer {
         try {
           const l = this.query(q.left, parent, top);
           const r = this.query(q.right, parent, top);
-          return { sql: `${l.sql} ${q.type.toUpperCase()} ${r.sql}`, columns: l.columns.map(({ notNull: _, source: __, ...c }) => c) };
+          // A scale holds for the union when both branches have it.
+          const columns = l.columns.map(({ notNull: _, source: __, scale, ...c }, i) => ({
+            ...c,
+            ...withScale(r.columns[i]?.scale === scale ? scale : undefined),
+          }));
+          return { sql: `${l.sql} ${q.type.toUpperCase()} ${r.sql}`, columns };
         } finally {
           this.compound--;
         }
@@ -471,7 +507,9 @@ export class SqliteRenderer {
       const sql = this.from(f, scope);
       return i === 0 || f.join ? sql : `, ${sql}`;
     });
-    const cols = this.selectList(q.columns ?? [], scope, top);
+    // DISTINCT or a GROUP BY position would compare a ratio output's text, not its value.
+    const grouped = new Set(q.groupBy?.flatMap((g) => (g.type === 'integer' ? [g.value - 1] : [])));
+    const cols = this.selectList(q.columns ?? [], scope, top, (i) => top && !this.compound && !q.distinct && !grouped.has(i));
     let sql = 'SELECT ';
     if (q.distinct === 'distinct') sql += 'DISTINCT ';
     else if (Array.isArray(q.distinct)) throw unsupported('DISTINCT ON');
@@ -501,7 +539,8 @@ export class SqliteRenderer {
   }
 
   /** Renders a select (or RETURNING) list with explicit Postgres-style output names. */
-  selectList(columns: SelectedColumn[], scope: Scope, top: boolean): { sql: string; column: CatalogColumn }[] {
+  /** `ratios`: which outputs (by position) may read a quotient as its operands (see `Typed.ratio`): those nothing groups, dedupes or unions. */
+  selectList(columns: SelectedColumn[], scope: Scope, top: boolean, ratios = (_position: number) => top): { sql: string; column: CatalogColumn }[] {
     const out: { sql: string; column: CatalogColumn }[] = [];
     for (const c of columns) {
       if (c.expr.type === 'ref' && c.expr.name === '*') {
@@ -515,14 +554,14 @@ export class SqliteRenderer {
           }
           for (const col of s.columns) {
             const ref = s.alias ? `${quoteIdent(s.alias)}.${quoteIdent(col.name)}` : quoteIdent(col.name);
-            out.push(this.output({ sql: ref, type: col.type, ...(col.notNull && { notNull: true }) }, col.name, top, ref));
+            out.push(this.output(typedColumn(ref, col), col.name, top, ref, false));
           }
         }
         continue;
       }
       const e = this.expr(c.expr, scope);
       const source = c.expr.type === 'ref' ? this.qualified(c.expr.name, c.expr.table?.name, scope) : undefined;
-      out.push(this.output(e, c.alias?.name ?? outputName(c.expr), top, source));
+      out.push(this.output(e, c.alias?.name ?? outputName(c.expr), top, source, ratios(out.length)));
     }
     return out;
   }
@@ -537,16 +576,35 @@ export class SqliteRenderer {
   }
 
   /** `column`: the table column the output reads as it is, named with its source (another output may have its bare name). */
-  private output(e: Typed, name: string, top: boolean, column: string | undefined): { sql: string; column: CatalogColumn } {
+  private output(e: Typed, name: string, top: boolean, column: string | undefined, ratios: boolean): { sql: string; column: CatalogColumn } {
     const cast = top && this.opts.int8AsText && e.type === 'int8';
-    const out: CatalogColumn = { name, type: e.type, ...(e.notNull && { notNull: true }), ...(cast && column && { source: column }) };
-    return { sql: `${cast ? `CAST(${e.sql} AS TEXT)` : e.sql} AS ${quoteIdent(name)}`, column: out };
+    const ratio = ratios ? e.ratio : undefined;
+    const out: CatalogColumn = {
+      name,
+      type: e.type,
+      ...(e.notNull && { notNull: true }),
+      ...(cast && column && { source: column }),
+      ...withScale(e.scale),
+      ...(ratio && { ratio: [scaleOf(ratio[0]), scaleOf(ratio[1])], sortAs: e.sql }),
+    };
+    const sql = ratio ? `(CAST(${ratio[0].sql} AS TEXT) || ':' || CAST(${ratio[1].sql} AS TEXT))` : cast ? `CAST(${e.sql} AS TEXT)` : e.sql;
+    return { sql: `${sql} AS ${quoteIdent(name)}`, column: out };
   }
 
   // ---- DML ----------------------------------------------------------------------------------
 
-  storeAs(type: SqlType, v: Typed): string {
-    return storeAs(type, v.sql);
+  /**
+   * A value written to a column. A numeric(p, s) is rounded to s as Postgres stores it: exactly in
+   * decimal for a parameter (when bound) or a literal, with SQLite's round() for an expression.
+   */
+  storeAs(column: Pick<CatalogColumn, 'type' | 'scale'>, v: Typed): string {
+    const { type, scale } = column;
+    if (type !== 'numeric' || scale === undefined) return storeAs(type, v.sql);
+    const param = /^\?(\d+)$/.exec(v.sql);
+    if (param) this.paramScales[Number(param[1]) - 1] = scale;
+    else if (isNumericText(v.sql)) return numericAtScale(v.sql, scale);
+    else return roundSql(v.sql, String(scale));
+    return v.sql;
   }
 
   private targetTable(name: QName & { alias?: string }, scope: Scope): CatalogColumn[] | undefined {
@@ -567,12 +625,12 @@ export class SqliteRenderer {
     const scope = this.newScope();
     const tableCols = this.targetTable(s.into, scope);
     const names = s.columns?.map((c) => c.name) ?? tableCols?.map((c) => c.name);
-    const typeOf = (i: number): SqlType => tableCols?.find((c) => c.name === names?.[i])?.type ?? 'unknown';
+    const columnOf = (i: number): CatalogColumn => tableCols?.find((c) => c.name === names?.[i]) ?? { name: '', type: 'unknown' };
     let body: string;
     if (s.insert.type === 'values') {
       // SQLite has no DEFAULT in VALUES: it writes the column's default expression, or NULL.
       const value = (v: Expr, i: number): string => {
-        if (v.type !== 'default' || !tableCols) return this.storeAs(typeOf(i), this.expr(v, scope));
+        if (v.type !== 'default' || !tableCols) return this.storeAs(columnOf(i), this.expr(v, scope));
         const d = tableCols.find((c) => c.name === names?.[i])?.default;
         return d === undefined ? 'NULL' : `(${d})`;
       };
@@ -596,10 +654,9 @@ export class SqliteRenderer {
         if (!target) throw unsupported('ON CONFLICT DO UPDATE without a conflict target', 'is not allowed; name the columns');
         const excluded = this.newScope(scope);
         excluded.sources.push({ alias: 'excluded', columns: tableCols });
-        const sets = oc.do.sets.map((set) => {
-          const type = tableCols?.find((c) => c.name === set.column.name)?.type ?? 'unknown';
-          return `${quoteIdent(set.column.name)} = ${this.storeAs(type, this.expr(set.value, excluded))}`;
-        });
+        const sets = oc.do.sets.map(
+          (set) => `${quoteIdent(set.column.name)} = ${this.storeAs(columnNamed(tableCols, set.column.name), this.expr(set.value, excluded))}`,
+        );
         sql += ` ON CONFLICT${target} DO UPDATE SET ${sets.join(', ')}`;
         if (oc.where) sql += ` WHERE ${this.expr(oc.where, excluded).sql}`;
       }
@@ -612,10 +669,7 @@ export class SqliteRenderer {
     if (s.from) throw unsupported('UPDATE … FROM');
     const scope = this.newScope();
     const tableCols = this.targetTable(s.table, scope);
-    const sets = s.sets.map((set) => {
-      const type = tableCols?.find((c) => c.name === set.column.name)?.type ?? 'unknown';
-      return `${quoteIdent(set.column.name)} = ${this.storeAs(type, this.expr(set.value, scope))}`;
-    });
+    const sets = s.sets.map((set) => `${quoteIdent(set.column.name)} = ${this.storeAs(columnNamed(tableCols, set.column.name), this.expr(set.value, scope))}`);
     const alias = s.table.alias ? ` AS ${quoteIdent(s.table.alias)}` : '';
     let sql = `UPDATE ${quoteIdent(s.table.name)}${alias} SET ${sets.join(', ')}`;
     if (s.where) sql += ` WHERE ${this.expr(s.where, scope).sql}`;
@@ -635,6 +689,19 @@ export class SqliteRenderer {
 }
 
 /** The column name Postgres gives an unaliased select-list expression. */
+/** `scale` as an optional property: present only when known. */
+const withScale = (scale: number | undefined): { scale?: number } => (scale === undefined ? {} : { scale });
+
+/** A target table's column by name; unknown when the table or column is. */
+function columnNamed(columns: CatalogColumn[] | undefined, name: string): CatalogColumn {
+  return columns?.find((c) => c.name === name) ?? { name, type: 'unknown' };
+}
+
+/** A table column read as an expression. */
+function typedColumn(sql: string, col: CatalogColumn | undefined): Typed {
+  return { sql, type: col?.type ?? 'unknown', ...(col?.notNull && { notNull: true }), ...withScale(col?.scale) };
+}
+
 export function outputName(e: Expr): string {
   switch (e.type) {
     case 'ref':

@@ -4,7 +4,7 @@
  * shard results come out in the order one database would give.
  */
 import { bytesToHex, type SqlType, type SqlValue } from '../../rpc/values.js';
-import { compareDec, decToString, toDec } from './decimal.js';
+import { compareDec, decToString, toDec } from '../../rpc/decimal.js';
 
 const NUMERIC_TYPES = new Set<SqlType>(['int2', 'int4', 'int8', 'float4', 'float8', 'numeric']);
 

@@ -6,7 +6,7 @@ import { VitessError } from '../../rpc/errors.js';
 import type { Row } from '../../rpc/results.js';
 import { normalizeInt, type Field, type SqlType, type SqlValue } from '../../rpc/values.js';
 import { compareValues, valueKey } from './compare.js';
-import { addDec, decToString, divDec, toDec, type Dec } from './decimal.js';
+import { addDec, decText, divDec, toDec, type Dec } from '../../rpc/decimal.js';
 import type { Aggregate, AggregateColumn, Expr, SortKey } from '../planner/plan.js';
 
 export type Rows = { rows: Row[]; fields: Field[] };
@@ -104,12 +104,12 @@ class Sum {
     return this.type !== undefined && FLOAT_TYPES.has(this.type);
   }
 
-  /** The total as the column type has it: int8 exact, numeric as canonical text. */
+  /** The total as the column type has it: int8 exact, numeric at the largest scale it added (as Postgres sums). */
   value(): SqlValue {
     if (!this.seen) return null;
     if (this.isFloat()) return this.float;
     if (!this.fractional && this.type !== 'numeric') return normalizeInt(this.int);
-    return decToString(addDec(this.dec, { units: this.int, scale: 0 }));
+    return decText(addDec(this.dec, { units: this.int, scale: 0 }));
   }
 
   decimal(): Dec {
@@ -145,7 +145,7 @@ function distinctAccumulator(c: AggregateColumn, fields: Field[]): Acc {
       if (c.fn === 'count') return seen.size;
       if (c.fn === 'sum' || !sum.seen) return sum.value();
       if (sum.isFloat()) return (sum.value() as number) / seen.size;
-      return decToString(divDec(sum.decimal(), { units: BigInt(seen.size), scale: 0 }));
+      return decText(divDec(sum.decimal(), { units: BigInt(seen.size), scale: 0 }));
     },
   };
 }
@@ -208,7 +208,7 @@ function accumulator(c: AggregateColumn, fields: Field[]): Acc {
           const n = count.decimal();
           if (!sum.seen || n.units === 0n) return null;
           if (sum.isFloat()) return (sum.value() as number) / Number(n.units);
-          return decToString(divDec(sum.decimal(), n));
+          return decText(divDec(sum.decimal(), n));
         },
       };
     }

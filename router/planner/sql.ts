@@ -3,7 +3,7 @@
  * the planner needs. Rendering back to Postgres SQL is engines/dialect/pg-render.ts.
  */
 import { toSql, type Expr, type ExprCall, type SelectedColumn } from 'pgsql-ast-parser';
-import { canonicalNumeric, normalizeInt } from '../../rpc/values.js';
+import { normalizeInt, numericText } from '../../rpc/values.js';
 import { textOf, walk } from '../../engines/dialect/ast.js';
 import type { ValueSource } from './plan.js';
 
@@ -115,18 +115,18 @@ export function valueSource(e: Expr, source: string): ValueSource | undefined {
     case 'unary': {
       if (e.op !== '-' || (e.operand.type !== 'integer' && e.operand.type !== 'numeric')) return undefined;
       const v = numberLiteral(e.operand, source);
-      return { literal: typeof v === 'string' ? canonicalNumeric(`-${v}`) : typeof v === 'bigint' ? normalizeInt(-v) : -v };
+      return { literal: typeof v === 'string' ? numericText(`-${v}`) : typeof v === 'bigint' ? normalizeInt(-v) : -v };
     }
     default:
       return undefined;
   }
 }
 
-/** An integer literal as a number (bigint beyond 2^53); a decimal one as numeric text. */
+/** An integer literal as a number (bigint beyond 2^53); a decimal one as numeric text, its scale kept. */
 function numberLiteral(e: Expr & { value: number }, source: string): number | bigint | string {
   const text = textOf(e, source)?.trim();
   if (e.type === 'integer') return text && /^[-+]?\d+$/.test(text) ? normalizeInt(BigInt(text)) : e.value;
-  return canonicalNumeric(text ?? String(e.value));
+  return numericText(text ?? String(e.value));
 }
 
 // ---- expressions ----------------------------------------------------------------------

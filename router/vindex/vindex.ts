@@ -3,7 +3,7 @@ import { VitessError } from '../../rpc/errors.js';
 import { consistentHashId, hashId } from '../../rpc/keyspace/hash.js';
 import { firstId, type KeyspaceId } from '../../rpc/keyspace/keyrange.js';
 import type { SqlValue } from '../../rpc/values.js';
-import { compareDec, toDec } from '../engine/decimal.js';
+import { compareDec, toDec } from '../../rpc/decimal.js';
 import type { RangeSpec, VindexSpec } from '../vschema.js';
 
 /** The `range` vindex: the shard of the first range holding the value, or undefined. */

@@ -160,7 +160,36 @@ c('numeric values compare and read back exactly', async (db) => {
   await db.query('CREATE TABLE num1 (id INT PRIMARY KEY, n NUMERIC)');
   await db.query("INSERT INTO num1 VALUES (1, 10.5), (2, $1), (3, '-0.25'), (4, 100)", ['9.75']);
   expect(await rows(db, 'SELECT n FROM num1 ORDER BY n')).toEqual([{ n: '-0.25' }, { n: '9.75' }, { n: '10.5' }, { n: '100' }]);
-  expect(await rows(db, 'SELECT sum(n) AS s FROM num1')).toEqual([{ s: '120' }]);
+  expect(await rows(db, 'SELECT n FROM num1 WHERE n > 9.750 ORDER BY id')).toEqual([{ n: '10.5' }, { n: '100' }]);
+});
+
+c('numeric(p, s) prints every digit of its scale, in expressions and aggregates too', async (db) => {
+  await db.query('CREATE TABLE num2 (id INT PRIMARY KEY, g INT, m NUMERIC(10,2))');
+  await db.query("INSERT INTO num2 VALUES (1, 1, 7.5), (2, 1, '3'), (3, 2, 12.345), (4, 2, $1), (5, 2, -0.001)", ['0.1']);
+  expect(
+    await rows(
+      db,
+      'SELECT m, m + 1 AS plus, m * 2 AS times, m - 0.125 AS minus, -m AS neg, round(m, 1) AS r1, round(m) AS r0, m::numeric(10,3) AS wide, m / 3 AS third FROM num2 ORDER BY id',
+    ),
+  ).toEqual([
+    { m: '7.50', plus: '8.50', times: '15.00', minus: '7.375', neg: '-7.50', r1: '7.5', r0: '8', wide: '7.500', third: '2.5000000000000000' },
+    { m: '3.00', plus: '4.00', times: '6.00', minus: '2.875', neg: '-3.00', r1: '3.0', r0: '3', wide: '3.000', third: '1.00000000000000000000' },
+    { m: '12.35', plus: '13.35', times: '24.70', minus: '12.225', neg: '-12.35', r1: '12.4', r0: '12', wide: '12.350', third: '4.1166666666666667' },
+    { m: '0.10', plus: '1.10', times: '0.20', minus: '-0.025', neg: '-0.10', r1: '0.1', r0: '0', wide: '0.100', third: '0.03333333333333333333' },
+    { m: '0.00', plus: '1.00', times: '0.00', minus: '-0.125', neg: '0.00', r1: '0.0', r0: '0', wide: '0.000', third: '0.00000000000000000000' },
+  ]);
+  expect(await rows(db, 'SELECT sum(m) AS s, min(m) AS lo, max(m) AS hi, avg(m) AS av, avg(DISTINCT g) AS ag FROM num2')).toEqual([
+    { s: '22.95', lo: '0.00', hi: '12.35', av: '4.5900000000000000', ag: '1.5000000000000000' },
+  ]);
+  expect(await rows(db, 'SELECT g, avg(m) AS av, sum(m) AS s FROM num2 GROUP BY g ORDER BY av DESC')).toEqual([
+    { g: 1, av: '5.2500000000000000', s: '10.50' },
+    { g: 2, av: '4.1500000000000000', s: '12.45' },
+  ]);
+  expect(await rows(db, 'SELECT 7.50 AS a, 0.10 + 0.2 AS c, 1 / 3.0 AS d, 10.00 / 4 AS e, 2 * 1.5 AS f')).toEqual([
+    { a: '7.50', c: '0.30', d: '0.33333333333333333333', e: '2.5000000000000000', f: '3.0' },
+  ]);
+  expect(await rows(db, 'UPDATE num2 SET m = m + 0.5 WHERE id = 2 RETURNING m, m / 7 AS q')).toEqual([{ m: '3.50', q: '0.50000000000000000000' }]);
+  await expectError(db.query('SELECT m / 0 AS q FROM num2 WHERE id = 1'), 'INVALID', /division by zero/);
 });
 
 c('floats read back as numbers', async (db) => {
@@ -451,7 +480,7 @@ c('avg of integers is numeric; sum of int8 is numeric; count is int8', async (db
   await db.query('CREATE TABLE agg1 (id INT PRIMARY KEY, a INT, b BIGINT)');
   await db.query('INSERT INTO agg1 VALUES (1, 1, 10), (2, 2, 20)');
   const r = await db.query('SELECT avg(a) AS av, sum(a) AS sa, sum(b) AS sb, count(*) AS n FROM agg1');
-  expect(r.rows).toEqual([{ av: '1.5', sa: 3, sb: '30', n: 2 }]);
+  expect(r.rows).toEqual([{ av: '1.5000000000000000', sa: 3, sb: '30', n: 2 }]);
   expect(r.fields.map((f) => f.type)).toEqual(['numeric', 'int8', 'numeric', 'int8']);
 });
 
@@ -579,7 +608,9 @@ c('string functions: lower, upper, length, replace, substr, trim', async (db) =>
 });
 
 c('arithmetic: integer division, modulo, mixed with floats', async (db) => {
-  expect(await rows(db, 'SELECT 7 / 2 AS a, 7 % 3 AS b, 7 / 2.0 AS c, 2 * 1.5 AS d, -5 + 2 AS e')).toEqual([{ a: 3, b: 1, c: '3.5', d: '3', e: -3 }]);
+  expect(await rows(db, 'SELECT 7 / 2 AS a, 7 % 3 AS b, 7 / 2.0 AS c, 2 * 1.5 AS d, -5 + 2 AS e')).toEqual([
+    { a: 3, b: 1, c: '3.5000000000000000', d: '3.0', e: -3 },
+  ]);
 });
 
 // ---- errors: typed, and nothing changes --------------------------------------------------------

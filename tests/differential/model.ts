@@ -42,7 +42,7 @@ const DOMAIN: Record<ColType, SqlValue[]> = {
   numeric: ['0', '1.5', '-2.25', '10', '0.75', null],
   bool: [true, false, null],
 };
-const SQL_TYPE: Record<ColType, string> = { int: 'INT', text: 'TEXT', numeric: 'NUMERIC', bool: 'BOOLEAN' };
+const SQL_TYPE: Record<ColType, string> = { int: 'INT', text: 'TEXT', numeric: 'NUMERIC(12,2)', bool: 'BOOLEAN' };
 
 export const ddl = (t: Table) =>
   `CREATE TABLE ${t.name} (${t.cols.map((c) => `${c.name} ${SQL_TYPE[c.type]}${c.name === 'id' ? ' PRIMARY KEY' : ''}`).join(', ')})`;
@@ -54,13 +54,12 @@ export function literal(v: SqlValue): string {
 }
 
 /** Rows as comparable text: bigints and numbers of one value print the same. */
-export function canon(r: ResultSet, ordered: boolean, approxNumeric: boolean): string[] {
+export function canon(r: ResultSet, ordered: boolean): string[] {
   const rows = r.rows.map((row) =>
     JSON.stringify(
       r.fields.map((f) => {
         const v = row[f.name];
         if (typeof v === 'bigint') return `${v}`;
-        if (typeof v === 'string' && f.type === 'numeric' && approxNumeric) return Number(v).toPrecision(12);
         return v instanceof Uint8Array ? [...v] : v;
       }),
     ),

@@ -14,24 +14,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClient, type VitessClient } from '../../client/index.js';
 import { drizzle } from '../../client/orm/drizzle.js';
 import { VitessDialect } from '../../client/orm/kysely.js';
-import { canonicalNumeric } from '../../rpc/values.js';
 import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
-
-/**
- * Postgres prints a numeric(10,2) as `7.50`; Vitess.do's value model holds numerics canonical
- * (`7.5`) on every engine (rpc/values.ts). This step compares as they come; every other step
- * compares numerics by value (`canonical`), so that the other checks stay strict meanwhile.
- */
-const NUMERIC_SCALE = 'numeric scale: numeric(10,2) values print with two decimals';
-
-/** Decimal strings with a fraction compared by value (see NUMERIC_SCALE); Dates and Buffers as they are. */
-function canonical(v: unknown): unknown {
-  if (typeof v === 'string') return /^-?\d+\.\d+$/.test(v) ? canonicalNumeric(v) : v;
-  if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype)
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, canonical(x)]));
-  return v;
-}
 
 const DDL = (p: string) => [
   `CREATE TABLE ${p}users (id BIGINT PRIMARY KEY, email TEXT NOT NULL, plan TEXT NOT NULL DEFAULT 'free', seats INTEGER DEFAULT 1, balance NUMERIC(10,2) DEFAULT 0, meta JSONB, avatar BYTEA, created TIMESTAMPTZ DEFAULT '2024-01-01 00:00:00+00')`,
@@ -211,7 +194,7 @@ function drizzleSteps(p: string): Step<AnyDrizzle>[] {
         return { thrown, after: await db.select({ seats: users.seats }).from(users).where(eq(users.id, 5)) };
       },
     ],
-    [NUMERIC_SCALE, (db) => db.select({ id: users.id, balance: users.balance }).from(users).orderBy(byId)],
+    ['numeric(10,2) values print with two decimals', (db) => db.select({ id: users.id, balance: users.balance }).from(users).orderBy(byId)],
     ['delete … RETURNING', (db) => db.delete(orders).where(eq(orders.userId, 1)).returning({ id: orders.id, total: orders.total })],
     ['final state', async (db) => ({ users: await db.select().from(users).orderBy(byId), orders: await db.select().from(orders).orderBy(asc(orders.id)) })],
   ];
@@ -345,7 +328,7 @@ const kyselySteps: Step<Kysely<KDb>>[] = [
       return { thrown, after: await db.selectFrom('k_users').select('seats').where('id', '=', 5).execute() };
     },
   ],
-  [NUMERIC_SCALE, (db) => db.selectFrom('k_orders').select(['id', 'total']).orderBy('id').execute()],
+  ['numeric(10,2) values print with two decimals', (db) => db.selectFrom('k_orders').select(['id', 'total']).orderBy('id').execute()],
   [
     'final state',
     async (db) => ({
@@ -389,20 +372,6 @@ async function outcomes<Db>(db: Db, steps: Step<Db>[]): Promise<Map<string, unkn
   return out;
 }
 
-/**
- * Steps known to differ from Postgres, by `keyspace/orm`: each is run and compared all the same,
- * with `it.fails`, so once it passes it must leave this list. Numeric scale: see NUMERIC_SCALE.
- */
-const PENDING: Record<string, string[]> = {
-  'main/drizzle': [NUMERIC_SCALE],
-  'main/kysely': [NUMERIC_SCALE],
-  'pg/drizzle': [NUMERIC_SCALE],
-  'pg/kysely': [NUMERIC_SCALE],
-};
-
-/** A step's outcome as compared: numerics by value except in the scale step. */
-const compared = (name: string, outcome: unknown): unknown => (name === NUMERIC_SCALE ? outcome : canonical(outcome));
-
 let w: WranglerDev;
 const clients: VitessClient[] = [];
 let drizzleReference: Map<string, unknown>;
@@ -437,19 +406,15 @@ describe.each(['main', 'pg'])('keyspace %s', (keyspace) => {
     kyselyResults = await outcomes(new Kysely<KDb>({ dialect: new VitessDialect({ client }) }), kyselySteps);
   });
 
-  const pending = (orm: string, step: string) => (PENDING[`${keyspace}/${orm}`] ?? []).includes(step);
-
   describe('Drizzle', () => {
     for (const [name] of drizzleSteps('d_')) {
-      (pending('drizzle', name) ? it.fails : it)(name, () =>
-        expect(compared(name, drizzleResults.get(name))).toEqual(compared(name, drizzleReference.get(name))),
-      );
+      it(name, () => expect(drizzleResults.get(name)).toEqual(drizzleReference.get(name)));
     }
   });
 
   describe('Kysely', () => {
     for (const [name] of kyselySteps) {
-      (pending('kysely', name) ? it.fails : it)(name, () => expect(compared(name, kyselyResults.get(name))).toEqual(compared(name, kyselyReference.get(name))));
+      it(name, () => expect(kyselyResults.get(name)).toEqual(kyselyReference.get(name)));
     }
   });
 

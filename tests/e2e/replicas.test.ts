@@ -128,7 +128,7 @@ class Workload {
 
   async setup(): Promise<void> {
     await this.c.execute(
-      'CREATE TABLE acct (id BIGINT PRIMARY KEY, owner TEXT NOT NULL, bal BIGINT NOT NULL, flag BOOLEAN, meta JSONB, score DOUBLE PRECISION, amount NUMERIC, at TIMESTAMPTZ)',
+      'CREATE TABLE acct (id BIGINT PRIMARY KEY, owner TEXT NOT NULL, bal BIGINT NOT NULL, flag BOOLEAN, meta JSONB, score DOUBLE PRECISION, amount NUMERIC(12,2), at TIMESTAMPTZ)',
     );
     await this.c.execute('CREATE UNIQUE INDEX acct_owner ON acct (owner)');
     await this.c.execute('CREATE TABLE pair (a INT NOT NULL, b TEXT NOT NULL, v BYTEA, PRIMARY KEY (a, b))');

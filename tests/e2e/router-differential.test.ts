@@ -71,13 +71,11 @@ async function check(q: Query, context: string): Promise<void> {
       const actual = await run(k.name, q);
       const plan = (await run(k.name, { sql: `EXPLAIN ${q.sql}`, params: [] })).rows.map((r) => r['QUERY PLAN']).join('\n');
       const where = `${k.name}\nquery: ${q.sql} ${JSON.stringify(q.params)}\nplan:\n${plan}\n${context}`;
-      // One SQLite shard runs SQLite's own AVG, in float precision (docs/routing.md).
-      const approx = k.shards === 1;
       expect(
         actual.fields.map((f) => f.name),
         where,
       ).toEqual(expected.fields.map((f) => f.name));
-      expect(canon(actual, q.ordered, approx), where).toEqual(canon(expected, q.ordered, approx));
+      expect(canon(actual, q.ordered), where).toEqual(canon(expected, q.ordered));
     }),
   );
 }
@@ -90,7 +88,7 @@ async function checkWrite(s: Stmt & { ordered?: boolean }, context: string): Pro
       const actual = await run(k.name, s);
       const where = `${k.name}\nwrite: ${s.sql} ${JSON.stringify(s.params)}\n${context}`;
       expect(actual.affected, where).toBe(expected.affected);
-      expect(canon(actual, !!s.ordered, false), where).toEqual(canon(expected, !!s.ordered, false));
+      expect(canon(actual, !!s.ordered), where).toEqual(canon(expected, !!s.ordered));
     }),
   );
 }

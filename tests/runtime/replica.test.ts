@@ -71,7 +71,7 @@ class Workload {
   async setup(): Promise<void> {
     await this.t.query(
       this.kind,
-      'CREATE TABLE acct (id INT PRIMARY KEY, owner TEXT NOT NULL, bal BIGINT NOT NULL, flag BOOLEAN, meta JSONB, score DOUBLE PRECISION, amount NUMERIC, at TIMESTAMPTZ)',
+      'CREATE TABLE acct (id INT PRIMARY KEY, owner TEXT NOT NULL, bal BIGINT NOT NULL, flag BOOLEAN, meta JSONB, score DOUBLE PRECISION, amount NUMERIC(12,2), at TIMESTAMPTZ)',
     );
     await this.t.query(this.kind, 'CREATE UNIQUE INDEX acct_owner ON acct (owner)');
     await this.t.query(this.kind, 'CREATE TABLE pair (a INT, b TEXT, v BYTEA, PRIMARY KEY (a, b))');

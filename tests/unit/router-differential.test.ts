@@ -130,17 +130,12 @@ async function check(planners: Planners, q: Query, context: string): Promise<voi
       throw new Error(`${c.label}: ${(e as Error).message}\nquery: ${q.sql} ${JSON.stringify(q.params)}\n${context}`);
     }
     const plan = (await planner.run(`EXPLAIN ${q.sql}`, [], 'main', c.cursor)).rows.map((r) => r['QUERY PLAN']).join('\n');
-    // A query a SQLite shard answers whole (a one-shard keyspace, a single-shard route) runs
-    // SQLite's own AVG, in float precision; VTGate's Aggregate divides exactly (docs/routing.md).
-    // Subqueries that ran first do not count: the outer query's AVG is the one returned.
-    const root = planner.plan(q.sql, 'main').root;
-    const approx = c.engine === 'sqlite' && (c.n === 1 || !JSON.stringify(root.op === 'Subquery' ? root.outer : root).includes('"op":"Aggregate"'));
     const where = `${c.label}\nquery: ${q.sql} ${JSON.stringify(q.params)}\nplan:\n${plan}\n${context}`;
     expect(
       actual.fields.map((f) => f.name),
       where,
     ).toEqual(expected.fields.map((f) => f.name));
-    expect(canon(actual, q.ordered, approx), where).toEqual(canon(expected, q.ordered, approx));
+    expect(canon(actual, q.ordered), where).toEqual(canon(expected, q.ordered));
   }
 }
 
@@ -156,7 +151,7 @@ async function checkWrite(planners: Planners, w: Stmt & { ordered?: boolean }, c
       throw new Error(`${where}\n${(e as Error).message}`);
     }
     expect(actual.affected, where).toBe(expected.affected);
-    expect(canon(actual, !!w.ordered, false), where).toEqual(canon(expected, !!w.ordered, false));
+    expect(canon(actual, !!w.ordered), where).toEqual(canon(expected, !!w.ordered));
   }
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import type { ResultSet, Row } from '../../rpc/results.js';
 import type { Field, SqlValue } from '../../rpc/values.js';
-import { divDec, decToString, toDec } from '../../router/engine/decimal.js';
+import { divDec, decToString, toDec } from '../../rpc/decimal.js';
 import { execute, type ShardCursor } from '../../router/engine/executor.js';
 import type { Plan } from '../../router/planner/plan.js';
 import { planQuery } from '../../router/planner/planner.js';

@@ -157,7 +157,7 @@ async function same(sql: string, params: SqlValue[] = [], ordered = false): Prom
     actual.fields.map((f) => f.name),
     sql,
   ).toEqual(expected.fields.map((f) => f.name));
-  expect(canon(actual, ordered, false), sql).toEqual(canon(expected, ordered, false));
+  expect(canon(actual, ordered), sql).toEqual(canon(expected, ordered));
   expect(actual.affected, sql).toBe(expected.affected);
 }
 

@@ -1,8 +1,9 @@
 /**
- * Exact decimal arithmetic on numeric strings (see rpc/values.ts), as bigint scaled by a power of
- * ten: SUM and AVG of `numeric` merge across shards without rounding, at the scale Postgres gives them.
+ * Exact decimal arithmetic on numeric strings (see values.ts), as bigint scaled by a power of ten:
+ * SUM and AVG of `numeric` merge across shards without rounding, and a SQLite shard divides as
+ * Postgres does, at the scale Postgres gives them.
  */
-import { canonicalNumeric, isNumericText } from '../../rpc/values.js';
+import { canonicalNumeric, isNumericText } from './values.js';
 
 export interface Dec {
   /** The value times 10^scale. */
