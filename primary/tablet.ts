@@ -52,6 +52,8 @@ export interface TransactionOptions {
    * would hold the shard with nobody left to decide it.
    */
   prepareBy?: number;
+  /** The layout version VTGate routed the transaction's first statement here by (primary/layout-fence.ts). */
+  layoutVersion?: number;
 }
 
 /** Receives records as they commit (replica DOs, gateway streams). Pull is the fallback. */
@@ -337,6 +339,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
    */
   transaction(kind: EngineKind, txid: string, driver: TxDriver, opts: TransactionOptions = {}): Promise<TxOutcome> {
     return guarded(async () => {
+      this.fence.check(opts.layoutVersion);
       const shard = await this.open(kind);
       const { engine } = shard;
       const body = pullLoop(driver, txid, opts.timeoutMs);
@@ -344,6 +347,8 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
       if (opts.twoPhase) this.unprepared2pc.set(txid, decision);
       try {
         const out = await this.write(txid, async (): Promise<TxOutcome> => {
+          // Again under the lock, which the fence is raised under: it cannot move while the transaction holds the shard.
+          this.fence.check(opts.layoutVersion);
           if (!opts.twoPhase) {
             await this.commitAfter(engine, async (tx) => {
               if ((await body(tx)) === 'prepare') throw new VitessError('INVALID', 'prepare needs a two-phase transaction');

@@ -174,7 +174,7 @@ class StaleLayout {
 }
 
 /** `tx`, refusing a second shard: `transactionMode: single` (the transaction then rolls back). */
-function oneShard(tx: ShardTransaction, keyspace: string): ShardCursor {
+function oneShard(tx: ShardCursor, keyspace: string): ShardCursor {
   let first: string | undefined;
   return {
     async execute(ks, shard, sql, params) {
@@ -214,6 +214,11 @@ const unseenInsert = (plan: Plan, planner: Planner): boolean => {
 };
 
 /** `cursor`, drawing global-sequence ids (a plan's `Generate`) from this isolate's blocks of the keyspace's VTSequence. */
+/** `tx`'s statements, stamped with the layout versions their plan was made by (`Topology.routing`). */
+function routedBy(tx: ShardTransaction, versions: ReadonlyMap<string, number>): ShardCursor {
+  return { execute: (keyspace, shard, sql, params) => tx.execute(keyspace, shard, sql, params, versions.get(keyspace)) };
+}
+
 function withSequences(cursor: ShardCursor, topology: Topology): ShardCursor {
   return {
     execute: (keyspace, shard, sql, params) => cursor.execute(keyspace, shard, sql, params),
@@ -338,15 +343,21 @@ export class Session {
     const mode = plan.kind === 'reference' ? 'twopc' : ks.transactionMode;
     const implicit = !tx && mode !== 'multi' && spansShards(plan, ks.shards.length) ? new ShardTransaction(this.topology) : undefined;
     const cursor = tx ?? implicit ?? new ShardsCursor(this.topology, this.positions, onReplicas, versions);
+    const run = cursor instanceof ShardTransaction ? routedBy(cursor, versions) : cursor;
     let r: Executed;
     try {
-      r = await execute(plan, params, withSequences(implicit && mode === 'single' ? oneShard(implicit, this.keyspace) : cursor, this.topology));
+      r = await execute(plan, params, withSequences(implicit && mode === 'single' ? oneShard(run, this.keyspace) : run, this.topology));
       if (implicit) await this.commit(implicit);
     } catch (e) {
       await implicit?.rollback();
-      // A read, or a write whose only shard statement was the refused one: nothing was applied.
       const stale = staleLayoutVersion(e);
-      if (stale !== undefined && cursor instanceof ShardsCursor && (plan.statement === 'select' || cursor.sent === 1)) throw new StaleLayout(e, stale);
+      if (stale === undefined) throw e;
+      // A read, a write whose only shard statement was the refused one, or an implicit
+      // transaction (rolled back whole): nothing was applied, `run` retries it.
+      if (implicit || (cursor instanceof ShardsCursor && (plan.statement === 'select' || cursor.sent === 1))) throw new StaleLayout(e, stale);
+      // Anything else (the client's transaction is over, rolled back) reaches the caller, whose
+      // retry is routed by the new layout.
+      await this.topology.layout(this.keyspace, stale).catch(() => undefined);
       throw e;
     }
     planner.applied(plan);
@@ -436,15 +447,19 @@ export class Session {
       for (const s of statements) out.push(await this.run(s.sql, s.params ?? [], undefined, read));
       return out;
     }
-    const tx = this.begin();
-    try {
-      const out: SessionResult[] = [];
-      for (const s of statements) out.push(await this.run(s.sql, s.params ?? [], tx));
-      const bookmark = await this.commit(tx);
-      return out.map((r) => ({ ...r, bookmark }));
-    } catch (e) {
-      await tx.rollback();
-      throw e;
+    for (let attempt = 1; ; attempt++) {
+      const tx = this.begin();
+      try {
+        const out: SessionResult[] = [];
+        for (const s of statements) out.push(await this.run(s.sql, s.params ?? [], tx));
+        const bookmark = await this.commit(tx);
+        return out.map((r) => ({ ...r, bookmark }));
+      } catch (e) {
+        await tx.rollback();
+        // Refused by a shard's layout fence: rolled back whole, so run once more by the new layout.
+        if (attempt === 1 && staleLayoutVersion(e) !== undefined) continue;
+        throw e;
+      }
     }
   }
 

@@ -133,10 +133,11 @@ export class ShardTransaction implements ShardCursor {
     return [...this.participants.values()].map(({ keyspace, shard }) => ({ keyspace, shard }));
   }
 
-  execute(keyspace: string, shard: string, sql: string, params: SqlValue[]): Promise<ResultSet> {
+  /** `layoutVersion`: the layout the statement's plan was made by; a shard joined by it is fenced with it (primary/layout-fence.ts). */
+  execute(keyspace: string, shard: string, sql: string, params: SqlValue[], layoutVersion?: number): Promise<ResultSet> {
     return this.order.run(async () => {
       this.checkOpen();
-      const p = this.participants.get(`${keyspace}/${shard}`) ?? (await this.join(keyspace, shard));
+      const p = this.participants.get(`${keyspace}/${shard}`) ?? (await this.join(keyspace, shard, layoutVersion ?? this.topology.layoutVersion(keyspace)));
       const reply = await this.bounded(p.channel.send({ sql, params }));
       if (!reply) throw new VitessError('INTERNAL', 'the tablet sent no reply');
       if ('error' in reply) throw VitessError.fromJSON(reply.error);
@@ -210,7 +211,7 @@ export class ShardTransaction implements ShardCursor {
     }
   }
 
-  private async join(keyspace: string, shard: string): Promise<Participant> {
+  private async join(keyspace: string, shard: string, layoutVersion: number): Promise<Participant> {
     if (this.participants.size) {
       // Holding shards already, waiting for another could close a cycle: ask first.
       this.registered = true;
@@ -236,6 +237,7 @@ export class ShardTransaction implements ShardCursor {
       timeoutMs: Math.max(1, this.deadline - Date.now()) + LIMITS.transactionGraceMs,
       // The coordinator keeps a rolled-back record until a little after this (coordinator.ts).
       prepareBy: this.deadline + LIMITS.transactionGraceMs,
+      layoutVersion,
     });
     const p: Participant = { keyspace, shard, channel, outcome };
     this.participants.set(nameOf(p), p);

@@ -56,3 +56,39 @@ describe('a shard layout bumped under a VTGate with a stale cache', () => {
     expect(await tablet.fenceLayout(1)).toBe(before + 1);
   });
 });
+
+describe('transactions under a bumped layout', () => {
+  it('a client transaction is refused where it joins a fenced shard and rolled back; an atomic batch is run again and applied once', async () => {
+    const topology = new Topology(configuredVSchema(env as unknown as Env), env as unknown as Env);
+    const keeper = stubOf<CoordinatorApi>(env.COORDINATOR.getByName('topology/main'));
+    const table = `layt_${crypto.randomUUID().slice(0, 8)}`;
+    const session = new Session(topology, 'main', undefined, ADMIN);
+    await session.run(`CREATE TABLE ${table} (id BIGINT PRIMARY KEY, v TEXT)`, []);
+    const shards = ['-40', '40-80', '80-c0', 'c0-'];
+    // Two ids on different shards.
+    const other = [2, 3, 4, 5, 6, 7, 8].find((id) => shardFor(hashId(id)!, shards) !== shardFor(hashId(1)!, shards))!;
+
+    // The client's transaction: its first statement joins a shard fenced at a newer version.
+    await keeper.bumpLayout('main');
+    const tx = session.begin();
+    const refused = await session.run(`INSERT INTO ${table} (id, v) VALUES (1, 'tx')`, [], tx).catch((e: unknown) => asVitessError(e));
+    expect(refused).toMatchObject({ code: 'UNAVAILABLE', details: { construct: STALE_LAYOUT } });
+    await tx.rollback();
+    // The session read the new layout: the client's retry runs.
+    const again = session.begin();
+    await session.run(`INSERT INTO ${table} (id, v) VALUES (1, 'retried')`, [], again);
+    await session.commit(again);
+
+    // An atomic batch across two shards: refused at its first shard, rolled back, run once more.
+    await keeper.bumpLayout('main');
+    const results = await session.batch(
+      [{ sql: `INSERT INTO ${table} (id, v) VALUES ($1, 'batch')`, params: [other] }, { sql: `UPDATE ${table} SET v = 'batch' WHERE id = 1` }],
+      true,
+    );
+    expect(results.map((r) => r.affected)).toEqual([1, 1]);
+    expect((await session.run(`SELECT id, v FROM ${table} ORDER BY id`, [])).rows).toEqual([
+      { id: 1, v: 'batch' },
+      { id: other, v: 'batch' },
+    ]);
+  });
+});

@@ -280,6 +280,7 @@ function harness(names = ['main/-80', 'main/80-']) {
     tablet: (ks: string, shard: string) => shards.get(`${ks}/${shard}`),
     coordinator: () => coordinator,
     locks: () => ({ waitFor: async () => null, release: async () => undefined }),
+    layoutVersion: () => 1,
   } as unknown as Topology;
   return { storage, shards, coordinator, begin, topology, shard: (n: string) => shards.get(n)! };
 }
