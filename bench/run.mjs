@@ -224,6 +224,7 @@ ${gatewaySection}
 ${replicationSection}
 ${await twopcBench(log)}
 ${await adaptersBench(log)}
-${await (await import('./embedded.mjs')).embeddedBench(log)}`;
+${await (await import('./embedded.mjs')).embeddedBench(log)}
+${await (await import('./browser.mjs')).browserBench(log)}`;
 await writeFile(new URL('./RESULTS.md', import.meta.url), md);
 log(md);

@@ -161,11 +161,31 @@ export class SnapshotIdbFs extends IdbFs {
 
 const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-/** The database IDBFS created in `initialSyncFs` (opened at its version: no upgrade here). */
-function openDatabase(name: string): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open(name);
+const requested = <T>(req: IDBRequest<T>): Promise<T> =>
+  new Promise((resolve, reject) => {
     req.onsuccess = () => resolve(req.result);
     req.onerror = () => reject(req.error);
   });
+
+/** The database IDBFS created in `initialSyncFs` (opened at its version: no upgrade here). */
+const openDatabase = (name: string): Promise<IDBDatabase> => requested(indexedDB.open(name));
+
+/**
+ * Whether IndexedDB holds no data directory `dataDir` yet (then PGlite may load one: it refuses to
+ * over one it holds). A database without `PG_VERSION` (IDBFS creates it empty at start; a first
+ * load closed before its first save leaves it so) counts as new: snapshots are atomic, so a store
+ * has all of a data directory or nothing of it. Where `indexedDB.databases()` is missing, says no
+ * (PGlite then runs initdb if it must).
+ */
+export async function isNewDataDir(dataDir: string): Promise<boolean> {
+  if (typeof indexedDB.databases !== 'function') return false;
+  const path = `${ROOT}/${dataDir}`;
+  if (!(await indexedDB.databases()).some((db) => db.name === path)) return true;
+  const db = await openDatabase(path);
+  try {
+    if (!db.objectStoreNames.contains(STORE)) return true;
+    return (await requested(db.transaction(STORE).objectStore(STORE).count(`${path}/PG_VERSION`))) === 0;
+  } finally {
+    db.close();
+  }
 }

@@ -60,6 +60,7 @@ const lsnText = (lsns: Record<string, number>) =>
 async function main(): Promise<void> {
   setState('opening', 'opening the local database…');
   const replica = await createReplica({ endpoint: location.origin, keyspace, engine: 'pglite', path: `idb://vitess-demo-${keyspace}`, tables: [table] });
+  performance.mark('demo:replica-open'); // bench/browser.mjs: the copy is done (or was there)
   setState('local', 'showing the local copy; reaching VTGate…');
   // One query for the rows and the count: one local read per applied change.
   replica.live(`SELECT id, body, count(*) OVER () AS total FROM ${table} ORDER BY id DESC LIMIT 100`, [], (rows) => {

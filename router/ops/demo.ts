@@ -42,6 +42,7 @@ function page(keyspace: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Vitess.do · embedded replica demo</title>
 <link rel="icon" href="data:,">
+<link rel="modulepreload" href="/browser/vitess.js">
 <style>
   body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 46rem; padding: 0 1rem; color: #1d2330; }
   h1 { font-size: 1.35rem; margin-bottom: .2rem; }
