@@ -28,10 +28,17 @@ export type TabletResult = ResultSet & { lsn: number };
 /** What VTGate sends with a statement: the shard-layout version it routed it by (primary/layout-fence.ts). */
 export interface QueryOptions {
   layoutVersion?: number;
+  /**
+   * The session's bookmark for this shard: the statement waits (up to WRITE_WAIT_MS) until the
+   * shard's log reaches it. A cross-shard commit is acknowledged before its participants apply it,
+   * with their commit LSNs in the bookmark (docs/transactions.md).
+   */
+  minLsn?: number;
 }
 
 export interface TxOutcome {
   outcome: 'committed' | 'rolled back' | 'prepared';
+  /** The shard's LSN after the transaction; once `prepared`, the LSN its commit will have. */
   lsn: number;
 }
 
@@ -265,6 +272,7 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
     return guarded(async () => {
       checkStatementSize(sql);
       this.fence.check(opts.layoutVersion);
+      await this.reach(opts.minLsn);
       const { engine } = await this.open(kind);
       if (isReadStatement(sql)) return this.result(new ResultBudget().add(await engine.query(sql, params)));
       return this.write(undefined, async () => {
@@ -365,7 +373,9 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
             });
           this.prepared.put(txid, changes);
           this.holdForPrepared();
-          return { outcome: 'prepared', lsn: this.log.lastLsn };
+          // The LSN its commit will have: the shard holds every other write until then, and a
+          // commit of no changes writes no record.
+          return { outcome: 'prepared', lsn: this.log.lastLsn + (changes.length ? 1 : 0) };
         });
         // A crash here must leave the transaction prepared, holding the shard after the restart,
         // for the coordinator to decide; nothing of it applied or logged.
@@ -523,6 +533,16 @@ export class VTTablet extends DurableObject<TabletEnv> implements TabletApi {
 
   pull(fromLsn: number, opts: PullOptions = {}): Promise<PullResult> {
     return guarded(async () => this.log.pull(fromLsn, opts));
+  }
+
+  /** Waits until the log reaches `lsn` (a session's bookmark); UNAVAILABLE if it does not within WRITE_WAIT_MS. */
+  private async reach(lsn: number | undefined): Promise<void> {
+    if (lsn === undefined || this.log.lastLsn >= lsn) return;
+    if ((await this.waitFor(lsn, WRITE_WAIT_MS)) < lsn)
+      throw new VitessError(
+        'UNAVAILABLE',
+        `this shard is at LSN ${this.log.lastLsn}, behind the session's bookmark (${lsn}): a cross-shard commit it was told of has not reached it yet; try again`,
+      );
   }
 
   /** Resolves with the current LSN once it reaches `lsn`, or when `timeoutMs` passes. */

@@ -77,11 +77,16 @@ class ShardsCursor implements ShardCursor {
     return r;
   }
 
-  /** The shard's primary, the statement stamped with the layout version it was routed by (primary/layout-fence.ts). */
+  /**
+   * The shard's primary, the statement stamped with the layout version it was routed by
+   * (primary/layout-fence.ts) and the session's bookmark, which it waits for (a cross-shard
+   * commit is acknowledged before its participants apply it).
+   */
   private primary(keyspace: string, shard: string, sql: string, params: SqlValue[]): Promise<ResultSet & { lsn: number }> {
     this.sent++;
     const layoutVersion = this.versions?.get(keyspace) ?? this.topology.layoutVersion(keyspace);
-    return this.topology.tablet(keyspace, shard).query(engineKind(this.topology.keyspace(keyspace)), sql, params, { layoutVersion });
+    const minLsn = this.need[`${keyspace}/${shard}`];
+    return this.topology.tablet(keyspace, shard).query(engineKind(this.topology.keyspace(keyspace)), sql, params, { layoutVersion, ...(minLsn && { minLsn }) });
   }
 
   private async fromReplica(keyspace: string, shard: string, sql: string, params: SqlValue[], read: ReadRouting): Promise<ReplicaResult | undefined> {

@@ -84,8 +84,6 @@ export interface TransactionCounts {
   twoPhaseCommitted: number;
   twoPhaseRolledBack: number;
   twoPhaseUnknown: number;
-  /** Committed, but a participant lost its prepared state: applied on the others only. */
-  twoPhaseLost: number;
   aborted: number;
 }
 
@@ -179,13 +177,12 @@ export class GatewayMetrics {
       },
       {
         name: 'vitess_2pc_transactions_total',
-        help: 'Cross-shard (two-phase commit) transactions by outcome; unknown: VTGate lost the answer, the coordinator finishes them; lost: committed, but a participant lost its prepared state (an operator must look).',
+        help: 'Cross-shard (two-phase commit) transactions by outcome; unknown: VTGate lost the answer, the coordinator finishes them.',
         type: 'counter',
         samples: outcomes([
           ['committed', tx.twoPhaseCommitted],
           ['rolled_back', tx.twoPhaseRolledBack],
           ['unknown', tx.twoPhaseUnknown],
-          ['lost', tx.twoPhaseLost],
         ]),
       },
     ];

@@ -47,7 +47,10 @@ export interface CommitResult {
   outcome: 'committed' | 'rolled back';
   /** Each acknowledging participant's LSN after the commit (`keyspace/shard` → LSN). */
   lsns: Record<string, number>;
-  /** Participants that have not taken the decision yet, after retries: recovery resends it every RESEND_MS. */
+  /**
+   * Participants that have not taken the decision yet: after retries (a rollback), or not told yet
+   * (a commit, answered once decided). Recovery resends it every RESEND_MS.
+   */
   pending: string[];
   /** Of those, the ones that answered a commit with NOT_FOUND: their prepared state is lost (docs/transactions.md). */
   lost: string[];
@@ -386,7 +389,12 @@ export class VTCoordinator extends DurableObject<Env> implements CoordinatorApi 
     if (this.get(txid)?.decision === null) this.forget(txid);
   }
 
-  /** Every participant prepared: commit, unless the transaction was already rolled back. */
+  /**
+   * Every participant prepared: commit, unless the transaction was already rolled back. Answered
+   * once the decision is durable: the participants are told right after, and by the alarm if that
+   * fails. VTGate's bookmark holds each one's commit LSN (known at prepare), and a read on a
+   * primary waits for it (docs/transactions.md).
+   */
   commit(txid: string): Promise<CommitResult> {
     return guarded(() => this.finish(txid, 'commit'));
   }
@@ -402,11 +410,24 @@ export class VTCoordinator extends DurableObject<Env> implements CoordinatorApi 
     const rec = decide(before, wanted);
     if (rec !== before) {
       this.put(rec);
+      // A commit is answered before the participants hear it: recovery's resend (the alarm) is
+      // set with the decision, in the same write, should the delivery after the answer be cut short.
+      if (rec.decision === 'commit') await this.schedule();
       // The decision is on disk before any participant hears it.
       await this.ctx.storage.sync();
       this.count(rec.decision!);
     }
     await failpoint('after-decision');
+    if (rec.decision === 'commit') {
+      void this.deliver(rec).catch(() => undefined);
+      return { outcome: 'committed', lsns: {}, pending: unacked(rec), lost: [] };
+    }
+    const { lsns, failed, lost } = await this.deliver(rec);
+    return { outcome: 'rolled back', lsns, pending: failed, lost };
+  }
+
+  /** Tells the participants that have not acknowledged the decision, retrying the ones that fail; the rest is left to recovery. */
+  private async deliver(rec: TxRecord): Promise<{ lsns: Record<string, number>; failed: string[]; lost: string[] }> {
     let { lsns, failed, lost } = await this.send(rec, unacked(rec));
     for (const delay of RETRY_DELAYS_MS) {
       if (!failed.length) break;
@@ -415,9 +436,9 @@ export class VTCoordinator extends DurableObject<Env> implements CoordinatorApi 
       lsns = { ...lsns, ...again.lsns };
       ({ failed, lost } = again);
     }
-    // Left to recovery: its next resend is due now, not at whatever the alarm was set for.
-    if (failed.length) await this.schedule();
-    return { outcome: rec.decision === 'commit' ? 'committed' : 'rolled back', lsns, pending: failed, lost };
+    // Its next resend is due now, not at whatever the alarm was set for (none, once all acknowledged).
+    await this.schedule();
+    return { lsns, failed, lost };
   }
 
   private count(d: Decision): void {

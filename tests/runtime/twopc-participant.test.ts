@@ -98,6 +98,37 @@ describe.each(['do-sqlite', 'pglite'] as const)('two-phase participant on %s', (
   }, 60_000);
 });
 
+describe.each(['do-sqlite', 'pglite'] as const)('two-phase participant on %s: the commit LSN, known at prepare', (kind) => {
+  it('a prepare answers the LSN its commit will have; a read holding that bookmark waits for the commit and sees it', async () => {
+    const t = tablet(kind);
+    await t.query(kind, 'CREATE TABLE early (id INT PRIMARY KEY, n INT)');
+    await t.query(kind, 'INSERT INTO early VALUES (1, 0)');
+    const prepared = await t.transaction(kind, 'gtx-early', script({ sql: 'UPDATE early SET n = 7 WHERE id = 1' }, { end: 'prepare' }), { twoPhase: true });
+    expect(prepared).toEqual({ outcome: 'prepared', lsn: (await t.status()).lsn + 1 });
+    // Without the bookmark a read sees the shard as it is; with it, it waits for the commit.
+    expect((await t.query(kind, 'SELECT n FROM early')).rows).toEqual([{ n: 0 }]);
+    let read: unknown;
+    const waiting = t.query(kind, 'SELECT n FROM early', [], { minLsn: prepared.lsn }).then((r) => (read = r.rows));
+    await sleep(100);
+    expect(read).toBeUndefined();
+    expect(await t.commitPrepared('gtx-early')).toEqual({ outcome: 'committed', lsn: prepared.lsn });
+    await waiting;
+    expect(read).toEqual([{ n: 7 }]);
+    // A prepare that changed nothing commits no record: its commit LSN is the shard's LSN.
+    const empty = await t.transaction(kind, 'gtx-empty', script({ sql: 'UPDATE early SET n = 1 WHERE id = 99' }, { end: 'prepare' }), { twoPhase: true });
+    expect(empty.lsn).toBe((await t.status()).lsn);
+    expect(await t.commitPrepared('gtx-empty')).toEqual({ outcome: 'committed', lsn: empty.lsn });
+  }, 60_000);
+
+  it('a bookmark the shard never reaches: UNAVAILABLE, naming both LSNs', async () => {
+    const t = tablet(kind);
+    await t.query(kind, 'CREATE TABLE ahead (id INT PRIMARY KEY)');
+    const { lsn } = await t.status();
+    const e = await t.query(kind, 'SELECT 1 AS x', [], { minLsn: lsn + 5 }).catch((x: unknown) => asVitessError(x));
+    expect(e).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining(`behind the session's bookmark (${lsn + 5})`) });
+  }, 60_000);
+});
+
 describe.each(['do-sqlite', 'pglite'] as const)('two-phase participant on %s: what it remembers of its commits', (kind) => {
   it('answers committed for a transaction it committed after the log was trimmed past it and after a restart; NOT_FOUND for one it never prepared', async () => {
     const name = `twopc-done-${kind}-${crypto.randomUUID()}`;

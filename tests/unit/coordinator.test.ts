@@ -19,6 +19,7 @@ import {
   nextDdlStep,
   partitionOf,
   RESEND_MS,
+  RETRY_DELAYS_MS,
   unacked,
   wakeAt,
   type TxRecord,
@@ -29,7 +30,6 @@ import { ShardTransaction } from '../../router/txn/shard-transaction.js';
 import type { Topology } from '../../router/topology.js';
 import type { TxDriver, TxReply } from '../../primary/interactive.js';
 import type { DdlOutcome, TxOutcome } from '../../primary/tablet.js';
-import { VitessError } from '../../rpc/errors.js';
 
 // The DO base class only keeps ctx and env; the harness below supplies both.
 vi.mock('cloudflare:workers', () => ({
@@ -286,30 +286,37 @@ function harness(names = ['main/-80', 'main/80-']) {
 }
 
 describe('coordinator I/O under participant failures', () => {
-  it('a participant that fails commitPrepared is asked again before the answer: the commit is acknowledged with every participant applied', async () => {
+  it('a commit is answered once decided, before any participant hears it; each is told right after, and one that fails is asked again', async () => {
     const h = harness();
     const txid = await h.begin();
     h.shard('main/80-').failures = 2;
     const out = await h.coordinator.commit(txid);
-    expect([...h.shards.values()].map((s) => s.state)).toEqual(['committed', 'committed']);
-    expect(out).toEqual({ outcome: 'committed', lsns: { 'main/-80': 10, 'main/80-': 11 }, pending: [], lost: [] });
+    expect(out).toEqual({ outcome: 'committed', lsns: {}, pending: ['main/-80', 'main/80-'], lost: [] });
+    // Recovery's resend is set with the decision, should the delivery be cut short.
+    expect(h.storage.alarm!).toBeLessThanOrEqual(Date.now() + RESEND_MS);
+    await vi.waitFor(() => expect([...h.shards.values()].map((s) => s.state)).toEqual(['committed', 'committed']));
+    await vi.waitFor(() => expect(h.storage.alarm).toBeNull());
     expect(h.coordinator.list()).toEqual([]);
+    expect(h.shard('main/80-').calls).toBe(3);
   });
 
-  it('a participant that keeps failing: the answer says the commit is decided and names the shard not applied yet; the resend is due within a second and applies it', async () => {
+  it('a participant that keeps failing after the answer: the resend is due within a second and applies it', async () => {
     const h = harness();
     const txid = await h.begin();
     h.shard('main/80-').failures = 1_000;
     const asked = Date.now();
-    const out = await h.coordinator.commit(txid);
-    expect(out).toEqual({ outcome: 'committed', lsns: { 'main/-80': 10 }, pending: ['main/80-'], lost: [] });
-    expect(h.shard('main/80-').calls).toBeGreaterThan(1); // retried, a bounded number of times
-    expect(h.shard('main/80-').calls).toBeLessThan(10);
+    expect((await h.coordinator.commit(txid)).outcome).toBe('committed');
+    // The delivery retries a bounded number of times, then leaves the shard to recovery.
+    await vi.waitFor(() => expect(h.shard('main/-80').state).toBe('committed'));
+    await vi.waitFor(() => expect(h.shard('main/80-').calls).toBe(1 + RETRY_DELAYS_MS.length));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(h.shard('main/80-').calls).toBe(1 + RETRY_DELAYS_MS.length);
+    expect(h.coordinator.list().map((r) => unacked(r))).toEqual([['main/80-']]);
     expect(h.storage.alarm).not.toBeNull();
     expect(h.storage.alarm!).toBeLessThanOrEqual(Date.now() + RESEND_MS);
     expect(h.storage.alarm!).toBeGreaterThanOrEqual(asked);
     // The same answer again while it is still not applied (VTGate asking twice).
-    expect((await h.coordinator.commit(txid)).pending).toEqual(['main/80-']);
+    expect(await h.coordinator.commit(txid)).toMatchObject({ outcome: 'committed', pending: ['main/80-'] });
 
     h.shard('main/80-').failures = 0;
     await h.coordinator.alarm();
@@ -319,19 +326,18 @@ describe('coordinator I/O under participant failures', () => {
     expect(h.coordinator.stats()).toMatchObject({ committed: 1, resent: 1 });
   });
 
-  it('VTGate answers a commit that a participant has not applied with an error naming it (decided, to be applied), never with success', async () => {
+  it("VTGate acknowledges a decided commit with each participant's commit LSN from its prepare; one that does not answer gets it from recovery", async () => {
     const h = harness();
     const tx = new ShardTransaction(h.topology);
     await tx.execute('main', '-80', 'UPDATE t SET n = n - 1 WHERE id = 1', []);
     await tx.execute('main', '80-', 'UPDATE t SET n = n + 1 WHERE id = 2', []);
     h.shard('main/80-').failures = 1_000;
-    const e = await tx.commit().then(
-      () => undefined,
-      (err: unknown) => err,
-    );
-    expect(e).toBeInstanceOf(VitessError);
-    expect(e).toMatchObject({ code: 'UNAVAILABLE', details: { shards: ['main/80-'] } });
-    expect((e as VitessError).message).toMatch(/is committed, but not applied yet on main\/80-.*do not run the transaction again/);
+    expect(await tx.commit()).toEqual([
+      { keyspace: 'main', shard: '-80', lsn: 10 },
+      { keyspace: 'main', shard: '80-', lsn: 11 },
+    ]);
+    await vi.waitFor(() => expect(h.shard('main/-80').state).toBe('committed'));
+    expect(h.shard('main/80-').state).toBe('prepared');
     // Once the shard answers, recovery applies it.
     h.shard('main/80-').failures = 0;
     await h.coordinator.alarm();
@@ -407,11 +413,11 @@ describe('coordinator I/O under participant failures', () => {
     const h = harness();
     const txid = await h.begin();
     h.shard('main/80-').lost = true;
-    const out = await h.coordinator.commit(txid);
-    expect(out).toEqual({ outcome: 'committed', lsns: { 'main/-80': 10 }, pending: ['main/80-'], lost: ['main/80-'] });
+    expect((await h.coordinator.commit(txid)).outcome).toBe('committed');
+    await vi.waitFor(() => expect(h.shard('main/80-').calls).toBe(1 + RETRY_DELAYS_MS.length));
+    await vi.waitFor(() => expect(h.coordinator.stats().lost).toBe(1 + RETRY_DELAYS_MS.length)); // every NOT_FOUND answer counts, retries included
     expect(h.coordinator.list().map((r) => unacked(r))).toEqual([['main/80-']]);
     const lost = h.coordinator.stats().lost;
-    expect(lost).toBe(h.shard('main/80-').calls); // every NOT_FOUND answer counts, retries included
     expect(h.storage.alarm!).toBeLessThanOrEqual(Date.now() + RESEND_MS);
     await h.coordinator.alarm();
     expect(h.coordinator.list().map((r) => unacked(r))).toEqual([['main/80-']]); // still in doubt, for an operator

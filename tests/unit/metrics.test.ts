@@ -46,7 +46,7 @@ describe('formatPrometheus', () => {
 });
 
 describe('GatewayMetrics', () => {
-  const NO_TX = { singleShard: 0, twoPhaseCommitted: 0, twoPhaseRolledBack: 0, twoPhaseUnknown: 0, twoPhaseLost: 0, aborted: 0 };
+  const NO_TX = { singleShard: 0, twoPhaseCommitted: 0, twoPhaseRolledBack: 0, twoPhaseUnknown: 0, aborted: 0 };
   const family = (m: GatewayMetrics, name: string) => parsePrometheus(formatPrometheus(m.families(NO_TX))).find((f) => f.name === name)!;
 
   it('counts statements by keyspace, plan and outcome, with latency, rows and who served them', () => {
@@ -99,7 +99,7 @@ describe('GatewayMetrics', () => {
     expect(family(m, 'vitess_stream_subscribers').metrics[0]!.value).toBe('1');
     expect(family(m, 'vitess_stream_pages_total').metrics[0]!.value).toBe('2');
     expect(family(m, 'vitess_stream_events_total').metrics[0]!.value).toBe('5');
-    const tx = { singleShard: 4, twoPhaseCommitted: 2, twoPhaseRolledBack: 1, twoPhaseUnknown: 0, twoPhaseLost: 1, aborted: 3 };
+    const tx = { singleShard: 4, twoPhaseCommitted: 2, twoPhaseRolledBack: 1, twoPhaseUnknown: 0, aborted: 3 };
     const parsed = parsePrometheus(formatPrometheus(m.families(tx)));
     const outcomes = (name: string) => parsed.find((f) => f.name === name)!.metrics.map((s) => [s.labels!.outcome, s.value]);
     expect(outcomes('vitess_transactions_total')).toEqual([
@@ -110,7 +110,6 @@ describe('GatewayMetrics', () => {
       ['committed', '2'],
       ['rolled_back', '1'],
       ['unknown', '0'],
-      ['lost', '1'],
     ]);
   });
 
