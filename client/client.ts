@@ -180,6 +180,18 @@ export class VitessClient {
     return executeResult<T>(this.#seen(r));
   }
 
+  /**
+   * Merges the Yjs update `update` (`Y.encodeStateAsUpdate`, or an update event's bytes) into the
+   * `bytea` column `column` of the row of `table` whose columns equal `key`, e.g. `{ id: 7 }`:
+   * concurrent merges from anywhere converge (docs/yjs.md). Read the state back as bytes with
+   * `query` and `Y.applyUpdate`. Retried like a read: merging an update twice changes nothing.
+   */
+  async applyUpdate(table: string, key: Record<string, SqlValue>, column: string, update: Uint8Array): Promise<ExecuteResult> {
+    const wireKey = Object.fromEntries(Object.entries(key).map(([k, v]) => [k, toRpc(v)]));
+    const r = await this.#call(true, (api) => api.keyspace(this.keyspace).applyUpdate(table, wireKey, column, update, { bookmark: this.#bookmark }));
+    return executeResult(this.#seen(r));
+  }
+
   /** Runs statements in order and returns their results in order; `atomic`: all or nothing. */
   async batch<T = Row>(statements: Statement[], opts: BatchOptions = {}): Promise<StatementResult<T>[]> {
     const wire = statements.map((s) => ({ sql: s.sql, params: toRpcParams(s.params) }));

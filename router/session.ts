@@ -10,6 +10,8 @@ import type { ReplicaResult } from '../replica/replica-do.js';
 import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import { checkBatchLength, checkStatementSize } from '../engines/limits.js';
+import { quoteIdent } from '../engines/dialect/sql-text.js';
+import { mergeYjs, yjsUpdate } from '../rpc/yjs-state.js';
 import { authorizeStatement, internalTables } from './access/authorize.js';
 import { checkKeyspace, type Grants } from './access/grants.js';
 import { observeQuery } from './ops/metrics.js';
@@ -452,20 +454,58 @@ export class Session {
       for (const s of statements) out.push(await this.run(s.sql, s.params ?? [], undefined, read));
       return out;
     }
+    const { out, bookmark } = await this.#atomically(async (tx) => {
+      const results: SessionResult[] = [];
+      for (const s of statements) results.push(await this.run(s.sql, s.params ?? [], tx));
+      return results;
+    });
+    return out.map((r) => ({ ...r, bookmark }));
+  }
+
+  /** `fn` in a transaction of its own, then committed. Refused by a shard's layout fence (rolled back whole), it runs once more by the new layout. */
+  async #atomically<T>(fn: (tx: ShardTransaction) => Promise<T>): Promise<{ out: T; bookmark: string }> {
     for (let attempt = 1; ; attempt++) {
       const tx = this.begin();
       try {
-        const out: SessionResult[] = [];
-        for (const s of statements) out.push(await this.run(s.sql, s.params ?? [], tx));
-        const bookmark = await this.commit(tx);
-        return out.map((r) => ({ ...r, bookmark }));
+        const out = await fn(tx);
+        return { out, bookmark: await this.commit(tx) };
       } catch (e) {
         await tx.rollback();
-        // Refused by a shard's layout fence: rolled back whole, so run once more by the new layout.
         if (attempt === 1 && staleLayoutVersion(e) !== undefined) continue;
         throw e;
       }
     }
+  }
+
+  /**
+   * Merges the Yjs update `update` into column `column` of the row of `table` whose columns equal
+   * `key` (rpc/yjs-state.ts, docs/yjs.md): read and written in one transaction, which holds the
+   * row's shard, so concurrent merges apply one after the other and none is lost. As its own
+   * statements, under the caller's grants. A retry is harmless: merging an update twice changes nothing.
+   */
+  async applyUpdate(table: string, key: Record<string, SqlValue>, column: string, update: Uint8Array): Promise<SessionResult> {
+    const what = `column "${column}" of table "${table}"`;
+    yjsUpdate(update, what);
+    const names = Object.keys(key ?? {});
+    if (!names.length)
+      throw new VitessError('INVALID', `applyUpdate needs the key of the row of table "${table}" (its primary key columns and values)`, { table });
+    const where = names.map((n, i) => `${quoteIdent(n)} = $${i + 1}`).join(' AND ');
+    const values = names.map((n) => key[n] ?? null);
+    const { out, bookmark } = await this.#atomically(async (tx) => {
+      const read = await this.run(`SELECT ${quoteIdent(column)} AS state FROM ${quoteIdent(table)} WHERE ${where}`, values, tx);
+      if (read.rows.length !== 1)
+        throw new VitessError(
+          read.rows.length ? 'INVALID' : 'NOT_FOUND',
+          `applyUpdate: ${read.rows.length ? `${read.rows.length} rows` : 'no row'} of table "${table}" where ${names.map((n) => `${n} = ${typeof key[n] === 'string' ? `'${key[n]}'` : String(key[n])}`).join(' and ')}: the key must name one row`,
+          { table, columns: names },
+        );
+      const state = read.rows[0]!.state ?? null;
+      if (state !== null && !(state instanceof Uint8Array))
+        throw new VitessError('INVALID', `${what} is not bytea: a Yjs column holds bytes`, { table, columns: [column] });
+      const merged = mergeYjs(state && yjsUpdate(state, `${what} holds no Yjs state`), update);
+      return this.run(`UPDATE ${quoteIdent(table)} SET ${quoteIdent(column)} = $${names.length + 1} WHERE ${where}`, [...values, merged], tx);
+    });
+    return { ...out, bookmark };
   }
 
   begin(timeoutMs?: number): ShardTransaction {

@@ -199,6 +199,11 @@ export interface KeyspaceApi {
   snapshot(req: SnapshotRequest): Promise<RpcSnapshotPage>;
   /** The DDL history of these shards (default: all of the keyspace's). */
   schema(shards?: string[]): Promise<ShardSchema[]>;
+  /**
+   * Merges a Yjs update into a `bytea` column of the row of `table` whose columns equal `key`
+   * (docs/yjs.md). Safe to retry: merging an update twice changes nothing.
+   */
+  applyUpdate(table: string, key: Record<string, RpcValue>, column: string, update: Uint8Array, opts?: { bookmark?: string }): Promise<RpcResult>;
 }
 
 /** The main object at `/rpc`. */

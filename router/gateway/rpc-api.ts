@@ -163,6 +163,15 @@ class KeyspaceSession extends RpcTarget implements KeyspaceApi {
     return unexpired(this.access, () => snapshotPage(this.session.topology, this.session.keyspace, req, this.#vis));
   }
 
+  /** Merges a Yjs update into a row's bytea column (Session.applyUpdate, docs/yjs.md). */
+  applyUpdate(table: string, key: Record<string, RpcValue>, column: string, update: Uint8Array, opts: { bookmark?: string } = {}): Promise<RpcResult> {
+    return unexpired(this.access, async () => {
+      this.session.observe(opts.bookmark);
+      const row = Object.fromEntries(Object.entries(key ?? {}).map(([k, v]) => [k, fromRpc(v)]));
+      return rpcResult(await this.session.applyUpdate(table, row, column, update), this.region({}));
+    });
+  }
+
   /** The shards' DDL histories: an embedded replica's schema. */
   schema(shards?: string[]): Promise<ShardSchema[]> {
     return unexpired(this.access, () => shardSchemas(this.session.topology, this.session.keyspace, shards, this.#vis));
