@@ -11,7 +11,9 @@ import type { ResultSet, Statement } from '../rpc/results.js';
 import type { SqlValue } from '../rpc/values.js';
 import { checkBatchLength, checkStatementSize } from '../engines/limits.js';
 import { quoteIdent } from '../engines/dialect/sql-text.js';
-import { mergeYjs, yjsUpdate } from '../rpc/yjs-state.js';
+import { mergeYjs, yjsState } from '../rpc/yjs-state.js';
+import { parseOne } from '../engines/dialect/parse.js';
+import { planYjsUpdate } from './yjs-update.js';
 import { authorizeStatement, internalTables } from './access/authorize.js';
 import { checkKeyspace, type Grants } from './access/grants.js';
 import { observeQuery } from './ops/metrics.js';
@@ -313,6 +315,16 @@ export class Session {
    * it and the keyspace has replicas — on replicas.
    */
   run(sql: string, params: SqlValue[], tx?: ShardTransaction, read?: ReadRouting): Promise<SessionResult> {
+    return this.#mayMerge(sql) ? this.#mergeUpdate(sql, params, undefined, tx) : this.#plain(sql, params, tx, read);
+  }
+
+  /** An UPDATE in a keyspace that declares Yjs columns (docs/yjs.md): #mergeUpdate looks at its table and assignments. */
+  #mayMerge(sql: string): boolean {
+    return typeof sql === 'string' && /^\s*update\b/i.test(sql) && Object.values(this.topology.keyspace(this.keyspace).tables).some((t) => t.yjs);
+  }
+
+  /** `sql` as it is: planned and run, once more if a shard refused the layout it was routed by. */
+  #plain(sql: string, params: SqlValue[], tx?: ShardTransaction, read?: ReadRouting): Promise<SessionResult> {
     return observeQuery(this.keyspace, String(sql), async (seen) => {
       try {
         return await this.#run(sql, params, seen, tx, read);
@@ -479,32 +491,57 @@ export class Session {
 
   /**
    * Merges the Yjs update `update` into column `column` of the row of `table` whose columns equal
-   * `key` (rpc/yjs-state.ts, docs/yjs.md): read and written in one transaction, which holds the
-   * row's shard, so concurrent merges apply one after the other and none is lost. As its own
-   * statements, under the caller's grants. A retry is harmless: merging an update twice changes nothing.
+   * `key` (docs/yjs.md), whether or not the vschema declares the column a Yjs column: as the
+   * UPDATE of a declared one runs (`#mergeUpdate`), and NOT_FOUND unless the key names one row.
    */
   async applyUpdate(table: string, key: Record<string, SqlValue>, column: string, update: Uint8Array): Promise<SessionResult> {
-    const what = `column "${column}" of table "${table}"`;
-    yjsUpdate(update, what);
     const names = Object.keys(key ?? {});
     if (!names.length)
       throw new VitessError('INVALID', `applyUpdate needs the key of the row of table "${table}" (its primary key columns and values)`, { table });
-    const where = names.map((n, i) => `${quoteIdent(n)} = $${i + 1}`).join(' AND ');
-    const values = names.map((n) => key[n] ?? null);
-    const { out, bookmark } = await this.#atomically(async (tx) => {
-      const read = await this.run(`SELECT ${quoteIdent(column)} AS state FROM ${quoteIdent(table)} WHERE ${where}`, values, tx);
-      if (read.rows.length !== 1)
+    const where = names.map((n, i) => `${quoteIdent(n)} = $${i + 2}`).join(' AND ');
+    const sql = `UPDATE ${quoteIdent(table)} SET ${quoteIdent(column)} = $1 WHERE ${where}`;
+    const shown = names.map((n) => `${n} = ${typeof key[n] === 'string' ? `'${key[n]}'` : String(key[n])}`).join(' and ');
+    return this.#mergeUpdate(sql, [update, ...names.map((n) => key[n] ?? null)], column, undefined, `of table "${table}" where ${shown}`);
+  }
+
+  /**
+   * An UPDATE that sets one of its table's Yjs columns (router/yjs-update.ts; `column`: this one,
+   * declared or not), else `sql` as it is. In one
+   * transaction (the caller's, or one of its own), the matching rows are read and each written
+   * back by key with the updates merged into its states. The transaction holds each row's shard
+   * from the read on, so concurrent merges apply one after the other and none is lost; merging
+   * an update twice changes nothing. `one`: the row it must be (NOT_FOUND, or INVALID for several).
+   */
+  async #mergeUpdate(sql: string, params: SqlValue[], column?: string, tx?: ShardTransaction, one?: string): Promise<SessionResult> {
+    const parsed = parseOne(sql);
+    const table = parsed.ast.type === 'update' ? parsed.ast.table.name : '';
+    const yjs = new Set(column ? [column] : (this.topology.keyspace(this.keyspace).tables[table]?.yjs ?? []));
+    // Planned as written first: an unknown table or column is refused as any statement's would be.
+    const { planner } = await this.plan(sql, tx);
+    const u = yjs.size ? planYjsUpdate(parsed, params, yjs, planner.schema.primaryKey(table)) : undefined;
+    if (!u) return this.#plain(sql, params, tx);
+    const merge = async (t: ShardTransaction): Promise<SessionResult> => {
+      const read = await this.#plain(u.select.sql, u.select.params, t);
+      if (one && read.rows.length !== 1)
         throw new VitessError(
           read.rows.length ? 'INVALID' : 'NOT_FOUND',
-          `applyUpdate: ${read.rows.length ? `${read.rows.length} rows` : 'no row'} of table "${table}" where ${names.map((n) => `${n} = ${typeof key[n] === 'string' ? `'${key[n]}'` : String(key[n])}`).join(' and ')}: the key must name one row`,
-          { table, columns: names },
+          `applyUpdate: ${read.rows.length ? `${read.rows.length} rows` : 'no row'} ${one}: the key must name one row`,
+          {
+            table,
+          },
         );
-      const state = read.rows[0]!.state ?? null;
-      if (state !== null && !(state instanceof Uint8Array))
-        throw new VitessError('INVALID', `${what} is not bytea: a Yjs column holds bytes`, { table, columns: [column] });
-      const merged = mergeYjs(state && yjsUpdate(state, `${what} holds no Yjs state`), update);
-      return this.run(`UPDATE ${quoteIdent(table)} SET ${quoteIdent(column)} = $${names.length + 1} WHERE ${where}`, [...values, merged], tx);
-    });
+      for (const row of read.rows) {
+        const states = u.columns.map((c, i) => mergeYjs(yjsState(row[`__vt_yjs_${i}`], `column "${c}" of table "${table}"`), u.updates[i]!));
+        const w = u.write(
+          u.primaryKey.map((k) => row[k] ?? null),
+          states,
+        );
+        await this.#plain(w.sql, w.params, t);
+      }
+      return { ...read, rows: [], fields: [], affected: read.rows.length };
+    };
+    if (tx) return merge(tx);
+    const { out, bookmark } = await this.#atomically(merge);
     return { ...out, bookmark };
   }
 

@@ -30,6 +30,8 @@ const Table = z.strictObject({
   type: z.enum(['sharded', 'reference']).optional(),
   vindex: Vindex.optional(),
   lookups: z.array(Lookup).optional(),
+  /** Columns with a kind of their own: `yjs`, a bytea column whose writes merge (docs/yjs.md). */
+  columns: z.record(ident, z.literal('yjs')).optional(),
 });
 
 const Keyspace = z.strictObject({
@@ -68,10 +70,14 @@ export interface LookupSpec {
   table: string;
 }
 
-export type TableVSchema =
+export type TableVSchema = (
   | { type: 'reference' }
   /** `vindex` absent: hash of the table's first primary-key column. */
-  | { type: 'sharded'; vindex?: VindexSpec; lookups: LookupSpec[] };
+  | { type: 'sharded'; vindex?: VindexSpec; lookups: LookupSpec[] }
+) & {
+  /** Yjs columns: a plain UPDATE setting one merges the update into the state (docs/yjs.md). */
+  yjs?: string[];
+};
 
 export interface KeyspaceVSchema {
   name: string;
@@ -103,6 +109,12 @@ export const DEFAULT_VSCHEMA_JSON: VSchemaJson = {
     { name: 'main', engine: 'sqlite', shards: ['-40', '40-80', '80-c0', 'c0-'], regions: ['wnam', 'weur'] },
     { name: 'pg', engine: 'pglite', shards: ['-80', '80-'], regions: ['wnam', 'weur'] },
   ],
+};
+
+/** A table's declared Yjs columns, when it has any. */
+const yjsOf = (t: { columns?: Record<string, 'yjs'> | undefined }): { yjs?: string[] } => {
+  const yjs = Object.keys(t.columns ?? {});
+  return yjs.length ? { yjs } : {};
 };
 
 /** Validates and normalizes a vschema; throws `INVALID` naming every bad field. */
@@ -173,7 +185,7 @@ function normalizeKeyspace(ks: z.output<typeof Keyspace>, at: Path, issues: Issu
       if (t.vindex && t.vindex.type !== 'null')
         issues.push({ path: [...tAt, 'vindex'], message: 'a reference table is copied to every shard: it takes no vindex' });
       if (t.lookups?.length) issues.push({ path: [...tAt, 'lookups'], message: 'a reference table is copied to every shard: it takes no lookup vindex' });
-      tables[name] = { type: 'reference' };
+      tables[name] = { type: 'reference', ...yjsOf(t) };
       continue;
     }
     const vindex = t.vindex as VindexSpec | undefined;
@@ -197,7 +209,7 @@ function normalizeKeyspace(ks: z.output<typeof Keyspace>, at: Path, issues: Issu
         issues.push({ path: [...tAt, 'lookups', i, 'column'], message: `"${l.column}" is already the table's vindex column` });
       return { column: l.column, table };
     });
-    tables[name] = vindex ? { type: 'sharded', vindex, lookups } : { type: 'sharded', lookups };
+    tables[name] = vindex ? { type: 'sharded', vindex, lookups, ...yjsOf(t) } : { type: 'sharded', lookups, ...yjsOf(t) };
   }
   for (const lt of lookupTables) {
     if (tables[lt]) issues.push({ path: [...at, 'tables', lt], message: `"${lt}" is the name of a lookup vindex's table` });

@@ -21,6 +21,13 @@ export function yjsUpdate(update: unknown, what: string): Uint8Array {
   return update;
 }
 
+/** A Yjs column's stored value: null (no state yet) or its state; INVALID when it holds anything else. */
+export function yjsState(value: unknown, what: string): Uint8Array | null {
+  if (value === null || value === undefined) return null;
+  if (!(value instanceof Uint8Array)) throw new VitessError('INVALID', `${what} is not bytea: a Yjs column holds bytes`);
+  return yjsUpdate(value, `${what} holds no Yjs state`);
+}
+
 /** The state after `update`: `state` (null: none yet) and the update merged, compacted past YJS_COMPACT_BYTES. */
 export function mergeYjs(state: Uint8Array | null, update: Uint8Array): Uint8Array {
   const merged = state ? Y.mergeUpdates([state, update]) : update;

@@ -70,6 +70,17 @@ describe('vschema', () => {
     expect(v.notes).toEqual({ type: 'sharded', lookups: [] });
   });
 
+  test('columns: Yjs columns, on sharded and reference tables', () => {
+    const vs = parseVSchema(
+      ks({ tables: { notes: { columns: { body: 'yjs', title2: 'yjs' } }, docs: { type: 'reference', columns: { state: 'yjs' } }, plain: {} } }),
+    );
+    const tables = keyspaceOf(vs, 'main').tables;
+    expect(tables.notes).toEqual({ type: 'sharded', lookups: [], yjs: ['body', 'title2'] });
+    expect(tables.docs).toEqual({ type: 'reference', yjs: ['state'] });
+    expect(tables.plain).toEqual({ type: 'sharded', lookups: [] });
+    expect(invalid(ks({ tables: { notes: { columns: { body: 'crdt' } } } }))).toMatch(/tables\.notes\.columns\.body/);
+  });
+
   test('errors name the bad field', () => {
     expect(invalid(ks({ engine: 'mysql' }))).toMatch(/keyspaces\["main"\]\.engine: /);
     expect(invalid(ks({ shards: 3 }))).toMatch(/keyspaces\["main"\]\.shards: a shard count must be a power of two/);
