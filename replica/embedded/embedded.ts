@@ -10,6 +10,9 @@ import { createClient, type ClientOptions, type VitessClient } from '../../clien
 import { classify } from '../../client/failure.js';
 import type { ExecuteResult } from '../../client/results.js';
 import { backoffDelay, retryPolicy, shouldRetry, type RetryPolicy } from '../../client/retry.js';
+import type * as Y from 'yjs';
+import { quoteIdent } from '../../engines/dialect/sql-text.js';
+import { boundDoc } from './yjs-doc.js';
 import type { ChangesPage } from '../../rpc/protocol.js';
 import { isReadStatement } from '../../engines/dialect/read-only.js';
 import type { StorageEngine } from '../../engines/engine.js';
@@ -275,6 +278,26 @@ export class EmbeddedReplica {
       q.stop();
       this.#live.delete(q);
     };
+  }
+
+  /**
+   * A live Y.Doc bound to the Yjs column `column` of the row of `table` whose columns equal `key`
+   * (replica/embedded/yjs-doc.ts, docs/yjs.md): it holds the row's state as this replica has it
+   * and follows its changes; its own edits are merged into the row on the primary, sent again
+   * until they get there. `doc.destroy()` unbinds it. `onError`: a send refused for good.
+   */
+  doc(table: string, key: Record<string, SqlValue>, column: string, onError?: (e: VitessError) => void): Y.Doc {
+    this.#open();
+    const names = Object.keys(key);
+    if (!names.length) throw new VitessError('INVALID', `doc() needs the key of the row of table "${table}"`, { table });
+    const sql = `SELECT ${quoteIdent(column)} AS state FROM ${quoteIdent(table)} WHERE ${names.map((n, i) => `${quoteIdent(n)} = $${i + 1}`).join(' AND ')}`;
+    const params = names.map((n) => key[n] ?? null);
+    return boundDoc({
+      watch: (cb, failed) => this.live(sql, params, cb, failed),
+      send: (update) => this.#client.applyUpdate(table, key, column, update),
+      delay: (n) => backoffDelay(this.#retry, n),
+      ...(onError && { onError }),
+    });
   }
 
   /** Stops following, ends live queries and closes the local database (unless it was passed in opened). */

@@ -3,20 +3,23 @@
 // the row then holds every edit, the same text as all the updates merged locally. A bad update,
 // a missing row, a key naming several rows and a column that is not bytea are refused, named,
 // with nothing changed.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
 import { createClient, type VitessClient } from '../../client/index.js';
+import { createReplica, type EmbeddedReplica } from '../../replica/index.js';
 import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
 import { failure } from '../support/errors.js';
 
 let w: WranglerDev;
 const open: VitessClient[] = [];
+const replicas: EmbeddedReplica[] = [];
 
 beforeAll(async () => {
   w = await startWrangler();
 });
 
 afterAll(async () => {
+  await Promise.all(replicas.map((r) => r.close()));
   await Promise.all(open.map((c) => c.disconnect()));
   await w?.stop();
 });
@@ -105,5 +108,56 @@ describe.each(['main', 'pg'])('keyspace %s', (keyspace) => {
     });
     expect(await failure(c.applyUpdate('nope', { id: 1 }, 'body', good))).toMatchObject({ code: 'NOT_FOUND' });
     expect((await c.query('SELECT id, title, body FROM notes ORDER BY id')).rows).toEqual(before);
+  });
+});
+
+describe('embedded replicas: doc() binds a live Y.Doc to a row', () => {
+  it('two replicas edit one text, one of them offline for a while: both docs, the row and a fresh replica end with every edit', async () => {
+    const c = client('main');
+    await c.execute('CREATE TABLE pad (id BIGINT PRIMARY KEY, body BYTEA)');
+    await c.execute('INSERT INTO pad (id) VALUES (1)');
+    // Replica B's network can be cut: its requests then fail as a dropped connection would.
+    let offline = false;
+    const cuttable = (input: string | URL | Request, init?: RequestInit) =>
+      offline ? Promise.reject(new TypeError('fetch failed (offline)')) : fetch(input, init);
+    const open = async (f?: typeof fetch) => {
+      const r = await createReplica({
+        endpoint: w.url,
+        keyspace: 'main',
+        engine: 'libsql',
+        tables: ['pad'],
+        waitMs: 500,
+        client: { retry: { attempts: 2, baseMs: 10, maxMs: 50 }, ...(f && { fetch: f }) },
+      });
+      replicas.push(r);
+      return r;
+    };
+    const [a, b] = [await open(), await open(cuttable as typeof fetch)];
+    const [docA, docB] = [a.doc('pad', { id: 1 }, 'body'), b.doc('pad', { id: 1 }, 'body')];
+    const text = (d: Y.Doc) => d.getText('body').toString();
+
+    docA.getText('body').insert(0, 'alpha ');
+    await vi.waitFor(() => expect(text(docB)).toBe('alpha '), { timeout: 10_000, interval: 50 });
+
+    offline = true;
+    docB.getText('body').insert(text(docB).length, 'beta-offline ');
+    docA.getText('body').insert(0, 'gamma ');
+    // B's edit cannot leave; A's reaches the row (B cannot see it yet).
+    await vi.waitFor(async () => expect(textOf((await c.query('SELECT body FROM pad WHERE id = 1')).rows[0]!.body)).toContain('gamma '), {
+      timeout: 10_000,
+      interval: 50,
+    });
+    expect(textOf((await c.query('SELECT body FROM pad WHERE id = 1')).rows[0]!.body)).not.toContain('beta-offline');
+    offline = false;
+
+    const all = ['alpha ', 'gamma ', 'beta-offline '];
+    for (const d of [docA, docB]) await vi.waitFor(() => expect(all.every((s) => text(d).includes(s))).toBe(true), { timeout: 15_000, interval: 50 });
+    expect(text(docA)).toBe(text(docB));
+    const row = textOf((await c.query('SELECT body FROM pad WHERE id = 1')).rows[0]!.body);
+    expect(row).toBe(text(docA));
+    const fresh = await open();
+    expect(textOf((await fresh.query('SELECT body FROM pad WHERE id = 1')).rows[0]!.body)).toBe(row);
+    docA.destroy();
+    docB.destroy();
   });
 });
