@@ -6,6 +6,7 @@
  * Rows always come from the local PGlite replica (kept in IndexedDB), so after a reload they are
  * on the page before VTGate answers anything; the sync line says how far the replica is.
  */
+import type { Text as YText } from 'yjs';
 import { createClient, createReplica } from '../../replica/embedded/browser.js';
 
 type State = 'opening' | 'local' | 'live' | 'behind' | 'error';
@@ -13,6 +14,7 @@ type State = 'opening' | 'local' | 'live' | 'behind' | 'error';
 const root = document.getElementById('demo')!;
 const keyspace = root.dataset.keyspace!;
 const table = root.dataset.table!;
+const pad = root.dataset.pad!;
 const el = (id: string) => document.getElementById(id)!;
 /** How often the page compares the replica's LSNs with the primaries'. */
 const SYNC_CHECK_MS = 1_000;
@@ -57,9 +59,42 @@ const lsnText = (lsns: Record<string, number>) =>
     .map(([s, l]) => `${s}:${l}`)
     .join('  ') || '–';
 
+/**
+ * The textarea shows the Y.Text, and each edit typed into it becomes the smallest Y.Text change
+ * (the span between the common prefix and suffix): concurrent edits elsewhere then merge.
+ */
+function bindPad(text: YText, area: HTMLTextAreaElement): void {
+  area.value = text.toString();
+  text.observe((ev) => {
+    if (ev.transaction.local) return;
+    const { selectionStart, selectionEnd } = area;
+    area.value = text.toString();
+    area.setSelectionRange(selectionStart, selectionEnd);
+  });
+  area.addEventListener('input', () => {
+    const [before, after] = [text.toString(), area.value];
+    let start = 0;
+    while (start < before.length && start < after.length && before[start] === after[start]) start++;
+    let end = 0;
+    while (end < before.length - start && end < after.length - start && before[before.length - 1 - end] === after[after.length - 1 - end]) end++;
+    const [removed, added] = [before.length - start - end, after.slice(start, after.length - end)];
+    text.doc!.transact(() => {
+      if (removed) text.delete(start, removed);
+      if (added) text.insert(start, added);
+    });
+  });
+}
+
 async function main(): Promise<void> {
   setState('opening', 'opening the local database…');
-  const replica = await createReplica({ endpoint: location.origin, keyspace, engine: 'pglite', path: `idb://vitess-demo-${keyspace}`, tables: [table] });
+  // The path names the tables it holds: a copy made for other tables is not reopened as this one.
+  const replica = await createReplica({
+    endpoint: location.origin,
+    keyspace,
+    engine: 'pglite',
+    path: `idb://vitess-demo-${keyspace}-notes-pad`,
+    tables: [table, pad],
+  });
   performance.mark('demo:replica-open'); // bench/browser.mjs: the copy is done (or was there)
   setState('local', 'showing the local copy; reaching VTGate…');
   // One query for the rows and the count: one local read per applied change.
@@ -67,6 +102,8 @@ async function main(): Promise<void> {
     render(rows);
     el('count').textContent = String(rows[0]?.total ?? 0);
   });
+
+  bindPad(replica.doc(pad, { id: 1 }, 'body', showError).getText('body'), el('pad') as HTMLTextAreaElement);
 
   el('add').addEventListener('submit', (ev) => {
     ev.preventDefault();

@@ -10,7 +10,13 @@ import { Session } from '../session.js';
 import type { Topology } from '../topology.js';
 
 export const DEMO_TABLE = 'demo_notes';
-const DEMO_DDL = `CREATE TABLE IF NOT EXISTS ${DEMO_TABLE} (id BIGINT PRIMARY KEY, body TEXT NOT NULL)`;
+/** The shared note: row 1's `body` holds a Yjs document (docs/yjs.md). */
+export const DEMO_PAD = 'demo_pad';
+const DEMO_DDL = [
+  `CREATE TABLE IF NOT EXISTS ${DEMO_TABLE} (id BIGINT PRIMARY KEY, body TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS ${DEMO_PAD} (id BIGINT PRIMARY KEY, body BYTEA)`,
+  `INSERT INTO ${DEMO_PAD} (id) VALUES (1) ON CONFLICT DO NOTHING`,
+];
 
 /** Per isolate and keyspace: the table is created once, not on every page load (DDL goes to every shard). */
 const created = new Map<string, Promise<unknown>>();
@@ -18,7 +24,10 @@ const created = new Map<string, Promise<unknown>>();
 async function ensureDemoTable(topology: Topology, keyspace: string): Promise<void> {
   let done = created.get(keyspace);
   if (!done) {
-    done = new Session(topology, keyspace, undefined, ADMIN).run(DEMO_DDL, []);
+    const session = new Session(topology, keyspace, undefined, ADMIN);
+    done = (async () => {
+      for (const sql of DEMO_DDL) await session.run(sql, []);
+    })();
     created.set(keyspace, done);
     done.catch(() => created.delete(keyspace)); // try again on the next load
   }
@@ -53,10 +62,11 @@ function page(keyspace: string): string {
   form { display: flex; gap: .5rem; margin: 1rem 0; } input { flex: 1; padding: .4rem; } button { padding: .4rem .9rem; }
   table { border-collapse: collapse; width: 100%; } th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #e3e6ea; }
   td.id { font-family: ui-monospace, monospace; color: #566; width: 12rem; }
+  h2 { font-size: 1.1rem; margin: 1.4rem 0 .2rem; } textarea { width: 100%; box-sizing: border-box; padding: .4rem; font: inherit; }
 </style>
 </head>
 <body>
-<main id="demo" data-keyspace="${ks}" data-table="${DEMO_TABLE}">
+<main id="demo" data-keyspace="${ks}" data-table="${DEMO_TABLE}" data-pad="${DEMO_PAD}">
   <h1>Embedded replica in the browser</h1>
   <p class="lead">Table <code>${DEMO_TABLE}</code> of keyspace <code>${ks}</code>, replicated into PGlite in this page and kept in IndexedDB. Rows come from the local database; writes go through VTGate and show up here once the change stream has applied them.</p>
   <dl>
@@ -68,6 +78,9 @@ function page(keyspace: string): string {
     <input id="body" name="body" placeholder="a note" autocomplete="off" required maxlength="200">
     <button type="submit">Insert through VTGate</button>
   </form>
+  <h2>Shared note</h2>
+  <p class="lead">A Yjs document in row 1 of <code>${DEMO_PAD}</code>: edit it in two pages, one of them offline, and both end with every edit.</p>
+  <textarea id="pad" rows="4" placeholder="write here" spellcheck="false"></textarea>
   <p id="error" role="alert" hidden></p>
   <table><thead><tr><th>id</th><th>body</th></tr></thead><tbody id="rows"></tbody></table>
 </main>

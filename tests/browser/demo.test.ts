@@ -6,11 +6,14 @@
  * - After a reload with the page's calls to VTGate held back (playwright routing), the rows are
  *   on the page from IndexedDB while not one call has been answered; rows written meanwhile
  *   show up once the calls go through.
+ * - The shared note (a Yjs document in `demo_pad`, docs/yjs.md): typed into two pages, one of
+ *   them offline for a while; both pages and the primary end with the same text, every edit in it.
  * Needs the browser bundle: `npm run build` (or `npm run build:browser`).
  */
 import { existsSync } from 'node:fs';
 import type { Browser, Page, Route, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import * as Y from 'yjs';
 import { createClient, type VitessClient } from '../../client/index.js';
 import { startWrangler, type WranglerDev } from '../../scripts/wrangler-dev.mjs';
 import { launchBrowser, screenshot, signIn } from '../support/browser.js';
@@ -190,4 +193,42 @@ test('after a reload the rows come from IndexedDB before any call to VTGate is a
   const after = await bodies(page);
   expect(after.sort()).toEqual(['from node 1, edited meanwhile', 'from node 2', 'from node 3', 'meanwhile 4', 'meanwhile 5', 'typed in the page']);
   await screenshot(page, 'demo');
+}, 120_000);
+
+test('the shared note: two pages edit it, one of them offline, and both end with every edit', async () => {
+  const other = await browser.newContext(); // its own IndexedDB: a second device
+  await signIn(other, w.url);
+  const page2 = await other.newPage();
+  page2.on('pageerror', (e) => console.error('page 2 error:', e.message));
+  await page2.goto(`${w.url}/demo`);
+  await Promise.all([live(page), live(page2)]);
+  const note = (p: Page) => p.inputValue('#pad');
+  const onPrimary = async () => {
+    const [row] = (await client.query('SELECT body FROM demo_pad WHERE id = 1')).rows;
+    const doc = new Y.Doc();
+    if (row?.body) Y.applyUpdate(doc, row.body as Uint8Array);
+    return doc.getText('body').toString();
+  };
+  const type = async (p: Page, s: string) => {
+    await p.locator('#pad').press('End');
+    await p.locator('#pad').pressSequentially(s);
+  };
+
+  await type(page, 'one: hello. ');
+  await expect.poll(() => note(page2), { timeout: 15_000 }).toContain('one: hello. ');
+
+  await other.setOffline(true);
+  await type(page2, 'two, offline. ');
+  await type(page, 'one, meanwhile. ');
+  await expect.poll(onPrimary, { timeout: 15_000 }).toContain('one, meanwhile. ');
+  expect(await onPrimary()).not.toContain('two, offline.');
+  expect(await note(page2)).not.toContain('one, meanwhile.');
+
+  await other.setOffline(false);
+  const all = ['one: hello. ', 'two, offline. ', 'one, meanwhile. '];
+  await expect
+    .poll(async () => [await note(page), await note(page2), await onPrimary()], { timeout: 30_000 })
+    .toSatisfy((v: string[]) => v[0] === v[1] && v[1] === v[2] && all.every((s) => v[0]!.includes(s)));
+  await screenshot(page2, 'demo-note');
+  await other.close();
 }, 120_000);
