@@ -222,12 +222,12 @@ const unseenInsert = (plan: Plan, planner: Planner): boolean => {
   return w.op === 'Insert' && !planner.schema.columns(w.table);
 };
 
-/** `cursor`, drawing global-sequence ids (a plan's `Generate`) from this isolate's blocks of the keyspace's VTSequence. */
 /** `tx`'s statements, stamped with the layout versions their plan was made by (`Topology.routing`). */
 function routedBy(tx: ShardTransaction, versions: ReadonlyMap<string, number>): ShardCursor {
   return { execute: (keyspace, shard, sql, params) => tx.execute(keyspace, shard, sql, params, versions.get(keyspace)) };
 }
 
+/** `cursor`, drawing global-sequence ids (a plan's `Generate`) from this isolate's blocks of the keyspace's VTSequence. */
 function withSequences(cursor: ShardCursor, topology: Topology): ShardCursor {
   return {
     execute: (keyspace, shard, sql, params) => cursor.execute(keyspace, shard, sql, params),
@@ -506,9 +506,8 @@ export class Session {
 
   /**
    * An UPDATE that sets one of its table's Yjs columns (router/yjs-update.ts; `column`: this one,
-   * declared or not), else `sql` as it is. In one
-   * transaction (the caller's, or one of its own), the matching rows are read and each written
-   * back by key with the updates merged into its states. The transaction holds each row's shard
+   * declared or not), else `sql` as it is. In one transaction (the caller's, or one of its own),
+   * the matching rows are read and each written back by key with the updates merged into its states. The transaction holds each row's shard
    * from the read on, so concurrent merges apply one after the other and none is lost; merging
    * an update twice changes nothing. `one`: the row it must be (NOT_FOUND, or INVALID for several).
    */
