@@ -225,6 +225,7 @@ ${replicationSection}
 ${await twopcBench(log)}
 ${await adaptersBench(log)}
 ${await (await import('./embedded.mjs')).embeddedBench(log)}
-${await (await import('./browser.mjs')).browserBench(log)}`;
+${await (await import('./browser.mjs')).browserBench(log)}
+${await (await import('./yjs.mjs')).yjsBench(log)}`;
 await writeFile(new URL('./RESULTS.md', import.meta.url), md);
 log(md);
