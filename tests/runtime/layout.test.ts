@@ -13,13 +13,19 @@ import { shardFor } from '../../rpc/keyspace/keyrange.js';
 import { stubOf } from '../../rpc/do-stub.js';
 import type { CoordinatorApi } from '../../rpc/do-api.js';
 
+/** A VTGate of its own (its own layout cache), the keyspace's layout keeper, and a new table on `main`. */
+async function setup() {
+  const topology = new Topology(configuredVSchema(env as unknown as Env), env as unknown as Env);
+  const keeper = stubOf<CoordinatorApi>(env.COORDINATOR.getByName('topology/main'));
+  const table = `lay_${crypto.randomUUID().slice(0, 8)}`;
+  const session = new Session(topology, 'main', undefined, ADMIN);
+  await session.run(`CREATE TABLE ${table} (id BIGINT PRIMARY KEY, v TEXT)`, []);
+  return { topology, keeper, table, session };
+}
+
 describe('a shard layout bumped under a VTGate with a stale cache', () => {
   it('fences the tablets: a stale stamp is refused with nothing changed, and VTGate refreshes and retries', async () => {
-    const topology = new Topology(configuredVSchema(env as unknown as Env), env as unknown as Env);
-    const keeper = stubOf<CoordinatorApi>(env.COORDINATOR.getByName('topology/main'));
-    const table = `lay_${crypto.randomUUID().slice(0, 8)}`;
-    const session = new Session(topology, 'main', undefined, ADMIN);
-    await session.run(`CREATE TABLE ${table} (id BIGINT PRIMARY KEY, v TEXT)`, []);
+    const { topology, keeper, table, session } = await setup();
     await session.run(`INSERT INTO ${table} (id, v) VALUES (1, 'a')`, []);
     const before = topology.layoutVersion('main');
     expect(await keeper.layout('main')).toMatchObject({
@@ -59,11 +65,7 @@ describe('a shard layout bumped under a VTGate with a stale cache', () => {
 
 describe('transactions under a bumped layout', () => {
   it('a client transaction is refused where it joins a fenced shard and rolled back; an atomic batch is run again and applied once', async () => {
-    const topology = new Topology(configuredVSchema(env as unknown as Env), env as unknown as Env);
-    const keeper = stubOf<CoordinatorApi>(env.COORDINATOR.getByName('topology/main'));
-    const table = `layt_${crypto.randomUUID().slice(0, 8)}`;
-    const session = new Session(topology, 'main', undefined, ADMIN);
-    await session.run(`CREATE TABLE ${table} (id BIGINT PRIMARY KEY, v TEXT)`, []);
+    const { keeper, table, session } = await setup();
     const shards = ['-40', '40-80', '80-c0', 'c0-'];
     // Two ids on different shards.
     const other = [2, 3, 4, 5, 6, 7, 8].find((id) => shardFor(hashId(id)!, shards) !== shardFor(hashId(1)!, shards))!;
